@@ -1,0 +1,53 @@
+"""Build information, threads and numeric modes of the native core (gradcore._C)."""
+
+from __future__ import annotations
+
+import os
+import platform
+from typing import Any
+
+from gradcore import _C
+
+
+def info() -> dict[str, Any]:
+    """Return what this build of gradcore is and how it runs here.
+
+    Keys: version, compiler, openmp, num_threads, simd, cpu_has_avx2_fma,
+    cuda_compiled, cuda_available, flush_denormal, python, machine.
+    """
+    d = dict(_C.build_info())
+    d["num_threads"] = _C.get_num_threads()
+    d["simd"] = _C.simd_path()
+    d["flush_denormal"] = _C.flush_denormal_enabled()
+    d["cuda_available"] = False
+    d["python"] = platform.python_version()
+    d["machine"] = platform.machine()
+    d["omp_num_threads_env"] = os.environ.get("OMP_NUM_THREADS")
+    return d
+
+
+def format_info(d: dict[str, Any] | None = None) -> str:
+    """`info()` as aligned 'key: value' lines, for the command line."""
+    d = info() if d is None else d
+    width = max(len(k) for k in d)
+    return "\n".join(f"{k.ljust(width)} : {v}" for k, v in d.items())
+
+
+def get_num_threads() -> int:
+    """Number of threads the native kernels use."""
+    return _C.get_num_threads()
+
+
+def set_num_threads(n: int) -> None:
+    """Set the number of threads the native kernels use (n >= 1).
+
+    Without OpenMP the build is single-threaded and this has no effect.
+    """
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"set_num_threads: n must be an int, got {type(n).__name__}")
+    _C.set_num_threads(n)
+
+
+def set_flush_denormal(on: bool) -> None:
+    """Flush denormal floats to zero inside native kernels (on by default)."""
+    _C.set_flush_denormal(bool(on))

@@ -1,0 +1,68 @@
+"""Build information, thread control and the command line's `info`."""
+
+import subprocess
+import sys
+
+import pytest
+
+import gradcore
+from gradcore import _C
+
+
+def test_info_reports_build_and_runtime():
+    d = gradcore.info()
+    for key in ("version", "compiler", "openmp", "num_threads", "simd", "cuda_compiled"):
+        assert key in d
+    assert d["version"] == gradcore.__version__
+    assert d["simd"] in ("avx2_fma", "generic")
+    assert d["num_threads"] >= 1
+
+
+def test_set_num_threads_round_trip():
+    before = gradcore.get_num_threads()
+    try:
+        gradcore.set_num_threads(1)
+        assert gradcore.get_num_threads() == 1
+        gradcore.set_num_threads(2)
+        assert gradcore.get_num_threads() == (2 if gradcore.info()["openmp"] else 1)
+    finally:
+        gradcore.set_num_threads(before)
+
+
+@pytest.mark.parametrize("bad", [0, -3])
+def test_set_num_threads_rejects_non_positive(bad):
+    with pytest.raises(ValueError, match="set_num_threads"):
+        gradcore.set_num_threads(bad)
+
+
+def test_set_num_threads_rejects_non_int():
+    with pytest.raises(TypeError, match="set_num_threads"):
+        gradcore.set_num_threads(2.5)
+
+
+def test_omp_num_threads_is_respected():
+    code = "import gradcore; print(gradcore.get_num_threads())"
+    env = {"OMP_NUM_THREADS": "1", "PATH": ""}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "1"
+
+
+def test_forced_generic_path_from_environment():
+    code = "import gradcore; print(gradcore.info()['simd'])"
+    env = {"GRADCORE_FORCE_GENERIC": "1", "PATH": ""}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "generic"
+
+
+def test_set_simd_path_rejects_unknown_name():
+    with pytest.raises(ValueError, match="set_simd_path"):
+        _C.set_simd_path("avx512")
+
+
+def test_cli_info_prints_versions():
+    out = subprocess.run(
+        [sys.executable, "-m", "gradcore", "info"], capture_output=True, text=True, check=True
+    )
+    assert "version" in out.stdout and "simd" in out.stdout and "openmp" in out.stdout
