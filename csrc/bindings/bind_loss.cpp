@@ -1,5 +1,6 @@
 // Losses: cross_entropy (fused log-softmax + NLL), nll_loss, mse_loss, l1_loss,
 // bce_with_logits; forward returns a 0-d array for mean/sum, per-sample losses for none.
+#include <algorithm>
 #include <string>
 
 #include "bindings/checks.h"
@@ -41,23 +42,28 @@ DType check_pair(const py::array& input, const py::array& target, const char* op
   return dt;
 }
 
-// Optional weight of bce_with_logits: the input's shape or its last dimension (L,).
-const void* bce_weight(const py::object& o, const py::array& input, DType dt, int64_t L,
-                       const char* op, const char* arg, bool* full) {
-  *full = false;
+// Optional weight of bce_with_logits, broadcast against the input like PyTorch does for
+// a weight whose shape (leading 1s aside) equals the input's trailing dimensions, or a single
+// element. Returns the data and sets *period (elements after which the weight repeats).
+const void* bce_weight(const py::object& o, const py::array& input, DType dt, const char* op,
+                       const char* arg, int64_t* period) {
+  *period = 1;
   if (o.is_none()) return nullptr;
   if (!py::isinstance<py::array>(o))
     fail_type(op, std::string(arg) + " must be a numpy array or None");
   py::array w = o.cast<py::array>();
   same_float(w, dt, op, arg, "input");
-  bool same = w.ndim() == input.ndim();
-  for (int d = 0; same && d < w.ndim(); ++d) same = dim(w, d) == dim(input, d);
-  if (same) {
-    *full = true;
-  } else if (!(w.ndim() == 1 && dim(w, 0) == L)) {
-    fail_value(op, std::string(arg) + " must have the input's shape " + shape_str(input) +
-                       " or shape (" + std::to_string(L) + ",), got " + shape_str(w));
-  }
+  int lead = 0;  // leading size-1 dimensions of w
+  while (lead < w.ndim() && dim(w, lead) == 1) ++lead;
+  const int rest = static_cast<int>(w.ndim()) - lead;
+  bool ok = w.ndim() <= input.ndim();
+  for (int d = 0; ok && d < rest; ++d)
+    ok = dim(w, lead + d) == dim(input, static_cast<int>(input.ndim()) - rest + d);
+  if (!ok)
+    fail_value(op, std::string(arg) + " of shape " + shape_str(w) +
+                       " does not broadcast to the input's shape " + shape_str(input) +
+                       " (it must match the input's trailing dimensions)");
+  *period = std::max<int64_t>(static_cast<int64_t>(w.size()), 1);
   return w.data();
 }
 
@@ -241,10 +247,10 @@ GRADCORE_BINDINGS(loss) {
         const char* op = "bce_with_logits_forward";
         const Reduction red = parse_reduction(reduction, op);
         const DType dt = check_pair(input, target, op);
-        const int64_t n = input.size(), L = input.ndim() > 0 ? dim(input, input.ndim() - 1) : 1;
-        bool fw = false, fp = false;
-        const void* w = bce_weight(weight, input, dt, L, op, "weight", &fw);
-        const void* pw = bce_weight(pos_weight, input, dt, L, op, "pos_weight", &fp);
+        const int64_t n = input.size();
+        int64_t fw = 1, fp = 1;
+        const void* w = bce_weight(weight, input, dt, op, "weight", &fw);
+        const void* pw = bce_weight(pos_weight, input, dt, op, "pos_weight", &fp);
         py::array loss = loss_output(dt, red, shape_of(input));
         dispatch_float(dt, [&](auto tag) {
           using T = decltype(tag);
@@ -253,15 +259,15 @@ GRADCORE_BINDINGS(loss) {
           T* pl = data_ptr<T>(loss);
           run_kernel([&] {
             gc::bce_with_logits_forward(px, pt, static_cast<const T*>(w), fw,
-                                        static_cast<const T*>(pw), fp, n, L, red, pl);
+                                        static_cast<const T*>(pw), fp, n, red, pl);
           });
         });
         return loss;
       },
       py::arg("input"), py::arg("target"), py::arg("weight") = py::none(),
       py::arg("pos_weight") = py::none(), py::arg("reduction") = "mean",
-      "Binary cross-entropy on logits (stable); weight and pos_weight have the input's shape or "
-      "its last dimension.");
+      "Binary cross-entropy on logits (stable); weight and pos_weight broadcast over the "
+      "input's trailing dimensions.");
   m.def(
       "bce_with_logits_backward",
       [](py::array grad_out, py::array input, py::array target, py::object weight,
@@ -269,10 +275,10 @@ GRADCORE_BINDINGS(loss) {
         const char* op = "bce_with_logits_backward";
         const Reduction red = parse_reduction(reduction, op);
         const DType dt = check_pair(input, target, op);
-        const int64_t n = input.size(), L = input.ndim() > 0 ? dim(input, input.ndim() - 1) : 1;
-        bool fw = false, fp = false;
-        const void* w = bce_weight(weight, input, dt, L, op, "weight", &fw);
-        const void* pw = bce_weight(pos_weight, input, dt, L, op, "pos_weight", &fp);
+        const int64_t n = input.size();
+        int64_t fw = 1, fp = 1;
+        const void* w = bce_weight(weight, input, dt, op, "weight", &fw);
+        const void* pw = bce_weight(pos_weight, input, dt, op, "pos_weight", &fp);
         check_grad_out(grad_out, dt, red, shape_of(input), op);
         py::array dx = new_array(dt, shape_of(input));
         dispatch_float(dt, [&](auto tag) {
@@ -283,7 +289,7 @@ GRADCORE_BINDINGS(loss) {
           T* pdx = data_ptr<T>(dx);
           run_kernel([&] {
             gc::bce_with_logits_backward(pg, px, pt, static_cast<const T*>(w), fw,
-                                         static_cast<const T*>(pw), fp, n, L, red, pdx);
+                                         static_cast<const T*>(pw), fp, n, red, pdx);
           });
         });
         return dx;

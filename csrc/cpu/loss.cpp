@@ -220,33 +220,33 @@ void l1_loss_backward(const T* grad_out, const T* input, const T* target, int64_
 }
 
 namespace {
-// Index of element i into a weight of n elements (full) or L elements broadcast over rows.
-inline int64_t bcast(int64_t i, bool full, int64_t L) {
-  return full ? i : i % L;
+// Index of element i into a weight of `period` elements repeated along the flat index.
+inline int64_t bcast(int64_t i, int64_t period, int64_t n) {
+  return period == n ? i : i % period;
 }
 }  // namespace
 
 template <typename T>
-void bce_with_logits_forward(const T* input, const T* target, const T* weight, bool full_weight,
-                             const T* pos_weight, bool full_pos_weight, int64_t n, int64_t L,
-                             Reduction reduction, T* loss) {
+void bce_with_logits_forward(const T* input, const T* target, const T* weight,
+                             int64_t weight_period, const T* pos_weight, int64_t pos_period,
+                             int64_t n, Reduction reduction, T* loss) {
   GC_PROFILE_SCOPE("bce_with_logits_forward", 10.0 * n, 2.0 * n * sizeof(T), {n});
   elementwise_loss(n, reduction, loss, [=](int64_t i) {
     const double x = input[i], t = target[i];
     // logsigmoid(x) = min(x, 0) - log1p(exp(-|x|)), stable for any x.
     const double logsig = std::min(x, 0.0) - std::log1p(std::exp(-std::fabs(x)));
     const double lw =
-        pos_weight ? 1.0 + (double(pos_weight[bcast(i, full_pos_weight, L)]) - 1.0) * t : 1.0;
+        pos_weight ? 1.0 + (double(pos_weight[bcast(i, pos_period, n)]) - 1.0) * t : 1.0;
     double v = (1.0 - t) * x - lw * logsig;
-    if (weight) v *= double(weight[bcast(i, full_weight, L)]);
+    if (weight) v *= double(weight[bcast(i, weight_period, n)]);
     return v;
   });
 }
 
 template <typename T>
 void bce_with_logits_backward(const T* grad_out, const T* input, const T* target, const T* weight,
-                              bool full_weight, const T* pos_weight, bool full_pos_weight,
-                              int64_t n, int64_t L, Reduction reduction, T* dinput) {
+                              int64_t weight_period, const T* pos_weight, int64_t pos_period,
+                              int64_t n, Reduction reduction, T* dinput) {
   GC_PROFILE_SCOPE("bce_with_logits_backward", 10.0 * n, 3.0 * n * sizeof(T), {n});
   const T scale = static_cast<T>(reduction == Reduction::kMean ? 1.0 / double(n) : 1.0);
   parallel_for(n, kElementwiseGrain, [&](int64_t lo, int64_t hi) {
@@ -257,13 +257,13 @@ void bce_with_logits_backward(const T* grad_out, const T* input, const T* target
       const T sig = x >= T(0) ? s1 : e * s1;
       T d;
       if (pos_weight) {
-        const T pt = pos_weight[bcast(i, full_pos_weight, L)] * t;
+        const T pt = pos_weight[bcast(i, pos_period, n)] * t;
         d = (pt + T(1) - t) * sig - pt;
       } else {
         d = sig - t;
       }
       d *= reduction == Reduction::kNone ? grad_out[i] : grad_out[0];
-      if (weight) d *= weight[bcast(i, full_weight, L)];
+      if (weight) d *= weight[bcast(i, weight_period, n)];
       dinput[i] = d * scale;
     }
   });
@@ -282,10 +282,10 @@ void bce_with_logits_backward(const T* grad_out, const T* input, const T* target
   template void mse_loss_backward<T>(const T*, const T*, const T*, int64_t, Reduction, T*);        \
   template void l1_loss_forward<T>(const T*, const T*, int64_t, Reduction, T*);                    \
   template void l1_loss_backward<T>(const T*, const T*, const T*, int64_t, Reduction, T*);         \
-  template void bce_with_logits_forward<T>(const T*, const T*, const T*, bool, const T*, bool,     \
+  template void bce_with_logits_forward<T>(const T*, const T*, const T*, int64_t, const T*,        \
                                            int64_t, int64_t, Reduction, T*);                       \
-  template void bce_with_logits_backward<T>(const T*, const T*, const T*, const T*, bool,          \
-                                            const T*, bool, int64_t, int64_t, Reduction, T*);
+  template void bce_with_logits_backward<T>(const T*, const T*, const T*, const T*, int64_t,       \
+                                            const T*, int64_t, int64_t, Reduction, T*);
 GC_INSTANTIATE(float)
 GC_INSTANTIATE(double)
 #undef GC_INSTANTIATE

@@ -50,17 +50,18 @@ template <typename T>
 void l1_loss_backward(const T* grad_out, const T* input, const T* target, int64_t n,
                       Reduction reduction, T* dinput);
 
-// n elements in rows of L (the last dimension); weight and pos_weight (nullptr for none)
-// hold n elements (full_* true) or L elements broadcast over the rows.
+// n elements; weight and pos_weight (nullptr for none) hold `*_period` elements that repeat
+// along the flat index (period n: same shape as the input; period L: the trailing dimensions;
+// period 1: a scalar): w_i = weight[i % weight_period].
 //   loss_i = w_i ((1 - t_i) x_i - (1 + (pw_i - 1) t_i) logsigmoid(x_i))
 //   dx_i   = w_i g_i ((pw_i t_i + 1 - t_i) sigmoid(x_i) - pw_i t_i)  (/ n for the mean)
 template <typename T>
-void bce_with_logits_forward(const T* input, const T* target, const T* weight, bool full_weight,
-                             const T* pos_weight, bool full_pos_weight, int64_t n, int64_t L,
-                             Reduction reduction, T* loss);
+void bce_with_logits_forward(const T* input, const T* target, const T* weight,
+                             int64_t weight_period, const T* pos_weight, int64_t pos_period,
+                             int64_t n, Reduction reduction, T* loss);
 template <typename T>
 void bce_with_logits_backward(const T* grad_out, const T* input, const T* target, const T* weight,
-                              bool full_weight, const T* pos_weight, bool full_pos_weight,
-                              int64_t n, int64_t L, Reduction reduction, T* dinput);
+                              int64_t weight_period, const T* pos_weight, int64_t pos_period,
+                              int64_t n, Reduction reduction, T* dinput);
 
 }  // namespace gradcore

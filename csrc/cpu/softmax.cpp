@@ -78,8 +78,8 @@ void log_softmax_forward(const T* x, T* y, int64_t rows, int64_t cols) {
       T* yr = y + r * cols;
       const T m = row_max(xr, cols);
       const double s = lane_sum(0, cols, [=](int64_t c) { return double(std::exp(xr[c] - m)); });
-      const T shift = static_cast<T>(double(m) + std::log(s));
-      for (int64_t c = 0; c < cols; ++c) yr[c] = xr[c] - shift;
+      const T logs = static_cast<T>(std::log(s));
+      for (int64_t c = 0; c < cols; ++c) yr[c] = (xr[c] - m) - logs;
     }
   });
 }

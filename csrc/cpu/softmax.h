@@ -12,7 +12,7 @@ void softmax_forward(const T* x, T* y, int64_t rows, int64_t cols);
 template <typename T>
 void softmax_backward(const T* dy, const T* y, T* dx, int64_t rows, int64_t cols);
 
-// y[r, :] = x[r, :] - m - log(sum_c exp(x[r, c] - m)).
+// y[r, :] = (x[r, :] - m) - log(sum_c exp(x[r, c] - m)).
 template <typename T>
 void log_softmax_forward(const T* x, T* y, int64_t rows, int64_t cols);
 // dx[r, :] = dy[r, :] - exp(y[r, :]) * sum_c dy[r, c].
