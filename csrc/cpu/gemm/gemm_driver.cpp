@@ -8,8 +8,8 @@
 // accumulated in the same k order whatever the thread count, so results are bitwise
 // identical for any number of threads.
 #include <algorithm>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 
 #include "core/cpu_features.h"
 #include "core/parallel.h"
@@ -58,6 +58,29 @@ struct Problem {
   int64_t kc;  // KC block used for this K (a function of K only)
 };
 
+// Prefetches part [u0, u1) of the source of op(B)'s micro-panel rows [pc, pc+kc) x columns
+// [j, j+nr): the units are the kc rows of B (not transposed) or its nr rows (transposed).
+// Spread over the micro-kernel calls of the previous panel, this hides the latency of the
+// strided source reads that packing the panel would otherwise wait for.
+template <typename T>
+inline void prefetch_b_source(const Problem<T>& pr, int64_t pc, int64_t kc, int64_t j, int64_t nr,
+                              int64_t u0, int64_t u1) {
+  if (!pr.trans_b) {
+    const T* src = pr.B + pc * pr.ldb + j;
+    for (int64_t k = u0; k < u1; ++k) {
+      __builtin_prefetch(src + k * pr.ldb);
+      __builtin_prefetch(src + k * pr.ldb + nr - 1);
+    }
+  } else {
+    constexpr int64_t kLine = 64 / sizeof(T);
+    const T* src = pr.B + j * pr.ldb + pc;
+    for (int64_t r = u0; r < u1; ++r) {
+      for (int64_t k = 0; k < kc; k += kLine) __builtin_prefetch(src + r * pr.ldb + k);
+      __builtin_prefetch(src + r * pr.ldb + kc - 1);
+    }
+  }
+}
+
 // C[m0:m1, n0:n1] of the problem, on the calling thread with its own packing buffers.
 template <typename T>
 void gemm_block_range(const GemmPath<T>& p, const Problem<T>& pr, int64_t m0, int64_t m1,
@@ -67,36 +90,40 @@ void gemm_block_range(const GemmPath<T>& p, const Problem<T>& pr, int64_t m0, in
   const int64_t nc_max = std::min(p.nc, round_up(n1 - n0, nr));
   T* pack_a = thread_scratch<T>(kSlotGemmPackA, static_cast<size_t>(mc_max * pr.kc));
   T* pack_b = thread_scratch<T>(kSlotGemmPackB, static_cast<size_t>(nc_max * pr.kc));
-  alignas(64) T tile[8 * 16];  // edge tiles (MR * NR <= 128)
 
   for (int64_t jc = n0; jc < n1; jc += p.nc) {
     const int64_t nc = std::min(p.nc, n1 - jc);
     for (int64_t pc = 0; pc < pr.K; pc += pr.kc) {
       const int64_t kc = std::min(pr.kc, pr.K - pc);
       const T beta = pc == 0 ? pr.beta : T(1);
-      p.pack_b(pr.trans_b, pr.B, pr.ldb, pc, kc, jc, nc, pack_b);
       for (int64_t ic = m0; ic < m1; ic += p.mc) {
         const int64_t mc = std::min(p.mc, m1 - ic);
         p.pack_a(pr.trans_a, pr.A, pr.lda, ic, mc, pc, kc, pr.alpha, pack_a);
         for (int64_t jr = 0; jr < nc; jr += nr) {
           const int64_t nrr = std::min<int64_t>(nr, nc - jr);
-          const T* b = pack_b + jr * kc;
-          for (int64_t ir = 0; ir < mc; ir += mr) {
+          T* b = pack_b + jr * kc;
+          // The B block is packed one micro-panel at a time right before its first use,
+          // while the panel is hot in L1; later ic blocks reuse it from L2/L3.
+          const bool first = ic == m0;
+          static const bool nopack = std::getenv("GC_NOPACKB") != nullptr;  // TUNING
+          if (first && !nopack) p.pack_b(pr.trans_b, pr.B, pr.ldb, pc, kc, jc + jr, nrr, b);
+          const int64_t next_nr = std::min<int64_t>(nr, nc - jr - nr);
+          const int64_t units = pr.trans_b ? next_nr : kc, n_ir = (mc + mr - 1) / mr;
+          for (int64_t ir = 0, q = 0; ir < mc; ir += mr, ++q) {
             const int64_t mrr = std::min<int64_t>(mr, mc - ir);
+            static const bool nopf = std::getenv("GC_NOPF") != nullptr;  // TUNING
+            if (first && next_nr > 0 && !nopf)
+              prefetch_b_source(pr, pc, kc, jc + jr + nr, next_nr, units * q / n_ir,
+                                units * (q + 1) / n_ir);
             const T* a = pack_a + ir * kc;
             T* c = pr.C + (ic + ir) * pr.ldc + jc + jr;
+            static const bool nok = std::getenv("GC_NOK") != nullptr;  // TUNING
+            if (nok) continue;
             if (mrr == mr && nrr == nr) {
               p.kernel(kc, a, b, c, pr.ldc, beta);
               continue;
             }
-            // Edge tile: run the same kernel on a full temporary tile, copy the valid part.
-            if (beta != T(0)) {
-              for (int64_t i = 0; i < mrr; ++i)
-                for (int64_t j = 0; j < nrr; ++j) tile[i * nr + j] = c[i * pr.ldc + j];
-            }
-            p.kernel(kc, a, b, tile, nr, beta);
-            for (int64_t i = 0; i < mrr; ++i)
-              std::memcpy(c + i * pr.ldc, tile + i * nr, static_cast<size_t>(nrr) * sizeof(T));
+            p.edge(kc, a, b, c, pr.ldc, beta, static_cast<int>(mrr), static_cast<int>(nrr));
           }
         }
       }

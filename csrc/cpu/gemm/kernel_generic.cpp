@@ -33,26 +33,30 @@ constexpr int kMrD = 4, kNrD = 4;
 }  // namespace
 
 const GemmPath<float>& generic_path_f32() {
-  static const GemmPath<float> p{kMrF,
-                                 kNrF,
-                                 128,
-                                 256,
-                                 4096,
-                                 &kernel_generic<float, kMrF, kNrF>,
-                                 &pack_a_generic<float, kMrF>,
-                                 &pack_b_generic<float, kNrF>};
+  static const GemmPath<float> p{
+      kMrF,
+      kNrF,
+      128,
+      256,
+      4096,
+      &kernel_generic<float, kMrF, kNrF>,
+      &edge_via_tile<float, kMrF, kNrF, &kernel_generic<float, kMrF, kNrF>>,
+      &pack_a_generic<float, kMrF>,
+      &pack_b_generic<float, kNrF>};
   return p;
 }
 
 const GemmPath<double>& generic_path_f64() {
-  static const GemmPath<double> p{kMrD,
-                                  kNrD,
-                                  64,
-                                  256,
-                                  4096,
-                                  &kernel_generic<double, kMrD, kNrD>,
-                                  &pack_a_generic<double, kMrD>,
-                                  &pack_b_generic<double, kNrD>};
+  static const GemmPath<double> p{
+      kMrD,
+      kNrD,
+      64,
+      256,
+      4096,
+      &kernel_generic<double, kMrD, kNrD>,
+      &edge_via_tile<double, kMrD, kNrD, &kernel_generic<double, kMrD, kNrD>>,
+      &pack_a_generic<double, kMrD>,
+      &pack_b_generic<double, kNrD>};
   return p;
 }
 
