@@ -68,8 +68,17 @@ inline void prefetch_b_source(const Problem<T>& pr, int64_t pc, int64_t kc, int6
   if (!pr.trans_b) {
     const T* src = pr.B + pc * pr.ldb + j;
     for (int64_t k = u0; k < u1; ++k) {
-      __builtin_prefetch(src + k * pr.ldb);
-      __builtin_prefetch(src + k * pr.ldb + nr - 1);
+      static const int loc = std::getenv("GC_PFL") ? std::atoi(std::getenv("GC_PFL")) : 3;
+      if (loc == 2) {
+        __builtin_prefetch(src + k * pr.ldb, 0, 2);
+        __builtin_prefetch(src + k * pr.ldb + nr - 1, 0, 2);
+      } else if (loc == 1) {
+        __builtin_prefetch(src + k * pr.ldb, 0, 1);
+        __builtin_prefetch(src + k * pr.ldb + nr - 1, 0, 1);
+      } else {
+        __builtin_prefetch(src + k * pr.ldb);
+        __builtin_prefetch(src + k * pr.ldb + nr - 1);
+      }
     }
   } else {
     constexpr int64_t kLine = 64 / sizeof(T);
@@ -79,6 +88,20 @@ inline void prefetch_b_source(const Problem<T>& pr, int64_t pc, int64_t kc, int6
       __builtin_prefetch(src + r * pr.ldb + kc - 1);
     }
   }
+}
+
+// Whether the micro-kernel should read op(B) = B in place instead of packed micro-panels:
+// only for a single MC block (each B row segment is used by one pass of micro-tiles) and
+// when the rows of a KC x NR panel spread over enough L1 sets to stay resident (a row
+// stride that is a multiple of 1 KiB maps all rows to a few sets, and packing wins).
+template <typename T>
+bool use_b_in_place(const Problem<T>& pr, int64_t rows, int64_t mc) {
+  if (pr.trans_b || rows > mc) return false;
+  const int64_t stride = pr.ldb * static_cast<int64_t>(sizeof(T));
+  int64_t g = 4096;  // gcd(stride, 4096): row starts take 4096 / g positions modulo 4 KiB
+  while (stride % g != 0) g /= 2;
+  const int64_t sets = std::min<int64_t>(64, 4096 / g);  // of the 64 L1d sets of 64 B
+  return pr.kc <= 4 * sets;
 }
 
 // C[m0:m1, n0:n1] of the problem, on the calling thread with its own packing buffers.
@@ -91,6 +114,9 @@ void gemm_block_range(const GemmPath<T>& p, const Problem<T>& pr, int64_t m0, in
   T* pack_a = thread_scratch<T>(kSlotGemmPackA, static_cast<size_t>(mc_max * pr.kc));
   T* pack_b = thread_scratch<T>(kSlotGemmPackB, static_cast<size_t>(nc_max * pr.kc));
 
+  static const int dmode = std::getenv("GC_DIRECT") ? std::atoi(std::getenv("GC_DIRECT")) : 3;
+  const bool direct_b = !pr.trans_b && (dmode == 1 || (dmode == 2 && m1 - m0 <= p.mc) ||
+                                        (dmode == 3 && use_b_in_place(pr, m1 - m0, p.mc)));
   for (int64_t jc = n0; jc < n1; jc += p.nc) {
     const int64_t nc = std::min(p.nc, n1 - jc);
     for (int64_t pc = 0; pc < pr.K; pc += pr.kc) {
@@ -101,29 +127,39 @@ void gemm_block_range(const GemmPath<T>& p, const Problem<T>& pr, int64_t m0, in
         p.pack_a(pr.trans_a, pr.A, pr.lda, ic, mc, pc, kc, pr.alpha, pack_a);
         for (int64_t jr = 0; jr < nc; jr += nr) {
           const int64_t nrr = std::min<int64_t>(nr, nc - jr);
-          T* b = pack_b + jr * kc;
-          // The B block is packed one micro-panel at a time right before its first use,
-          // while the panel is hot in L1; later ic blocks reuse it from L2/L3.
           const bool first = ic == m0;
-          static const bool nopack = std::getenv("GC_NOPACKB") != nullptr;  // TUNING
-          if (first && !nopack) p.pack_b(pr.trans_b, pr.B, pr.ldb, pc, kc, jc + jr, nrr, b);
-          const int64_t next_nr = std::min<int64_t>(nr, nc - jr - nr);
+          const T* b;
+          int64_t ldbk;
+          if (direct_b && nrr == nr) {
+            b = pr.B + pc * pr.ldb + jc + jr;
+            ldbk = pr.ldb;
+          } else {
+            // The B block is packed one micro-panel at a time right before its first use,
+            // while the panel is hot in L1; later ic blocks reuse it from L2/L3.
+            T* pb = pack_b + jr * kc;
+            static const bool nopack = std::getenv("GC_NOPACKB") != nullptr;  // TUNING
+            if (first && !nopack) p.pack_b(pr.trans_b, pr.B, pr.ldb, pc, kc, jc + jr, nrr, pb);
+            b = pb;
+            ldbk = nr;
+          }
+          static const int64_t pfd = std::getenv("GC_PFD") ? std::atoi(std::getenv("GC_PFD")) : 1;
+          const int64_t next_nr = std::min<int64_t>(nr, nc - jr - pfd * nr);
           const int64_t units = pr.trans_b ? next_nr : kc, n_ir = (mc + mr - 1) / mr;
           for (int64_t ir = 0, q = 0; ir < mc; ir += mr, ++q) {
             const int64_t mrr = std::min<int64_t>(mr, mc - ir);
             static const bool nopf = std::getenv("GC_NOPF") != nullptr;  // TUNING
             if (first && next_nr > 0 && !nopf)
-              prefetch_b_source(pr, pc, kc, jc + jr + nr, next_nr, units * q / n_ir,
+              prefetch_b_source(pr, pc, kc, jc + jr + pfd * nr, next_nr, units * q / n_ir,
                                 units * (q + 1) / n_ir);
             const T* a = pack_a + ir * kc;
             T* c = pr.C + (ic + ir) * pr.ldc + jc + jr;
             static const bool nok = std::getenv("GC_NOK") != nullptr;  // TUNING
             if (nok) continue;
             if (mrr == mr && nrr == nr) {
-              p.kernel(kc, a, b, c, pr.ldc, beta);
+              p.kernel(kc, a, b, ldbk, c, pr.ldc, beta);
               continue;
             }
-            p.edge(kc, a, b, c, pr.ldc, beta, static_cast<int>(mrr), static_cast<int>(nrr));
+            p.edge(kc, a, b, ldbk, c, pr.ldc, beta, static_cast<int>(mrr), static_cast<int>(nrr));
           }
         }
       }

@@ -14,18 +14,21 @@
 
 namespace gradcore::gemm_detail {
 
-// c[MR x NR] (row stride ldc) = sum_k a[k*MR + i] * b[k*NR + j] + beta * c; beta == 0
+// c[MR x NR] (row stride ldc) = sum_k a[k*MR + i] * b[k*ldb + j] + beta * c; beta == 0
 // overwrites c without reading it. Every element is accumulated in increasing k order
 // starting from zero, then combined with beta*c, so the result does not depend on where
-// a tile lies or which thread computes it.
+// a tile lies or which thread computes it. b is a packed micro-panel (ldb == NR) or, for
+// op(B) = B, the matrix itself (ldb its leading dimension).
 template <typename T>
-using MicroKernel = void (*)(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, T beta);
+using MicroKernel = void (*)(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc,
+                             T beta);
 
 // Edge tile: like MicroKernel but only the top-left m x n (m <= MR, n <= NR) of c exists;
 // every element is computed by exactly the same operations as in a full tile.
+// b must hold NR readable columns (a packed panel).
 template <typename T>
-using EdgeKernel = void (*)(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, T beta, int m,
-                            int n);
+using EdgeKernel = void (*)(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc,
+                            T beta, int m, int n);
 
 // Packs rows [i0, i0+mc) x columns [p0, p0+kc) of alpha*op(A) into MR-row micro-panels.
 // op(A)[i][k] = trans ? A[k*lda + i] : A[i*lda + k].
@@ -120,13 +123,14 @@ void pack_b_generic(bool trans, const T* __restrict B, int64_t ldb, int64_t p0, 
 // Edge tile through a full temporary tile: copy the valid part of c in (beta != 0), run
 // the full micro-kernel on the temporary, copy the valid part out.
 template <typename T, int MR, int NR, MicroKernel<T> K>
-void edge_via_tile(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, T beta, int m, int n) {
+void edge_via_tile(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc, T beta,
+                   int m, int n) {
   alignas(64) T tile[MR * NR];
   if (beta != T(0)) {
     for (int i = 0; i < m; ++i)
       for (int j = 0; j < n; ++j) tile[i * NR + j] = c[i * ldc + j];
   }
-  K(kc, a, b, tile, NR, beta);
+  K(kc, a, b, ldb, tile, NR, beta);
   for (int i = 0; i < m; ++i)
     for (int j = 0; j < n; ++j) c[i * ldc + j] = tile[i * NR + j];
 }

@@ -30,8 +30,8 @@ GC_TARGET_AVX2 inline __m256i lane_mask32(int n) {
 // with 8(V-1) < n <= 8V. Accumulation order per element: k = 0, 1, ... by FMA from zero,
 // then one FMA with beta (or a plain store when beta == 0): identical for all R, V, n.
 template <int R, int V>
-GC_TARGET_AVX2 inline void sgemm_tile(int64_t kc, const float* a, const float* b, float* c,
-                                      int64_t ldc, float beta, int n) {
+GC_TARGET_AVX2 inline void sgemm_tile(int64_t kc, const float* a, const float* b, int64_t ldb,
+                                      float* c, int64_t ldc, float beta, int n) {
   __m256 acc[R][V];
 #pragma GCC unroll 8
   for (int i = 0; i < R; ++i) {
@@ -44,7 +44,7 @@ GC_TARGET_AVX2 inline void sgemm_tile(int64_t kc, const float* a, const float* b
   for (int64_t k = 0; k < kc; ++k) {
     __m256 bv[V];
 #pragma GCC unroll 2
-    for (int v = 0; v < V; ++v) bv[v] = _mm256_load_ps(b + 8 * v);
+    for (int v = 0; v < V; ++v) bv[v] = _mm256_loadu_ps(b + 8 * v);
 #pragma GCC unroll 8
     for (int i = 0; i < R; ++i) {
       const __m256 ai = _mm256_broadcast_ss(a + i);
@@ -52,7 +52,7 @@ GC_TARGET_AVX2 inline void sgemm_tile(int64_t kc, const float* a, const float* b
       for (int v = 0; v < V; ++v) acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
     }
     a += kMrF;
-    b += kNrF;
+    b += ldb;
   }
   const bool full = n == 8 * V;
   const __m256i mask = lane_mask32(n - 8 * (V - 1));
@@ -86,26 +86,26 @@ GC_TARGET_AVX2 inline void sgemm_tile(int64_t kc, const float* a, const float* b
   }
 }
 
-GC_TARGET_AVX2 void sgemm_kernel_6x16(int64_t kc, const float* a, const float* b, float* c,
-                                      int64_t ldc, float beta) {
-  sgemm_tile<6, 2>(kc, a, b, c, ldc, beta, 16);
+GC_TARGET_AVX2 void sgemm_kernel_6x16(int64_t kc, const float* a, const float* b, int64_t ldb,
+                                      float* c, int64_t ldc, float beta) {
+  sgemm_tile<6, 2>(kc, a, b, ldb, c, ldc, beta, 16);
 }
 
 template <int R, int V>
-GC_TARGET_AVX2 void sgemm_edge_rv(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
-                                  float beta, int n) {
-  sgemm_tile<R, V>(kc, a, b, c, ldc, beta, n);
+GC_TARGET_AVX2 void sgemm_edge_rv(int64_t kc, const float* a, const float* b, int64_t ldb, float* c,
+                                  int64_t ldc, float beta, int n) {
+  sgemm_tile<R, V>(kc, a, b, ldb, c, ldc, beta, n);
 }
 
-using SEdge = void (*)(int64_t, const float*, const float*, float*, int64_t, float, int);
+using SEdge = void (*)(int64_t, const float*, const float*, int64_t, float*, int64_t, float, int);
 const SEdge kSEdge[kMrF][2] = {
     {&sgemm_edge_rv<1, 1>, &sgemm_edge_rv<1, 2>}, {&sgemm_edge_rv<2, 1>, &sgemm_edge_rv<2, 2>},
     {&sgemm_edge_rv<3, 1>, &sgemm_edge_rv<3, 2>}, {&sgemm_edge_rv<4, 1>, &sgemm_edge_rv<4, 2>},
     {&sgemm_edge_rv<5, 1>, &sgemm_edge_rv<5, 2>}, {&sgemm_edge_rv<6, 1>, &sgemm_edge_rv<6, 2>}};
 
-void sgemm_edge(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float beta,
-                int m, int n) {
-  kSEdge[m - 1][n > 8](kc, a, b, c, ldc, beta, n);
+void sgemm_edge(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
+                float beta, int m, int n) {
+  kSEdge[m - 1][n > 8](kc, a, b, ldb, c, ldc, beta, n);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -116,8 +116,8 @@ GC_TARGET_AVX2 inline __m256i lane_mask64(int n) {
 }
 
 template <int R, int V>
-GC_TARGET_AVX2 inline void dgemm_tile(int64_t kc, const double* a, const double* b, double* c,
-                                      int64_t ldc, double beta, int n) {
+GC_TARGET_AVX2 inline void dgemm_tile(int64_t kc, const double* a, const double* b, int64_t ldb,
+                                      double* c, int64_t ldc, double beta, int n) {
   __m256d acc[R][V];
 #pragma GCC unroll 8
   for (int i = 0; i < R; ++i) {
@@ -130,7 +130,7 @@ GC_TARGET_AVX2 inline void dgemm_tile(int64_t kc, const double* a, const double*
   for (int64_t k = 0; k < kc; ++k) {
     __m256d bv[V];
 #pragma GCC unroll 2
-    for (int v = 0; v < V; ++v) bv[v] = _mm256_load_pd(b + 4 * v);
+    for (int v = 0; v < V; ++v) bv[v] = _mm256_loadu_pd(b + 4 * v);
 #pragma GCC unroll 8
     for (int i = 0; i < R; ++i) {
       const __m256d ai = _mm256_broadcast_sd(a + i);
@@ -138,7 +138,7 @@ GC_TARGET_AVX2 inline void dgemm_tile(int64_t kc, const double* a, const double*
       for (int v = 0; v < V; ++v) acc[i][v] = _mm256_fmadd_pd(ai, bv[v], acc[i][v]);
     }
     a += kMrD;
-    b += kNrD;
+    b += ldb;
   }
   const bool full = n == 4 * V;
   const __m256i mask = lane_mask64(n - 4 * (V - 1));
@@ -172,26 +172,27 @@ GC_TARGET_AVX2 inline void dgemm_tile(int64_t kc, const double* a, const double*
   }
 }
 
-GC_TARGET_AVX2 void dgemm_kernel_6x8(int64_t kc, const double* a, const double* b, double* c,
-                                     int64_t ldc, double beta) {
-  dgemm_tile<6, 2>(kc, a, b, c, ldc, beta, 8);
+GC_TARGET_AVX2 void dgemm_kernel_6x8(int64_t kc, const double* a, const double* b, int64_t ldb,
+                                     double* c, int64_t ldc, double beta) {
+  dgemm_tile<6, 2>(kc, a, b, ldb, c, ldc, beta, 8);
 }
 
 template <int R, int V>
-GC_TARGET_AVX2 void dgemm_edge_rv(int64_t kc, const double* a, const double* b, double* c,
-                                  int64_t ldc, double beta, int n) {
-  dgemm_tile<R, V>(kc, a, b, c, ldc, beta, n);
+GC_TARGET_AVX2 void dgemm_edge_rv(int64_t kc, const double* a, const double* b, int64_t ldb,
+                                  double* c, int64_t ldc, double beta, int n) {
+  dgemm_tile<R, V>(kc, a, b, ldb, c, ldc, beta, n);
 }
 
-using DEdge = void (*)(int64_t, const double*, const double*, double*, int64_t, double, int);
+using DEdge = void (*)(int64_t, const double*, const double*, int64_t, double*, int64_t, double,
+                       int);
 const DEdge kDEdge[kMrD][2] = {
     {&dgemm_edge_rv<1, 1>, &dgemm_edge_rv<1, 2>}, {&dgemm_edge_rv<2, 1>, &dgemm_edge_rv<2, 2>},
     {&dgemm_edge_rv<3, 1>, &dgemm_edge_rv<3, 2>}, {&dgemm_edge_rv<4, 1>, &dgemm_edge_rv<4, 2>},
     {&dgemm_edge_rv<5, 1>, &dgemm_edge_rv<5, 2>}, {&dgemm_edge_rv<6, 1>, &dgemm_edge_rv<6, 2>}};
 
-void dgemm_edge(int64_t kc, const double* a, const double* b, double* c, int64_t ldc, double beta,
-                int m, int n) {
-  kDEdge[m - 1][n > 4](kc, a, b, c, ldc, beta, n);
+void dgemm_edge(int64_t kc, const double* a, const double* b, int64_t ldb, double* c, int64_t ldc,
+                double beta, int m, int n) {
+  kDEdge[m - 1][n > 4](kc, a, b, ldb, c, ldc, beta, n);
 }
 
 // ---------------------------------------------------------------------------------------

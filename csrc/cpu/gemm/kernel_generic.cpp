@@ -8,7 +8,7 @@ namespace {
 
 // c[MR x NR] = a-panel (kc x MR) @ b-panel (kc x NR) + beta * c (beta == 0: overwrite).
 template <typename T, int MR, int NR>
-void kernel_generic(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, T beta) {
+void kernel_generic(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc, T beta) {
   T acc[MR][NR] = {};
   for (int64_t k = 0; k < kc; ++k) {
     for (int i = 0; i < MR; ++i) {
@@ -16,7 +16,7 @@ void kernel_generic(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, T bet
       for (int j = 0; j < NR; ++j) acc[i][j] += ai * b[j];
     }
     a += MR;
-    b += NR;
+    b += ldb;
   }
   if (beta == T(0)) {
     for (int i = 0; i < MR; ++i)
