@@ -1,14 +1,15 @@
 // BLIS-style blocking driver and dispatch for gemm<T> (contract in gemm.h).
 //
-// Loops: jc over NC columns -> pc over KC of the inner dimension (pack B block) -> ic over
-// MC rows (pack A block, alpha folded in) -> jr over NR -> ir over MR (micro-kernel).
+// Loops: jc over NC columns -> pc over KC of the inner dimension -> ic over MC rows (pack
+// the A block, alpha folded in) -> jr over NR (pack the B micro-panel during the first ic
+// block, or read B in place) -> ir over MR (micro-kernel). The next B panel's source is
+// prefetched while the current panel computes, so packing from memory overlaps the math.
 // Threads split C into column ranges (or row ranges when C is tall), aligned to the
-// micro-tile grid; each thread packs into its own thread_scratch buffers, so no
-// barriers are needed. The KC partition depends on K only and every element of C is
-// accumulated in the same k order whatever the thread count, so results are bitwise
-// identical for any number of threads.
+// micro-tile grid; each thread packs into its own thread_scratch buffers, so no barriers
+// are needed. The KC partition depends on K only and every element of C is accumulated
+// in the same k order whatever the thread count, so results are bitwise identical for
+// any number of threads.
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 
 #include "core/cpu_features.h"
@@ -68,17 +69,8 @@ inline void prefetch_b_source(const Problem<T>& pr, int64_t pc, int64_t kc, int6
   if (!pr.trans_b) {
     const T* src = pr.B + pc * pr.ldb + j;
     for (int64_t k = u0; k < u1; ++k) {
-      static const int loc = std::getenv("GC_PFL") ? std::atoi(std::getenv("GC_PFL")) : 3;
-      if (loc == 2) {
-        __builtin_prefetch(src + k * pr.ldb, 0, 2);
-        __builtin_prefetch(src + k * pr.ldb + nr - 1, 0, 2);
-      } else if (loc == 1) {
-        __builtin_prefetch(src + k * pr.ldb, 0, 1);
-        __builtin_prefetch(src + k * pr.ldb + nr - 1, 0, 1);
-      } else {
-        __builtin_prefetch(src + k * pr.ldb);
-        __builtin_prefetch(src + k * pr.ldb + nr - 1);
-      }
+      __builtin_prefetch(src + k * pr.ldb);
+      __builtin_prefetch(src + k * pr.ldb + nr - 1);
     }
   } else {
     constexpr int64_t kLine = 64 / sizeof(T);
@@ -114,9 +106,8 @@ void gemm_block_range(const GemmPath<T>& p, const Problem<T>& pr, int64_t m0, in
   T* pack_a = thread_scratch<T>(kSlotGemmPackA, static_cast<size_t>(mc_max * pr.kc));
   T* pack_b = thread_scratch<T>(kSlotGemmPackB, static_cast<size_t>(nc_max * pr.kc));
 
-  static const int dmode = std::getenv("GC_DIRECT") ? std::atoi(std::getenv("GC_DIRECT")) : 3;
-  const bool direct_b = !pr.trans_b && (dmode == 1 || (dmode == 2 && m1 - m0 <= p.mc) ||
-                                        (dmode == 3 && use_b_in_place(pr, m1 - m0, p.mc)));
+  const bool direct_b = use_b_in_place(pr, m1 - m0, p.mc);
+  const bool single_ic = m1 - m0 <= p.mc;
   for (int64_t jc = n0; jc < n1; jc += p.nc) {
     const int64_t nc = std::min(p.nc, n1 - jc);
     for (int64_t pc = 0; pc < pr.K; pc += pr.kc) {
@@ -135,26 +126,22 @@ void gemm_block_range(const GemmPath<T>& p, const Problem<T>& pr, int64_t m0, in
             ldbk = pr.ldb;
           } else {
             // The B block is packed one micro-panel at a time right before its first use,
-            // while the panel is hot in L1; later ic blocks reuse it from L2/L3.
-            T* pb = pack_b + jr * kc;
-            static const bool nopack = std::getenv("GC_NOPACKB") != nullptr;  // TUNING
-            if (first && !nopack) p.pack_b(pr.trans_b, pr.B, pr.ldb, pc, kc, jc + jr, nrr, pb);
+            // while the panel is hot in L1; later ic blocks reuse it from L2/L3. With a single
+            // ic block each panel is used once: two panel slots in turn keep it in L1.
+            T* pb = single_ic ? pack_b + ((jr / nr) & 1) * kc * nr : pack_b + jr * kc;
+            if (first) p.pack_b(pr.trans_b, pr.B, pr.ldb, pc, kc, jc + jr, nrr, pb);
             b = pb;
             ldbk = nr;
           }
-          static const int64_t pfd = std::getenv("GC_PFD") ? std::atoi(std::getenv("GC_PFD")) : 1;
-          const int64_t next_nr = std::min<int64_t>(nr, nc - jr - pfd * nr);
+          const int64_t next_nr = std::min<int64_t>(nr, nc - jr - nr);
           const int64_t units = pr.trans_b ? next_nr : kc, n_ir = (mc + mr - 1) / mr;
           for (int64_t ir = 0, q = 0; ir < mc; ir += mr, ++q) {
             const int64_t mrr = std::min<int64_t>(mr, mc - ir);
-            static const bool nopf = std::getenv("GC_NOPF") != nullptr;  // TUNING
-            if (first && next_nr > 0 && !nopf)
-              prefetch_b_source(pr, pc, kc, jc + jr + pfd * nr, next_nr, units * q / n_ir,
+            if (first && next_nr > 0)
+              prefetch_b_source(pr, pc, kc, jc + jr + nr, next_nr, units * q / n_ir,
                                 units * (q + 1) / n_ir);
             const T* a = pack_a + ir * kc;
             T* c = pr.C + (ic + ir) * pr.ldc + jc + jr;
-            static const bool nok = std::getenv("GC_NOK") != nullptr;  // TUNING
-            if (nok) continue;
             if (mrr == mr && nrr == nr) {
               p.kernel(kc, a, b, ldbk, c, pr.ldc, beta);
               continue;
@@ -190,15 +177,7 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
     scale_c(M, N, beta, C, ldc);
     return;
   }
-  GemmPath<T> p = select_path<T>();
-  {  // TUNING ONLY (remove)
-    static const char* e1 = std::getenv("GC_MC");
-    static const char* e2 = std::getenv("GC_KC");
-    static const char* e3 = std::getenv("GC_NC");
-    if (e1) p.mc = std::atoi(e1);
-    if (e2) p.kc = std::atoi(e2);
-    if (e3) p.nc = std::atoi(e3);
-  }
+  const GemmPath<T>& p = select_path<T>();
   // KC partition: the fewest blocks of at most p.kc, of equal size (depends on K only).
   const int64_t nk = (K + p.kc - 1) / p.kc;
   const int64_t kc = (K + nk - 1) / nk;
