@@ -23,6 +23,7 @@
 #include "cpu/optim.h"
 
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "core/cpu_features.h"
@@ -53,18 +54,25 @@ GC_ALWAYS_INLINE double fmadd(double a, double b, double c) {
   return __builtin_fma(a, b, c);
 }
 
-// torch.lerp(a, b, w) for a scalar weight, as its vectorized CPU kernel computes it.
+// torch.lerp(a, b, w) for a scalar weight, as its vectorized CPU kernel computes it:
+// |w| < 0.5 ? fma(w, b - a, a) : fma(w - 1, b - a, b). The caller passes coef = w or w - 1
+// and small = |w| < 0.5; only values are selected (no branch), so the loop vectorizes.
 template <typename T>
-GC_ALWAYS_INLINE T lerp(T a, T b, T w, bool small) {
-  return small ? fmadd(w, b - a, a) : fmadd(w - T(1), b - a, b);
+GC_ALWAYS_INLINE T lerp(T a, T b, T coef, bool small) {
+  const T base = small ? a : b;
+  return fmadd(coef, b - a, base);
+}
+
+// The lerp coefficient for weight w (in T): w when |w| < 0.5, else w - 1.
+template <typename T>
+T lerp_coef(T w) {
+  return std::abs(w) < T(0.5) ? w : w - T(1);
 }
 
 // torch.maximum: NaN in either argument gives NaN.
 template <typename T>
 GC_ALWAYS_INLINE T nan_max(T a, T b) {
-  if (a != a) return a;
-  if (b != b) return b;
-  return a > b ? a : b;
+  return (a != a || a > b) ? a : b;  // b when b is NaN (a > NaN is false)
 }
 
 // Runs body(b, e) over [0, n) in parallel, compiled for AVX2+FMA when the CPU has it.
@@ -91,90 +99,117 @@ void dispatch_elementwise(int64_t n, const Body& body) {
 }
 
 // The loop bodies: functors whose call operator is always inlined into run_generic /
-// run_avx2, so each is compiled (and vectorized) for both targets.
-template <typename T>
+// run_avx2, so each is compiled (and vectorized) for both targets. Which state arrays are
+// written is a template parameter (a conditional store would stop vectorization); the other
+// options are loop-invariant selects. The binding guarantees the arrays do not overlap.
+template <typename T, bool kMomentum>
 struct SgdBody {
   T* param;
   const T* grad;
   T* buf;
-  T wd, mom, damp1, neg_lr;
-  bool use_wd, use_mom, first, nesterov, maximize;
+  T sign_, wd_, mom_, damp1_, neg_lr_;
+  bool use_wd_, first_, nesterov_;
   GC_ALWAYS_INLINE void operator()(int64_t b, int64_t e) const {
+    // Members copied to locals: the compiler need not reload them after each store.
+    const T sign = sign_, wd = wd_, mom = mom_, damp1 = damp1_, neg_lr = neg_lr_;
+    const bool use_wd = use_wd_, first = first_, nesterov = nesterov_;
+    T* __restrict__ pp = param;
+    const T* __restrict__ pg = grad;
+    T* __restrict__ pb = buf;
     for (int64_t i = b; i < e; ++i) {
-      const T p = param[i];
-      T g = maximize ? -grad[i] : grad[i];
-      if (use_wd) g = fmadd(p, wd, g);  // grad.add(param, alpha=weight_decay)
-      if (use_mom) {
+      const T p = pp[i];
+      T g = pg[i] * sign;  // maximize: -grad
+      const T gw = fmadd(p, wd, g);
+      g = use_wd ? gw : g;  // grad.add(param, alpha=weight_decay)
+      if constexpr (kMomentum) {
         // first step: buf = clone(grad); else buf.mul_(momentum).add_(grad, alpha=1-dampening)
-        const T m = first ? g : fmadd(g, damp1, buf[i] * mom);
-        buf[i] = m;
-        g = nesterov ? fmadd(m, mom, g) : m;  // grad.add(buf, alpha=momentum) or buf
+        const T upd = fmadd(g, damp1, pb[i] * mom);
+        const T m = first ? g : upd;
+        pb[i] = m;
+        const T gn = fmadd(m, mom, g);
+        g = nesterov ? gn : m;  // grad.add(buf, alpha=momentum) or buf
       }
-      param[i] = fmadd(g, neg_lr, p);  // param.add_(grad, alpha=-lr)
+      pp[i] = fmadd(g, neg_lr, p);  // param.add_(grad, alpha=-lr)
     }
   }
 };
 
-template <typename T>
+template <typename T, bool kAmsgrad, bool kDecoupled>
 struct AdamBody {
   T* param;
   const T* grad;
   T *m, *v, *vmax;
-  T decay, wd, w1, beta2, one_m_beta2, bc2_sqrt, eps, neg_step;
-  bool use_wd, decoupled, small, amsgrad, maximize;
+  T sign_, decay_, wd_, w1_, beta2_, one_m_beta2_, bc2_sqrt_, eps_, neg_step_;
+  bool coupled_wd_, small_;
   GC_ALWAYS_INLINE void operator()(int64_t b, int64_t e) const {
+    // Members copied to locals: the compiler need not reload them after each store.
+    const T sign = sign_, decay = decay_, wd = wd_, w1 = w1_, beta2 = beta2_,
+            one_m_beta2 = one_m_beta2_, bc2_sqrt = bc2_sqrt_, eps = eps_, neg_step = neg_step_;
+    const bool coupled_wd = coupled_wd_, small = small_;
+    T* __restrict__ pp = param;
+    const T* __restrict__ pg = grad;
+    T* __restrict__ pm = m;
+    T* __restrict__ pv = v;
+    T* __restrict__ pvmax = vmax;
     for (int64_t i = b; i < e; ++i) {
-      T p = param[i];
-      T g = maximize ? -grad[i] : grad[i];
-      if (use_wd) {
-        if (decoupled)
-          p = p * decay;  // param.mul_(1 - lr * weight_decay)
-        else
-          g = fmadd(p, wd, g);  // grad.add(param, alpha=weight_decay)
-      }
-      const T mi = lerp(m[i], g, w1, small);           // exp_avg.lerp_(grad, 1 - beta1)
-      T vi = fmadd(one_m_beta2 * g, g, v[i] * beta2);  // exp_avg_sq.mul_(b2).addcmul_(g, g, 1-b2)
-      m[i] = mi;
-      v[i] = vi;
-      if (amsgrad) {
-        vi = nan_max(vmax[i], vi);  // torch.maximum(max_exp_avg_sq, exp_avg_sq, out=...)
-        vmax[i] = vi;
+      T p = pp[i];
+      T g = pg[i] * sign;
+      if constexpr (kDecoupled) p = p * decay;  // param.mul_(1 - lr * weight_decay)
+      const T gw = fmadd(p, wd, g);
+      g = coupled_wd ? gw : g;                          // grad.add(param, alpha=weight_decay)
+      const T mi = lerp(pm[i], g, w1, small);           // exp_avg.lerp_(grad, 1 - beta1)
+      T vi = fmadd(one_m_beta2 * g, g, pv[i] * beta2);  // exp_avg_sq.mul_(b2).addcmul_(g,g,1-b2)
+      pm[i] = mi;
+      pv[i] = vi;
+      if constexpr (kAmsgrad) {
+        vi = nan_max(pvmax[i], vi);  // torch.maximum(max_exp_avg_sq, exp_avg_sq, out=...)
+        pvmax[i] = vi;
       }
       const T denom = std::sqrt(vi) / bc2_sqrt + eps;  // (v.sqrt() / bc2_sqrt).add_(eps)
-      param[i] = p + (neg_step * mi) / denom;          // param.addcdiv_(m, denom, -step_size)
+      pp[i] = p + (neg_step * mi) / denom;             // param.addcdiv_(m, denom, -step_size)
     }
   }
 };
 
-template <typename T>
+template <typename T, bool kCentered, bool kMomentum>
 struct RmspropBody {
   T* param;
   const T* grad;
   T *sq, *ga, *buf;
-  T wd, alpha, one_m_alpha, eps, mom, neg_lr;
-  bool use_wd, small, centered, use_mom, maximize;
+  T sign_, wd_, alpha_, one_m_alpha_, lerp_w_, eps_, mom_, neg_lr_;
+  bool use_wd_, small_;
   GC_ALWAYS_INLINE void operator()(int64_t b, int64_t e) const {
+    // Members copied to locals: the compiler need not reload them after each store.
+    const T sign = sign_, wd = wd_, alpha = alpha_, one_m_alpha = one_m_alpha_, lerp_w = lerp_w_,
+            eps = eps_, mom = mom_, neg_lr = neg_lr_;
+    const bool use_wd = use_wd_, small = small_;
+    T* __restrict__ pp = param;
+    const T* __restrict__ pg = grad;
+    T* __restrict__ psq = sq;
+    T* __restrict__ pga = ga;
+    T* __restrict__ pb = buf;
     for (int64_t i = b; i < e; ++i) {
-      const T p = param[i];
-      T g = maximize ? -grad[i] : grad[i];
-      if (use_wd) g = fmadd(p, wd, g);
-      const T s = fmadd(one_m_alpha * g, g, sq[i] * alpha);  // mul_(alpha).addcmul_(g, g, 1-a)
-      sq[i] = s;
+      const T p = pp[i];
+      T g = pg[i] * sign;
+      const T gw = fmadd(p, wd, g);
+      g = use_wd ? gw : g;
+      const T s = fmadd(one_m_alpha * g, g, psq[i] * alpha);  // mul_(alpha).addcmul_(g,g,1-a)
+      psq[i] = s;
       T avg;
-      if (centered) {
-        const T a = lerp(ga[i], g, one_m_alpha, small);  // grad_avg.lerp_(grad, 1 - alpha)
-        ga[i] = a;
+      if constexpr (kCentered) {
+        const T a = lerp(pga[i], g, lerp_w, small);  // grad_avg.lerp_(grad, 1 - alpha)
+        pga[i] = a;
         avg = std::sqrt(fmadd(-a, a, s));  // square_avg.addcmul(ga, ga, value=-1).sqrt_()
       } else {
         avg = std::sqrt(s);
       }
       avg = avg + eps;
-      if (use_mom) {
-        const T bb = buf[i] * mom + g / avg;  // buf.mul_(momentum).addcdiv_(grad, avg)
-        buf[i] = bb;
-        param[i] = fmadd(bb, neg_lr, p);  // param.add_(buf, alpha=-lr)
+      if constexpr (kMomentum) {
+        const T bb = pb[i] * mom + g / avg;  // buf.mul_(momentum).addcdiv_(grad, avg)
+        pb[i] = bb;
+        pp[i] = fmadd(bb, neg_lr, p);  // param.add_(buf, alpha=-lr)
       } else {
-        param[i] = p + (neg_lr * g) / avg;  // param.addcdiv_(grad, avg, value=-lr)
+        pp[i] = p + (neg_lr * g) / avg;  // param.addcdiv_(grad, avg, value=-lr)
       }
     }
   }
@@ -185,38 +220,58 @@ struct AdagradBody {
   T* param;
   const T* grad;
   T* sum;
-  T wd, eps, neg_clr;
-  bool use_wd, maximize;
+  T sign_, wd_, eps_, neg_clr_;
+  bool use_wd_;
   GC_ALWAYS_INLINE void operator()(int64_t b, int64_t e) const {
+    // Members copied to locals: the compiler need not reload them after each store.
+    const T sign = sign_, wd = wd_, eps = eps_, neg_clr = neg_clr_;
+    const bool use_wd = use_wd_;
+    T* __restrict__ pp = param;
+    const T* __restrict__ pg = grad;
+    T* __restrict__ ps = sum;
     for (int64_t i = b; i < e; ++i) {
-      const T p = param[i];
-      T g = maximize ? -grad[i] : grad[i];
-      if (use_wd) g = fmadd(p, wd, g);
-      const T s = fmadd(g, g, sum[i]);  // state_sum.addcmul_(grad, grad, value=1)
-      sum[i] = s;
-      param[i] = p + (neg_clr * g) / (std::sqrt(s) + eps);  // addcdiv_(g, sqrt(s)+eps, -clr)
+      const T p = pp[i];
+      T g = pg[i] * sign;
+      const T gw = fmadd(p, wd, g);
+      g = use_wd ? gw : g;
+      const T s = fmadd(g, g, ps[i]);  // state_sum.addcmul_(grad, grad, value=1)
+      ps[i] = s;
+      pp[i] = p + (neg_clr * g) / (std::sqrt(s) + eps);  // addcdiv_(g, sqrt(s)+eps, -clr)
     }
   }
 };
+
+template <bool B>
+using Bool = std::integral_constant<bool, B>;
+
+// Calls f(Bool<b>{}) for the run-time flag b.
+template <typename F>
+void with_flag(bool b, const F& f) {
+  if (b)
+    f(Bool<true>{});
+  else
+    f(Bool<false>{});
+}
 
 }  // namespace
 
 template <typename T>
 void sgd_step(T* param, const T* grad, T* momentum_buffer, int64_t n, const SgdHyper& h) {
   GC_PROFILE_SCOPE("sgd_step", 6.0 * n, sizeof(T) * (h.momentum != 0 ? 5.0 : 3.0) * n, {n});
-  const SgdBody<T> body{param,
-                        grad,
-                        momentum_buffer,
-                        static_cast<T>(h.weight_decay),
-                        static_cast<T>(h.momentum),
-                        static_cast<T>(1.0 - h.dampening),
-                        static_cast<T>(-h.lr),
-                        h.weight_decay != 0,
-                        h.momentum != 0,
-                        h.first_step,
-                        h.nesterov,
-                        h.maximize};
-  dispatch_elementwise(n, body);
+  with_flag(h.momentum != 0, [&](auto mom) {
+    const SgdBody<T, decltype(mom)::value> body{param,
+                                                grad,
+                                                momentum_buffer,
+                                                h.maximize ? T(-1) : T(1),
+                                                static_cast<T>(h.weight_decay),
+                                                static_cast<T>(h.momentum),
+                                                static_cast<T>(1.0 - h.dampening),
+                                                static_cast<T>(-h.lr),
+                                                h.weight_decay != 0,
+                                                h.first_step,
+                                                h.nesterov};
+    dispatch_elementwise(n, body);
+  });
 }
 
 template <typename T>
@@ -230,25 +285,29 @@ void adam_step(T* param, const T* grad, T* exp_avg, T* exp_avg_sq, T* max_exp_av
   const double step_size = h.lr / bias_correction1;
   const double bias_correction2_sqrt = std::pow(bias_correction2, 0.5);  // Python's ** 0.5
   const T w1 = static_cast<T>(1.0 - h.beta1);
-  const AdamBody<T> body{param,
-                         grad,
-                         exp_avg,
-                         exp_avg_sq,
-                         max_exp_avg_sq,
-                         static_cast<T>(1.0 - h.lr * h.weight_decay),
-                         static_cast<T>(h.weight_decay),
-                         w1,
-                         static_cast<T>(h.beta2),
-                         static_cast<T>(1.0 - h.beta2),
-                         static_cast<T>(bias_correction2_sqrt),
-                         static_cast<T>(h.eps),
-                         static_cast<T>(-step_size),
-                         h.weight_decay != 0,
-                         h.decoupled_weight_decay,
-                         std::abs(w1) < T(0.5),
-                         h.amsgrad,
-                         h.maximize};
-  dispatch_elementwise(n, body);
+  const bool wd = h.weight_decay != 0;
+  with_flag(h.amsgrad, [&](auto ams) {
+    with_flag(wd && h.decoupled_weight_decay, [&](auto decoupled) {
+      const AdamBody<T, decltype(ams)::value, decltype(decoupled)::value> body{
+          param,
+          grad,
+          exp_avg,
+          exp_avg_sq,
+          max_exp_avg_sq,
+          h.maximize ? T(-1) : T(1),
+          static_cast<T>(1.0 - h.lr * h.weight_decay),
+          static_cast<T>(h.weight_decay),
+          lerp_coef(w1),
+          static_cast<T>(h.beta2),
+          static_cast<T>(1.0 - h.beta2),
+          static_cast<T>(bias_correction2_sqrt),
+          static_cast<T>(h.eps),
+          static_cast<T>(-step_size),
+          wd && !h.decoupled_weight_decay,
+          std::abs(w1) < T(0.5)};
+      dispatch_elementwise(n, body);
+    });
+  });
 }
 
 template <typename T>
@@ -257,23 +316,27 @@ void rmsprop_step(T* param, const T* grad, T* square_avg, T* grad_avg, T* moment
   GC_PROFILE_SCOPE("rmsprop_step", 12.0 * n,
                    sizeof(T) * (5.0 + (h.centered ? 2 : 0) + (h.momentum > 0 ? 2 : 0)) * n, {n});
   const T one_m_alpha = static_cast<T>(1.0 - h.alpha);
-  const RmspropBody<T> body{param,
-                            grad,
-                            square_avg,
-                            grad_avg,
-                            momentum_buffer,
-                            static_cast<T>(h.weight_decay),
-                            static_cast<T>(h.alpha),
-                            one_m_alpha,
-                            static_cast<T>(h.eps),
-                            static_cast<T>(h.momentum),
-                            static_cast<T>(-h.lr),
-                            h.weight_decay != 0,
-                            std::abs(one_m_alpha) < T(0.5),
-                            h.centered,
-                            h.momentum > 0,
-                            h.maximize};
-  dispatch_elementwise(n, body);
+  with_flag(h.centered, [&](auto centered) {
+    with_flag(h.momentum > 0, [&](auto mom) {
+      const RmspropBody<T, decltype(centered)::value, decltype(mom)::value> body{
+          param,
+          grad,
+          square_avg,
+          grad_avg,
+          momentum_buffer,
+          h.maximize ? T(-1) : T(1),
+          static_cast<T>(h.weight_decay),
+          static_cast<T>(h.alpha),
+          one_m_alpha,
+          lerp_coef(one_m_alpha),
+          static_cast<T>(h.eps),
+          static_cast<T>(h.momentum),
+          static_cast<T>(-h.lr),
+          h.weight_decay != 0,
+          std::abs(one_m_alpha) < T(0.5)};
+      dispatch_elementwise(n, body);
+    });
+  });
 }
 
 template <typename T>
@@ -283,11 +346,11 @@ void adagrad_step(T* param, const T* grad, T* state_sum, int64_t n, const Adagra
   const AdagradBody<T> body{param,
                             grad,
                             state_sum,
+                            h.maximize ? T(-1) : T(1),
                             static_cast<T>(h.weight_decay),
                             static_cast<T>(h.eps),
                             static_cast<T>(-clr),
-                            h.weight_decay != 0,
-                            h.maximize};
+                            h.weight_decay != 0};
   dispatch_elementwise(n, body);
 }
 
