@@ -14,3 +14,10 @@ def needs(*names: str):
     return pytest.mark.skipif(
         bool(missing), reason=f"native kernel(s) not built yet: {', '.join(missing)}"
     )
+
+
+def skip_without(*names: str) -> None:
+    """Inside a test: skip when a kernel is missing from this build."""
+    missing = [n for n in names if not hasattr(gradcore._C, n)]
+    if missing:
+        pytest.skip(f"native kernel(s) not built yet: {', '.join(missing)}")

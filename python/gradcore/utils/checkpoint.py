@@ -17,40 +17,45 @@ from gradcore.tensor import Tensor, _wrap
 
 __all__ = ["checkpoint", "checkpoint_sequential"]
 
+_ANCHOR = Tensor(np.zeros((), dtype=np.float32), requires_grad=True)
+
 
 class _Checkpoint(Function):
     @staticmethod
-    def forward(ctx, fn, rng_state, n_args, *args):
+    def forward(ctx, fn, rng_state, is_tensor, *args):
         # args: the arrays of Tensor inputs, and other values as given
         ctx.fn = fn
         ctx.rng_state = rng_state
-        ctx.is_tensor = ctx.is_tensor_in
+        ctx.is_tensor = is_tensor
         ctx.saved_tensors = args
         with _ag.no_grad():
-            out = fn(*_rewrap(args, ctx.is_tensor, None))
+            out = fn(*_rewrap(args[:-1], ctx.is_tensor, None))
         if not isinstance(out, Tensor):
             raise TypeError("checkpoint: the function must return a single Tensor")
         return out._data
 
     @staticmethod
     def backward(ctx, g):
-        args = ctx.saved_tensors
-        needs = ctx.needs_input_grad[3:]
+        args = ctx.saved_tensors[:-1]
+        needs = ctx.needs_input_grad[3:-1]
         inputs = _rewrap(args, ctx.is_tensor, needs)
-        saved_state = _random.get_rng_state()
-        _random.set_rng_state(ctx.rng_state)
+        saved_state = None
+        if ctx.rng_state is not None:  # replay the segment's random draws (dropout masks)
+            saved_state = _random.get_rng_state()
+            _random.set_rng_state(ctx.rng_state)
         try:
             with _ag.enable_grad():
                 out = ctx.fn(*inputs)
         finally:
-            _random.set_rng_state(saved_state)
+            if saved_state is not None:
+                _random.set_rng_state(saved_state)
         if out.requires_grad:
             out.backward(_wrap(g, False, None))
         grads = tuple(
             (t.grad._data if t.grad is not None else None) if isinstance(t, Tensor) and n else None
             for t, n in zip(inputs, needs)
         )
-        return (None, None, None) + grads
+        return (None, None, None) + grads + (None,)
 
 
 def _rewrap(args, is_tensor, needs):
@@ -70,15 +75,11 @@ def checkpoint(function, *args, use_reentrant=None, preserve_rng_state: bool = T
     """Run `function(*args)` without storing its activations; recompute them in backward."""
     if not _ag.is_grad_enabled():
         return function(*args)
-    ctx_flags = tuple(isinstance(a, Tensor) for a in args)
+    flags = tuple(isinstance(a, Tensor) for a in args) + (False,)
     rng_state = _random.get_rng_state() if preserve_rng_state else None
-
-    class _Bound(_Checkpoint):
-        is_tensor_in = ctx_flags
-
-    if rng_state is None:
-        rng_state = _random.get_rng_state()
-    return _Bound.apply(function, rng_state, len(args), *args)
+    # _ANCHOR requires grad, so the node is recorded even when no input requires grad (the
+    # segment's parameters still need their gradients); it never receives one.
+    return _Checkpoint.apply(function, rng_state, flags, *args, _ANCHOR)
 
 
 def checkpoint_sequential(functions, segments: int, input, preserve_rng_state: bool = True):
