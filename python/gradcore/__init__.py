@@ -1,6 +1,8 @@
 """gradcore: a CNN training core with C++17/OpenMP kernels and a PyTorch-like API."""
 
-from gradcore import _C, autograd, nn, random, utils  # noqa: I001  # noqa: E402, I001
+import os as _os
+
+from gradcore import _C, autograd, nn, profiler, random, utils
 from gradcore._runtime import (
     format_info,
     get_num_threads,
@@ -43,6 +45,9 @@ from gradcore.tensor import (
 
 __version__ = _C.build_info()["version"]
 
+if _os.environ.get("GRADCORE_PROFILE"):
+    profiler._profile_whole_run(_os.environ["GRADCORE_PROFILE"])
+
 __all__ = [
     "__version__",
     "Function",
@@ -75,6 +80,7 @@ __all__ = [
     "randint",
     "randn",
     "random",
+    "profiler",
     "set_detect_anomaly",
     "set_flush_denormal",
     "set_grad_enabled",
