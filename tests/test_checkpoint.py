@@ -53,12 +53,18 @@ def test_checkpoint_replays_dropout_mask(rng):
         assert_allclose(p.grad.numpy(), r, rtol=1e-6)
 
 
-@needs("conv2d_forward", "relu_forward")
+@needs("conv2d_forward", "relu_forward", "batch_norm_forward_train")
 def test_checkpoint_saves_memory(rng):
     import tracemalloc
 
     gc.manual_seed(0)
-    net = nn.Sequential(*[m for _ in range(16) for m in (nn.Conv2d(8, 8, 3, padding=1), nn.ReLU())])
+    net = nn.Sequential(
+        *[
+            m
+            for _ in range(12)
+            for m in (nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU())
+        ]
+    )
     x = gc.tensor(rng.standard_normal((2, 8, 16, 16)).astype(np.float32))
 
     def peak(use_ckpt):

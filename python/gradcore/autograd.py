@@ -136,6 +136,44 @@ class Function:
         return _wrap(out, record, ctx if record else None)
 
 
+_new = object.__new__
+
+
+def _node1(cls, t):
+    """The graph node of built-in op `cls` with one Tensor input `t` that requires grad (the
+    caller checked that and grad mode): the fast path that skips Function.apply's loop."""
+    ctx = _new(cls)
+    fn = t.grad_fn
+    ctx.next_functions = (t if fn is None else fn,)
+    ctx.needs_input_grad = _NEEDS1
+    ctx._g = None
+    ctx._retained = None
+    return ctx
+
+
+def _node2(cls, a, b):
+    """Like _node1 for two Tensor inputs, at least one of which requires grad."""
+    ctx = _new(cls)
+    if a.requires_grad:
+        fa = a.grad_fn
+        na = a if fa is None else fa
+    else:
+        na = None
+    if b.requires_grad:
+        fb = b.grad_fn
+        nb = b if fb is None else fb
+    else:
+        nb = None
+    ctx.next_functions = (na, nb)
+    ctx.needs_input_grad = (na is not None, nb is not None)
+    ctx._g = None
+    ctx._retained = None
+    return ctx
+
+
+_NEEDS1 = (True,)
+
+
 def _check_finite(a, name: str, where: str) -> None:
     if isinstance(a, np.ndarray) and a.dtype.kind == "f" and not np.isfinite(a).all():
         bad = int(np.size(a) - np.isfinite(a).sum())
@@ -146,6 +184,9 @@ def _check_finite(a, name: str, where: str) -> None:
 
 
 # ---------------------------------------------------------------------- engine
+_ONES: dict = {}
+
+
 def backward(tensor, gradient=None, retain_graph: bool = False) -> None:
     """Backpropagate from `tensor`, accumulating into the .grad of leaves that require grad."""
     if not tensor.requires_grad:
@@ -160,7 +201,13 @@ def backward(tensor, gradient=None, retain_graph: bool = False) -> None:
                 f"grad can be implicitly created only for scalar outputs: backward() on a tensor "
                 f"of shape {tuple(data.shape)} needs an explicit gradient argument"
             )
-        g = np.ones_like(data)
+        if data.ndim == 0:  # a shared read-only seed: backward formulas never write to grads
+            g = _ONES.get(data.dtype)
+            if g is None:
+                g = _ONES[data.dtype] = np.ones((), dtype=data.dtype)
+                g.flags.writeable = False
+        else:
+            g = np.ones(data.shape, dtype=data.dtype)
     else:
         g = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
         if g.shape != data.shape:

@@ -17,7 +17,7 @@ import numpy as np
 from gradcore import _C
 from gradcore import autograd as _ag
 from gradcore import random as _random
-from gradcore.autograd import Function
+from gradcore.autograd import Function, _node1, _node2
 
 __all__ = [
     "Tensor",
@@ -54,6 +54,7 @@ bool_ = np.dtype(np.bool_)
 
 _DTYPE_NAMES = {float32: "float32", float64: "float64", int64: "int64", bool_: "bool"}
 _ndarray = np.ndarray
+_add_reduce = np.add.reduce
 _new = object.__new__
 _asarray = np.asarray
 
@@ -570,6 +571,16 @@ class Tensor:
 
     # ------------------------------------------------------------- reductions
     def sum(self, dim=None, keepdim: bool = False, dtype=None):
+        if dim is None and not keepdim and dtype is None:  # the common full reduction
+            a = self._data
+            out = _asarray(_add_reduce(a, None))
+            if self.requires_grad and _ag._grad_enabled:
+                ctx = _node1(_SumAll, self)
+                ctx.saved_tensors = a.shape
+                if _ag._anomaly:
+                    _ag._check_finite(out, "Sum", "forward output")
+                return _wrap(out, True, ctx)
+            return _wrap(out, False, None)
         t = self if dtype is None else self.to(dtype=dtype)
         return _Sum.apply(t, _dims(dim), keepdim)
 
@@ -1006,6 +1017,14 @@ class _Sum(Function):
         return np.broadcast_to(g, shape), None, None
 
 
+class _SumAll(Function):
+    __slots__ = ()
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.full(ctx.saved_tensors, g, dtype=g.dtype)
+
+
 class _Mean(Function):
     __slots__ = ()
 
@@ -1040,9 +1059,14 @@ def _gemm_operand(a):
 
 
 def _mm(a, b, ta=False, tb=False):
-    a2, t1 = _gemm_operand(a)
-    b2, t2 = _gemm_operand(b)
-    return _gemm(a2, b2, None, ta ^ t1, tb ^ t2)
+    try:  # the binding accepts any row-major layout with unit inner stride
+        return _gemm(a, b, None, ta, tb)
+    except ValueError:
+        a2, t1 = _gemm_operand(a)
+        b2, t2 = _gemm_operand(b)
+        if a2 is a and b2 is b:
+            raise
+        return _gemm(a2, b2, None, ta ^ t1, tb ^ t2)
 
 
 class _MatMul2d(Function):
@@ -1099,6 +1123,17 @@ class _BatchedMatMul(Function):
 def matmul(a, b):
     """Matrix product (PyTorch/numpy semantics for 1-d, 2-d and batched operands), computed
     by the native GEMM. Tensors in: a Tensor with autograd; numpy arrays in: a numpy array."""
+    if a.__class__ is Tensor and b.__class__ is Tensor:
+        da, db = a._data, b._data
+        if da.ndim == 2 and db.ndim == 2 and da.shape[1] == db.shape[0] and da.dtype == db.dtype:
+            out = _mm(da, db)
+            if (a.requires_grad or b.requires_grad) and _ag._grad_enabled:
+                ctx = _node2(_MatMul2d, a, b)
+                ctx.saved_tensors = (da, db)
+                if _ag._anomaly:
+                    _ag._check_finite(out, "MatMul2d", "forward output")
+                return _wrap(out, True, ctx)
+            return _wrap(out, False, None)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = np.asarray(a)
         b = np.asarray(b)

@@ -12,8 +12,9 @@ import math
 import numpy as np
 
 from gradcore import _C
+from gradcore import autograd as _ag
 from gradcore import random as _random
-from gradcore.autograd import Function
+from gradcore.autograd import Function, _node1
 from gradcore.tensor import Tensor, _wrap, matmul
 
 __all__ = [
@@ -278,6 +279,10 @@ def linear(input, weight, bias=None):
 
 
 # ---------------------------------------------------------------- activations
+_relu_forward = _C.relu_forward
+_relu_backward = _C.relu_backward
+
+
 class _ReLU(Function):
     __slots__ = ()
 
@@ -289,11 +294,25 @@ class _ReLU(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return _C.relu_backward(_c(g), ctx.saved_tensors)
+        try:
+            return _relu_backward(g, ctx.saved_tensors)
+        except ValueError:
+            return _relu_backward(np.ascontiguousarray(g), ctx.saved_tensors)
 
 
 def relu(input, inplace: bool = False):
-    return _ReLU.apply(input)
+    x = input._data
+    try:
+        y = _relu_forward(x)
+    except ValueError:  # not C-contiguous (or the binding's own error, raised again below)
+        y = _relu_forward(np.ascontiguousarray(x))
+    if input.requires_grad and _ag._grad_enabled:
+        ctx = _node1(_ReLU, input)
+        ctx.saved_tensors = y
+        if _ag._anomaly:
+            _ag._check_finite(y, "ReLU", "forward output")
+        return _wrap(y, True, ctx)
+    return _wrap(y, False, None)
 
 
 class _LeakyReLU(Function):
