@@ -184,8 +184,11 @@ class RandomCrop(Transform):
         ph, pw = self.padding
         ch, cw = self.size
         self._ranges(x.shape[2:])
-        if ph or pw:
-            x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+        if ph or pw:  # zeros + one copy: several times faster than np.pad on small images
+            n, c, h, w = x.shape
+            padded = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
+            padded[:, :, ph : ph + h, pw : pw + w] = x
+            x = padded
         # windows[n, c, i, j] is the (ch, cw) crop at (i, j): a view, no copy
         windows = sliding_window_view(x, (ch, cw), axis=(2, 3))
         n = x.shape[0]
