@@ -145,6 +145,10 @@ def test_set_epoch_replays_an_epoch():
     loader.set_epoch(1)
     _assert_same_batches(_epoch(loader), epochs[1])
     assert loader.epoch == 2
+    loader.load_state_dict({"seed": 3, "epoch": 2, "batches_done": 3})
+    loader.set_epoch(0)  # another epoch: starts from its first batch
+    assert loader.state_dict() == {"seed": 3, "epoch": 0, "batches_done": 0}
+    _assert_same_batches(_epoch(loader), epochs[0])
 
 
 def test_unseeded_loaders_differ():
@@ -188,6 +192,8 @@ def test_resume_mid_epoch_reproduces_order_and_augmentation(prefetch):
     b = make(seed=None)  # another seed, overwritten by the state
     b.load_state_dict(state)
     assert len(b) == 12
+    b.set_epoch(1)  # a training loop announcing the resumed epoch keeps the position
+    assert b.state_dict() == state
     _assert_same_batches(_epoch(b), epoch1[5:])
     _assert_same_batches(_epoch(b), epoch2)
     assert b.state_dict() == {"seed": 11, "epoch": 3, "batches_done": 0}

@@ -21,6 +21,16 @@ from gradcore.data.transforms import apply_transform
 _AUG_STREAM = 1  # distinguishes augmentation streams from the shuffle stream
 
 
+def _default_seed() -> int:
+    """A loader seed drawn from gradcore's global generator (so gradcore.manual_seed makes
+    unseeded loaders reproducible, like torch.manual_seed does for torch's)."""
+    try:
+        from gradcore.random import draw_seed
+    except ImportError:  # pragma: no cover - before gradcore.random exists
+        return int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0] >> 1)
+    return int(draw_seed())
+
+
 def default_collate(samples):
     """Stack a list of samples: tuples/lists field by field, dicts key by key, arrays/numbers
     with np.stack. Returns numpy arrays (the loader converts them to Tensors)."""
@@ -58,7 +68,8 @@ class DataLoader:
         dataset: a Dataset. One with ``get_batch`` (TensorDataset, FashionMNIST, MNIST,
             their Subsets) is batched by fancy indexing; others item by item + collate_fn.
         batch_size, shuffle, drop_last: as in PyTorch.
-        seed: shuffle/augmentation seed (None: drawn once from fresh entropy).
+        seed: shuffle/augmentation seed (None: drawn once from gradcore's global generator,
+            so ``gradcore.manual_seed`` fixes it).
         transform: a batch transform applied to the first field (x) of each batch, after the
             dataset's own transform; random transforms draw from the loader's generator.
         collate_fn: turns a list of samples into a batch of numpy arrays (forces the
@@ -94,7 +105,7 @@ class DataLoader:
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         if seed is None:
-            seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0] >> 1)
+            seed = _default_seed()
         self.seed = int(seed)
         self.transform = transform
         self.collate_fn = collate_fn
@@ -116,9 +127,14 @@ class DataLoader:
         return self._next_epoch
 
     def set_epoch(self, epoch: int) -> None:
-        """Run epoch `epoch` (its own order and augmentation) on the next ``iter()``."""
-        self._next_epoch = int(epoch)
-        self._resume_batches = 0
+        """Run epoch `epoch` (its own order and augmentation) on the next ``iter()``.
+
+        Setting the epoch that a ``load_state_dict`` left pending keeps its position, so a
+        training loop may call ``set_epoch(e)`` at every epoch start, resumed or not."""
+        epoch = int(epoch)
+        if epoch != self._next_epoch:
+            self._resume_batches = 0
+        self._next_epoch = epoch
 
     def epoch_indices(self, epoch: int) -> np.ndarray:
         """Item order of `epoch`: a permutation depending only on (seed, epoch) if shuffled."""
