@@ -114,7 +114,7 @@ def main(argv=None):
     except ImportError:
         pass
 
-    for name, make in configs:  # warm-up pass over a few batches
+    for _name, make in configs:  # warm-up pass over a few batches
         _median_epoch_time(make, 1, 20)
     for name, make in configs:
         sec, nb = _median_epoch_time(make, repeat, max_batches)
