@@ -334,10 +334,12 @@ def test_worker_exception_reaches_main_thread(prefetch):
     loader = DataLoader(FailingDataset(x, y), batch_size=3, prefetch=prefetch)
     got = []
     it = iter(loader)
-    with pytest.raises(Boom, match="item 7 is broken"):
+    with pytest.raises(Boom, match="item 7 is broken") as e:
         for batch in it:
             got.append(batch)
     assert len(got) == 2  # batches before the failing one arrive first
+    if prefetch and hasattr(e.value, "add_note"):
+        assert "batch 2 of epoch 0" in "".join(e.value.__notes__)
     with pytest.raises(StopIteration):
         next(it)
     if prefetch:

@@ -295,6 +295,11 @@ class _LoaderIterator:
                 raise StopIteration
             if isinstance(item, _Error):
                 self.close()
+                if hasattr(item.exc, "add_note"):  # Python >= 3.11
+                    item.exc.add_note(
+                        f"(raised in the DataLoader prefetch thread while assembling batch "
+                        f"{self.consumed} of epoch {self.epoch})"
+                    )
                 raise item.exc
             batch = item
         self.consumed += 1
