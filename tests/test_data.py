@@ -207,7 +207,8 @@ def test_state_between_epochs_and_bad_state():
     _epoch(loader)
     assert loader.state_dict() == {"seed": 5, "epoch": 1, "batches_done": 0}
     with pytest.raises(ValueError, match="batches_done"):
-        loader.load_state_dict({"seed": 5, "epoch": 1, "batches_done": 5})
+        loader.load_state_dict({"seed": 6, "epoch": 9, "batches_done": 5})
+    assert loader.state_dict() == {"seed": 5, "epoch": 1, "batches_done": 0}  # unchanged
     with pytest.raises(KeyError, match="epoch"):
         loader.load_state_dict({"seed": 5})
     loader.load_state_dict({"seed": 5, "epoch": 0, "batches_done": 4})  # all done

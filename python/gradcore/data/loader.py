@@ -157,14 +157,15 @@ class DataLoader:
         missing = {"seed", "epoch", "batches_done"} - set(state)
         if missing:
             raise KeyError(f"DataLoader.load_state_dict: missing keys {sorted(missing)}")
+        done = int(state["batches_done"])
+        if not 0 <= done <= len(self):
+            raise ValueError(
+                f"DataLoader.load_state_dict: batches_done={done} outside [0, {len(self)}] "
+                "(was the state saved with another dataset or batch size?)"
+            )
         self.seed = int(state["seed"])
         self._next_epoch = int(state["epoch"])
-        self._resume_batches = int(state["batches_done"])
-        if not 0 <= self._resume_batches <= len(self):
-            raise ValueError(
-                f"DataLoader.load_state_dict: batches_done={self._resume_batches} "
-                f"outside [0, {len(self)}]"
-            )
+        self._resume_batches = done
 
     # -- iteration ----------------------------------------------------------------
     def _batches(self, epoch: int, start: int) -> Iterator[Any]:
@@ -174,18 +175,21 @@ class DataLoader:
         nb = len(self)
         fast = self.collate_fn is None and hasattr(self.dataset, "get_batch")
         collate = self.collate_fn or default_collate
+        seed, transform = self.seed, self.transform
         for b in range(start, nb):
             idx = order[b * bs : min((b + 1) * bs, n)]
-            rng = np.random.default_rng([self.seed, epoch, _AUG_STREAM, b])
+            rng = np.random.default_rng([seed, epoch, _AUG_STREAM, b])
             if fast:
                 batch = self.dataset.get_batch(idx, rng)
             else:
                 batch = collate([self.dataset[int(i)] for i in idx])
-            if self.transform is not None:
+            if isinstance(batch, list):
+                batch = tuple(batch)
+            if transform is not None:
                 if isinstance(batch, tuple):
-                    batch = (apply_transform(self.transform, _as_numpy(batch[0]), rng),) + batch[1:]
+                    batch = (apply_transform(transform, _as_numpy(batch[0]), rng),) + batch[1:]
                 else:
-                    batch = apply_transform(self.transform, _as_numpy(batch), rng)
+                    batch = apply_transform(transform, _as_numpy(batch), rng)
             yield batch
 
     def __iter__(self) -> _LoaderIterator:
