@@ -8,6 +8,7 @@ from gradcore._runtime import (
     set_flush_denormal,
     set_num_threads,
 )
+from gradcore.serialization import load, save
 
 __version__ = _C.build_info()["version"]
 
@@ -16,6 +17,8 @@ __all__ = [
     "format_info",
     "get_num_threads",
     "info",
+    "load",
+    "save",
     "set_flush_denormal",
     "set_num_threads",
 ]
