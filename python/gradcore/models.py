@@ -10,7 +10,7 @@ from typing import Callable, Dict, List
 
 from gradcore import nn
 
-__all__ = ["MODELS", "BasicBlock", "ResNetSmall", "build_model", "model_names"]
+__all__ = ["MODELS", "ResNetSmall", "build_model", "model_names"]
 
 
 def mlp(num_classes: int = 10, in_channels: int = 1, image_size: int = 28) -> nn.Module:
@@ -64,38 +64,10 @@ def cnn_bn(num_classes: int = 10, in_channels: int = 1, image_size: int = 28) ->
     )
 
 
-class BasicBlock(nn.Module):
-    """ResNet basic block (torchvision's names): conv3x3-bn-relu-conv3x3-bn, + identity or a
-    1x1 conv-bn `downsample` shortcut, then relu."""
-
-    expansion = 1
-
-    def __init__(self, in_planes: int, planes: int, stride: int = 1) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.relu = nn.ReLU()
-        self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        if stride != 1 or in_planes != planes:
-            self.downsample = nn.Sequential(
-                nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False),
-                nn.BatchNorm2d(planes),
-            )
-        else:
-            self.downsample = None
-
-    def forward(self, x):
-        identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return self.relu(out + identity)
-
-
 class ResNetSmall(nn.Module):
-    """A small ResNet: stem conv3x3(16)-bn-relu; layer1 = BasicBlock(16, 16); layer2 =
-    BasicBlock(16, 32, stride 2); layer3 = BasicBlock(32, 64, stride 2); global average pool;
-    fc 64->classes."""
+    """A small ResNet (torchvision's names): stem conv3x3(16)-bn-relu; layer1 =
+    BasicBlock(16, 16); layer2 = BasicBlock(16, 32, stride 2); layer3 = BasicBlock(32, 64,
+    stride 2); global average pool; fc 64->classes."""
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1, width: int = 16) -> None:
         super().__init__()
@@ -103,9 +75,9 @@ class ResNetSmall(nn.Module):
         self.conv1 = nn.Conv2d(in_channels, w, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(w)
         self.relu = nn.ReLU()
-        self.layer1 = nn.Sequential(BasicBlock(w, w))
-        self.layer2 = nn.Sequential(BasicBlock(w, 2 * w, stride=2))
-        self.layer3 = nn.Sequential(BasicBlock(2 * w, 4 * w, stride=2))
+        self.layer1 = nn.Sequential(nn.BasicBlock(w, w))
+        self.layer2 = nn.Sequential(nn.BasicBlock(w, 2 * w, stride=2))
+        self.layer3 = nn.Sequential(nn.BasicBlock(2 * w, 4 * w, stride=2))
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.flatten = nn.Flatten()
         self.fc = nn.Linear(4 * w, num_classes)
