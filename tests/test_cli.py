@@ -20,6 +20,7 @@ def write_fake_mnist(root, n_train=512, n_test=256, seed=0):
     """IDX files of a learnable 10-class problem: a bright 7x7 block whose position is the
     class, on noise."""
     rng = np.random.default_rng(seed)
+    os.makedirs(root, exist_ok=True)
     for prefix, n in (("train", n_train), ("t10k", n_test)):
         y = rng.integers(0, 10, n).astype(np.uint8)
         x = rng.integers(0, 60, (n, 28, 28)).astype(np.uint8)
