@@ -1,0 +1,113 @@
+// Internals of the BLIS-style GEMM (see gemm.h for the public contract).
+//
+// C (M x N) is computed in micro-tiles of MR x NR by a register-blocked micro-kernel
+// that reads two packed operands:
+//   packed A: an MC x KC block of alpha*op(A) as ceil(MC/MR) micro-panels, each KC x MR
+//             (for k: MR values of column k), rows past the matrix edge zero-filled;
+//   packed B: a KC x NC block of op(B) as ceil(NC/NR) micro-panels, each KC x NR
+//             (for k: NR values of row k), columns past the matrix edge zero-filled.
+// The blocking driver (gemm_driver.cpp) loops jc (NC) -> pc (KC) -> ic (MC) -> jr (NR)
+// -> ir (MR). A micro-panel of B (KC x NR) stays in L1 while the A block (MC x KC)
+// streams from L2; the B block (KC x NC) lives in L3.
+#pragma once
+#include <cstdint>
+
+namespace gradcore::gemm_detail {
+
+// c[MR x NR] (row stride ldc) = sum_k a[k*MR + i] * b[k*NR + j] + beta * c; beta == 0
+// overwrites c without reading it. Every element is accumulated in increasing k order
+// starting from zero, then combined with beta*c, so the result does not depend on where
+// a tile lies or which thread computes it.
+template <typename T>
+using MicroKernel = void (*)(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, T beta);
+
+// Packs rows [i0, i0+mc) x columns [p0, p0+kc) of alpha*op(A) into MR-row micro-panels.
+// op(A)[i][k] = trans ? A[k*lda + i] : A[i*lda + k].
+template <typename T>
+using PackA = void (*)(bool trans, const T* A, int64_t lda, int64_t i0, int64_t mc, int64_t p0,
+                       int64_t kc, T alpha, T* out);
+
+// Packs rows [p0, p0+kc) x columns [j0, j0+nc) of op(B) into NR-column micro-panels.
+// op(B)[k][j] = trans ? B[j*ldb + k] : B[k*ldb + j].
+template <typename T>
+using PackB = void (*)(bool trans, const T* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
+                       int64_t nc, T* out);
+
+// One complete GEMM implementation: register tile, cache blocking and its functions.
+template <typename T>
+struct GemmPath {
+  int mr, nr;          // micro-tile (MR x NR)
+  int64_t mc, kc, nc;  // cache blocks: mc % mr == 0, nc % nr == 0
+  MicroKernel<T> kernel;
+  PackA<T> pack_a;
+  PackB<T> pack_b;
+};
+
+// Portable C++ paths (any CPU).
+const GemmPath<float>& generic_path_f32();
+const GemmPath<double>& generic_path_f64();
+// AVX2 + FMA paths (x86-64 with AVX2/FMA only; check cpu_has_avx2_fma() before use).
+const GemmPath<float>& avx2_path_f32();
+const GemmPath<double>& avx2_path_f64();
+
+// Portable packing routines, templated on the micro-tile size.
+template <typename T, int MR>
+void pack_a_generic(bool trans, const T* A, int64_t lda, int64_t i0, int64_t mc, int64_t p0,
+                    int64_t kc, T alpha, T* out) {
+  for (int64_t ir = 0; ir < mc; ir += MR) {
+    const int64_t mr = mc - ir < MR ? mc - ir : MR;
+    T* dst = out + ir * kc;
+    if (!trans) {
+      const T* src = A + (i0 + ir) * lda + p0;  // op(A)[i][k] = src[i*lda + k]
+      if (mr == MR) {
+        for (int64_t k = 0; k < kc; ++k)
+          for (int i = 0; i < MR; ++i) dst[k * MR + i] = alpha * src[i * lda + k];
+      } else {
+        for (int64_t k = 0; k < kc; ++k) {
+          for (int64_t i = 0; i < mr; ++i) dst[k * MR + i] = alpha * src[i * lda + k];
+          for (int64_t i = mr; i < MR; ++i) dst[k * MR + i] = T(0);
+        }
+      }
+    } else {
+      const T* src = A + p0 * lda + i0 + ir;  // op(A)[i][k] = src[k*lda + i]
+      if (mr == MR) {
+        for (int64_t k = 0; k < kc; ++k)
+          for (int i = 0; i < MR; ++i) dst[k * MR + i] = alpha * src[k * lda + i];
+      } else {
+        for (int64_t k = 0; k < kc; ++k) {
+          for (int64_t i = 0; i < mr; ++i) dst[k * MR + i] = alpha * src[k * lda + i];
+          for (int64_t i = mr; i < MR; ++i) dst[k * MR + i] = T(0);
+        }
+      }
+    }
+  }
+}
+
+template <typename T, int NR>
+void pack_b_generic(bool trans, const T* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
+                    int64_t nc, T* out) {
+  for (int64_t jr = 0; jr < nc; jr += NR) {
+    const int64_t nr = nc - jr < NR ? nc - jr : NR;
+    T* dst = out + jr * kc;
+    if (!trans) {
+      const T* src = B + p0 * ldb + j0 + jr;  // op(B)[k][j] = src[k*ldb + j]
+      if (nr == NR) {
+        for (int64_t k = 0; k < kc; ++k)
+          for (int j = 0; j < NR; ++j) dst[k * NR + j] = src[k * ldb + j];
+      } else {
+        for (int64_t k = 0; k < kc; ++k) {
+          for (int64_t j = 0; j < nr; ++j) dst[k * NR + j] = src[k * ldb + j];
+          for (int64_t j = nr; j < NR; ++j) dst[k * NR + j] = T(0);
+        }
+      }
+    } else {
+      const T* src = B + (j0 + jr) * ldb + p0;  // op(B)[k][j] = src[j*ldb + k]
+      for (int64_t j = 0; j < nr; ++j)
+        for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = src[j * ldb + k];
+      for (int64_t j = nr; j < NR; ++j)
+        for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = T(0);
+    }
+  }
+}
+
+}  // namespace gradcore::gemm_detail
