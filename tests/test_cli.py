@@ -104,6 +104,18 @@ def test_train_resume_and_scheduler(tmp_path, capsys):
     assert (out / "history.csv").read_text().count("\n") == 4  # header + 3 epochs
 
 
+def test_train_profile(tmp_path, capsys):
+    root = write_fake_mnist(tmp_path / "data", n_train=128, n_test=64)
+    trace = tmp_path / "trace.json"
+    rc = main(
+        ["train", "--data-root", root, "--model", "mlp", "--epochs", "1", "--profile", str(trace)]
+    )
+    assert rc == 0
+    assert trace.is_file() and trace.stat().st_size > 0
+    text = capsys.readouterr().out
+    assert "linear_forward" in text and "profile written" in text
+
+
 def run_cli(*args, env=None):
     e = dict(os.environ)
     e.update(env or {})

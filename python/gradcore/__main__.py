@@ -199,7 +199,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         f"batch {args.batch_size}, {args.epochs} epochs, {gradcore.get_num_threads()} threads",
         flush=True,
     )
-    callbacks: list = [ProgressBar(use_tqdm=None if sys.stderr.isatty() else False)]
+    tty = sys.stderr.isatty()
+    callbacks: list = [ProgressBar(use_tqdm=None if tty else False, every=0 if tty else 100)]
     if args.out is not None:
         os.makedirs(args.out, exist_ok=True)
         callbacks.append(ModelCheckpoint(os.path.join(args.out, "checkpoint.npz")))
