@@ -113,7 +113,7 @@ def test_train_profile(tmp_path, capsys):
     assert rc == 0
     assert trace.is_file() and trace.stat().st_size > 0
     text = capsys.readouterr().out
-    assert "linear_forward" in text and "profile written" in text
+    assert "gemm" in text and "profile written" in text
 
 
 def run_cli(*args, env=None):
