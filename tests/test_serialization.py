@@ -209,3 +209,44 @@ gradcore.save({{"v": np.full(10, 2.0)}}, {str(path)!r})
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
     np.testing.assert_array_equal(gradcore.load(path)["v"], np.full(10, 1.0))
+
+
+def _torch_twin(torch, name):
+    tn = torch.nn
+    if name == "cnn-small":
+        return tn.Sequential(
+            tn.Conv2d(1, 32, 3, padding=1), tn.ReLU(), tn.MaxPool2d(2),
+            tn.Conv2d(32, 64, 3, padding=1), tn.ReLU(), tn.MaxPool2d(2),
+            tn.Flatten(), tn.Linear(3136, 128), tn.ReLU(), tn.Linear(128, 10),
+        )  # fmt: skip
+    if name == "cnn-bn":
+        return tn.Sequential(
+            tn.Conv2d(1, 32, 3, padding=1), tn.BatchNorm2d(32), tn.ReLU(), tn.MaxPool2d(2),
+            tn.Conv2d(32, 64, 3, padding=1), tn.BatchNorm2d(64), tn.ReLU(), tn.MaxPool2d(2),
+            tn.Flatten(), tn.Linear(3136, 128), tn.ReLU(), tn.Dropout(0.25), tn.Linear(128, 10),
+        )  # fmt: skip
+    raise ValueError(name)
+
+
+@pytest.mark.parametrize("name", ["cnn-small", "cnn-bn"])
+def test_saved_weights_load_into_pytorch(name, tmp_path, rng, torch):
+    """The npz written by gradcore.save has torch's state_dict names and layouts."""
+    from gradcore.models import build_model
+
+    gradcore.manual_seed(3)
+    model = build_model(name)
+    for k, v in model.state_dict().items():  # non-trivial running stats
+        if k.endswith("running_var"):
+            v.numpy()[...] = rng.uniform(0.5, 2.0, v.shape)
+    gradcore.save(model.state_dict(), tmp_path / "w.npz")
+    twin = _torch_twin(torch, name)
+    with np.load(tmp_path / "w.npz") as z:
+        sd = {k: torch.from_numpy(z[k]) for k in z.files if not k.startswith("__gradcore")}
+    twin.load_state_dict(sd, strict=True)
+    model.eval()
+    twin.eval()
+    x = rng.standard_normal((3, 1, 28, 28)).astype(np.float32)
+    with gradcore.no_grad():
+        ours = model(gradcore.tensor(x)).numpy()
+    theirs = twin(torch.from_numpy(x)).detach().numpy()
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
