@@ -324,3 +324,37 @@ def test_grid_search(datasets, capsys):
     assert {"lr", "batch_size", "hidden", "val_acc", "val_loss", "time"} <= set(rows[0])
     out = capsys.readouterr().out
     assert "val_acc" in out and "1e-05" in out
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn-small", "cnn-bn", "resnet-small"])
+def test_build_model(name):
+    from gradcore.models import build_model
+
+    gradcore.manual_seed(0)
+    model = build_model(name)
+    x = gradcore.tensor(np.random.default_rng(0).random((2, 1, 28, 28), dtype=np.float32))
+    out = model(x)
+    assert out.shape == (2, 10)
+    out.sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+    keys = list(model.state_dict())
+    expected = {
+        "mlp": ["1.weight", "5.bias"],
+        "cnn-small": ["0.weight", "3.weight", "7.weight", "9.bias"],
+        "cnn-bn": ["1.running_mean", "5.running_var", "12.weight"],
+        "resnet-small": [
+            "conv1.weight",
+            "layer1.0.bn1.running_mean",
+            "layer2.0.downsample.0.weight",
+            "layer3.0.conv2.weight",
+            "fc.bias",
+        ],
+    }[name]
+    assert set(expected) <= set(keys), keys
+    gradcore.manual_seed(0)
+    again = build_model(name)
+    for (k, a), b in zip(model.state_dict().items(), again.state_dict().values()):
+        if "running" not in k:
+            np.testing.assert_array_equal(a.numpy(), b.numpy())  # seeded: same init
+    with pytest.raises(ValueError, match="unknown model 'vgg'"):
+        build_model("vgg")
