@@ -19,6 +19,7 @@ from gradcore.autograd import (
     set_grad_enabled,
 )
 from gradcore.random import get_rng_state, manual_seed, set_rng_state
+from gradcore.serialization import load, save
 from gradcore.tensor import (
     Tensor,
     arange,
@@ -69,6 +70,7 @@ __all__ = [
     "info",
     "int64",
     "is_grad_enabled",
+    "load",
     "long",
     "manual_seed",
     "matmul",
@@ -76,11 +78,12 @@ __all__ = [
     "no_grad",
     "ones",
     "ones_like",
+    "profiler",
     "rand",
     "randint",
     "randn",
     "random",
-    "profiler",
+    "save",
     "set_detect_anomaly",
     "set_flush_denormal",
     "set_grad_enabled",
