@@ -193,7 +193,9 @@ def test_leaky_relu_slope_values(rng):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape", [(1, 1), (5, 3), (2, 3, 7), (2, 3, 4, 5), (1, 4, 1, 1), (3, 2, 0)])
+@pytest.mark.parametrize(
+    "shape", [(1, 1), (5, 3), (2, 3, 7), (2, 3, 4, 5), (1, 4, 1, 1), (3, 2, 0)]
+)
 def test_bias_relu_forward(rng, dtype, shape):
     x = np.asarray(rng.standard_normal(shape), dtype)
     b = np.asarray(rng.standard_normal(shape[1]), dtype)
@@ -244,11 +246,15 @@ def test_errors_dtype_and_layout():
 
 def test_errors_gelu_approximate_and_slope():
     x = np.ones(3)
-    with pytest.raises(ValueError, match=r"gelu_forward: approximate must be one of 'none', 'tanh'"):
+    with pytest.raises(
+        ValueError, match=r"gelu_forward: approximate must be one of 'none', 'tanh'"
+    ):
         _C.gelu_forward(x, "erf")
     with pytest.raises(ValueError, match="gelu_backward: approximate must be one of"):
         _C.gelu_backward(x, x, "Tanh")
-    with pytest.raises(TypeError, match="leaky_relu_forward: negative_slope must be a float, got str"):
+    with pytest.raises(
+        TypeError, match="leaky_relu_forward: negative_slope must be a float, got str"
+    ):
         _C.leaky_relu_forward(x, "0.1")
     with pytest.raises(TypeError, match="leaky_relu_backward: negative_slope must be a float"):
         _C.leaky_relu_backward(x, x, True)

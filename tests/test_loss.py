@@ -351,7 +351,11 @@ def test_bce_vs_torch(torch, rng, reduction, dtype):
     pw = np.asarray(rng.uniform(0.5, 4, 4), dtype)
     xt = torch.tensor(x, requires_grad=True)
     ref = torch.nn.functional.binary_cross_entropy_with_logits(
-        xt, torch.tensor(t), weight=torch.tensor(w), pos_weight=torch.tensor(pw), reduction=reduction
+        xt,
+        torch.tensor(t),
+        weight=torch.tensor(w),
+        pos_weight=torch.tensor(pw),
+        reduction=reduction,
     )
     g = grad_out_for(rng, reduction, x.shape, dtype)
     ref.backward(torch.tensor(g))
@@ -377,7 +381,9 @@ def test_elementwise_losses_threads_bitwise(rng, reduction):
                     _C.mse_loss_forward(x, t, reduction),
                     _C.l1_loss_forward(x, t, reduction),
                     _C.bce_with_logits_forward(x, t, None, pw, reduction),
-                    _C.bce_with_logits_backward(np.array(1.5, np.float32), x, t, None, pw, reduction),
+                    _C.bce_with_logits_backward(
+                        np.array(1.5, np.float32), x, t, None, pw, reduction
+                    ),
                 )
             )
     for a, b in zip(*res):
@@ -392,15 +398,21 @@ def test_errors_class_losses():
     x = np.zeros((3, 4))
     t = np.array([0, 1, 2], np.int64)
     ce, ceb = _C.cross_entropy_forward, _C.cross_entropy_backward
-    with pytest.raises(ValueError, match="cross_entropy_forward: target 4 at index 1 is out of range"):
+    with pytest.raises(
+        ValueError, match="cross_entropy_forward: target 4 at index 1 is out of range"
+    ):
         ce(x, np.array([0, 4, 1], np.int64), None, -100, 0.0, "mean")
-    with pytest.raises(ValueError, match=r"nll_loss_forward: target -1 at index 0 is out of range \[0, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"nll_loss_forward: target -1 at index 0 is out of range \[0, 4\)"
+    ):
         _C.nll_loss_forward(x, np.array([-1, 0, 0], np.int64), None, -100, "mean")
     with pytest.raises(ValueError, match="nll_loss_backward: target 9 at index 2"):
         _C.nll_loss_backward(np.array(1.0), x, np.array([0, 0, 9], np.int64), None, -100, "mean")
     with pytest.raises(TypeError, match="cross_entropy_forward: target must be int64, got int32"):
         ce(x, t.astype(np.int32), None, -100, 0.0, "mean")
-    with pytest.raises(ValueError, match="cross_entropy_forward: target has 2 entries but the input"):
+    with pytest.raises(
+        ValueError, match="cross_entropy_forward: target has 2 entries but the input"
+    ):
         ce(x, t[:2].copy(), None, -100, 0.0, "mean")
     with pytest.raises(ValueError, match="cross_entropy_forward: target must have 1 dimensions"):
         ce(x, t.reshape(3, 1), None, -100, 0.0, "mean")
@@ -410,7 +422,9 @@ def test_errors_class_losses():
         ce(x, t, None, -100, 0.0, "avg")
     with pytest.raises(ValueError, match="nll_loss_forward: reduction must be one of"):
         _C.nll_loss_forward(x, t, None, -100, "batchmean")
-    with pytest.raises(ValueError, match=r"cross_entropy_forward: label_smoothing must be in \[0, 1\]"):
+    with pytest.raises(
+        ValueError, match=r"cross_entropy_forward: label_smoothing must be in \[0, 1\]"
+    ):
         ce(x, t, None, -100, 1.5, "mean")
     with pytest.raises(ValueError, match="cross_entropy_backward: label_smoothing must be in"):
         ceb(np.array(1.0), x, t, np.zeros(3), None, -100, -0.1, "mean")
@@ -426,11 +440,15 @@ def test_errors_class_losses():
         ce(np.zeros((3, 4), np.int64), t, None, -100, 0.0, "mean")
     with pytest.raises(ValueError, match=r"cross_entropy_backward: lse must have shape \(3,\)"):
         ceb(np.array(1.0), x, t, np.zeros(4), None, -100, 0.0, "mean")
-    with pytest.raises(ValueError, match=r"cross_entropy_backward: grad_out must have shape \(3,\)"):
+    with pytest.raises(
+        ValueError, match=r"cross_entropy_backward: grad_out must have shape \(3,\)"
+    ):
         ceb(np.array(1.0), x, t, np.zeros(3), None, -100, 0.0, "none")
     with pytest.raises(ValueError, match="nll_loss_backward: grad_out must have one element"):
         _C.nll_loss_backward(np.ones(3), x, t, None, -100, "sum")
-    with pytest.raises(TypeError, match="cross_entropy_backward: grad_out must have the same dtype"):
+    with pytest.raises(
+        TypeError, match="cross_entropy_backward: grad_out must have the same dtype"
+    ):
         ceb(np.array(1.0, np.float32), x, t, np.zeros(3), None, -100, 0.0, "mean")
 
 
@@ -457,7 +475,9 @@ def test_errors_elementwise_losses():
         bceb(np.array(1.0), x, x, np.ones((3, 2)), None, "mean")
     with pytest.raises(ValueError, match=r"bce_with_logits_forward: weight of shape \(1, 2, 3\)"):
         bce(np.zeros(3), np.zeros(3), np.ones((1, 2, 3)), None, "mean")
-    with pytest.raises(TypeError, match="bce_with_logits_forward: pos_weight must be a numpy array"):
+    with pytest.raises(
+        TypeError, match="bce_with_logits_forward: pos_weight must be a numpy array"
+    ):
         bce(x, x, None, 2.0, "mean")
     with pytest.raises(TypeError, match="bce_with_logits_forward: weight must have the same dtype"):
         bce(x, x, np.ones(3, np.float32), None, "mean")
