@@ -487,3 +487,35 @@ def test_errors(rng):
         _C.sum_of_squares(np.ones(3, np.int32))
     # None of the failed calls touched the parameter.
     assert np.array_equal(p, ro)
+
+
+def test_kernels_record_profile_scopes(rng):
+    x = rng.standard_normal((4, 3, 5)).astype(np.float32)
+    p, g = x.reshape(-1).copy(), x.reshape(-1).copy() * 0.5
+    z = np.zeros_like
+    was = _C.profiler_enabled()
+    _C.profiler_take_records()
+    _C.profiler_set_enabled(True)
+    try:
+        y, mean, invstd = _C.batch_norm_forward_train(x, None, None, None, None, 0.1, 1e-5)
+        _C.batch_norm_backward(y, x, None, mean, invstd, True)
+        _, m = _C.dropout_forward(x, 0.5, 1)
+        _C.dropout_backward(x, m, 0.5)
+        _C.sgd_step_(p, g, None, 0.1, 0.0, 0.0, 0.0, False, False, True)
+        _C.adam_step_(p, g, z(p), z(p), None, 1, 1e-3, 0.9, 0.999, 1e-8, 0.1, True, False, False)
+        _C.sum_of_squares(g)
+    finally:
+        _C.profiler_set_enabled(was)
+    records = {r[0]: r for r in _C.profiler_take_records()}
+    for name in (
+        "batch_norm_forward_train",
+        "batch_norm_backward",
+        "dropout_forward",
+        "dropout_backward",
+        "sgd_step",
+        "adamw_step",
+        "sum_of_squares",
+    ):
+        assert name in records, name
+        assert records[name][4] > 0 and records[name][5] > 0  # flops, bytes
+    assert list(records["batch_norm_forward_train"][6][0]) == [4, 3, 5]
