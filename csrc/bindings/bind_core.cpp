@@ -1,4 +1,5 @@
 // Build information, threads, SIMD path, denormal mode, and the native profiler's switch.
+#include <algorithm>
 #include <string>
 
 #include "bindings/checks.h"
@@ -75,6 +76,26 @@ GRADCORE_BINDINGS(core) {
   m.def("profiler_set_enabled", &profiler::set_enabled, py::arg("on"));
   m.def("profiler_enabled", &profiler::enabled);
   m.def("profiler_now_ns", &profiler::now_ns);
+  m.def("profiler_thread_id", &profiler::current_thread_id,
+        "The calling thread's id as used in native records.");
+  m.def("measure_clock_ghz", &profiler::measure_clock_ghz,
+        "Core clock in GHz, measured with a dependent add chain (0 where unsupported).");
+  m.def(
+      "profiler_scope_cost_ns",
+      [](int64_t iterations, bool enabled) {
+        // Mean cost of one GC_PROFILE_SCOPE with profiling off or on (records are dropped).
+        const bool before = profiler::enabled();
+        profiler::set_enabled(enabled);
+        const int64_t t0 = profiler::now_ns();
+        for (int64_t i = 0; i < iterations; ++i) {
+          GC_PROFILE_SCOPE("profiler_scope_cost", i, i, {i});
+        }
+        const int64_t dt = profiler::now_ns() - t0;
+        profiler::set_enabled(before);
+        if (enabled) profiler::take_records();
+        return static_cast<double>(dt) / static_cast<double>(std::max<int64_t>(iterations, 1));
+      },
+      py::arg("iterations"), py::arg("enabled"));
   m.def(
       "profiler_take_records", [] { return bindings::records_to_python(profiler::take_records()); },
       "Drains native records: list of (name, start_ns, dur_ns, thread, flops, bytes, shapes).");

@@ -54,6 +54,32 @@ int64_t now_ns() {
       .count();
 }
 
+int32_t current_thread_id() {
+  return this_thread_buffer()->id;
+}
+
+double measure_clock_ghz() {
+#if defined(__x86_64__)
+  constexpr int64_t kIters = 5'000'000;  // x 8 adds each
+  double best = 0;
+  for (int rep = 0; rep < 5; ++rep) {
+    uint64_t x = 0;
+    const int64_t t0 = now_ns();
+    for (int64_t i = 0; i < kIters; ++i) {
+      asm volatile(
+          "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+          "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0"
+          : "+r"(x));
+    }
+    const int64_t dt = now_ns() - t0;
+    if (dt > 0) best = std::max(best, 8.0 * kIters / static_cast<double>(dt));
+  }
+  return best;
+#else
+  return 0.0;
+#endif
+}
+
 void push(const Record& r) {
   ThreadBuffer* b = this_thread_buffer();
   std::lock_guard<std::mutex> lock(b->mu);

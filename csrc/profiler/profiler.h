@@ -43,6 +43,13 @@ std::vector<Record> take_records();
 
 void push(const Record& r);
 
+// The calling thread's small sequential id, as stored in Record::thread.
+int32_t current_thread_id();
+
+// Measures the core clock (GHz) with a chain of dependent integer adds, which retire
+// one per cycle on x86-64; used to estimate the machine's peak FLOP rate.
+double measure_clock_ghz();
+
 class Scope {
  public:
   explicit Scope(const char* name) : active_(enabled()) {

@@ -1,0 +1,237 @@
+// conv2d_forward, conv2d_backward_input, conv2d_backward_weight, conv2d_backward_bias.
+// Every argument is validated here (dtype, rank, contiguity, channel/group agreement, output
+// size); the kernels in cpu/conv.cpp trust their inputs.
+#include <string>
+
+#include "bindings/checks.h"
+#include "bindings/conv_args.h"
+#include "bindings/registry.h"
+#include "cpu/conv.h"
+
+namespace gradcore::bindings {
+namespace {
+
+// Stride, padding, dilation and groups, parsed and checked.
+struct ConvArgs {
+  std::pair<int64_t, int64_t> stride, padding, dilation;
+  int64_t groups;
+};
+
+ConvArgs conv_args(const char* op, const py::handle& stride, const py::handle& padding,
+                   const py::handle& dilation, int64_t groups) {
+  ConvArgs a{pair_arg(stride, op, "stride"), pair_arg(padding, op, "padding"),
+             pair_arg(dilation, op, "dilation"), groups};
+  check_pair(a.stride, op, "stride");
+  check_pair(a.padding, op, "padding", /*allow_zero=*/true);
+  check_pair(a.dilation, op, "dilation");
+  check_positive(groups, op, "groups");
+  return a;
+}
+
+Conv2dParams make_params(const ConvArgs& a) {
+  Conv2dParams p;
+  p.sh = a.stride.first;
+  p.sw = a.stride.second;
+  p.ph = a.padding.first;
+  p.pw = a.padding.second;
+  p.dh = a.dilation.first;
+  p.dw = a.dilation.second;
+  p.groups = a.groups;
+  return p;
+}
+
+// Sets OH/OW; fails when the (dilated) kernel does not fit the padded input.
+void output_shape(Conv2dParams& p, const char* op) {
+  conv2d_output_shape(p);
+  if (p.OH < 1 || p.OW < 1)
+    fail_value(op, "kernel " + pair_str(p.R, p.S) + " with dilation " + pair_str(p.dh, p.dw) +
+                       " is larger than the padded input " +
+                       pair_str(p.H + 2 * p.ph, p.W + 2 * p.pw) + " (input " + pair_str(p.H, p.W) +
+                       ", padding " + pair_str(p.ph, p.pw) + ")");
+}
+
+void check_groups(const Conv2dParams& p, const char* op, const std::string& shapes) {
+  if (p.K % p.groups != 0)
+    fail_value(op, std::to_string(p.K) + " output channels are not divisible by groups=" +
+                       std::to_string(p.groups) + " (" + shapes + ")");
+  if (p.C % p.groups != 0)
+    fail_value(op, std::to_string(p.C) + " input channels are not divisible by groups=" +
+                       std::to_string(p.groups) + " (" + shapes + ")");
+}
+
+void check_sizes(const py::array& a, const char* op, const char* arg, int first) {
+  for (int i = first; i < a.ndim(); ++i)
+    if (a.shape(i) < 1)
+      fail_value(op, std::string(arg) + " must have positive sizes, got shape " + shape_str(a));
+}
+
+}  // namespace
+}  // namespace gradcore::bindings
+
+GRADCORE_BINDINGS(conv) {
+  using namespace gradcore::bindings;
+  using gradcore::Conv2dParams;
+
+  m.def(
+      "conv2d_forward",
+      [](py::array x, py::array weight, py::object bias, py::object stride, py::object padding,
+         py::object dilation, int64_t groups) {
+        const char* op = "conv2d_forward";
+        const DType dt = float_dtype(x, op, "x");
+        check_array(x, op, "x", dt, 4);
+        check_array(weight, op, "weight", dt, 4);
+        check_sizes(x, op, "x", 1);
+        check_sizes(weight, op, "weight", 0);
+        const ConvArgs a = conv_args(op, stride, padding, dilation, groups);
+        Conv2dParams p = make_params(a);
+        p.N = dim(x, 0);
+        p.C = dim(x, 1);
+        p.H = dim(x, 2);
+        p.W = dim(x, 3);
+        p.K = dim(weight, 0);
+        p.R = dim(weight, 2);
+        p.S = dim(weight, 3);
+        const std::string shapes = "input " + shape_str(x) + ", weight " + shape_str(weight);
+        if (p.C != dim(weight, 1) * p.groups)
+          fail_value(op, "input has " + std::to_string(p.C) + " channels but weight expects " +
+                             std::to_string(dim(weight, 1) * p.groups) + " (" + shapes +
+                             ", groups=" + std::to_string(p.groups) + ")");
+        check_groups(p, op, shapes);
+        py::array b;
+        const bool has_bias = !bias.is_none();
+        if (has_bias) {
+          if (!py::isinstance<py::array>(bias)) fail_type(op, "bias must be a numpy array or None");
+          b = bias.cast<py::array>();
+          check_array(b, op, "bias", dt, 1);
+          check_shape(b, op, "bias", {p.K});
+        }
+        output_shape(p, op);
+        py::array y = new_array(dt, {p.N, p.K, p.OH, p.OW});
+        dispatch_float(dt, [&](auto tag) {
+          using T = decltype(tag);
+          const T* px = data_ptr<T>(static_cast<const py::array&>(x));
+          const T* pw = data_ptr<T>(static_cast<const py::array&>(weight));
+          const T* pb = has_bias ? data_ptr<T>(static_cast<const py::array&>(b)) : nullptr;
+          T* py_ = data_ptr<T>(y);
+          run_kernel([&] { gradcore::conv2d_forward<T>(p, px, pw, pb, py_); });
+        });
+        return y;
+      },
+      py::arg("x"), py::arg("weight"), py::arg("bias") = py::none(),
+      py::arg("stride") = py::make_tuple(1, 1), py::arg("padding") = py::make_tuple(0, 0),
+      py::arg("dilation") = py::make_tuple(1, 1), py::arg("groups") = 1,
+      "y (N, K, OH, OW) = conv2d(x (N, C, H, W), weight (K, C/groups, R, S)) + bias (K,).");
+
+  m.def(
+      "conv2d_backward_input",
+      [](py::array dy, py::array weight, py::object input_hw, py::object stride, py::object padding,
+         py::object dilation, int64_t groups) {
+        const char* op = "conv2d_backward_input";
+        const DType dt = float_dtype(dy, op, "dy");
+        check_array(dy, op, "dy", dt, 4);
+        check_array(weight, op, "weight", dt, 4);
+        check_sizes(dy, op, "dy", 1);
+        check_sizes(weight, op, "weight", 0);
+        const ConvArgs a = conv_args(op, stride, padding, dilation, groups);
+        const auto hw = pair_arg(input_hw, op, "input_hw");
+        check_pair(hw, op, "input_hw");
+        Conv2dParams p = make_params(a);
+        p.N = dim(dy, 0);
+        p.K = dim(weight, 0);
+        p.C = dim(weight, 1) * p.groups;
+        p.H = hw.first;
+        p.W = hw.second;
+        p.R = dim(weight, 2);
+        p.S = dim(weight, 3);
+        const std::string shapes = "dy " + shape_str(dy) + ", weight " + shape_str(weight);
+        if (dim(dy, 1) != p.K)
+          fail_value(op, "dy has " + std::to_string(dim(dy, 1)) + " channels but weight has " +
+                             std::to_string(p.K) + " filters (" + shapes + ")");
+        check_groups(p, op, shapes);
+        output_shape(p, op);
+        if (dim(dy, 2) != p.OH || dim(dy, 3) != p.OW)
+          fail_value(op, "dy must have spatial size " + pair_str(p.OH, p.OW) + " for input " +
+                             pair_str(p.H, p.W) + ", got " + shapes);
+        py::array dx = new_array(dt, {p.N, p.C, p.H, p.W});
+        dispatch_float(dt, [&](auto tag) {
+          using T = decltype(tag);
+          const T* pdy = data_ptr<T>(static_cast<const py::array&>(dy));
+          const T* pw = data_ptr<T>(static_cast<const py::array&>(weight));
+          T* pdx = data_ptr<T>(dx);
+          run_kernel([&] { gradcore::conv2d_backward_input<T>(p, pdy, pw, pdx); });
+        });
+        return dx;
+      },
+      py::arg("dy"), py::arg("weight"), py::arg("input_hw"),
+      py::arg("stride") = py::make_tuple(1, 1), py::arg("padding") = py::make_tuple(0, 0),
+      py::arg("dilation") = py::make_tuple(1, 1), py::arg("groups") = 1,
+      "dx (N, C, H, W): gradient of conv2d_forward with respect to its input.");
+
+  m.def(
+      "conv2d_backward_weight",
+      [](py::array dy, py::array x, py::object kernel_hw, py::object stride, py::object padding,
+         py::object dilation, int64_t groups) {
+        const char* op = "conv2d_backward_weight";
+        const DType dt = float_dtype(dy, op, "dy");
+        check_array(dy, op, "dy", dt, 4);
+        check_array(x, op, "x", dt, 4);
+        check_sizes(dy, op, "dy", 1);
+        check_sizes(x, op, "x", 1);
+        const ConvArgs a = conv_args(op, stride, padding, dilation, groups);
+        const auto rs = pair_arg(kernel_hw, op, "kernel_hw");
+        check_pair(rs, op, "kernel_hw");
+        Conv2dParams p = make_params(a);
+        p.N = dim(x, 0);
+        p.C = dim(x, 1);
+        p.H = dim(x, 2);
+        p.W = dim(x, 3);
+        p.K = dim(dy, 1);
+        p.R = rs.first;
+        p.S = rs.second;
+        const std::string shapes = "dy " + shape_str(dy) + ", x " + shape_str(x);
+        if (dim(dy, 0) != p.N)
+          fail_value(op, "dy and x must have the same batch size (" + shapes + ")");
+        check_groups(p, op, shapes);
+        output_shape(p, op);
+        if (dim(dy, 2) != p.OH || dim(dy, 3) != p.OW)
+          fail_value(op, "dy must have spatial size " + pair_str(p.OH, p.OW) + " for input " +
+                             pair_str(p.H, p.W) + " and kernel " + pair_str(p.R, p.S) + ", got " +
+                             shapes);
+        py::array dw = new_array(dt, {p.K, p.C / p.groups, p.R, p.S});
+        dispatch_float(dt, [&](auto tag) {
+          using T = decltype(tag);
+          const T* pdy = data_ptr<T>(static_cast<const py::array&>(dy));
+          const T* px = data_ptr<T>(static_cast<const py::array&>(x));
+          T* pdw = data_ptr<T>(dw);
+          run_kernel([&] { gradcore::conv2d_backward_weight<T>(p, pdy, px, pdw); });
+        });
+        return dw;
+      },
+      py::arg("dy"), py::arg("x"), py::arg("kernel_hw"), py::arg("stride") = py::make_tuple(1, 1),
+      py::arg("padding") = py::make_tuple(0, 0), py::arg("dilation") = py::make_tuple(1, 1),
+      py::arg("groups") = 1,
+      "dw (K, C/groups, R, S): gradient of conv2d_forward with respect to its weight.");
+
+  m.def(
+      "conv2d_backward_bias",
+      [](py::array dy) {
+        const char* op = "conv2d_backward_bias";
+        const DType dt = float_dtype(dy, op, "dy");
+        check_array(dy, op, "dy", dt);
+        if (dy.ndim() < 2)
+          fail_value(op,
+                     "dy must have at least 2 dimensions (N, K, ...), got shape " + shape_str(dy));
+        const int64_t N = dim(dy, 0), K = dim(dy, 1);
+        int64_t P = 1;
+        for (int i = 2; i < dy.ndim(); ++i) P *= dim(dy, i);
+        py::array db = new_array(dt, {K});
+        dispatch_float(dt, [&](auto tag) {
+          using T = decltype(tag);
+          const T* pdy = data_ptr<T>(static_cast<const py::array&>(dy));
+          T* pdb = data_ptr<T>(db);
+          run_kernel([&] { gradcore::conv2d_backward_bias<T>(N, K, P, pdy, pdb); });
+        });
+        return db;
+      },
+      py::arg("dy"), "db (K,) = dy summed over every axis but 1.");
+}

@@ -1,0 +1,192 @@
+// Elementwise loops below call the branch-free exp/tanh of cpu/vmath.h; without
+// -ftrapping-math g++ may if-convert their selects and vectorise the loops. Values and
+// NaN/Inf behaviour are unchanged (this only stops FP exceptions from pinning branches).
+#pragma GCC optimize("no-trapping-math")
+#include "cpu/activation.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "cpu/elementwise.h"
+#include "cpu/vmath.h"
+#include "profiler/profiler.h"
+
+namespace gradcore {
+namespace {
+
+// Runs f(i) for every i in [0, n), split over threads in chunks of >= kElementwiseGrain.
+template <class F>
+inline void for_each_index(int64_t n, const F& f) {
+  parallel_for(n, kElementwiseGrain, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) f(i);
+  });
+}
+
+// relu that propagates NaN: NaN < 0 is false, so NaN is returned unchanged.
+template <typename T>
+inline T relu1(T v) {
+  return v < T(0) ? T(0) : v;
+}
+
+}  // namespace
+
+template <typename T>
+void relu_forward(const T* x, T* y, int64_t n) {
+  GC_PROFILE_SCOPE("relu_forward", n, 2.0 * n * sizeof(T), {n});
+  for_each_index(n, [=](int64_t i) { y[i] = relu1(x[i]); });
+}
+
+template <typename T>
+void relu_backward(const T* dy, const T* y, T* dx, int64_t n) {
+  GC_PROFILE_SCOPE("relu_backward", n, 3.0 * n * sizeof(T), {n});
+  for_each_index(n, [=](int64_t i) {
+    const T g = dy[i];  // loaded unconditionally so the select vectorises
+    dx[i] = y[i] <= T(0) ? T(0) : g;
+  });
+}
+
+template <typename T>
+void leaky_relu_forward(const T* x, T* y, int64_t n, T slope) {
+  GC_PROFILE_SCOPE("leaky_relu_forward", 2.0 * n, 2.0 * n * sizeof(T), {n});
+  for_each_index(n, [=](int64_t i) {
+    const T v = x[i];
+    const T scaled = v * slope;  // computed unconditionally so the select vectorises
+    y[i] = v > T(0) ? v : scaled;
+  });
+}
+
+template <typename T>
+void leaky_relu_backward(const T* dy, const T* x, T* dx, int64_t n, T slope) {
+  GC_PROFILE_SCOPE("leaky_relu_backward", 2.0 * n, 3.0 * n * sizeof(T), {n});
+  for_each_index(n, [=](int64_t i) {
+    const T g = dy[i], scaled = g * slope;
+    dx[i] = x[i] > T(0) ? g : scaled;
+  });
+}
+
+template <typename T>
+void sigmoid_forward(const T* x, T* y, int64_t n) {
+  GC_PROFILE_SCOPE("sigmoid_forward", 4.0 * n, 2.0 * n * sizeof(T), {n});
+  for_each_index(n, [=](int64_t i) {
+    const T v = x[i];
+    const T e = vexp(-std::fabs(v));  // in (0, 1]: never overflows
+    const T s = T(1) / (T(1) + e);
+    y[i] = v >= T(0) ? s : e * s;  // NaN: e is NaN, so both branches give NaN
+  });
+}
+
+template <typename T>
+void sigmoid_backward(const T* dy, const T* y, T* dx, int64_t n) {
+  GC_PROFILE_SCOPE("sigmoid_backward", 3.0 * n, 3.0 * n * sizeof(T), {n});
+  for_each_index(n, [=](int64_t i) { dx[i] = dy[i] * (T(1) - y[i]) * y[i]; });
+}
+
+template <typename T>
+void tanh_forward(const T* x, T* y, int64_t n) {
+  GC_PROFILE_SCOPE("tanh_forward", 4.0 * n, 2.0 * n * sizeof(T), {n});
+  for_each_index(n, [=](int64_t i) { y[i] = vtanh(x[i]); });
+}
+
+template <typename T>
+void tanh_backward(const T* dy, const T* y, T* dx, int64_t n) {
+  GC_PROFILE_SCOPE("tanh_backward", 3.0 * n, 3.0 * n * sizeof(T), {n});
+  for_each_index(n, [=](int64_t i) { dx[i] = dy[i] * (T(1) - y[i] * y[i]); });
+}
+
+namespace {
+constexpr double kSqrt1_2 = 0.70710678118654752440;   // 1/sqrt(2)
+constexpr double kGeluPdf = 0.39894228040143267794;   // 1/sqrt(2*pi)
+constexpr double kGeluBeta = 0.79788456080286535588;  // sqrt(2/pi)
+constexpr double kGeluKappa = 0.044715;
+}  // namespace
+
+template <typename T>
+void gelu_forward(const T* x, T* y, int64_t n, bool approximate) {
+  GC_PROFILE_SCOPE("gelu_forward", 8.0 * n, 2.0 * n * sizeof(T), {n});
+  if (approximate) {
+    const T beta = T(kGeluBeta), kappa = T(kGeluKappa);
+    for_each_index(n, [=](int64_t i) {
+      const T v = x[i];
+      const T inner = beta * (v + kappa * (v * v * v));
+      y[i] = T(0.5) * v * (T(1) + vtanh(inner));
+    });
+  } else {
+    const T a = T(kSqrt1_2);
+    for_each_index(n, [=](int64_t i) {
+      const T v = x[i];
+      y[i] = v * T(0.5) * (T(1) + std::erf(v * a));
+    });
+  }
+}
+
+template <typename T>
+void gelu_backward(const T* dy, const T* x, T* dx, int64_t n, bool approximate) {
+  GC_PROFILE_SCOPE("gelu_backward", 12.0 * n, 3.0 * n * sizeof(T), {n});
+  if (approximate) {
+    const T beta = T(kGeluBeta), kappa = T(kGeluKappa);
+    for_each_index(n, [=](int64_t i) {
+      const T v = x[i];
+      const T v2 = v * v;
+      const T inner = beta * (v + kappa * (v2 * v));
+      const T th = vtanh(inner);
+      const T left = T(0.5) * v;
+      const T right = T(1) + th;
+      const T left_d = T(0.5) * right;
+      const T tanh_d = T(1) - th * th;
+      const T inner_d = beta * (T(1) + T(3) * kappa * v2);
+      dx[i] = dy[i] * (left_d + left * tanh_d * inner_d);
+    });
+  } else {
+    const T a = T(kSqrt1_2), pdf_scale = T(kGeluPdf);
+    for_each_index(n, [=](int64_t i) {
+      const T v = x[i];
+      const T cdf = T(0.5) * (T(1) + std::erf(v * a));
+      const T pdf = pdf_scale * vexp(v * v * T(-0.5));
+      dx[i] = dy[i] * (cdf + v * pdf);
+    });
+  }
+}
+
+template <typename T>
+void bias_relu_forward(const T* x, const T* bias, T* y, int64_t N, int64_t C, int64_t S) {
+  GC_PROFILE_SCOPE("bias_relu_forward", 2.0 * N * C * S, (2.0 * N * C * S + C) * sizeof(T),
+                   {N, C, S}, {C});
+  if (S == 1) {  // (N, C): rows of C
+    parallel_for(N, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(C, 1)),
+                 [=](int64_t nb, int64_t ne) {
+                   for (int64_t r = nb; r < ne; ++r) {
+                     const T* xr = x + r * C;
+                     T* yr = y + r * C;
+                     for (int64_t c = 0; c < C; ++c) yr[c] = relu1(xr[c] + bias[c]);
+                   }
+                 });
+    return;
+  }
+  parallel_for(N * C, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(S, 1)),
+               [=](int64_t pb, int64_t pe) {
+                 for (int64_t p = pb; p < pe; ++p) {
+                   const T b = bias[p % C];
+                   const T* xp = x + p * S;
+                   T* yp = y + p * S;
+                   for (int64_t s = 0; s < S; ++s) yp[s] = relu1(xp[s] + b);
+                 }
+               });
+}
+
+#define GC_INSTANTIATE(T)                                                   \
+  template void relu_forward<T>(const T*, T*, int64_t);                     \
+  template void relu_backward<T>(const T*, const T*, T*, int64_t);          \
+  template void leaky_relu_forward<T>(const T*, T*, int64_t, T);            \
+  template void leaky_relu_backward<T>(const T*, const T*, T*, int64_t, T); \
+  template void sigmoid_forward<T>(const T*, T*, int64_t);                  \
+  template void sigmoid_backward<T>(const T*, const T*, T*, int64_t);       \
+  template void tanh_forward<T>(const T*, T*, int64_t);                     \
+  template void tanh_backward<T>(const T*, const T*, T*, int64_t);          \
+  template void gelu_forward<T>(const T*, T*, int64_t, bool);               \
+  template void gelu_backward<T>(const T*, const T*, T*, int64_t, bool);    \
+  template void bias_relu_forward<T>(const T*, const T*, T*, int64_t, int64_t, int64_t);
+GC_INSTANTIATE(float)
+GC_INSTANTIATE(double)
+#undef GC_INSTANTIATE
+
+}  // namespace gradcore

@@ -1,0 +1,313 @@
+// Convolution by im2col + GEMM, forward and backward side by side.
+//
+// Work is cut into blocks of output columns: one image and a band of output rows (sized so
+// that its columns matrix stays in L2), or, when an image has few output pixels, several
+// whole images side by side so each GEMM call stays wide. Blocks run in parallel, one per
+// thread with a serial GEMM, when there are enough of them to balance the threads; otherwise
+// they run in order and the GEMM uses the threads. The weight gradient is reduced over a
+// fixed partition of the batch (work groups chosen from the shapes only) and the partial
+// sums are added in group order, so every result is independent of the thread count.
+#include "cpu/conv.h"
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+#include "core/parallel.h"
+#include "core/workspace.h"
+#include "cpu/gemm/gemm.h"
+#include "cpu/im2col.h"
+#include "profiler/profiler.h"
+
+namespace gradcore {
+
+int64_t conv_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dil) {
+  const int64_t num = in + 2 * pad - dil * (k - 1) - 1;
+  if (num < 0 || stride <= 0) return 0;
+  return num / stride + 1;
+}
+
+void conv2d_output_shape(Conv2dParams& p) {
+  p.OH = conv_out_size(p.H, p.R, p.sh, p.ph, p.dh);
+  p.OW = conv_out_size(p.W, p.S, p.sw, p.pw, p.dw);
+}
+
+namespace {
+
+constexpr int64_t kMinBlockCols = 256;         // output columns worth one GEMM call
+constexpr int64_t kBatchCols = 512;            // target width when batching small images
+constexpr int64_t kColsBudget = 512 * 1024;    // bytes of a row-band's columns (L2)
+constexpr int64_t kBatchColsBudget = 4 << 20;  // bytes of a multi-image columns matrix
+constexpr int64_t kPartialBudget = 64 << 20;   // bytes of weight-gradient partials
+constexpr int64_t kMaxWorkGroups = 16;         // weight-gradient partition of the batch
+constexpr double kMinFlopsPerThread = 4e6;
+
+struct Plan {
+  int64_t Cg, Kg, CRS, P;  // channels and filters per group, rows of columns, OH*OW
+  bool direct;             // 1x1, stride 1, no padding: the input planes are the columns
+  int64_t nb;              // images per block (> 1 only with whole-image blocks)
+  int64_t rows;            // output rows per block
+  int64_t nchunks, ntiles;
+  ConvGeom geom;
+};
+
+Plan make_plan(const Conv2dParams& p, int64_t elem) {
+  Plan pl;
+  pl.Cg = p.C / p.groups;
+  pl.Kg = p.K / p.groups;
+  pl.CRS = pl.Cg * p.R * p.S;
+  pl.P = p.OH * p.OW;
+  pl.direct = p.R == 1 && p.S == 1 && p.sh == 1 && p.sw == 1 && p.ph == 0 && p.pw == 0;
+  if (pl.P >= kMinBlockCols || p.N == 1) {
+    pl.nb = 1;
+    const int64_t cols =
+        pl.direct ? pl.P : std::max<int64_t>(kMinBlockCols, kColsBudget / (elem * pl.CRS));
+    pl.rows = std::clamp<int64_t>((cols + p.OW - 1) / p.OW, 1, p.OH);
+  } else {
+    int64_t nb = (kBatchCols + pl.P - 1) / pl.P;
+    nb = std::min(nb, std::max<int64_t>(1, kBatchColsBudget / (elem * pl.CRS * pl.P)));
+    pl.nb = std::clamp<int64_t>(nb, 1, p.N);
+    pl.rows = p.OH;
+  }
+  pl.nchunks = (p.N + pl.nb - 1) / pl.nb;
+  pl.ntiles = (p.OH + pl.rows - 1) / pl.rows;
+  pl.geom = ConvGeom{p.H, p.W, p.R, p.S, p.sh, p.sw, p.ph, p.pw, p.dh, p.dw, p.OH, p.OW};
+  return pl;
+}
+
+// Runs f(begin, end) over n independent units: spread over the threads (one unit at a time
+// per thread, GEMM inside serial) when there are enough units to keep them balanced,
+// otherwise in order on the calling thread, where the GEMM inside uses the threads.
+template <class F>
+void for_units(int64_t n, double flops_per_unit, const F& f) {
+  const int64_t grain = std::max<int64_t>(
+      1, static_cast<int64_t>(kMinFlopsPerThread / std::max(flops_per_unit, 1.0)));
+  const int use = threads_for(n, grain);
+  if (use > 1 && (n % use == 0 || n >= 4 * use)) {
+    parallel_for(n, grain, f);
+  } else {
+    f(int64_t{0}, n);
+  }
+}
+
+// The columns of images [n0, n0+nn), group g, output rows [oh0, oh1): CRS x nn*tp, row stride
+// *ld. The direct (1x1) case returns the input itself.
+template <typename T>
+const T* build_cols(const Plan& pl, const Conv2dParams& p, const T* x, int64_t n0, int64_t nn,
+                    int64_t g, int64_t oh0, int64_t oh1, int64_t* ld) {
+  const int64_t HW = p.H * p.W, tp = (oh1 - oh0) * p.OW;
+  if (pl.direct && nn == 1) {
+    *ld = HW;
+    return x + (n0 * p.C + g * pl.Cg) * HW + oh0 * p.OW;
+  }
+  T* cols = thread_scratch<T>(kSlotColumns, static_cast<size_t>(pl.CRS * nn * tp));
+  for (int64_t i = 0; i < nn; ++i)
+    im2col(pl.geom, pl.Cg, x + ((n0 + i) * p.C + g * pl.Cg) * HW, oh0, oh1, cols + i * tp, nn * tp);
+  *ld = nn * tp;
+  return cols;
+}
+
+// dY of images [n0, n0+nn), group g, output rows [oh0, oh1) as a Kg x nn*tp matrix (row
+// stride *ld): a view for one image, a packed copy for several.
+template <typename T>
+const T* dy_block(const Plan& pl, const Conv2dParams& p, const T* dy, int64_t n0, int64_t nn,
+                  int64_t g, int64_t oh0, int64_t* ld) {
+  const int64_t P = pl.P;
+  if (nn == 1) {
+    *ld = P;
+    return dy + (n0 * p.K + g * pl.Kg) * P + oh0 * p.OW;
+  }
+  T* buf = thread_scratch<T>(kSlotScratch, static_cast<size_t>(pl.Kg * nn * P));
+  for (int64_t k = 0; k < pl.Kg; ++k)
+    for (int64_t i = 0; i < nn; ++i)
+      std::memcpy(buf + (k * nn + i) * P, dy + ((n0 + i) * p.K + g * pl.Kg + k) * P, sizeof(T) * P);
+  *ld = nn * P;
+  return buf;
+}
+
+template <typename T>
+void forward_block(const Plan& pl, const Conv2dParams& p, const T* x, const T* w, const T* bias,
+                   T* y, int64_t n0, int64_t nn, int64_t oh0, int64_t oh1) {
+  const int64_t P = pl.P, Kg = pl.Kg, tp = (oh1 - oh0) * p.OW;
+  for (int64_t g = 0; g < p.groups; ++g) {
+    int64_t ld;
+    const T* cols = build_cols(pl, p, x, n0, nn, g, oh0, oh1, &ld);
+    const T* wg = w + g * Kg * pl.CRS;
+    if (nn == 1) {
+      T* out = y + (n0 * p.K + g * Kg) * P + oh0 * p.OW;
+      T beta = T(0);
+      if (bias) {  // the GEMM adds its product onto the bias: no second pass over y
+        for (int64_t k = 0; k < Kg; ++k) std::fill(out + k * P, out + k * P + tp, bias[g * Kg + k]);
+        beta = T(1);
+      }
+      gemm<T>(false, false, Kg, tp, pl.CRS, T(1), wg, pl.CRS, cols, ld, beta, out, P);
+    } else {
+      T* tmp = thread_scratch<T>(kSlotScratch, static_cast<size_t>(Kg * nn * P));
+      gemm<T>(false, false, Kg, nn * P, pl.CRS, T(1), wg, pl.CRS, cols, ld, T(0), tmp, nn * P);
+      for (int64_t i = 0; i < nn; ++i) {
+        for (int64_t k = 0; k < Kg; ++k) {
+          T* out = y + ((n0 + i) * p.K + g * Kg + k) * P;
+          const T* src = tmp + (k * nn + i) * P;
+          if (bias) {
+            const T b = bias[g * Kg + k];
+            for (int64_t j = 0; j < P; ++j) out[j] = src[j] + b;
+          } else {
+            std::memcpy(out, src, sizeof(T) * P);
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void conv2d_forward(const Conv2dParams& p, const T* x, const T* w, const T* bias, T* y) {
+  const int64_t Cg = p.C / p.groups;
+  GC_PROFILE_SCOPE("conv2d_forward", 2.0 * p.N * p.K * p.OH * p.OW * Cg * p.R * p.S,
+                   sizeof(T) * (p.N * p.C * p.H * p.W + p.K * Cg * p.R * p.S +
+                                p.N * p.K * p.OH * p.OW + (bias ? p.K : 0)),
+                   {p.N, p.C, p.H, p.W}, {p.K, Cg, p.R, p.S}, {p.N, p.K, p.OH, p.OW});
+  if (p.N * p.K * p.OH * p.OW == 0) return;
+  const Plan pl = make_plan(p, sizeof(T));
+  const int64_t nblocks = pl.nchunks * pl.ntiles;
+  const double flops = 2.0 * p.K * pl.CRS * pl.P * pl.nb / pl.ntiles;
+  for_units(nblocks, flops, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t chunk = b / pl.ntiles, tile = b % pl.ntiles;
+      const int64_t n0 = chunk * pl.nb, nn = std::min(pl.nb, p.N - n0);
+      const int64_t oh0 = tile * pl.rows, oh1 = std::min(p.OH, oh0 + pl.rows);
+      forward_block(pl, p, x, w, bias, y, n0, nn, oh0, oh1);
+    }
+  });
+}
+
+template <typename T>
+void conv2d_backward_input(const Conv2dParams& p, const T* dy, const T* w, T* dx) {
+  const int64_t Cg = p.C / p.groups;
+  GC_PROFILE_SCOPE(
+      "conv2d_backward_input", 2.0 * p.N * p.K * p.OH * p.OW * Cg * p.R * p.S,
+      sizeof(T) * (p.N * p.C * p.H * p.W + p.K * Cg * p.R * p.S + p.N * p.K * p.OH * p.OW),
+      {p.N, p.K, p.OH, p.OW}, {p.K, Cg, p.R, p.S}, {p.N, p.C, p.H, p.W});
+  const int64_t HW = p.H * p.W;
+  if (p.N * p.C * HW == 0) return;
+  if (p.OH * p.OW == 0 || p.K == 0) {
+    std::fill(dx, dx + p.N * p.C * HW, T(0));
+    return;
+  }
+  const Plan pl = make_plan(p, sizeof(T));
+  const double flops = 2.0 * p.K * pl.CRS * pl.P * pl.nb;
+  // Blocks of one image accumulate into the same dx rows, so a unit is a whole image chunk.
+  for_units(pl.nchunks, flops, [&](int64_t c0, int64_t c1) {
+    for (int64_t chunk = c0; chunk < c1; ++chunk) {
+      const int64_t n0 = chunk * pl.nb, nn = std::min(pl.nb, p.N - n0);
+      if (!pl.direct || nn > 1) std::fill(dx + n0 * p.C * HW, dx + (n0 + nn) * p.C * HW, T(0));
+      for (int64_t g = 0; g < p.groups; ++g) {
+        const T* wg = w + g * pl.Kg * pl.CRS;
+        if (pl.direct && nn == 1) {  // dx_g = W_g^T @ dY_g, written in place
+          gemm<T>(true, false, pl.CRS, pl.P, pl.Kg, T(1), wg, pl.CRS,
+                  dy + (n0 * p.K + g * pl.Kg) * pl.P, pl.P, T(0), dx + (n0 * p.C + g * Cg) * HW,
+                  HW);
+          continue;
+        }
+        for (int64_t tile = 0; tile < pl.ntiles; ++tile) {
+          const int64_t oh0 = tile * pl.rows, oh1 = std::min(p.OH, oh0 + pl.rows);
+          const int64_t ncols = nn * (oh1 - oh0) * p.OW;
+          int64_t lda;
+          const T* a = dy_block(pl, p, dy, n0, nn, g, oh0, &lda);
+          T* dcols = thread_scratch<T>(kSlotColumns, static_cast<size_t>(pl.CRS * ncols));
+          gemm<T>(true, false, pl.CRS, ncols, pl.Kg, T(1), wg, pl.CRS, a, lda, T(0), dcols, ncols);
+          const int64_t tp = (oh1 - oh0) * p.OW;
+          for (int64_t i = 0; i < nn; ++i)
+            col2im_add(pl.geom, Cg, dcols + i * tp, ncols, oh0, oh1,
+                       dx + ((n0 + i) * p.C + g * Cg) * HW);
+        }
+      }
+    }
+  });
+}
+
+template <typename T>
+void conv2d_backward_weight(const Conv2dParams& p, const T* dy, const T* x, T* dw) {
+  const int64_t Cg = p.C / p.groups;
+  GC_PROFILE_SCOPE(
+      "conv2d_backward_weight", 2.0 * p.N * p.K * p.OH * p.OW * Cg * p.R * p.S,
+      sizeof(T) * (p.N * p.C * p.H * p.W + p.K * Cg * p.R * p.S + p.N * p.K * p.OH * p.OW),
+      {p.N, p.K, p.OH, p.OW}, {p.N, p.C, p.H, p.W}, {p.K, Cg, p.R, p.S});
+  const int64_t KCRS = p.K * Cg * p.R * p.S;
+  if (KCRS == 0) return;
+  if (p.N * p.OH * p.OW == 0) {
+    std::fill(dw, dw + KCRS, T(0));
+    return;
+  }
+  const Plan pl = make_plan(p, sizeof(T));
+  // A fixed partition of the image chunks into work groups (from the shapes only).
+  int64_t G = std::min(pl.nchunks, kMaxWorkGroups);
+  while (G > 1 && (G - 1) * KCRS * static_cast<int64_t>(sizeof(T)) > kPartialBudget) --G;
+  std::unique_ptr<T[]> partials(G > 1 ? new T[static_cast<size_t>((G - 1) * KCRS)] : nullptr);
+  const double flops = 2.0 * p.K * pl.CRS * pl.P * p.N / G;
+  for_units(G, flops, [&](int64_t j0, int64_t j1) {
+    for (int64_t j = j0; j < j1; ++j) {
+      T* part = j == 0 ? dw : partials.get() + (j - 1) * KCRS;
+      const int64_t c0 = j * pl.nchunks / G, c1 = (j + 1) * pl.nchunks / G;
+      for (int64_t chunk = c0; chunk < c1; ++chunk) {
+        const int64_t n0 = chunk * pl.nb, nn = std::min(pl.nb, p.N - n0);
+        for (int64_t tile = 0; tile < pl.ntiles; ++tile) {
+          const int64_t oh0 = tile * pl.rows, oh1 = std::min(p.OH, oh0 + pl.rows);
+          const int64_t ncols = nn * (oh1 - oh0) * p.OW;
+          const T beta = (chunk == c0 && tile == 0) ? T(0) : T(1);
+          for (int64_t g = 0; g < p.groups; ++g) {
+            int64_t ldb, lda;
+            const T* cols = build_cols(pl, p, x, n0, nn, g, oh0, oh1, &ldb);
+            const T* a = dy_block(pl, p, dy, n0, nn, g, oh0, &lda);
+            gemm<T>(false, true, pl.Kg, pl.CRS, ncols, T(1), a, lda, cols, ldb, beta,
+                    part + g * pl.Kg * pl.CRS, pl.CRS);
+          }
+        }
+      }
+    }
+  });
+  if (G > 1) {
+    const T* parts = partials.get();
+    parallel_for(KCRS, 1 << 14, [&](int64_t e0, int64_t e1) {
+      for (int64_t j = 1; j < G; ++j) {
+        const T* src = parts + (j - 1) * KCRS;
+        for (int64_t e = e0; e < e1; ++e) dw[e] += src[e];
+      }
+    });
+  }
+}
+
+template <typename T>
+void conv2d_backward_bias(int64_t N, int64_t K, int64_t P, const T* dy, T* db) {
+  GC_PROFILE_SCOPE("conv2d_backward_bias", N * K * P, sizeof(T) * (N * K * P + K), {N, K, P});
+  parallel_for(K, std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(N * P, 1)),
+               [&](int64_t k0, int64_t k1) {
+                 for (int64_t k = k0; k < k1; ++k) {
+                   double total = 0.0;
+                   for (int64_t n = 0; n < N; ++n) {
+                     const T* src = dy + (n * K + k) * P;
+                     double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+                     int64_t i = 0;
+                     for (; i + 8 <= P; i += 8)
+                       for (int l = 0; l < 8; ++l) acc[l] += static_cast<double>(src[i + l]);
+                     for (; i < P; ++i) acc[0] += static_cast<double>(src[i]);
+                     total += ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
+                              ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+                   }
+                   db[k] = static_cast<T>(total);
+                 }
+               });
+}
+
+#define GRADCORE_INSTANTIATE_CONV(T)                                                      \
+  template void conv2d_forward<T>(const Conv2dParams&, const T*, const T*, const T*, T*); \
+  template void conv2d_backward_input<T>(const Conv2dParams&, const T*, const T*, T*);    \
+  template void conv2d_backward_weight<T>(const Conv2dParams&, const T*, const T*, T*);   \
+  template void conv2d_backward_bias<T>(int64_t, int64_t, int64_t, const T*, T*);
+GRADCORE_INSTANTIATE_CONV(float)
+GRADCORE_INSTANTIATE_CONV(double)
+#undef GRADCORE_INSTANTIATE_CONV
+
+}  // namespace gradcore

@@ -1,0 +1,320 @@
+"""Profiling of native kernels and Python-side ops.
+
+    with gradcore.profiler.profile() as prof:
+        train_step()
+    print(prof.table(sort_by="total", top=20))
+    prof.export_chrome_trace("trace.json")   # open in Perfetto or chrome://tracing
+
+Native kernels record themselves (name, shapes, start, duration, thread, FLOPs, bytes)
+into per-thread buffers while a profile is active; when none is, a kernel pays one
+relaxed atomic load. Python code marks its own spans with `record_function(name)`
+(autograd forward/backward, optimizer steps and data loading do this already), so a
+trace shows kernels nested under the Python op that called them.
+
+`GRADCORE_PROFILE=path python script.py` profiles a whole script: the table is printed
+and the Chrome trace written to `path` when the interpreter exits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Optional
+
+from gradcore import _C
+
+__all__ = [
+    "Event",
+    "KernelStats",
+    "peak_gflops",
+    "profile",
+    "record_function",
+]
+
+# The profile being collected, or None. Hooks in hot Python paths test this one global.
+_active: Optional[profile] = None
+
+
+@dataclass
+class Event:
+    """One recorded span: a native kernel call or a Python op."""
+
+    name: str
+    start_ns: int
+    dur_ns: int
+    thread: int
+    kind: str  # "kernel" (native) or "python"
+    flops: float = 0.0
+    bytes: float = 0.0
+    shapes: tuple = ()
+
+
+@dataclass
+class KernelStats:
+    """Aggregated calls of one op (and one shape when grouped by shape)."""
+
+    name: str
+    kind: str
+    shapes: tuple = ()
+    calls: int = 0
+    total_ns: int = 0
+    flops: float = 0.0
+    bytes: float = 0.0
+    durations: list = field(default_factory=list, repr=False)
+
+    @property
+    def mean_us(self) -> float:
+        return self.total_ns / max(self.calls, 1) / 1e3
+
+    @property
+    def gflops(self) -> float:
+        """Achieved GFLOP/s (FLOPs per nanosecond)."""
+        return self.flops / self.total_ns if self.total_ns else 0.0
+
+    @property
+    def gbytes_per_s(self) -> float:
+        return self.bytes / self.total_ns if self.total_ns else 0.0
+
+    @property
+    def intensity(self) -> float:
+        """Arithmetic intensity, FLOPs per byte moved."""
+        return self.flops / self.bytes if self.bytes else 0.0
+
+
+_peak_cache: dict = {}
+
+
+def peak_gflops(threads: Optional[int] = None) -> float:
+    """Estimated fp32 peak GFLOP/s of this machine for `threads` cores.
+
+    FLOPs per cycle per core from the SIMD path in use (AVX2+FMA: 2 FMA units x 8 lanes
+    x 2 = 32; the portable path: 8, two 4-wide SSE ops) times a measured clock.
+    """
+    n = threads if threads is not None else _C.get_num_threads()
+    n = max(1, min(n, os.cpu_count() or 1))
+    simd = _C.simd_path()
+    if "ghz" not in _peak_cache:
+        _peak_cache["ghz"] = _C.measure_clock_ghz() or _cpuinfo_ghz()
+    per_cycle = 32 if simd == "avx2_fma" else 8
+    return n * per_cycle * _peak_cache["ghz"]
+
+
+def _cpuinfo_ghz() -> float:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("cpu mhz"):
+                    return float(line.split(":")[1]) / 1e3
+    except OSError:
+        pass
+    return 1.0
+
+
+class record_function:
+    """Context manager marking a Python-side span (shown as a parent of its kernels).
+
+    Cheap when no profile is active: one global lookup on entry and exit.
+    """
+
+    __slots__ = ("name", "_start")
+
+    def __init__(self, name: str):
+        self.name = name
+        self._start = 0
+
+    def __enter__(self) -> record_function:
+        if _active is not None:
+            self._start = _C.profiler_now_ns()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        prof = _active
+        if prof is not None and self._start:
+            prof._add_python_span(self.name, self._start, _C.profiler_now_ns())
+
+
+class profile:
+    """Collect native kernel records and Python spans inside a `with` block.
+
+    Args:
+        record_shapes: keep the input shapes of each kernel call (for group_by_shape).
+        enabled: when False the block runs unprofiled (handy for A/B comparisons).
+    """
+
+    def __init__(self, record_shapes: bool = True, enabled: bool = True):
+        self.record_shapes = record_shapes
+        self.enabled = enabled
+        self.events: list[Event] = []
+        self.start_ns = 0
+        self.end_ns = 0
+        self._lock = threading.Lock()
+        self._thread_ids: dict[int, int] = {}
+
+    # -- collection -----------------------------------------------------------------
+    def __enter__(self) -> profile:
+        global _active
+        if not self.enabled:
+            return self
+        if _active is not None:
+            raise RuntimeError("profile: another profile is already active (profiles do not nest)")
+        _C.profiler_take_records()  # drop anything recorded outside a profile
+        self.events = []
+        _active = self
+        self.start_ns = _C.profiler_now_ns()
+        _C.profiler_set_enabled(True)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        global _active
+        if not self.enabled:
+            return
+        _C.profiler_set_enabled(False)
+        self.end_ns = _C.profiler_now_ns()
+        _active = None
+        for name, start, dur, thread, flops, nbytes, shapes in _C.profiler_take_records():
+            self.events.append(
+                Event(
+                    name,
+                    start,
+                    dur,
+                    thread,
+                    "kernel",
+                    flops,
+                    nbytes,
+                    tuple(shapes) if self.record_shapes else (),
+                )
+            )
+        self.events.sort(key=lambda e: (e.start_ns, -e.dur_ns))
+
+    def _add_python_span(self, name: str, start: int, end: int) -> None:
+        ident = threading.get_ident()
+        tid = self._thread_ids.get(ident)
+        if tid is None:
+            tid = self._thread_ids[ident] = _C.profiler_thread_id()
+        with self._lock:
+            self.events.append(Event(name, start, end - start, tid, "python"))
+
+    @property
+    def wall_ns(self) -> int:
+        return max(self.end_ns - self.start_ns, 1)
+
+    # -- analysis ---------------------------------------------------------------------
+    def key_averages(self, group_by_shape: bool = False, kind: Optional[str] = None) -> list:
+        """Rows of KernelStats, one per op name (and shape when group_by_shape)."""
+        rows: dict = {}
+        for e in self.events:
+            if kind is not None and e.kind != kind:
+                continue
+            key = (e.kind, e.name, e.shapes if group_by_shape else ())
+            s = rows.get(key)
+            if s is None:
+                s = rows[key] = KernelStats(e.name, e.kind, key[2])
+            s.calls += 1
+            s.total_ns += e.dur_ns
+            s.flops += e.flops
+            s.bytes += e.bytes
+            s.durations.append(e.dur_ns)
+        return list(rows.values())
+
+    def table(
+        self,
+        sort_by: str = "total",
+        group_by_shape: bool = False,
+        top: Optional[int] = 20,
+        kind: Optional[str] = None,
+    ) -> str:
+        """A text table: calls, total ms, mean us, % of wall time, GFLOP/s, GB/s, % of peak.
+
+        sort_by: "total", "mean", "calls", "gflops" or "name".
+        """
+        keys = {
+            "total": lambda s: -s.total_ns,
+            "mean": lambda s: -s.mean_us,
+            "calls": lambda s: -s.calls,
+            "gflops": lambda s: -s.gflops,
+            "name": lambda s: s.name,
+        }
+        if sort_by not in keys:
+            raise ValueError(f"table: sort_by must be one of {sorted(keys)}, got {sort_by!r}")
+        rows = sorted(self.key_averages(group_by_shape, kind), key=keys[sort_by])
+        if top is not None:
+            rows = rows[:top]
+        peak = peak_gflops()
+        wall = self.wall_ns
+        head = (
+            f"{'name':<34} {'kind':<6} {'calls':>7} {'total ms':>10} {'mean us':>10} "
+            f"{'% wall':>7} {'GFLOP/s':>9} {'GB/s':>8} {'% peak':>7}"
+        )
+        if group_by_shape:
+            head += "  shapes"
+        lines = [head, "-" * len(head)]
+        for s in rows:
+            line = (
+                f"{s.name[:34]:<34} {s.kind[:6]:<6} {s.calls:>7} {s.total_ns / 1e6:>10.3f} "
+                f"{s.mean_us:>10.1f} {100.0 * s.total_ns / wall:>6.1f}% "
+                f"{s.gflops:>9.2f} {s.gbytes_per_s:>8.2f} {100.0 * s.gflops / peak:>6.1f}%"
+            )
+            if group_by_shape:
+                line += "  " + " ".join(str(tuple(x)) for x in s.shapes)
+            lines.append(line)
+        lines.append(
+            f"wall time {wall / 1e6:.3f} ms; peak {peak:.1f} GFLOP/s "
+            f"({_C.get_num_threads()} threads, {_C.simd_path()})"
+        )
+        return "\n".join(lines)
+
+    def trace_events(self) -> Iterator[dict]:
+        """The events in Chrome Trace Event format (complete 'X' events, microseconds)."""
+        pid = os.getpid()
+        yield {"ph": "M", "name": "process_name", "pid": pid, "args": {"name": "gradcore"}}
+        for tid in sorted({e.thread for e in self.events}):
+            yield {
+                "ph": "M",
+                "name": "thread_name",
+                "pid": pid,
+                "tid": tid,
+                "args": {"name": f"thread {tid}"},
+            }
+        for e in self.events:
+            args: dict = {}
+            if e.kind == "kernel":
+                args = {"flops": e.flops, "bytes": e.bytes}
+                if e.shapes:
+                    args["shapes"] = [list(s) for s in e.shapes]
+            yield {
+                "name": e.name,
+                "cat": e.kind,
+                "ph": "X",
+                "ts": (e.start_ns - self.start_ns) / 1e3,
+                "dur": e.dur_ns / 1e3,
+                "pid": pid,
+                "tid": e.thread,
+                "args": args,
+            }
+
+    def export_chrome_trace(self, path: str) -> None:
+        """Write a Trace Event JSON file that Perfetto and chrome://tracing open."""
+        payload = {"traceEvents": list(self.trace_events()), "displayTimeUnit": "ms"}
+        tmp = f"{path}.tmp{os.getpid()}"
+        with open(tmp, "w") as f:
+            json.dump(payload, f)
+        os.replace(tmp, path)
+
+
+def _profile_whole_run(path: str) -> None:
+    """Start a profile for the whole process (GRADCORE_PROFILE); report it at exit."""
+    import atexit
+    import sys
+
+    prof = profile()
+    prof.__enter__()
+
+    def finish() -> None:
+        prof.__exit__(None, None, None)
+        prof.export_chrome_trace(path)
+        print(prof.table(), file=sys.stderr)
+        print(f"gradcore: Chrome trace written to {path}", file=sys.stderr)
+
+    atexit.register(finish)

@@ -1,0 +1,274 @@
+"""Activations: relu, leaky_relu, sigmoid, tanh, gelu (exact and tanh), bias_relu."""
+
+import math
+
+import numpy as np
+import pytest
+from conftest import assert_allclose, num_threads
+
+from gradcore import _C
+
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+SQRT_2_PI = math.sqrt(2.0 / math.pi)
+SHAPES = [(), (1,), (7,), (3, 5), (2, 3, 4, 5), (1, 1, 1)]
+
+
+def gelu_ref(x, approximate):
+    x = np.asarray(x, np.float64)
+    if approximate == "tanh":
+        return 0.5 * x * (1 + np.tanh(SQRT_2_PI * (x + 0.044715 * x**3)))
+    return 0.5 * x * (1 + _erf(x / math.sqrt(2.0)))
+
+
+def gelu_grad_ref(x, approximate):
+    x = np.asarray(x, np.float64)
+    if approximate == "tanh":
+        u = SQRT_2_PI * (x + 0.044715 * x**3)
+        th = np.tanh(u)
+        return 0.5 * (1 + th) + 0.5 * x * (1 - th**2) * SQRT_2_PI * (1 + 3 * 0.044715 * x**2)
+    return 0.5 * (1 + _erf(x / math.sqrt(2.0))) + x * np.exp(-0.5 * x**2) / math.sqrt(2 * math.pi)
+
+
+def sigmoid_ref(x):
+    x = np.asarray(x, np.float64)
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
+
+
+# name -> (forward(x), backward(dy, x, y), reference f, reference f')
+OPS = {
+    "relu": (
+        _C.relu_forward,
+        lambda dy, x, y: _C.relu_backward(dy, y),
+        lambda x: np.maximum(x, 0.0),
+        lambda x: (x > 0).astype(np.float64),
+    ),
+    "leaky_relu": (
+        lambda x: _C.leaky_relu_forward(x, 0.2),
+        lambda dy, x, y: _C.leaky_relu_backward(dy, x, 0.2),
+        lambda x: np.where(x > 0, x, 0.2 * x),
+        lambda x: np.where(x > 0, 1.0, 0.2),
+    ),
+    "sigmoid": (
+        _C.sigmoid_forward,
+        lambda dy, x, y: _C.sigmoid_backward(dy, y),
+        sigmoid_ref,
+        lambda x: sigmoid_ref(x) * (1 - sigmoid_ref(x)),
+    ),
+    "tanh": (
+        _C.tanh_forward,
+        lambda dy, x, y: _C.tanh_backward(dy, y),
+        np.tanh,
+        lambda x: 1 - np.tanh(x) ** 2,
+    ),
+    "gelu": (
+        _C.gelu_forward,
+        lambda dy, x, y: _C.gelu_backward(dy, x),
+        lambda x: gelu_ref(x, "none"),
+        lambda x: gelu_grad_ref(x, "none"),
+    ),
+    "gelu_tanh": (
+        lambda x: _C.gelu_forward(x, "tanh"),
+        lambda dy, x, y: _C.gelu_backward(dy, x, "tanh"),
+        lambda x: gelu_ref(x, "tanh"),
+        lambda x: gelu_grad_ref(x, "tanh"),
+    ),
+}
+
+
+def _away_from_kink(rng, shape, dtype):
+    """Random inputs not within 1e-3 of 0 (relu/leaky_relu kinks) for finite differences."""
+    x = rng.standard_normal(shape) * 2
+    x = np.where(np.abs(x) < 1e-3, 0.5, x)
+    return np.asarray(x, dtype)
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_forward_backward_vs_numpy(rng, name, dtype, shape):
+    fwd, bwd, f, df = OPS[name]
+    x = _away_from_kink(rng, shape, dtype)
+    dy = np.asarray(rng.standard_normal(shape), dtype)
+    y = fwd(x)
+    assert y.dtype == dtype and y.shape == x.shape
+    tol = dict(rtol=2e-6, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
+    assert_allclose(y, f(x.astype(np.float64)), **tol, what=f"{name} forward")
+    dx = bwd(dy, x, y)
+    assert dx.dtype == dtype and dx.shape == x.shape
+    ref = dy.astype(np.float64) * df(x.astype(np.float64))
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
+    assert_allclose(dx, ref, **tol, what=f"{name} backward")
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_backward_vs_finite_differences(rng, name):
+    fwd, bwd, _, _ = OPS[name]
+    x = _away_from_kink(rng, (3, 7), np.float64)
+    dy = rng.standard_normal(x.shape)
+    dx = bwd(dy, x, fwd(x))
+    h = 1e-6
+    num = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        xp, xm = x.copy(), x.copy()
+        xp[idx] += h
+        xm[idx] -= h
+        num[idx] = np.sum((fwd(xp) - fwd(xm)) * dy) / (2 * h)
+    assert_allclose(dx, num, rtol=1e-6, atol=1e-8, what=f"{name} finite differences")
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_vs_torch(torch, rng, name, dtype):
+    fwd, bwd, _, _ = OPS[name]
+    F = torch.nn.functional
+    tf = {
+        "relu": F.relu,
+        "leaky_relu": lambda t: F.leaky_relu(t, 0.2),
+        "sigmoid": torch.sigmoid,
+        "tanh": torch.tanh,
+        "gelu": F.gelu,
+        "gelu_tanh": lambda t: F.gelu(t, approximate="tanh"),
+    }[name]
+    x = np.asarray(rng.standard_normal((4, 33)) * 4, dtype)
+    x[0, :3] = [0.0, 30.0, -30.0]
+    dy = np.asarray(rng.standard_normal(x.shape), dtype)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = tf(xt)
+    yt.backward(torch.tensor(dy))
+    y = fwd(x)
+    tol = dict(rtol=1e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-14)
+    assert_allclose(y, yt.detach().numpy(), **tol, what=f"{name} forward vs torch")
+    assert_allclose(bwd(dy, x, y), xt.grad.numpy(), **tol, what=f"{name} backward vs torch")
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_threads_bitwise(rng, name):
+    fwd, bwd, _, _ = OPS[name]
+    x = np.asarray(rng.standard_normal(100_003), np.float32)
+    dy = np.asarray(rng.standard_normal(x.shape), np.float32)
+    out = []
+    for n in (1, 2):
+        with num_threads(n):
+            y = fwd(x)
+            out.append((y, bwd(dy, x, y)))
+    assert np.array_equal(out[0][0], out[1][0])
+    assert np.array_equal(out[0][1], out[1][1])
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nan_propagates(name, dtype):
+    fwd, _, _, _ = OPS[name]
+    x = np.array([np.nan, 1.0, -1.0, np.nan], dtype)
+    y = fwd(x)
+    assert np.isnan(y[0]) and np.isnan(y[3]) and not np.isnan(y[1:3]).any()
+
+
+def test_relu_backward_follows_torch_threshold_semantics():
+    # dx = dy where y > 0 (y = NaN passes dy, as in PyTorch's threshold_backward).
+    y = np.array([np.nan, 0.0, -0.0, 2.0, -1.0])
+    dy = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert np.array_equal(_C.relu_backward(dy, y), [1.0, 0.0, 0.0, 4.0, 0.0])
+    assert np.isnan(_C.relu_backward(np.array([np.nan]), np.array([1.0]))[0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_stable_for_large_inputs(dtype):
+    x = np.array([-1e4, -200.0, -80.0, 0.0, 80.0, 200.0, 1e4, -np.inf, np.inf], dtype)
+    with np.errstate(all="raise"):
+        y = _C.sigmoid_forward(x)
+    assert np.isfinite(y).all()
+    assert y[0] == 0 and y[3] == 0.5 and y[6] == 1 and y[7] == 0 and y[8] == 1
+    assert y[2] > 0  # exp(-80) is representable in both dtypes (subnormal-free)
+    assert_allclose(y, sigmoid_ref(x.astype(np.float64)).astype(dtype), rtol=1e-6, atol=0)
+
+
+def test_leaky_relu_slope_values(rng):
+    x = rng.standard_normal(50)
+    for slope in (0, 1, -0.5, 3.0, np.float64(0.1), np.float32(0.25)):
+        y = _C.leaky_relu_forward(x, slope)
+        s = float(slope)
+        assert_allclose(y, np.where(x > 0, x, s * x), rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "shape", [(1, 1), (5, 3), (2, 3, 7), (2, 3, 4, 5), (1, 4, 1, 1), (3, 2, 0)]
+)
+def test_bias_relu_forward(rng, dtype, shape):
+    x = np.asarray(rng.standard_normal(shape), dtype)
+    b = np.asarray(rng.standard_normal(shape[1]), dtype)
+    if x.size:
+        x.flat[0] = np.nan
+    y = _C.bias_relu_forward(x, b)
+    bb = b.reshape((1, -1) + (1,) * (x.ndim - 2))
+    ref = x + bb  # same dtype arithmetic, so exact
+    ref = np.where(ref < 0, 0, ref)
+    assert y.dtype == dtype and y.shape == shape
+    assert np.array_equal(y, ref, equal_nan=True)
+
+
+def test_bias_relu_threads_bitwise(rng):
+    x = np.asarray(rng.standard_normal((8, 16, 33, 33)), np.float32)
+    b = np.asarray(rng.standard_normal(16), np.float32)
+    with num_threads(1):
+        y1 = _C.bias_relu_forward(x, b)
+    with num_threads(2):
+        y2 = _C.bias_relu_forward(x, b)
+    assert np.array_equal(y1, y2)
+
+
+def test_bias_relu_vs_torch(torch, rng):
+    x = np.asarray(rng.standard_normal((2, 3, 4, 5)), np.float32)
+    b = np.asarray(rng.standard_normal(3), np.float32)
+    ref = torch.relu(torch.tensor(x) + torch.tensor(b).view(1, 3, 1, 1)).numpy()
+    assert np.array_equal(_C.bias_relu_forward(x, b), ref)
+
+
+# ---------------------------------------------------------------- errors
+
+
+def test_errors_dtype_and_layout():
+    xi = np.arange(6).reshape(2, 3)
+    x = np.ones((4, 6))
+    with pytest.raises(TypeError, match="relu_forward: x must be float32 or float64, got int64"):
+        _C.relu_forward(xi)
+    with pytest.raises(ValueError, match="sigmoid_forward: x must be C-contiguous"):
+        _C.sigmoid_forward(x[:, ::2])
+    with pytest.raises(TypeError, match="tanh_backward: y must have the same dtype as dy"):
+        _C.tanh_backward(x, x.astype(np.float32))
+    with pytest.raises(ValueError, match=r"relu_backward: dy \(4, 6\) and y \(6, 4\) must have"):
+        _C.relu_backward(x, x.T.copy())
+    with pytest.raises(ValueError, match="sigmoid_backward: y must be C-contiguous"):
+        _C.sigmoid_backward(x[:, :3].copy(), x[:, ::2])
+
+
+def test_errors_gelu_approximate_and_slope():
+    x = np.ones(3)
+    with pytest.raises(
+        ValueError, match=r"gelu_forward: approximate must be one of 'none', 'tanh'"
+    ):
+        _C.gelu_forward(x, "erf")
+    with pytest.raises(ValueError, match="gelu_backward: approximate must be one of"):
+        _C.gelu_backward(x, x, "Tanh")
+    with pytest.raises(
+        TypeError, match="leaky_relu_forward: negative_slope must be a float, got str"
+    ):
+        _C.leaky_relu_forward(x, "0.1")
+    with pytest.raises(TypeError, match="leaky_relu_backward: negative_slope must be a float"):
+        _C.leaky_relu_backward(x, x, True)
+    with pytest.raises(TypeError, match="leaky_relu_forward: negative_slope must be a float"):
+        _C.leaky_relu_forward(x, None)
+
+
+def test_errors_bias_relu():
+    x = np.ones((2, 3, 4), np.float32)
+    with pytest.raises(ValueError, match="bias_relu_forward: x must have at least 2 dimensions"):
+        _C.bias_relu_forward(np.ones(3, np.float32), np.ones(3, np.float32))
+    with pytest.raises(ValueError, match="bias_relu_forward: bias has 4 entries but x has 3"):
+        _C.bias_relu_forward(x, np.ones(4, np.float32))
+    with pytest.raises(ValueError, match="bias_relu_forward: bias must have 1 dimensions"):
+        _C.bias_relu_forward(x, np.ones((3, 1), np.float32))
+    with pytest.raises(TypeError, match="bias_relu_forward: bias must have the same dtype as x"):
+        _C.bias_relu_forward(x, np.ones(3))

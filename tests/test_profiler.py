@@ -1,0 +1,129 @@
+"""The native profiler and gradcore.profiler: records, tables, Chrome traces."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import num_threads
+
+import gradcore
+from gradcore import _C
+from gradcore.profiler import profile, record_function
+
+
+def _gemm(rng, m, n, k):
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    return _C.gemm(a, b)
+
+
+def test_records_name_shapes_and_flops(rng):
+    with profile() as prof:
+        _gemm(rng, 7, 5, 3)
+        _gemm(rng, 16, 8, 4)
+    kernels = [e for e in prof.events if e.kind == "kernel" and e.name == "gemm"]
+    assert len(kernels) == 2
+    assert [e.shapes for e in kernels] == [((7, 5, 3),), ((16, 8, 4),)]
+    assert [e.flops for e in kernels] == [2.0 * 7 * 5 * 3, 2.0 * 16 * 8 * 4]
+    assert all(e.dur_ns > 0 and e.bytes > 0 for e in kernels)
+    assert all(prof.start_ns <= e.start_ns <= prof.end_ns for e in kernels)
+
+
+def test_nothing_recorded_outside_a_profile(rng):
+    _gemm(rng, 4, 4, 4)
+    assert not _C.profiler_enabled()
+    with profile() as prof:
+        pass
+    assert prof.events == []
+
+
+def test_disabled_profile_records_nothing(rng):
+    with profile(enabled=False) as prof:
+        _gemm(rng, 4, 4, 4)
+    assert prof.events == []
+
+
+def test_python_spans_contain_their_kernels(rng):
+    with profile() as prof:
+        with record_function("outer"):
+            _gemm(rng, 32, 32, 32)
+    outer = [e for e in prof.events if e.name == "outer"]
+    inner = [e for e in prof.events if e.name == "gemm"]
+    assert len(outer) == 1 and outer[0].kind == "python"
+    assert outer[0].thread == inner[0].thread
+    assert outer[0].start_ns <= inner[0].start_ns
+    assert inner[0].start_ns + inner[0].dur_ns <= outer[0].start_ns + outer[0].dur_ns
+
+
+def test_profiling_does_not_change_results(rng):
+    a = rng.standard_normal((67, 45)).astype(np.float32)
+    b = rng.standard_normal((45, 33)).astype(np.float32)
+    plain = _C.gemm(a, b)
+    with profile():
+        profiled = _C.gemm(a, b)
+    assert np.array_equal(plain, profiled)
+
+
+def test_key_averages_and_table(rng):
+    with profile() as prof:
+        for _ in range(3):
+            _gemm(rng, 8, 8, 8)
+        _gemm(rng, 9, 9, 9)
+    rows = {r.name: r for r in prof.key_averages()}
+    assert rows["gemm"].calls == 4
+    assert rows["gemm"].flops == 3 * 2 * 8**3 + 2 * 9**3
+    by_shape = prof.key_averages(group_by_shape=True)
+    assert sorted(r.calls for r in by_shape) == [1, 3]
+    text = prof.table(sort_by="calls", group_by_shape=True)
+    for col in ("calls", "total ms", "GFLOP/s", "GB/s", "% peak", "gemm"):
+        assert col in text
+    with pytest.raises(ValueError, match="sort_by"):
+        prof.table(sort_by="bogus")
+
+
+def test_chrome_trace_is_valid_trace_event_json(rng, tmp_path):
+    with profile() as prof:
+        with record_function("step"):
+            _gemm(rng, 16, 16, 16)
+    path = tmp_path / "trace.json"
+    prof.export_chrome_trace(str(path))
+    data = json.loads(path.read_text())
+    events = data["traceEvents"]
+    complete = [e for e in events if e["ph"] == "X"]
+    assert {e["name"] for e in complete} >= {"step", "gemm"}
+    for e in complete:
+        assert {"ts", "dur", "pid", "tid", "name", "cat"} <= set(e)
+        assert e["dur"] >= 0
+    assert any(e["ph"] == "M" and e["name"] == "thread_name" for e in events)
+
+
+def test_profiles_do_not_nest():
+    with profile():
+        with pytest.raises(RuntimeError, match="already active"):
+            profile().__enter__()
+
+
+def test_records_from_threaded_kernels(rng):
+    with num_threads(2), profile() as prof:
+        _gemm(rng, 300, 300, 300)
+    assert any(e.name == "gemm" for e in prof.events)
+
+
+def test_peak_gflops_is_plausible():
+    peak1 = gradcore.profiler.peak_gflops(1)
+    assert 1.0 < peak1 < 1000.0
+    assert gradcore.profiler.peak_gflops(2) >= peak1 or os.cpu_count() == 1
+
+
+def test_env_var_profiles_a_whole_script(tmp_path):
+    trace = tmp_path / "whole.json"
+    code = "import numpy as np, gradcore\na = np.ones((8, 8), np.float32)\ngradcore._C.gemm(a, a)\n"
+    env = dict(os.environ, GRADCORE_PROFILE=str(trace))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "gemm" in out.stderr and "Chrome trace written" in out.stderr
+    names = {e["name"] for e in json.loads(trace.read_text())["traceEvents"]}
+    assert "gemm" in names
