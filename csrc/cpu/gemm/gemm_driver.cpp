@@ -4,11 +4,11 @@
 // the A block, alpha folded in) -> jr over NR (pack the B micro-panel during the first ic
 // block, or read B in place) -> ir over MR (micro-kernel). The next B panel's source is
 // prefetched while the current panel computes, so packing from memory overlaps the math.
-// Threads split C into column ranges (or row ranges when C is tall), aligned to the
-// micro-tile grid; each thread packs into its own thread_scratch buffers, so no barriers
-// are needed. The KC partition depends on K only and every element of C is accumulated
-// in the same k order whatever the thread count, so results are bitwise identical for
-// any number of threads.
+// Threads: with a single MC block, each thread takes an NR-aligned range of columns and
+// packs into its own thread_scratch buffers (no barriers); with several MC blocks, the
+// threads share each packed B block and split the rows (gemm_shared_b). The KC partition depends on
+// K only and every element of C is accumulated in the same k order whatever the thread count, so
+// results are bitwise identical for any number of threads.
 #include <algorithm>
 #include <cstring>
 
@@ -154,6 +154,63 @@ void gemm_block_range(const GemmPath<T>& p, const Problem<T>& pr, int64_t m0, in
   }
 }
 
+// Multi-threaded GEMM for tall problems (several MC blocks): the threads pack each KC x NC
+// block of B together into the calling thread's buffer and share it (a barrier after
+// packing and one before the next), and each computes its own MR-aligned range of rows,
+// packing its own A blocks. Nothing is packed twice.
+template <typename T>
+void gemm_shared_b(const GemmPath<T>& p, const Problem<T>& pr, int nt) {
+#ifdef _OPENMP
+  const int mr = p.mr, nr = p.nr;
+  const int64_t nc_max = std::min(p.nc, round_up(pr.N, nr));
+  T* pack_b = thread_scratch<T>(kSlotGemmPackB, static_cast<size_t>(nc_max * pr.kc));
+  const int64_t m_tiles = (pr.M + mr - 1) / mr;
+#pragma omp parallel num_threads(nt)
+  {
+    DenormalGuard ftz;
+    const int t = omp_get_thread_num(), team = omp_get_num_threads();
+    const int64_t m0 = std::min(pr.M, m_tiles * t / team * mr);
+    const int64_t m1 = std::min(pr.M, m_tiles * (t + 1) / team * mr);
+    const int64_t mc_max = std::max<int64_t>(mr, std::min(p.mc, round_up(m1 - m0, mr)));
+    T* pack_a = thread_scratch<T>(kSlotGemmPackA, static_cast<size_t>(mc_max * pr.kc));
+    for (int64_t jc = 0; jc < pr.N; jc += p.nc) {
+      const int64_t nc = std::min(p.nc, pr.N - jc);
+      const int64_t panels = (nc + nr - 1) / nr;
+      const int64_t q0 = panels * t / team, q1 = panels * (t + 1) / team;
+      for (int64_t pc = 0; pc < pr.K; pc += pr.kc) {
+        const int64_t kc = std::min(pr.kc, pr.K - pc);
+        const T beta = pc == 0 ? pr.beta : T(1);
+        if (q1 > q0)
+          p.pack_b(pr.trans_b, pr.B, pr.ldb, pc, kc, jc + q0 * nr, std::min(nc, q1 * nr) - q0 * nr,
+                   pack_b + q0 * nr * kc);
+#pragma omp barrier
+        for (int64_t ic = m0; ic < m1; ic += p.mc) {
+          const int64_t mc = std::min(p.mc, m1 - ic);
+          p.pack_a(pr.trans_a, pr.A, pr.lda, ic, mc, pc, kc, pr.alpha, pack_a);
+          for (int64_t jr = 0; jr < nc; jr += nr) {
+            const int64_t nrr = std::min<int64_t>(nr, nc - jr);
+            const T* b = pack_b + jr * kc;
+            for (int64_t ir = 0; ir < mc; ir += mr) {
+              const int64_t mrr = std::min<int64_t>(mr, mc - ir);
+              const T* a = pack_a + ir * kc;
+              T* c = pr.C + (ic + ir) * pr.ldc + jc + jr;
+              if (mrr == mr && nrr == nr)
+                p.kernel(kc, a, b, nr, c, pr.ldc, beta);
+              else
+                p.edge(kc, a, b, nr, c, pr.ldc, beta, static_cast<int>(mrr), static_cast<int>(nrr));
+            }
+          }
+        }
+#pragma omp barrier
+      }
+    }
+  }
+#else
+  (void)nt;
+  gemm_block_range(p, pr, 0, pr.M, 0, pr.N);
+#endif
+}
+
 // C = beta * C (K == 0); beta == 0 writes zeros whatever C held.
 template <typename T>
 void scale_c(int64_t M, int64_t N, T beta, T* C, int64_t ldc) {
@@ -185,25 +242,23 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
 
   const int64_t m_tiles = (M + p.mr - 1) / p.mr, n_tiles = (N + p.nr - 1) / p.nr;
   int nt = threads_for(M * N * K, kMinWorkPerThread);
-  // Split the larger side of C (in whole micro-tiles): the other operand is packed by every
-  // thread, so duplicate the smaller one.
-  const bool split_n = n_tiles >= m_tiles;
-  nt = static_cast<int>(std::min<int64_t>(nt, split_n ? n_tiles : m_tiles));
+  if (nt > 1 && M > p.mc && m_tiles >= nt) {
+    // Several MC blocks: share the packed B, split the rows.
+    gemm_shared_b(p, pr, nt);
+    return;
+  }
+  // One MC block (e.g. convolution: few output channels, many pixels): split the columns;
+  // each thread packs the (small) A block itself and streams its own part of B.
+  nt = static_cast<int>(std::min<int64_t>(nt, n_tiles));
   if (nt <= 1) {
     gemm_block_range(p, pr, 0, M, 0, N);
     return;
   }
-  const int64_t tiles = split_n ? n_tiles : m_tiles;
-  const int64_t step = split_n ? p.nr : p.mr;
   parallel_for(nt, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
-      const int64_t b = std::min(split_n ? N : M, tiles * t / nt * step);
-      const int64_t e = std::min(split_n ? N : M, tiles * (t + 1) / nt * step);
-      if (b >= e) continue;
-      if (split_n)
-        gemm_block_range(p, pr, 0, M, b, e);
-      else
-        gemm_block_range(p, pr, b, e, 0, N);
+      const int64_t b = std::min(N, n_tiles * t / nt * p.nr);
+      const int64_t e = std::min(N, n_tiles * (t + 1) / nt * p.nr);
+      if (b < e) gemm_block_range(p, pr, 0, M, b, e);
     }
   });
 }
