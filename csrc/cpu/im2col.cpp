@@ -1,9 +1,19 @@
+// im2col / col2im loops. They are compiled twice, portable (SSE2) and with AVX2 enabled
+// (function-level target attribute), and the AVX2 copy is used when simd_path() allows.
 #include "cpu/im2col.h"
 
 #include <algorithm>
-#include <cstring>
 
+#include "core/cpu_features.h"
 #include "profiler/profiler.h"
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define GC_HAVE_AVX2_TARGET 1
+#define GC_ALWAYS_INLINE __attribute__((always_inline)) inline
+#else
+#define GC_HAVE_AVX2_TARGET 0
+#define GC_ALWAYS_INLINE inline
+#endif
 
 namespace gradcore {
 namespace {
@@ -26,32 +36,57 @@ inline void valid_ow(const ConvGeom& g, int64_t s, int64_t* lo, int64_t* hi) {
   *hi = h;
 }
 
-}  // namespace
+// Stride 1 with OW == W ("same" width): for a fixed (c, r, s) the valid output rows read one
+// contiguous stretch of the input plane, so the copy (or the accumulation) is one long
+// vectorised loop; the columns that wrap around a row edge are then zeroed (im2col) or
+// zeroed beforehand in the columns matrix, so that they add nothing (col2im).
+inline bool contiguous_rows(const ConvGeom& g) {
+  return g.sh == 1 && g.sw == 1 && g.OW == g.W;
+}
 
 template <typename T>
-void im2col(const ConvGeom& g, int64_t C, const T* x, int64_t oh0, int64_t oh1, T* col,
-            int64_t ldcol) {
-  GC_PROFILE_SCOPE("im2col", 0, sizeof(T) * C * g.R * g.S * (oh1 - oh0) * g.OW * 2, {C, g.H, g.W},
-                   {g.R, g.S, oh1 - oh0, g.OW});
+GC_ALWAYS_INLINE void im2col_body(const ConvGeom& g, int64_t C, const T* x, int64_t oh0,
+                                  int64_t oh1, T* col, int64_t ldcol) {
   const int64_t OW = g.OW, H = g.H, W = g.W, sw = g.sw;
+  const bool contiguous = contiguous_rows(g);
   for (int64_t c = 0; c < C; ++c) {
     const T* xc = x + c * H * W;
     for (int64_t r = 0; r < g.R; ++r) {
+      const int64_t rofs = r * g.dh - g.ph;  // ih = oh*sh + rofs
       for (int64_t s = 0; s < g.S; ++s) {
         T* dst = col + ((c * g.R + r) * g.S + s) * ldcol;
         int64_t lo, hi;
         valid_ow(g, s, &lo, &hi);
         const int64_t off = s * g.dw - g.pw;
+        if (contiguous) {
+          // valid output rows [a, b): 0 <= oh + rofs < H
+          const int64_t a = std::clamp<int64_t>(-rofs, oh0, oh1);
+          const int64_t b = std::clamp<int64_t>(H - rofs, a, oh1);
+          for (int64_t t = 0; t < (a - oh0) * OW; ++t) dst[t] = T(0);
+          if (b > a && hi > lo) {
+            const int64_t t0 = (a - oh0) * OW + lo, t1 = (b - 1 - oh0) * OW + hi;
+            const T* src = xc + (a + rofs) * W + lo + off;  // dst[t0 + t] = src[t]
+            T* out = dst + t0;
+            for (int64_t t = 0; t < t1 - t0; ++t) out[t] = src[t];
+          }
+          for (int64_t oh = a; oh < b; ++oh) {
+            T* row = dst + (oh - oh0) * OW;
+            for (int64_t ow = 0; ow < lo; ++ow) row[ow] = T(0);
+            for (int64_t ow = std::max(hi, lo); ow < OW; ++ow) row[ow] = T(0);
+          }
+          for (int64_t t = (b - oh0) * OW; t < (oh1 - oh0) * OW; ++t) dst[t] = T(0);
+          continue;
+        }
         for (int64_t oh = oh0; oh < oh1; ++oh, dst += OW) {
-          const int64_t ih = oh * g.sh - g.ph + r * g.dh;
+          const int64_t ih = oh * g.sh + rofs;
           if (ih < 0 || ih >= H) {
-            std::fill(dst, dst + OW, T(0));
+            for (int64_t ow = 0; ow < OW; ++ow) dst[ow] = T(0);
             continue;
           }
           const T* src = xc + ih * W;  // dst[ow] = src[ow*sw + off]
           for (int64_t ow = 0; ow < lo; ++ow) dst[ow] = T(0);
           if (sw == 1) {
-            if (hi > lo) std::memcpy(dst + lo, src + lo + off, sizeof(T) * (hi - lo));
+            for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow + off];
           } else if (sw == 2) {
             for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[2 * ow + off];
           } else {
@@ -65,22 +100,36 @@ void im2col(const ConvGeom& g, int64_t C, const T* x, int64_t oh0, int64_t oh1, 
 }
 
 template <typename T>
-void col2im_add(const ConvGeom& g, int64_t C, const T* col, int64_t ldcol, int64_t oh0, int64_t oh1,
-                T* x) {
-  GC_PROFILE_SCOPE("col2im", C * g.R * g.S * (oh1 - oh0) * g.OW,
-                   sizeof(T) * C * g.R * g.S * (oh1 - oh0) * g.OW * 3, {C, g.H, g.W},
-                   {g.R, g.S, oh1 - oh0, g.OW});
+GC_ALWAYS_INLINE void col2im_body(const ConvGeom& g, int64_t C, T* col, int64_t ldcol, int64_t oh0,
+                                  int64_t oh1, T* x) {
   const int64_t OW = g.OW, H = g.H, W = g.W, sw = g.sw;
+  const bool contiguous = contiguous_rows(g);
   for (int64_t c = 0; c < C; ++c) {
     T* xc = x + c * H * W;
     for (int64_t r = 0; r < g.R; ++r) {
+      const int64_t rofs = r * g.dh - g.ph;
       for (int64_t s = 0; s < g.S; ++s) {
-        const T* src = col + ((c * g.R + r) * g.S + s) * ldcol;
+        T* src = col + ((c * g.R + r) * g.S + s) * ldcol;
         int64_t lo, hi;
         valid_ow(g, s, &lo, &hi);
         const int64_t off = s * g.dw - g.pw;
+        if (contiguous) {
+          const int64_t a = std::clamp<int64_t>(-rofs, oh0, oh1);
+          const int64_t b = std::clamp<int64_t>(H - rofs, a, oh1);
+          if (b <= a || hi <= lo) continue;
+          for (int64_t oh = a; oh < b; ++oh) {  // columns that read padding add nothing
+            T* row = src + (oh - oh0) * OW;
+            for (int64_t ow = 0; ow < lo; ++ow) row[ow] = T(0);
+            for (int64_t ow = hi; ow < OW; ++ow) row[ow] = T(0);
+          }
+          const int64_t t0 = (a - oh0) * OW + lo, t1 = (b - 1 - oh0) * OW + hi;
+          T* dst = xc + (a + rofs) * W + lo + off;  // dst[t] += src[t0 + t]
+          const T* in = src + t0;
+          for (int64_t t = 0; t < t1 - t0; ++t) dst[t] += in[t];
+          continue;
+        }
         for (int64_t oh = oh0; oh < oh1; ++oh, src += OW) {
-          const int64_t ih = oh * g.sh - g.ph + r * g.dh;
+          const int64_t ih = oh * g.sh + rofs;
           if (ih < 0 || ih >= H) continue;
           T* dst = xc + ih * W;  // dst[ow*sw + off] += src[ow]
           if (sw == 1) {
@@ -94,13 +143,61 @@ void col2im_add(const ConvGeom& g, int64_t C, const T* col, int64_t ldcol, int64
   }
 }
 
+template <typename T>
+void im2col_generic(const ConvGeom& g, int64_t C, const T* x, int64_t oh0, int64_t oh1, T* col,
+                    int64_t ldcol) {
+  im2col_body(g, C, x, oh0, oh1, col, ldcol);
+}
+template <typename T>
+void col2im_generic(const ConvGeom& g, int64_t C, T* col, int64_t ldcol, int64_t oh0, int64_t oh1,
+                    T* x) {
+  col2im_body(g, C, col, ldcol, oh0, oh1, x);
+}
+#if GC_HAVE_AVX2_TARGET
+template <typename T>
+__attribute__((target("avx2"))) void im2col_avx2(const ConvGeom& g, int64_t C, const T* x,
+                                                 int64_t oh0, int64_t oh1, T* col, int64_t ldcol) {
+  im2col_body(g, C, x, oh0, oh1, col, ldcol);
+}
+template <typename T>
+__attribute__((target("avx2"))) void col2im_avx2(const ConvGeom& g, int64_t C, T* col,
+                                                 int64_t ldcol, int64_t oh0, int64_t oh1, T* x) {
+  col2im_body(g, C, col, ldcol, oh0, oh1, x);
+}
+#endif
+
+}  // namespace
+
+template <typename T>
+void im2col(const ConvGeom& g, int64_t C, const T* x, int64_t oh0, int64_t oh1, T* col,
+            int64_t ldcol) {
+  GC_PROFILE_SCOPE("im2col", 0, sizeof(T) * C * g.R * g.S * (oh1 - oh0) * g.OW * 2, {C, g.H, g.W},
+                   {g.R, g.S, oh1 - oh0, g.OW});
+#if GC_HAVE_AVX2_TARGET
+  if (simd_path() == SimdPath::kAvx2Fma) return im2col_avx2(g, C, x, oh0, oh1, col, ldcol);
+#endif
+  im2col_generic(g, C, x, oh0, oh1, col, ldcol);
+}
+
+template <typename T>
+void col2im_add(const ConvGeom& g, int64_t C, T* col, int64_t ldcol, int64_t oh0, int64_t oh1,
+                T* x) {
+  GC_PROFILE_SCOPE("col2im", C * g.R * g.S * (oh1 - oh0) * g.OW,
+                   sizeof(T) * C * g.R * g.S * (oh1 - oh0) * g.OW * 3, {C, g.H, g.W},
+                   {g.R, g.S, oh1 - oh0, g.OW});
+#if GC_HAVE_AVX2_TARGET
+  if (simd_path() == SimdPath::kAvx2Fma) return col2im_avx2(g, C, col, ldcol, oh0, oh1, x);
+#endif
+  col2im_generic(g, C, col, ldcol, oh0, oh1, x);
+}
+
 template void im2col<float>(const ConvGeom&, int64_t, const float*, int64_t, int64_t, float*,
                             int64_t);
 template void im2col<double>(const ConvGeom&, int64_t, const double*, int64_t, int64_t, double*,
                              int64_t);
-template void col2im_add<float>(const ConvGeom&, int64_t, const float*, int64_t, int64_t, int64_t,
+template void col2im_add<float>(const ConvGeom&, int64_t, float*, int64_t, int64_t, int64_t,
                                 float*);
-template void col2im_add<double>(const ConvGeom&, int64_t, const double*, int64_t, int64_t, int64_t,
+template void col2im_add<double>(const ConvGeom&, int64_t, double*, int64_t, int64_t, int64_t,
                                  double*);
 
 }  // namespace gradcore

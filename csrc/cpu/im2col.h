@@ -28,9 +28,10 @@ void im2col(const ConvGeom& g, int64_t C, const T* x, int64_t oh0, int64_t oh1, 
             int64_t ldcol);
 
 // x (C x H x W) += the columns scattered back to the input positions they were read from
-// (the adjoint of im2col), for output rows [oh0, oh1).
+// (the adjoint of im2col), for output rows [oh0, oh1). col is scratch: entries that map to
+// the padding may be overwritten with zeros.
 template <typename T>
-void col2im_add(const ConvGeom& g, int64_t C, const T* col, int64_t ldcol, int64_t oh0, int64_t oh1,
+void col2im_add(const ConvGeom& g, int64_t C, T* col, int64_t ldcol, int64_t oh0, int64_t oh1,
                 T* x);
 
 }  // namespace gradcore

@@ -5,9 +5,20 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
+#include "core/cpu_features.h"
 #include "core/parallel.h"
 #include "profiler/profiler.h"
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define GC_HAVE_AVX2_TARGET 1
+#define GC_ALWAYS_INLINE __attribute__((always_inline)) inline
+#include <immintrin.h>
+#else
+#define GC_HAVE_AVX2_TARGET 0
+#define GC_ALWAYS_INLINE inline
+#endif
 
 namespace gradcore {
 namespace {
@@ -34,9 +45,12 @@ inline bool takes_max(T v, T m) {
   return v > m || v != v;
 }
 
-// 2x2 windows, stride 2, no padding or dilation, every window inside the plane.
+// 2x2 windows, stride 2, no padding or dilation, every window inside the plane. Branch-free
+// (random data would mispredict every comparison): the selects compile to blends and the
+// loop vectorises in the AVX2 copy.
 template <typename T>
-void max_pool_2x2_plane(const T* x, int64_t W, int64_t OH, int64_t OW, T* y, int64_t* ind) {
+GC_ALWAYS_INLINE void max_pool_2x2_body(const T* x, int64_t W, int64_t OH, int64_t OW, T* y,
+                                        int64_t* ind) {
   for (int64_t oh = 0; oh < OH; ++oh) {
     const T* r0 = x + 2 * oh * W;
     const T* r1 = r0 + W;
@@ -44,19 +58,147 @@ void max_pool_2x2_plane(const T* x, int64_t W, int64_t OH, int64_t OW, T* y, int
     int64_t* io = ind + oh * OW;
     const int64_t row = 2 * oh * W;
     for (int64_t ow = 0; ow < OW; ++ow) {
-      const int64_t base = row + 2 * ow;
-      T m = r0[2 * ow];
-      int64_t k = base;
-      T v = r0[2 * ow + 1];
-      if (takes_max(v, m)) m = v, k = base + 1;
-      v = r1[2 * ow];
-      if (takes_max(v, m)) m = v, k = base + W;
-      v = r1[2 * ow + 1];
-      if (takes_max(v, m)) m = v, k = base + W + 1;
+      const T a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
+      T m = a;
+      int64_t k = 0;
+      bool t = (b > m) | (b != b);
+      m = t ? b : m;
+      k = t ? 1 : k;
+      t = (c > m) | (c != c);
+      m = t ? c : m;
+      k = t ? W : k;
+      t = (d > m) | (d != d);
+      m = t ? d : m;
+      k = t ? W + 1 : k;
       yo[ow] = m;
-      io[ow] = k;
+      io[ow] = row + 2 * ow + k;
     }
   }
+}
+
+// dx of one plane when every index lies in its own 2x2 cell: each element written once.
+// Returns false (having written part of the plane) if some index lies elsewhere.
+template <typename T>
+GC_ALWAYS_INLINE bool max_unpool_2x2_body(const T* g, const int64_t* ind, int64_t H, int64_t W,
+                                          int64_t OH, int64_t OW, T* d) {
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    T* r0 = d + 2 * oh * W;
+    T* r1 = r0 + W;
+    const T* go = g + oh * OW;
+    const int64_t* io = ind + oh * OW;
+    const int64_t row = 2 * oh * W;
+    bool ok = true;
+    for (int64_t ow = 0; ow < OW; ++ow) {
+      const int64_t off = io[ow] - (row + 2 * ow);
+      ok &= (off == 0) | (off == 1) | (off == W) | (off == W + 1);
+      const T v = go[ow];
+      r0[2 * ow] = off == 0 ? v : T(0);
+      r0[2 * ow + 1] = off == 1 ? v : T(0);
+      r1[2 * ow] = off == W ? v : T(0);
+      r1[2 * ow + 1] = off == W + 1 ? v : T(0);
+    }
+    if (!ok) return false;
+    if (W > 2 * OW) r0[W - 1] = r1[W - 1] = T(0);
+  }
+  if (H > 2 * OH) std::fill(d + (H - 1) * W, d + H * W, T(0));
+  return true;
+}
+
+template <typename T>
+void max_pool_2x2_generic(const T* x, int64_t W, int64_t OH, int64_t OW, T* y, int64_t* ind) {
+  max_pool_2x2_body(x, W, OH, OW, y, ind);
+}
+template <typename T>
+bool max_unpool_2x2_generic(const T* g, const int64_t* ind, int64_t H, int64_t W, int64_t OH,
+                            int64_t OW, T* d) {
+  return max_unpool_2x2_body(g, ind, H, W, OH, OW, d);
+}
+#if GC_HAVE_AVX2_TARGET
+template <typename T>
+__attribute__((target("avx2"))) void max_pool_2x2_avx2(const T* x, int64_t W, int64_t OH,
+                                                       int64_t OW, T* y, int64_t* ind) {
+  max_pool_2x2_body(x, W, OH, OW, y, ind);
+}
+template <typename T>
+__attribute__((target("avx2"))) bool max_unpool_2x2_avx2(const T* g, const int64_t* ind, int64_t H,
+                                                         int64_t W, int64_t OH, int64_t OW, T* d) {
+  return max_unpool_2x2_body(g, ind, H, W, OH, OW, d);
+}
+#endif
+
+template <typename T>
+void max_pool_2x2_plane(const T* x, int64_t W, int64_t OH, int64_t OW, T* y, int64_t* ind) {
+#if GC_HAVE_AVX2_TARGET
+  if (simd_path() == SimdPath::kAvx2Fma) return max_pool_2x2_avx2(x, W, OH, OW, y, ind);
+#endif
+  max_pool_2x2_generic(x, W, OH, OW, y, ind);
+}
+
+#if GC_HAVE_AVX2_TARGET
+// float, 4 outputs per step: 64-bit compares locate each index in its cell, the masks select
+// dy into the four cell positions, and unpacks interleave them into the two input rows.
+__attribute__((target("avx2"))) bool max_unpool_2x2_avx2_f32(const float* g, const int64_t* ind,
+                                                             int64_t H, int64_t W, int64_t OH,
+                                                             int64_t OW, float* d) {
+  const __m256i lane = _mm256_setr_epi64x(0, 2, 4, 6);
+  const __m256i k1 = _mm256_set1_epi64x(1), kw = _mm256_set1_epi64x(W);
+  const __m256i kw1 = _mm256_set1_epi64x(W + 1), zero = _mm256_setzero_si256();
+  const __m256i low = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+// 4 x 64-bit all-ones/zero masks -> 4 x 32-bit masks (as float)
+#define GC_LOW32(m) _mm_castsi128_ps(_mm256_castsi256_si128(_mm256_permutevar8x32_epi32(m, low)))
+
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    float* r0 = d + 2 * oh * W;
+    float* r1 = r0 + W;
+    const float* go = g + oh * OW;
+    const int64_t* io = ind + oh * OW;
+    const int64_t row = 2 * oh * W;
+    int64_t ow = 0;
+    for (; ow + 4 <= OW; ow += 4) {
+      const __m256i idx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(io + ow));
+      const __m256i off =
+          _mm256_sub_epi64(idx, _mm256_add_epi64(_mm256_set1_epi64x(row + 2 * ow), lane));
+      const __m256i m0 = _mm256_cmpeq_epi64(off, zero), m1 = _mm256_cmpeq_epi64(off, k1);
+      const __m256i m2 = _mm256_cmpeq_epi64(off, kw), m3 = _mm256_cmpeq_epi64(off, kw1);
+      const __m256i any = _mm256_or_si256(_mm256_or_si256(m0, m1), _mm256_or_si256(m2, m3));
+      if (_mm256_movemask_pd(_mm256_castsi256_pd(any)) != 0xF) return false;
+      const __m128 v = _mm_loadu_ps(go + ow);
+      const __m128 a = _mm_and_ps(v, GC_LOW32(m0)), b = _mm_and_ps(v, GC_LOW32(m1));
+      const __m128 c = _mm_and_ps(v, GC_LOW32(m2)), e = _mm_and_ps(v, GC_LOW32(m3));
+      _mm_storeu_ps(r0 + 2 * ow, _mm_unpacklo_ps(a, b));
+      _mm_storeu_ps(r0 + 2 * ow + 4, _mm_unpackhi_ps(a, b));
+      _mm_storeu_ps(r1 + 2 * ow, _mm_unpacklo_ps(c, e));
+      _mm_storeu_ps(r1 + 2 * ow + 4, _mm_unpackhi_ps(c, e));
+    }
+    for (; ow < OW; ++ow) {
+      const int64_t off = io[ow] - (row + 2 * ow);
+      if (off != 0 && off != 1 && off != W && off != W + 1) return false;
+      const float v = go[ow];
+      r0[2 * ow] = off == 0 ? v : 0.0f;
+      r0[2 * ow + 1] = off == 1 ? v : 0.0f;
+      r1[2 * ow] = off == W ? v : 0.0f;
+      r1[2 * ow + 1] = off == W + 1 ? v : 0.0f;
+    }
+    if (W > 2 * OW) r0[W - 1] = r1[W - 1] = 0.0f;
+  }
+  if (H > 2 * OH) std::fill(d + (H - 1) * W, d + H * W, 0.0f);
+  return true;
+}
+#undef GC_LOW32
+#endif
+
+template <typename T>
+bool max_unpool_2x2_plane(const T* g, const int64_t* ind, int64_t H, int64_t W, int64_t OH,
+                          int64_t OW, T* d) {
+#if GC_HAVE_AVX2_TARGET
+  if (simd_path() == SimdPath::kAvx2Fma) {
+    if constexpr (std::is_same_v<T, float>)
+      return max_unpool_2x2_avx2_f32(g, ind, H, W, OH, OW, d);
+    else
+      return max_unpool_2x2_avx2(g, ind, H, W, OH, OW, d);
+  }
+#endif
+  return max_unpool_2x2_generic(g, ind, H, W, OH, OW, d);
 }
 
 template <typename T>
@@ -155,28 +297,7 @@ int64_t max_pool2d_backward(int64_t planes, int64_t H, int64_t W, int64_t OH, in
       const T* g = dy + c * P;
       const int64_t* ind = idx + c * P;
       T* d = dx + c * HW;
-      bool done = false;
-      if (cells) {
-        done = true;
-        for (int64_t oh = 0; oh < OH && done; ++oh) {
-          T* r0 = d + 2 * oh * W;
-          T* r1 = r0 + W;
-          for (int64_t ow = 0; ow < OW; ++ow) {
-            const int64_t off = ind[oh * OW + ow] - (2 * oh * W + 2 * ow);
-            if (off != 0 && off != 1 && off != W && off != W + 1) {
-              done = false;
-              break;
-            }
-            const T v = g[oh * OW + ow];
-            r0[2 * ow] = off == 0 ? v : T(0);
-            r0[2 * ow + 1] = off == 1 ? v : T(0);
-            r1[2 * ow] = off == W ? v : T(0);
-            r1[2 * ow + 1] = off == W + 1 ? v : T(0);
-          }
-          if (done && W > 2 * OW) r0[W - 1] = r1[W - 1] = T(0);
-        }
-        if (done && H > 2 * OH) std::fill(d + (H - 1) * W, d + HW, T(0));
-      }
+      const bool done = cells && max_unpool_2x2_plane(g, ind, H, W, OH, OW, d);
       if (!done) {
         std::fill(d, d + HW, T(0));
         for (int64_t o = 0; o < P; ++o) {

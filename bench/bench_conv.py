@@ -1,0 +1,202 @@
+"""conv2d throughput: gradcore vs PyTorch CPU vs a plain numpy im2col+BLAS reference.
+
+    python bench/bench_conv.py [--quick] [--json PATH] [--threads 1,2] [--no-numpy]
+
+For each shape (N, C, H, W, K, kernel, stride, pad) and thread count, times (interleaved,
+median of several rounds) the forward pass and forward+backward (input, weight and bias
+gradients), and reports ms, GFLOP/s and the ratio of PyTorch's time to gradcore's
+(> 1: gradcore is faster). FLOPs: forward 2*N*K*OH*OW*C*R*S; backward twice that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import interleaved, machine_info, set_numpy_threads, write_json  # noqa: E402
+
+import gradcore  # noqa: E402
+from gradcore import _C  # noqa: E402
+
+try:
+    import torch
+except ImportError:  # pragma: no cover
+    torch = None
+
+SHAPES = [  # N, C, H, W, K, kernel, stride, pad
+    (64, 1, 28, 28, 32, 3, 1, 1),
+    (64, 32, 14, 14, 64, 3, 1, 1),
+    (128, 64, 32, 32, 64, 3, 1, 1),
+    (128, 128, 16, 16, 128, 3, 1, 1),
+    (128, 64, 32, 32, 128, 1, 1, 0),
+    (32, 3, 224, 224, 64, 7, 2, 3),
+]
+QUICK_SHAPES = [SHAPES[0], SHAPES[1], SHAPES[3], SHAPES[4]]
+
+
+def out_size(h, k, s, p):
+    return (h + 2 * p - k) // s + 1
+
+
+# ---- numpy reference: im2col as a strided view + one BLAS GEMM over the whole batch ----
+
+
+def np_im2col(x, k, s, p):
+    n, c = x.shape[:2]
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p))) if p else x
+    win = np.lib.stride_tricks.sliding_window_view(xp, (k, k), axis=(2, 3))[:, :, ::s, ::s]
+    oh, ow = win.shape[2:4]
+    return win.transpose(1, 4, 5, 0, 2, 3).reshape(c * k * k, n * oh * ow), oh, ow
+
+
+def np_forward(x, w, b, k, s, p):
+    cols, oh, ow = np_im2col(x, k, s, p)
+    kk = w.shape[0]
+    y = (w.reshape(kk, -1) @ cols).reshape(kk, x.shape[0], oh, ow).transpose(1, 0, 2, 3)
+    return np.ascontiguousarray(y) + b[None, :, None, None]
+
+
+def np_forward_backward(x, w, b, dy, k, s, p):
+    n, c, h, wd = x.shape
+    kk = w.shape[0]
+    cols, oh, ow = np_im2col(x, k, s, p)
+    w2 = w.reshape(kk, -1)
+    y = np.ascontiguousarray((w2 @ cols).reshape(kk, n, oh, ow).transpose(1, 0, 2, 3))
+    y += b[None, :, None, None]
+    dy2 = dy.transpose(1, 0, 2, 3).reshape(kk, -1)
+    dw = (dy2 @ cols.T).reshape(w.shape)
+    db = dy.sum(axis=(0, 2, 3))
+    dcols = (w2.T @ dy2).reshape(c, k, k, n, oh, ow)
+    dxp = np.zeros((n, c, h + 2 * p, wd + 2 * p), x.dtype)
+    for r in range(k):
+        for q in range(k):
+            dxp[:, :, r : r + s * oh : s, q : q + s * ow : s] += dcols[:, r, q].transpose(
+                1, 0, 2, 3
+            )
+    return y, dxp[:, :, p : p + h, p : p + wd], dw, db
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer shapes and repeats")
+    ap.add_argument("--json", default=str(Path(__file__).parent / "results" / "conv.json"))
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--no-numpy", action="store_true", help="skip the (slow) numpy reference")
+    ap.add_argument("--shapes", default="", help="indices into the shape list, e.g. 0,2")
+    args = ap.parse_args(argv)
+    shapes = QUICK_SHAPES if args.quick else SHAPES
+    if args.shapes:
+        shapes = [SHAPES[int(i)] for i in args.shapes.split(",")]
+    repeat = 3 if args.quick else 5
+    min_time = 0.05 if args.quick else 0.2
+    rng = np.random.default_rng(0)
+    rows = []
+    print(
+        f"{'shape (N,C,H,W,K,k,s,p)':32} thr | {'fwd ms':>8} {'GF/s':>6} {'torch':>8} {'x':>5}"
+        f" | {'f+b ms':>8} {'GF/s':>6} {'torch':>8} {'x':>5} | {'numpy f+b':>9}"
+    )
+    for threads in [int(t) for t in args.threads.split(",")]:
+        gradcore.set_num_threads(threads)
+        if torch is not None:
+            torch.set_num_threads(threads)
+        numpy_threads = set_numpy_threads(threads)
+        for shape in shapes:
+            n, c, h, w_, k, kern, s, p = shape
+            oh, ow = out_size(h, kern, s, p), out_size(w_, kern, s, p)
+            x = rng.standard_normal((n, c, h, w_), dtype=np.float32)
+            w = rng.standard_normal((k, c, kern, kern), dtype=np.float32) * 0.1
+            b = rng.standard_normal(k, dtype=np.float32)
+            dy = rng.standard_normal((n, k, oh, ow), dtype=np.float32)
+            st, pd = (s, s), (p, p)
+
+            def gc_fwd(x=x, w=w, b=b, st=st, pd=pd):
+                return _C.conv2d_forward(x, w, b, st, pd)
+
+            def gc_fb(x=x, w=w, b=b, dy=dy, st=st, pd=pd, kern=kern, h=h, w_=w_):
+                y = _C.conv2d_forward(x, w, b, st, pd)
+                dx = _C.conv2d_backward_input(dy, w, (h, w_), st, pd)
+                dw = _C.conv2d_backward_weight(dy, x, (kern, kern), st, pd)
+                return y, dx, dw, _C.conv2d_backward_bias(dy)
+
+            fwd = {"gradcore": gc_fwd}
+            fb = {"gradcore": gc_fb}
+            if torch is not None:
+                tx, tw, tb, tdy = (torch.from_numpy(a) for a in (x, w, b, dy))
+
+                def t_fwd(tx=tx, tw=tw, tb=tb, st=st, pd=pd):
+                    with torch.no_grad():
+                        return torch.nn.functional.conv2d(tx, tw, tb, st, pd)
+
+                def t_fb(tx=tx, tw=tw, tb=tb, tdy=tdy, st=st, pd=pd, k=k):
+                    with torch.no_grad():
+                        y = torch.ops.aten.convolution(
+                            tx, tw, tb, list(st), list(pd), [1, 1], False, [0, 0], 1
+                        )
+                        g = torch.ops.aten.convolution_backward(
+                            tdy,
+                            tx,
+                            tw,
+                            [k],
+                            list(st),
+                            list(pd),
+                            [1, 1],
+                            False,
+                            [0, 0],
+                            1,
+                            [True, True, True],
+                        )
+                    return y, g
+
+                fwd["torch"] = t_fwd
+                fb["torch"] = t_fb
+            if not args.no_numpy:
+                fb["numpy"] = lambda x=x, w=w, b=b, dy=dy, kern=kern, s=s, p=p: np_forward_backward(
+                    x, w, b, dy, kern, s, p
+                )
+            tf = interleaved(fwd, repeat, min_time)
+            tfb = interleaved(fb, max(2, repeat - 2) if "numpy" in fb else repeat, min_time)
+            flops = 2.0 * n * k * oh * ow * c * kern * kern
+            row = {
+                "shape": dict(N=n, C=c, H=h, W=w_, K=k, kernel=kern, stride=s, pad=p),
+                "threads": threads,
+                "numpy_threads_set": numpy_threads,
+                "forward_flops": flops,
+                "forward_s": tf,
+                "forward_backward_s": tfb,
+                "forward_gflops": {kk: flops / v / 1e9 for kk, v in tf.items()},
+                "forward_backward_gflops": {kk: 3 * flops / v / 1e9 for kk, v in tfb.items()},
+            }
+            if "torch" in tf:
+                row["forward_ratio_vs_torch"] = tf["torch"] / tf["gradcore"]
+                row["forward_backward_ratio_vs_torch"] = tfb["torch"] / tfb["gradcore"]
+            if "numpy" in tfb:
+                row["forward_backward_ratio_vs_numpy"] = tfb["numpy"] / tfb["gradcore"]
+            rows.append(row)
+            tt = tf.get("torch", float("nan"))
+            tbt = tfb.get("torch", float("nan"))
+            print(
+                f"{str(shape):32} {threads:3} | {tf['gradcore'] * 1e3:8.2f}"
+                f" {row['forward_gflops']['gradcore']:6.1f} {tt * 1e3:8.2f}"
+                f" {tt / tf['gradcore']:5.2f} | {tfb['gradcore'] * 1e3:8.2f}"
+                f" {row['forward_backward_gflops']['gradcore']:6.1f} {tbt * 1e3:8.2f}"
+                f" {tbt / tfb['gradcore']:5.2f} | {tfb.get('numpy', float('nan')) * 1e3:9.1f}",
+                flush=True,
+            )
+    payload = {
+        "benchmark": "conv2d",
+        "machine": machine_info(),
+        "torch": getattr(torch, "__version__", None),
+        "gradcore": gradcore.__version__,
+        "quick": args.quick,
+        "note": "ratios are torch_time / gradcore_time (> 1: gradcore faster), same run",
+        "results": rows,
+    }
+    print("wrote", write_json(args.json, payload))
+
+
+if __name__ == "__main__":
+    main()
