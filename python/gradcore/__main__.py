@@ -1,10 +1,39 @@
-"""The `gradcore` command: gradcore info | train | evaluate | bench."""
+"""The `gradcore` command: gradcore info | train | evaluate.
+
+    gradcore train --model cnn-small --epochs 5 --out runs/fmnist
+    gradcore evaluate --weights runs/fmnist/weights.npz --model cnn-small
+
+Exit codes: 0 success, 1 training/evaluation failure (non-finite loss, unreadable or
+mismatching weights), 2 bad arguments, 3 dataset not found.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
-from typing import Callable, Optional, Sequence
+import time
+from typing import Any, Callable, Optional, Sequence
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_NO_DATA = 3
+
+MODEL_CHOICES = ("mlp", "cnn-small", "cnn-bn", "resnet-small")
+DATASET_CHOICES = ("fashion-mnist", "mnist")
+OPTIMIZER_CHOICES = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
+SCHEDULER_CHOICES = ("none", "step", "multistep", "exponential", "cosine", "onecycle", "plateau")
+# per-dataset (mean, std) of the [0, 1] pixels of the training split
+NORMALIZE = {"fashion-mnist": (0.2860, 0.3530), "mnist": (0.1307, 0.3081)}
+
+
+class CLIError(Exception):
+    """An error reported as one message and an exit code, without a traceback."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILURE) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -14,11 +43,362 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------ helpers
+def _positive_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
+
+
+def _nonneg_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {s!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {v}")
+    return v
+
+
+def _positive_float(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {s!r}") from None
+    if not v > 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {s}")
+    return v
+
+
+def _nonneg_float(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {s!r}") from None
+    if not v >= 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {s}")
+    return v
+
+
+def _load_dataset(args: argparse.Namespace, train: bool, limit: Optional[int]) -> Any:
+    from gradcore.data import MNIST, DatasetNotFoundError, FashionMNIST, Subset
+
+    cls = FashionMNIST if args.dataset == "fashion-mnist" else MNIST
+    try:
+        ds = cls(root=args.data_root, train=train, download=args.download)
+    except DatasetNotFoundError as e:
+        raise CLIError(f"{e}\n(or pass --download, or --data-root DIR)", EXIT_NO_DATA) from None
+    except OSError as e:
+        raise CLIError(f"could not load {args.dataset}: {e}", EXIT_NO_DATA) from None
+    if limit is not None and limit < len(ds):
+        ds = Subset(ds, list(range(limit)))
+    return ds
+
+
+def _batch_transform(dataset: str, augment: bool) -> Any:
+    from gradcore.data import transforms as T
+
+    mean, std = NORMALIZE[dataset]
+    steps = []
+    if augment:
+        steps.append(T.RandomCrop(28, padding=2))
+        if dataset == "fashion-mnist":
+            steps.append(T.RandomHorizontalFlip())
+    steps.append(T.Normalize([mean], [std]))
+    return T.Compose(steps) if len(steps) > 1 else steps[0]
+
+
+def _set_threads(n: Optional[int]) -> None:
+    if n is not None:
+        import gradcore
+
+        gradcore.set_num_threads(n)
+
+
+def _profile_context(path: Optional[str]) -> Any:
+    import contextlib
+
+    if path is None:
+        return contextlib.nullcontext(None)
+    try:
+        from gradcore import profiler
+    except ImportError:
+        raise CLIError(
+            "--profile needs gradcore.profiler, which this build of gradcore does not have",
+            EXIT_USAGE,
+        ) from None
+    return profiler.profile()
+
+
+# ---------------------------------------------------------------------------------- train
+def _cmd_train(args: argparse.Namespace) -> int:
+    import gradcore
+    from gradcore import nn
+    from gradcore.data import DataLoader
+    from gradcore.models import build_model
+    from gradcore.train import (
+        CSVLogger,
+        ModelCheckpoint,
+        NonFiniteLossError,
+        ProgressBar,
+        build_optimizer,
+        build_scheduler,
+        evaluate,
+        fit,
+    )
+
+    if args.warmup_epochs >= args.epochs and args.scheduler not in ("none", "onecycle"):
+        raise CLIError(
+            f"--warmup-epochs ({args.warmup_epochs}) must be smaller than --epochs ({args.epochs})",
+            EXIT_USAGE,
+        )
+    if args.resume is not None and not os.path.isfile(args.resume):
+        raise CLIError(f"--resume: no such checkpoint file: {args.resume}", EXIT_USAGE)
+    _set_threads(args.threads)
+    gradcore.manual_seed(args.seed)
+    train_ds = _load_dataset(args, True, args.limit_train)
+    test_ds = _load_dataset(args, False, args.limit_test)
+    train_loader = DataLoader(
+        train_ds,
+        batch_size=args.batch_size,
+        shuffle=True,
+        seed=args.seed,
+        transform=_batch_transform(args.dataset, args.augment),
+    )
+    test_loader = DataLoader(
+        test_ds,
+        batch_size=max(256, args.batch_size),
+        transform=_batch_transform(args.dataset, False),
+    )
+    model = build_model(args.model)
+    try:
+        optimizer = build_optimizer(
+            args.optimizer,
+            model.parameters(),
+            lr=args.lr,
+            weight_decay=args.weight_decay,
+            momentum=args.momentum,
+        )
+        scheduler = build_scheduler(
+            args.scheduler,
+            optimizer,
+            epochs=args.epochs,
+            steps_per_epoch=len(train_loader),
+            warmup_epochs=args.warmup_epochs,
+        )
+    except ValueError as e:
+        raise CLIError(str(e), EXIT_USAGE) from None
+    n_params = sum(int(p.numpy().size) for p in model.parameters())
+    print(
+        f"gradcore train: {args.model} ({n_params:,} parameters) on {args.dataset} "
+        f"({len(train_ds)} train / {len(test_ds)} test images), {args.optimizer} lr {args.lr}, "
+        f"batch {args.batch_size}, {args.epochs} epochs, {gradcore.get_num_threads()} threads",
+        flush=True,
+    )
+    tty = sys.stderr.isatty()
+    callbacks: list = [ProgressBar(use_tqdm=None if tty else False, every=0 if tty else 100)]
+    if args.out is not None:
+        os.makedirs(args.out, exist_ok=True)
+        callbacks.append(ModelCheckpoint(os.path.join(args.out, "checkpoint.npz")))
+        callbacks.append(
+            CSVLogger(os.path.join(args.out, "history.csv"), append=args.resume is not None)
+        )
+    loss_fn = nn.CrossEntropyLoss()
+    prof_ctx = _profile_context(args.profile)
+    try:
+        with prof_ctx as prof:
+            history = fit(
+                model,
+                loss_fn,
+                optimizer,
+                train_loader,
+                epochs=args.epochs,
+                val_loader=test_loader,
+                scheduler=scheduler,
+                callbacks=callbacks,
+                clip_grad_norm=args.clip_grad_norm,
+                resume_from=args.resume,
+            )
+    except NonFiniteLossError as e:
+        raise CLIError(str(e), EXIT_FAILURE) from None
+    if prof is not None:
+        prof.export_chrome_trace(args.profile)
+        print(prof.table())
+        print(f"profile written: {args.profile}")
+    result = evaluate(model, test_loader, loss_fn)
+    print(
+        f"test accuracy: {result['accuracy']:.4f}  "
+        f"(loss {result['loss']:.4f}, {result['n']} images)"
+    )
+    if args.out is not None:
+        gradcore.save(model.state_dict(), os.path.join(args.out, "weights.npz"))
+        history.to_csv(os.path.join(args.out, "history.csv"))
+        with open(os.path.join(args.out, "summary.json"), "w") as f:
+            json.dump(
+                {
+                    "model": args.model,
+                    "dataset": args.dataset,
+                    "epochs": args.epochs,
+                    "test_accuracy": result["accuracy"],
+                    "test_loss": result["loss"],
+                    "args": {k: v for k, v in vars(args).items() if k != "func"},
+                },
+                f,
+                indent=2,
+            )
+        try:
+            history.plot(os.path.join(args.out, "history.png"))
+            plotted = ", history.png"
+        except ImportError:
+            plotted = " (no plot: matplotlib not installed)"
+        print(f"wrote {args.out}: weights.npz, checkpoint.npz, history.csv, summary.json{plotted}")
+    return 0
+
+
+# ------------------------------------------------------------------------------- evaluate
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import gradcore
+    from gradcore import nn
+    from gradcore.data import DataLoader
+    from gradcore.models import build_model
+
+    if not os.path.isfile(args.weights):
+        raise CLIError(f"--weights: no such file: {args.weights}", EXIT_USAGE)
+    _set_threads(args.threads)
+    try:
+        obj = gradcore.load(args.weights)
+    except (ValueError, OSError) as e:
+        raise CLIError(str(e), EXIT_FAILURE) from None
+    if isinstance(obj, dict) and obj.get("kind") == "gradcore-checkpoint":
+        obj = obj["model"]
+    model = build_model(args.model)
+    try:
+        model.load_state_dict(obj)
+    except (KeyError, ValueError, RuntimeError, TypeError) as e:
+        raise CLIError(
+            f"{args.weights} does not fit model {args.model}: {e}", EXIT_FAILURE
+        ) from None
+    test_ds = _load_dataset(args, False, args.limit_test)
+    loader = DataLoader(
+        test_ds, batch_size=args.batch_size, transform=_batch_transform(args.dataset, False)
+    )
+    t0 = time.perf_counter()
+    from gradcore.train import evaluate
+
+    result = evaluate(model, loader, nn.CrossEntropyLoss())
+    dt = time.perf_counter() - t0
+    print(
+        f"test accuracy: {result['accuracy']:.4f}  (loss {result['loss']:.4f}, "
+        f"{result['n']} images, {result['n'] / dt:.0f} images/s)"
+    )
+    return 0
+
+
+# --------------------------------------------------------------------------------- parser
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", choices=MODEL_CHOICES, default="cnn-small", help="(cnn-small)")
+    p.add_argument(
+        "--dataset", choices=DATASET_CHOICES, default="fashion-mnist", help="(fashion-mnist)"
+    )
+    p.add_argument("--data-root", default=None, metavar="DIR", help="directory with the IDX files")
+    p.add_argument("--download", action="store_true", help="download the dataset if missing")
+    p.add_argument(
+        "--limit-test",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="use only the first N test images",
+    )
+    p.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="native threads (default: OMP_NUM_THREADS or all cores)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gradcore", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="gradcore", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p_info = sub.add_parser("info", help="show version, compiler, threads, SIMD path, CUDA")
     p_info.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser(
+        "train",
+        help="train a model on Fashion-MNIST or MNIST",
+        description="Train a model; prints per-epoch progress and the final test accuracy.",
+    )
+    _add_data_args(p)
+    p.add_argument("--epochs", type=_positive_int, default=5, help="(5)")
+    p.add_argument("--batch-size", type=_positive_int, default=64, help="(64)")
+    p.add_argument("--optimizer", choices=OPTIMIZER_CHOICES, default="adam", help="(adam)")
+    p.add_argument("--lr", type=_positive_float, default=1e-3, help="learning rate (1e-3)")
+    p.add_argument(
+        "--weight-decay",
+        type=_nonneg_float,
+        default=None,
+        help="(the optimizer's default: 0, 1e-2 for adamw)",
+    )
+    p.add_argument("--momentum", type=_nonneg_float, default=None, help="sgd/rmsprop momentum")
+    p.add_argument("--scheduler", choices=SCHEDULER_CHOICES, default="none", help="(none)")
+    p.add_argument(
+        "--warmup-epochs",
+        type=_nonneg_int,
+        default=0,
+        help="linear warm-up epochs before the scheduler",
+    )
+    p.add_argument(
+        "--clip-grad-norm",
+        type=_positive_float,
+        default=None,
+        metavar="MAX",
+        help="clip the gradients' total L2 norm",
+    )
+    p.add_argument("--augment", action="store_true", help="random crops (+ flips on fashion-mnist)")
+    p.add_argument("--seed", type=int, default=0, help="(0)")
+    p.add_argument(
+        "--limit-train",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="use only the first N training images",
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="write checkpoint.npz, history.csv, history.png, weights.npz here",
+    )
+    p.add_argument(
+        "--resume",
+        default=None,
+        metavar="CHECKPOINT",
+        help="continue from a checkpoint written by --out",
+    )
+    p.add_argument(
+        "--profile",
+        default=None,
+        metavar="PATH",
+        help="profile the run; write a Chrome trace to PATH",
+    )
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser(
+        "evaluate",
+        help="test accuracy of saved weights",
+        description="Load weights (weights.npz or a checkpoint) and print the test accuracy.",
+    )
+    p.add_argument("--weights", required=True, metavar="FILE")
+    _add_data_args(p)
+    p.add_argument("--batch-size", type=_positive_int, default=256, help="(256)")
+    p.set_defaults(func=_cmd_evaluate)
     return parser
 
 
@@ -28,8 +408,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     func: Optional[Callable[[argparse.Namespace], int]] = getattr(args, "func", None)
     if func is None:
         parser.print_help()
-        return 2
-    return func(args)
+        return EXIT_USAGE
+    try:
+        return func(args)
+    except CLIError as e:
+        print(f"gradcore {args.command}: error: {e}", file=sys.stderr)
+        return e.code
+    except KeyboardInterrupt:
+        print(f"gradcore {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

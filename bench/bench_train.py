@@ -1,0 +1,241 @@
+"""cnn-small training step (forward + backward + Adam step, batch 64, 1x28x28) vs PyTorch CPU.
+
+    python bench/bench_train.py [--quick] [--json PATH] [--threads 1,2] [--rounds 3]
+
+Each (framework, threads) measurement runs in its own subprocess (so peak memory is that
+framework's alone: ru_maxrss, and the growth over the process's size after imports and model
+construction), and the subprocesses are interleaved round by round (gradcore 1 thread, torch 1
+thread, gradcore 2 threads, ...) so that load from other processes hits both alike; the
+reported step time is the median over rounds of each subprocess's median. Same model, batch,
+data shape and thread count for both. Target: gradcore step time <= 0.67x PyTorch's, peak
+memory no higher.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+BATCH = 64
+NBATCH = 4  # distinct random batches cycled through
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _current_rss_mb() -> float:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:  # pragma: no cover
+        return float("nan")
+
+
+def _time_steps(step, warmup: int, samples: int, per_sample: int) -> list:
+    for _ in range(warmup):
+        step()
+    out = []
+    for _ in range(samples):
+        t0 = time.perf_counter()
+        for _ in range(per_sample):
+            step()
+        out.append((time.perf_counter() - t0) / per_sample)
+    return out
+
+
+def worker_gradcore(threads: int, warmup: int, samples: int, per_sample: int) -> dict:
+    import numpy as np
+
+    import gradcore
+    from gradcore import nn, optim
+    from gradcore.models import build_model
+
+    gradcore.set_num_threads(threads)
+    gradcore.manual_seed(0)
+    rng = np.random.default_rng(0)
+    xs = [gradcore.tensor(rng.random((BATCH, 1, 28, 28), dtype=np.float32)) for _ in range(NBATCH)]
+    ys = [gradcore.tensor(rng.integers(0, 10, BATCH)) for _ in range(NBATCH)]
+    model = build_model("cnn-small")
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    base = _current_rss_mb()
+    i = [0]
+
+    def step():
+        k = i[0] % NBATCH
+        i[0] += 1
+        opt.zero_grad()
+        loss = loss_fn(model(xs[k]), ys[k])
+        loss.backward()
+        opt.step()
+
+    times = _time_steps(step, warmup, samples, per_sample)
+    return {"times": times, "base_rss_mb": base, "peak_rss_mb": _rss_mb()}
+
+
+def worker_torch(threads: int, warmup: int, samples: int, per_sample: int) -> dict:
+    import numpy as np
+    import torch
+    from torch import nn
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    xs = [torch.from_numpy(rng.random((BATCH, 1, 28, 28), dtype=np.float32)) for _ in range(NBATCH)]
+    ys = [torch.from_numpy(rng.integers(0, 10, BATCH)) for _ in range(NBATCH)]
+    model = nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(3136, 128),
+        nn.ReLU(),
+        nn.Linear(128, 10),
+    )
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    base = _current_rss_mb()
+    i = [0]
+
+    def step():
+        k = i[0] % NBATCH
+        i[0] += 1
+        opt.zero_grad()
+        loss = loss_fn(model(xs[k]), ys[k])
+        loss.backward()
+        opt.step()
+
+    times = _time_steps(step, warmup, samples, per_sample)
+    return {"times": times, "base_rss_mb": base, "peak_rss_mb": _rss_mb()}
+
+
+def run_worker(framework: str, threads: int, args) -> dict:
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    cmd = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--worker",
+        framework,
+        "--threads",
+        str(threads),
+        "--warmup",
+        str(args.warmup),
+        "--samples",
+        str(args.samples),
+        "--per-sample",
+        str(args.per_sample),
+    ]
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    if p.returncode != 0:
+        raise RuntimeError(f"{framework} worker failed:\n{p.stderr}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer steps and rounds")
+    ap.add_argument("--json", default=None, help="output (default bench/results/train.json)")
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--rounds", type=int, default=None)
+    ap.add_argument("--worker", choices=("gradcore", "torch"), help=argparse.SUPPRESS)
+    ap.add_argument("--warmup", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--samples", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--per-sample", type=int, default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    args.warmup = args.warmup if args.warmup is not None else (3 if args.quick else 5)
+    args.samples = args.samples if args.samples is not None else (3 if args.quick else 5)
+    args.per_sample = args.per_sample if args.per_sample is not None else (5 if args.quick else 10)
+    rounds = args.rounds if args.rounds is not None else (1 if args.quick else 3)
+
+    if args.worker:
+        threads = int(args.threads)
+        fn = worker_gradcore if args.worker == "gradcore" else worker_torch
+        print(json.dumps(fn(threads, args.warmup, args.samples, args.per_sample)))
+        return 0
+
+    try:
+        import torch  # noqa: F401
+
+        frameworks = ["gradcore", "torch"]
+    except ImportError:
+        frameworks = ["gradcore"]
+        print("PyTorch not installed: measuring gradcore only")
+    thread_counts = [int(t) for t in args.threads.split(",")]
+    raw = {(f, t): [] for f in frameworks for t in thread_counts}
+    for r in range(rounds):
+        for t in thread_counts:
+            for f in frameworks:
+                res = run_worker(f, t, args)
+                raw[(f, t)].append(res)
+                med = statistics.median(res["times"]) * 1e3
+                print(
+                    f"  round {r + 1}/{rounds}: {f:8s} {t} thread(s): {med:7.2f} ms/step",
+                    flush=True,
+                )
+
+    rows = []
+    for t in thread_counts:
+        row = {"threads": t, "batch": BATCH}
+        for f in frameworks:
+            runs = raw[(f, t)]
+            ms = statistics.median(statistics.median(x["times"]) for x in runs) * 1e3
+            row[f"{f}_ms"] = ms
+            row[f"{f}_images_per_s"] = BATCH / ms * 1e3
+            row[f"{f}_peak_rss_mb"] = max(x["peak_rss_mb"] for x in runs)
+            row[f"{f}_rss_growth_mb"] = max(x["peak_rss_mb"] - x["base_rss_mb"] for x in runs)
+        if "torch" in frameworks:
+            row["time_ratio"] = row["gradcore_ms"] / row["torch_ms"]
+            row["peak_rss_ratio"] = row["gradcore_peak_rss_mb"] / row["torch_peak_rss_mb"]
+        rows.append(row)
+
+    print()
+    hdr = f"{'threads':>7} {'gradcore ms':>12} {'img/s':>7} {'torch ms':>9} {'img/s':>7} "
+    hdr += f"{'ratio':>6} {'gc peak MB':>10} {'torch peak MB':>13}"
+    print("cnn-small train step (fwd+bwd+Adam), batch 64")
+    print(hdr)
+    for row in rows:
+        line = (
+            f"{row['threads']:>7} {row['gradcore_ms']:>12.2f} {row['gradcore_images_per_s']:>7.0f}"
+        )
+        if "torch_ms" in row:
+            line += f" {row['torch_ms']:>9.2f} {row['torch_images_per_s']:>7.0f}"
+            line += f" {row['time_ratio']:>6.2f} {row['gradcore_peak_rss_mb']:>10.1f}"
+            line += f" {row['torch_peak_rss_mb']:>13.1f}"
+        print(line)
+
+    payload = {
+        "benchmark": "train_step_cnn_small",
+        "model": "cnn-small",
+        "optimizer": "adam",
+        "batch": BATCH,
+        "input": [1, 28, 28],
+        "rounds": rounds,
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "rows": rows,
+        "raw_ms": {
+            f"{f}_{t}": [statistics.median(x["times"]) * 1e3 for x in raw[(f, t)]] for (f, t) in raw
+        },
+    }
+    path = args.json or os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "results", "train.json"
+    )
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(payload, f, indent=2)
+    print(f"\nwrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

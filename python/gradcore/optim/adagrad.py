@@ -1,0 +1,87 @@
+"""Adagrad (PyTorch's formulas, with lr_decay and initial_accumulator_value)."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable
+
+import numpy as np
+
+from gradcore.optim.optimizer import Optimizer, _array, _grad_array, _kernel
+
+
+class Adagrad(Optimizer):
+    """Adagrad, one fused native update (`_C.adagrad_step_`) per parameter.
+
+    t += 1; g = grad (+ weight_decay * p); clr = lr / (1 + (t-1)*lr_decay);
+    sum += g^2; p -= clr * g / (sqrt(sum) + eps).
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        defaults = dict(
+            lr=lr,
+            lr_decay=lr_decay,
+            weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value,
+            eps=eps,
+            maximize=maximize,
+        )
+        super().__init__(params, defaults)
+        # Like PyTorch, the state exists from construction on.
+        for group in self.param_groups:
+            self._init_state(group)
+
+    def add_param_group(self, param_group: Dict[str, Any]) -> None:
+        super().add_param_group(param_group)
+        if hasattr(self, "state") and len(self.param_groups) > 0:
+            self._init_state(self.param_groups[-1])
+
+    def _init_state(self, group: Dict[str, Any]) -> None:
+        for p in group["params"]:
+            state = self.state[p]
+            if len(state) == 0:
+                arr = _array(p)
+                state["step"] = 0
+                state["sum"] = np.full_like(arr, group["initial_accumulator_value"])
+
+    def _validate_group(self, group: Dict[str, Any]) -> None:
+        if group["lr"] < 0.0:
+            raise ValueError(f"Invalid learning rate: {group['lr']}")
+        if group["lr_decay"] < 0.0:
+            raise ValueError(f"Invalid lr_decay value: {group['lr_decay']}")
+        if group["weight_decay"] < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
+        if group["initial_accumulator_value"] < 0.0:
+            raise ValueError(
+                f"Invalid initial_accumulator_value value: {group['initial_accumulator_value']}"
+            )
+        if group["eps"] < 0.0:
+            raise ValueError(f"Invalid epsilon value: {group['eps']}")
+
+    def _step_group(self, group: Dict[str, Any]) -> None:
+        step_fn = _kernel("adagrad_step_")
+        lr = float(group["lr"])
+        lr_decay = float(group["lr_decay"])
+        wd = float(group["weight_decay"])
+        eps = float(group["eps"])
+        maximize = bool(group["maximize"])
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            arr = _array(p)
+            grad = _grad_array(p, arr)
+            state = self.state[p]
+            if len(state) == 0:
+                state["step"] = 0
+                state["sum"] = np.full_like(arr, group["initial_accumulator_value"])
+            state["step"] += 1
+            step_fn(arr, grad, state["sum"], int(state["step"]), lr, lr_decay, wd, eps, maximize)

@@ -1,0 +1,91 @@
+"""RMSprop, plain, centered and with momentum (PyTorch's formulas)."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable
+
+import numpy as np
+
+from gradcore.optim.optimizer import Optimizer, _array, _grad_array, _kernel
+
+
+class RMSprop(Optimizer):
+    """RMSprop, one fused native update (`_C.rmsprop_step_`) per parameter.
+
+    g = grad (+ weight_decay * p); v = alpha*v + (1-alpha)*g^2; centered: ga = alpha*ga +
+    (1-alpha)*g, avg = sqrt(v - ga^2) + eps, else avg = sqrt(v) + eps; with momentum:
+    buf = momentum*buf + g/avg, p -= lr*buf; else p -= lr*g/avg.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        defaults = dict(
+            lr=lr,
+            alpha=alpha,
+            eps=eps,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            centered=centered,
+            maximize=maximize,
+        )
+        super().__init__(params, defaults)
+
+    def _validate_group(self, group: Dict[str, Any]) -> None:
+        if group["lr"] < 0.0:
+            raise ValueError(f"Invalid learning rate: {group['lr']}")
+        if group["eps"] < 0.0:
+            raise ValueError(f"Invalid epsilon value: {group['eps']}")
+        if group["momentum"] < 0.0:
+            raise ValueError(f"Invalid momentum value: {group['momentum']}")
+        if group["weight_decay"] < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
+        if group["alpha"] < 0.0:
+            raise ValueError(f"Invalid alpha value: {group['alpha']}")
+
+    def _step_group(self, group: Dict[str, Any]) -> None:
+        step_fn = _kernel("rmsprop_step_")
+        lr = float(group["lr"])
+        alpha = float(group["alpha"])
+        eps = float(group["eps"])
+        wd = float(group["weight_decay"])
+        momentum = float(group["momentum"])
+        centered = bool(group["centered"])
+        maximize = bool(group["maximize"])
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            arr = _array(p)
+            grad = _grad_array(p, arr)
+            state = self.state[p]
+            if len(state) == 0:
+                state["step"] = 0
+                state["square_avg"] = np.zeros_like(arr)
+            if momentum > 0 and "momentum_buffer" not in state:
+                state["momentum_buffer"] = np.zeros_like(arr)
+            if centered and "grad_avg" not in state:
+                state["grad_avg"] = np.zeros_like(arr)
+            state["step"] += 1
+            step_fn(
+                arr,
+                grad,
+                state["square_avg"],
+                state["grad_avg"] if centered else None,
+                state["momentum_buffer"] if momentum > 0 else None,
+                lr,
+                alpha,
+                eps,
+                wd,
+                momentum,
+                centered,
+                maximize,
+            )

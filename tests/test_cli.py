@@ -1,0 +1,173 @@
+"""The gradcore train / evaluate commands: smoke runs, saved weights, errors and exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from gradcore.__main__ import main
+from gradcore.data import write_idx
+
+FMNIST_SYSTEM = "/usr/share/datasets/fashion-mnist"
+
+
+def write_fake_mnist(root, n_train=512, n_test=256, seed=0):
+    """IDX files of a learnable 10-class problem: a bright 7x7 block whose position is the
+    class, on noise."""
+    rng = np.random.default_rng(seed)
+    os.makedirs(root, exist_ok=True)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        y = rng.integers(0, 10, n).astype(np.uint8)
+        x = rng.integers(0, 60, (n, 28, 28)).astype(np.uint8)
+        for i, c in enumerate(y):
+            r, q = divmod(int(c), 4)
+            x[i, 7 * r : 7 * r + 7, 7 * q : 7 * q + 7] = 250
+        write_idx(os.path.join(root, f"{prefix}-images-idx3-ubyte"), x)
+        write_idx(os.path.join(root, f"{prefix}-labels-idx1-ubyte"), y)
+    return str(root)
+
+
+@pytest.fixture
+def data_args(tmp_path):
+    if os.path.isdir(FMNIST_SYSTEM):
+        return ["--dataset", "fashion-mnist"]
+    return ["--data-root", write_fake_mnist(tmp_path / "data")]
+
+
+@pytest.fixture
+def no_user_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("GRADCORE_DATA", raising=False)
+
+
+def test_train_smoke_then_evaluate(tmp_path, data_args, capsys):
+    out = tmp_path / "run"
+    argv = ["train", "--limit-train", "512", "--limit-test", "256", "--epochs", "1"]
+    rc = main(argv + ["--threads", "2", "--out", str(out)] + data_args)
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    assert "epoch 1/1" in text and "test accuracy:" in text
+    acc = float(text.split("test accuracy:")[1].split()[0])
+    assert acc > 0.35  # one epoch on 512 images (cnn-small): well above chance (0.1)
+    for f in ("weights.npz", "checkpoint.npz", "history.csv", "summary.json"):
+        assert (out / f).is_file(), f
+    assert json.loads((out / "summary.json").read_text())["test_accuracy"] == pytest.approx(
+        acc, abs=1e-4
+    )
+
+    rc = main(
+        ["evaluate", "--weights", str(out / "weights.npz"), "--limit-test", "256"] + data_args
+    )
+    text = capsys.readouterr().out
+    assert rc == 0
+    assert float(text.split("test accuracy:")[1].split()[0]) == pytest.approx(acc)
+    # a checkpoint works as --weights too
+    rc = main(
+        ["evaluate", "--weights", str(out / "checkpoint.npz"), "--limit-test", "256"] + data_args
+    )
+    assert rc == 0 and f"{acc:.4f}" in capsys.readouterr().out
+
+
+def test_train_resume_and_scheduler(tmp_path, capsys):
+    root = write_fake_mnist(tmp_path / "data", n_train=256, n_test=128)
+    out = tmp_path / "run"
+    base = [
+        "train",
+        "--data-root",
+        root,
+        "--limit-train",
+        "256",
+        "--model",
+        "mlp",
+        "--optimizer",
+        "sgd",
+        "--momentum",
+        "0.9",
+        "--lr",
+        "0.05",
+        "--scheduler",
+        "cosine",
+        "--warmup-epochs",
+        "1",
+        "--out",
+        str(out),
+    ]
+    assert main(base + ["--epochs", "2"]) == 0
+    assert main(base + ["--epochs", "3", "--resume", str(out / "checkpoint.npz")]) == 0
+    text = capsys.readouterr().out
+    assert "epoch 3/3" in text
+    assert (out / "history.csv").read_text().count("\n") == 4  # header + 3 epochs
+
+
+def test_train_profile(tmp_path, capsys):
+    root = write_fake_mnist(tmp_path / "data", n_train=128, n_test=64)
+    trace = tmp_path / "trace.json"
+    rc = main(
+        ["train", "--data-root", root, "--model", "mlp", "--epochs", "1", "--profile", str(trace)]
+    )
+    assert rc == 0
+    assert trace.is_file() and trace.stat().st_size > 0
+    text = capsys.readouterr().out
+    assert "gemm" in text and "profile written" in text
+
+
+def run_cli(*args, env=None):
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "gradcore", *args],
+        capture_output=True,
+        text=True,
+        env=e,
+        timeout=120,
+    )
+
+
+def test_argument_errors_exit_2_without_traceback(tmp_path):
+    for args, msg in [
+        (["train", "--epochs", "0"], "positive integer"),
+        (["train", "--model", "vgg"], "invalid choice"),
+        (["train", "--lr", "abc"], "positive number"),
+        (["train", "--batch-size", "-3"], "positive integer"),
+        (["evaluate"], "--weights"),
+        (["train", "--resume", str(tmp_path / "nope.npz")], "no such checkpoint"),
+        (["train", "--epochs", "2", "--warmup-epochs", "2", "--scheduler", "cosine"], "warmup"),
+    ]:
+        p = run_cli(*args)
+        assert p.returncode == 2, (args, p.stderr)
+        assert msg in p.stderr, (args, p.stderr)
+        assert "Traceback" not in p.stderr
+
+
+def test_missing_dataset_exit_3(tmp_path, no_user_data, capsys):
+    rc = main(["train", "--dataset", "mnist", "--data-root", str(tmp_path / "empty")])
+    err = capsys.readouterr().err
+    assert rc == 3
+    assert "not found" in err and "--download" in err
+
+
+def test_bad_weights(tmp_path, data_args, capsys):
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"not a file of weights")
+    assert main(["evaluate", "--weights", str(junk)] + data_args) == 1
+    assert "not a readable gradcore file" in capsys.readouterr().err
+    from gradcore import save
+    from gradcore.models import build_model
+
+    save(build_model("mlp").state_dict(), tmp_path / "mlp.npz")
+    rc = main(
+        ["evaluate", "--weights", str(tmp_path / "mlp.npz"), "--model", "cnn-small"] + data_args
+    )
+    assert rc == 1
+    assert "does not fit model cnn-small" in capsys.readouterr().err
+    assert main(["evaluate", "--weights", str(tmp_path / "missing.npz")]) == 2
+
+
+def test_info_still_works(capsys):
+    assert main(["info"]) == 0
+    assert "version" in capsys.readouterr().out
