@@ -174,3 +174,16 @@ def test_kernels_record_profile_scopes():
         assert name in recs, f"{name} recorded no profile scope"
     assert recs["linear_forward"][4] == 2 * 4 * 3 * 2  # flops = 2 N in out
     assert recs["relu_forward"][6][0] == (12,)
+
+
+def test_sums_identical_on_both_simd_paths(rng):
+    x = np.asarray(rng.standard_normal((3000, 37)), np.float32)
+    before = _C.simd_path()
+    try:
+        _C.set_simd_path("generic")
+        a = _C.sum_rows(x)
+        _C.set_simd_path("avx2_fma")  # falls back to generic where the CPU lacks AVX2
+        b = _C.sum_rows(x)
+    finally:
+        _C.set_simd_path(before)
+    assert np.array_equal(a, b)
