@@ -133,6 +133,14 @@ __attribute__((target("avx2,fma"), flatten)) void loop_avx2(int64_t lo, int64_t 
 }
 #endif
 
+#ifdef GC_VMATH_X86
+// f() compiled for AVX2+FMA, with everything it calls inlined (whole row bodies).
+template <class F>
+__attribute__((target("avx2,fma"), flatten)) void call_avx2(const F& f) {
+  f();
+}
+#endif
+
 // True when loops should take the AVX2+FMA build (read once per kernel call).
 inline bool use_avx2() {
   return simd_path() == SimdPath::kAvx2Fma;
@@ -149,6 +157,18 @@ inline void simd_loop(bool avx2, int64_t lo, int64_t hi, const F& f) {
   }
 #endif
   loop_generic(lo, hi, f);
+}
+
+// f(): the AVX2+FMA build when `avx2`, else the portable one (for bodies with several loops).
+template <class F>
+inline void simd_call(bool avx2, const F& f) {
+#ifdef GC_VMATH_X86
+  if (avx2) {
+    call_avx2(f);
+    return;
+  }
+#endif
+  f();
 }
 
 }  // namespace gradcore
