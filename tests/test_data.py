@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pytest
 
+import gradcore
 from gradcore.data import (
     ConcatDataset,
     DataLoader,
@@ -532,3 +533,45 @@ def test_to_float():
     assert out.dtype == np.float64 and out.tolist() == [[[[2.0, 2.0]]]]
     with pytest.raises(ValueError, match="float"):
         T.ToFloat(np.int32)
+
+
+# ---------------------------------------------------------------- Tensors in and out
+def test_loader_yields_tensors():
+    x, y = _images(10)
+    for ds in (TensorDataset(x, y), ListDataset(x, y)):
+        batches = list(DataLoader(ds, batch_size=4, transform=T.Normalize(0.5, 2.0)))
+        assert len(batches) == 3
+        for bx, by in batches:
+            assert isinstance(bx, gradcore.Tensor) and isinstance(by, gradcore.Tensor)
+            assert bx.dtype == np.float32 and by.dtype == np.int64
+            assert not bx.requires_grad and bx.grad_fn is None
+        np.testing.assert_allclose(batches[0][0].numpy(), (x[:4] - 0.5) / 2.0, rtol=1e-6)
+        assert batches[2][1].numpy().tolist() == y[8:].tolist()
+
+
+def test_tensor_dataset_of_tensors():
+    xt, yt = gradcore.randn(6, 3), gradcore.tensor([5, 4, 3, 2, 1, 0])
+    ds = TensorDataset(xt, yt)
+    xi, yi = ds[2]
+    assert isinstance(xi, gradcore.Tensor) and isinstance(yi, gradcore.Tensor)
+    assert yi.shape == () and yi.item() == 3
+    np.testing.assert_array_equal(xi.numpy(), xt.numpy()[2])
+    (bx, by), *_ = DataLoader(ds, batch_size=4, shuffle=True, seed=0)
+    order = np.random.default_rng([0, 0]).permutation(6)[:4]
+    np.testing.assert_array_equal(bx.numpy(), xt.numpy()[order])
+    np.testing.assert_array_equal(by.numpy(), yt.numpy()[order])
+    # item path collates Tensor items too
+    (cx, cy), *_ = DataLoader(ds, batch_size=4, collate_fn=default_collate)
+    np.testing.assert_array_equal(cx.numpy(), xt.numpy()[:4])
+    with pytest.raises(ValueError, match="size mismatch"):
+        TensorDataset(xt, gradcore.tensor([1, 2]))
+
+
+def test_manual_seed_fixes_unseeded_loaders():
+    x, y = np.zeros((50, 1), np.float32), np.arange(50)
+    gradcore.manual_seed(123)
+    a = DataLoader(TensorDataset(x, y), batch_size=50, shuffle=True)
+    gradcore.manual_seed(123)
+    b = DataLoader(TensorDataset(x, y), batch_size=50, shuffle=True)
+    assert a.seed == b.seed
+    np.testing.assert_array_equal(_epoch(a)[0][1], _epoch(b)[0][1])

@@ -50,6 +50,7 @@ CONFIGS = [
     ("adam", dict(lr=1e-2, amsgrad=True)),
     ("adam", dict(lr=1e-2, betas=(0.3, 0.9), eps=1e-6, weight_decay=0.05, amsgrad=True)),
     ("adam", dict(lr=1e-2, maximize=True)),
+    ("adam", dict(lr=1e-2, eps=0.0)),
     ("adamw", dict(lr=1e-2, weight_decay=0.1)),
     ("adamw", dict(lr=1e-2, weight_decay=0.1, amsgrad=True, maximize=True)),
     ("rmsprop", dict(lr=1e-2)),
@@ -61,6 +62,7 @@ CONFIGS = [
     ("adagrad", dict(lr=0.1, lr_decay=0.01)),
     ("adagrad", dict(lr=0.1, weight_decay=0.1, initial_accumulator_value=0.5, eps=1e-6)),
     ("adagrad", dict(lr=0.1, lr_decay=0.05, maximize=True)),
+    ("adagrad", dict(lr=0.1, eps=0.0)),
 ]
 IDS = [f"{k}-" + "-".join(f"{a}={v}" for a, v in c.items()) for k, c in CONFIGS]
 STEPS = 5
@@ -304,7 +306,16 @@ def test_matches_torch_optim(torch, rng, kind, cfg):
         assert_allclose(ours, ref, rtol=1e-6, atol=5e-7 * scale, what=f"{name} vs torch")
 
 
-@pytest.mark.parametrize(("kind", "cfg"), [CONFIGS[i] for i in (3, 10, 13, 17, 22)])
+THREAD_CONFIGS = [
+    ("sgd", dict(lr=0.05, momentum=0.8, nesterov=True)),
+    ("adam", dict(lr=1e-2, betas=(0.3, 0.9), eps=1e-6, weight_decay=0.05, amsgrad=True)),
+    ("adamw", dict(lr=1e-2, weight_decay=0.1, amsgrad=True, maximize=True)),
+    ("rmsprop", dict(lr=1e-2, centered=True, momentum=0.9, weight_decay=0.01)),
+    ("adagrad", dict(lr=0.1, lr_decay=0.05, maximize=True)),
+]
+
+
+@pytest.mark.parametrize(("kind", "cfg"), THREAD_CONFIGS)
 def test_threads_bitwise(rng, kind, cfg):
     p0 = rng.standard_normal(100_003).astype(np.float32)
     grads = _grads(rng, p0.shape, np.float32, steps=2)
@@ -438,8 +449,9 @@ def test_errors(rng):
         sgd(p, g, z(p), 0.1, 0.9, 0.1, 0.0, True, False, True)
     with pytest.raises(ValueError, match="adam_step_: step must be >= 1"):
         adam(p, g, z(p), z(p), None, 0, 1e-3, 0.9, 0.999, 1e-8, 0.0, False, False, False)
-    with pytest.raises(ValueError, match="adam_step_: eps must be in"):
-        adam(p, g, z(p), z(p), None, 1, 1e-3, 0.9, 0.999, 0.0, 0.0, False, False, False)
+    for eps in (-1e-8, float("nan")):  # eps = 0 is allowed, as in torch.optim
+        with pytest.raises(ValueError, match="adam_step_: eps must be in"):
+            adam(p, g, z(p), z(p), None, 1, 1e-3, 0.9, 0.999, eps, 0.0, False, False, False)
     with pytest.raises(ValueError, match="adam_step_: beta1 must be in"):
         adam(p, g, z(p), z(p), None, 1, 1e-3, 1.0, 0.999, 1e-8, 0.0, False, False, False)
     with pytest.raises(ValueError, match="adam_step_: beta2 must be in"):
@@ -475,3 +487,35 @@ def test_errors(rng):
         _C.sum_of_squares(np.ones(3, np.int32))
     # None of the failed calls touched the parameter.
     assert np.array_equal(p, ro)
+
+
+def test_kernels_record_profile_scopes(rng):
+    x = rng.standard_normal((4, 3, 5)).astype(np.float32)
+    p, g = x.reshape(-1).copy(), x.reshape(-1).copy() * 0.5
+    z = np.zeros_like
+    was = _C.profiler_enabled()
+    _C.profiler_take_records()
+    _C.profiler_set_enabled(True)
+    try:
+        y, mean, invstd = _C.batch_norm_forward_train(x, None, None, None, None, 0.1, 1e-5)
+        _C.batch_norm_backward(y, x, None, mean, invstd, True)
+        _, m = _C.dropout_forward(x, 0.5, 1)
+        _C.dropout_backward(x, m, 0.5)
+        _C.sgd_step_(p, g, None, 0.1, 0.0, 0.0, 0.0, False, False, True)
+        _C.adam_step_(p, g, z(p), z(p), None, 1, 1e-3, 0.9, 0.999, 1e-8, 0.1, True, False, False)
+        _C.sum_of_squares(g)
+    finally:
+        _C.profiler_set_enabled(was)
+    records = {r[0]: r for r in _C.profiler_take_records()}
+    for name in (
+        "batch_norm_forward_train",
+        "batch_norm_backward",
+        "dropout_forward",
+        "dropout_backward",
+        "sgd_step",
+        "adamw_step",
+        "sum_of_squares",
+    ):
+        assert name in records, name
+        assert records[name][4] > 0 and records[name][5] > 0  # flops, bytes
+    assert list(records["batch_norm_forward_train"][6][0]) == [4, 3, 5]

@@ -91,7 +91,7 @@ void adam(py::array param, py::array grad, py::array exp_avg, py::array exp_avg_
   check_range(lr, op, "lr", 0.0, INFINITY);
   check_range(beta1, op, "beta1", 0.0, 1.0, false, /*hi_open=*/true);
   check_range(beta2, op, "beta2", 0.0, 1.0, false, /*hi_open=*/true);
-  check_range(eps, op, "eps", 0.0, INFINITY, /*lo_open=*/true);
+  check_range(eps, op, "eps", 0.0, INFINITY);  // eps = 0 is allowed, as in torch.optim
   check_range(weight_decay, op, "weight_decay", 0.0, INFINITY);
   const AdamHyper h{step,    lr,      beta1, beta2, eps, weight_decay, decoupled_weight_decay,
                     amsgrad, maximize};
@@ -115,7 +115,7 @@ void rmsprop(py::array param, py::array grad, py::array square_avg, py::object g
   check_state(square_avg, param, dt, op, "square_avg");
   check_range(lr, op, "lr", 0.0, INFINITY);
   check_range(alpha, op, "alpha", 0.0, 1.0);
-  check_range(eps, op, "eps", 0.0, INFINITY, /*lo_open=*/true);
+  check_range(eps, op, "eps", 0.0, INFINITY);  // eps = 0 is allowed, as in torch.optim
   check_range(weight_decay, op, "weight_decay", 0.0, INFINITY);
   check_range(momentum, op, "momentum", 0.0, 1.0);
   py::array ga = state_arg(grad_avg_o, centered, "centered=True", param, dt, op, "grad_avg");
@@ -151,7 +151,7 @@ void adagrad(py::array param, py::array grad, py::array state_sum, int64_t step,
   check_range(lr, op, "lr", 0.0, INFINITY);
   check_range(lr_decay, op, "lr_decay", 0.0, INFINITY);
   check_range(weight_decay, op, "weight_decay", 0.0, INFINITY);
-  check_range(eps, op, "eps", 0.0, INFINITY, /*lo_open=*/true);
+  check_range(eps, op, "eps", 0.0, INFINITY);  // eps = 0 is allowed, as in torch.optim
   const AdagradHyper h{step, lr, lr_decay, weight_decay, eps, maximize};
   const int64_t n = numel(param);
   dispatch_float(dt, [&](auto tag) {

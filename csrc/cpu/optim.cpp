@@ -9,8 +9,10 @@
 //   a.lerp_(b, w)              -> |w| < 0.5 ? fma(w, b - a, a) : fma(w - 1, b - a, b)
 // Scalars that PyTorch computes in Python (1 - beta1, lr / bias_correction1, ...) are
 // computed in double and rounded to T. fma rounds once on every CPU (hardware FMA on the
-// AVX2 path, the C library's exact fma otherwise), so both paths give identical bits, and a
-// float32 step equals PyTorch's float32 step (foreach=False) up to rare last-bit differences.
+// AVX2 path, the C library's exact fma otherwise), so both paths give identical bits. Measured
+// against torch 2.13 (AVX2 CPU kernels): SGD and every optimizer state buffer match bitwise;
+// parameters differ in the last bit where PyTorch's float32 sqrt (not correctly rounded, within
+// 1 ulp) differs from std::sqrt.
 // PyTorch's rounding needs fused multiply-adds exactly where the code says fmadd and nowhere
 // else: the compiler must not contract a * b + c by itself in the AVX2 clones (GCC's default
 // is -ffp-contract=fast). Set before any include so every function of this file agrees.
@@ -23,6 +25,8 @@
 #include "cpu/optim.h"
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <type_traits>
 #include <vector>
 
@@ -54,12 +58,32 @@ GC_ALWAYS_INLINE double fmadd(double a, double b, double c) {
   return __builtin_fma(a, b, c);
 }
 
+// Loop-invariant options as bit masks: select() is a bitwise blend, which vectorizes where a
+// `flag ? x : y` on a scalar bool may not.
+template <typename T>
+using UInt = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+template <typename T>
+GC_ALWAYS_INLINE UInt<T> mask_of(bool b) {
+  return b ? ~UInt<T>(0) : UInt<T>(0);
+}
+// a where mask is all ones, b where it is zero (bit-exact, NaN payloads included).
+template <typename T>
+GC_ALWAYS_INLINE T select(UInt<T> mask, T a, T b) {
+  UInt<T> ua, ub;
+  std::memcpy(&ua, &a, sizeof(T));
+  std::memcpy(&ub, &b, sizeof(T));
+  const UInt<T> r = (ua & mask) | (ub & ~mask);
+  T out;
+  std::memcpy(&out, &r, sizeof(T));
+  return out;
+}
+
 // torch.lerp(a, b, w) for a scalar weight, as its vectorized CPU kernel computes it:
 // |w| < 0.5 ? fma(w, b - a, a) : fma(w - 1, b - a, b). The caller passes coef = w or w - 1
-// and small = |w| < 0.5; only values are selected (no branch), so the loop vectorizes.
+// and small = mask_of(|w| < 0.5); only values are selected, so the loop vectorizes.
 template <typename T>
-GC_ALWAYS_INLINE T lerp(T a, T b, T coef, bool small) {
-  const T base = small ? a : b;
+GC_ALWAYS_INLINE T lerp(T a, T b, T coef, UInt<T> small) {
+  const T base = select(small, a, b);
   return fmadd(coef, b - a, base);
 }
 
@@ -109,25 +133,26 @@ struct SgdBody {
   T* buf;
   T sign_, wd_, mom_, damp1_, neg_lr_;
   bool use_wd_, first_, nesterov_;
-  GC_ALWAYS_INLINE void operator()(int64_t b, int64_t e) const {
+  GC_ALWAYS_INLINE void operator()(int64_t b, int64_t e) const { loop(b, e, param, grad, buf); }
+  // restrict-qualified parameters: the arrays never overlap (checked by the binding).
+  GC_ALWAYS_INLINE void loop(int64_t b, int64_t e, T* __restrict__ pp, const T* __restrict__ pg,
+                             T* __restrict__ pb) const {
     // Members copied to locals: the compiler need not reload them after each store.
     const T sign = sign_, wd = wd_, mom = mom_, damp1 = damp1_, neg_lr = neg_lr_;
-    const bool use_wd = use_wd_, first = first_, nesterov = nesterov_;
-    T* __restrict__ pp = param;
-    const T* __restrict__ pg = grad;
-    T* __restrict__ pb = buf;
+    const UInt<T> use_wd = mask_of<T>(use_wd_), first = mask_of<T>(first_),
+                  nesterov = mask_of<T>(nesterov_);
     for (int64_t i = b; i < e; ++i) {
       const T p = pp[i];
       T g = pg[i] * sign;  // maximize: -grad
       const T gw = fmadd(p, wd, g);
-      g = use_wd ? gw : g;  // grad.add(param, alpha=weight_decay)
+      g = select(use_wd, gw, g);  // grad.add(param, alpha=weight_decay)
       if constexpr (kMomentum) {
         // first step: buf = clone(grad); else buf.mul_(momentum).add_(grad, alpha=1-dampening)
         const T upd = fmadd(g, damp1, pb[i] * mom);
-        const T m = first ? g : upd;
+        const T m = select(first, g, upd);
         pb[i] = m;
         const T gn = fmadd(m, mom, g);
-        g = nesterov ? gn : m;  // grad.add(buf, alpha=momentum) or buf
+        g = select(nesterov, gn, m);  // grad.add(buf, alpha=momentum) or buf
       }
       pp[i] = fmadd(g, neg_lr, p);  // param.add_(grad, alpha=-lr)
     }
@@ -142,21 +167,21 @@ struct AdamBody {
   T sign_, decay_, wd_, w1_, beta2_, one_m_beta2_, bc2_sqrt_, eps_, neg_step_;
   bool coupled_wd_, small_;
   GC_ALWAYS_INLINE void operator()(int64_t b, int64_t e) const {
+    loop(b, e, param, grad, m, v, vmax);
+  }
+  // restrict-qualified parameters: the arrays never overlap (checked by the binding).
+  GC_ALWAYS_INLINE void loop(int64_t b, int64_t e, T* __restrict__ pp, const T* __restrict__ pg,
+                             T* __restrict__ pm, T* __restrict__ pv, T* __restrict__ pvmax) const {
     // Members copied to locals: the compiler need not reload them after each store.
     const T sign = sign_, decay = decay_, wd = wd_, w1 = w1_, beta2 = beta2_,
             one_m_beta2 = one_m_beta2_, bc2_sqrt = bc2_sqrt_, eps = eps_, neg_step = neg_step_;
-    const bool coupled_wd = coupled_wd_, small = small_;
-    T* __restrict__ pp = param;
-    const T* __restrict__ pg = grad;
-    T* __restrict__ pm = m;
-    T* __restrict__ pv = v;
-    T* __restrict__ pvmax = vmax;
+    const UInt<T> coupled_wd = mask_of<T>(coupled_wd_), small = mask_of<T>(small_);
     for (int64_t i = b; i < e; ++i) {
       T p = pp[i];
       T g = pg[i] * sign;
       if constexpr (kDecoupled) p = p * decay;  // param.mul_(1 - lr * weight_decay)
       const T gw = fmadd(p, wd, g);
-      g = coupled_wd ? gw : g;                          // grad.add(param, alpha=weight_decay)
+      g = select(coupled_wd, gw, g);                    // grad.add(param, alpha=weight_decay)
       const T mi = lerp(pm[i], g, w1, small);           // exp_avg.lerp_(grad, 1 - beta1)
       T vi = fmadd(one_m_beta2 * g, g, pv[i] * beta2);  // exp_avg_sq.mul_(b2).addcmul_(g,g,1-b2)
       pm[i] = mi;
@@ -179,20 +204,20 @@ struct RmspropBody {
   T sign_, wd_, alpha_, one_m_alpha_, lerp_w_, eps_, mom_, neg_lr_;
   bool use_wd_, small_;
   GC_ALWAYS_INLINE void operator()(int64_t b, int64_t e) const {
+    loop(b, e, param, grad, sq, ga, buf);
+  }
+  // restrict-qualified parameters: the arrays never overlap (checked by the binding).
+  GC_ALWAYS_INLINE void loop(int64_t b, int64_t e, T* __restrict__ pp, const T* __restrict__ pg,
+                             T* __restrict__ psq, T* __restrict__ pga, T* __restrict__ pb) const {
     // Members copied to locals: the compiler need not reload them after each store.
     const T sign = sign_, wd = wd_, alpha = alpha_, one_m_alpha = one_m_alpha_, lerp_w = lerp_w_,
             eps = eps_, mom = mom_, neg_lr = neg_lr_;
-    const bool use_wd = use_wd_, small = small_;
-    T* __restrict__ pp = param;
-    const T* __restrict__ pg = grad;
-    T* __restrict__ psq = sq;
-    T* __restrict__ pga = ga;
-    T* __restrict__ pb = buf;
+    const UInt<T> use_wd = mask_of<T>(use_wd_), small = mask_of<T>(small_);
     for (int64_t i = b; i < e; ++i) {
       const T p = pp[i];
       T g = pg[i] * sign;
       const T gw = fmadd(p, wd, g);
-      g = use_wd ? gw : g;
+      g = select(use_wd, gw, g);
       const T s = fmadd(one_m_alpha * g, g, psq[i] * alpha);  // mul_(alpha).addcmul_(g,g,1-a)
       psq[i] = s;
       T avg;
@@ -222,18 +247,18 @@ struct AdagradBody {
   T* sum;
   T sign_, wd_, eps_, neg_clr_;
   bool use_wd_;
-  GC_ALWAYS_INLINE void operator()(int64_t b, int64_t e) const {
+  GC_ALWAYS_INLINE void operator()(int64_t b, int64_t e) const { loop(b, e, param, grad, sum); }
+  // restrict-qualified parameters: the arrays never overlap (checked by the binding).
+  GC_ALWAYS_INLINE void loop(int64_t b, int64_t e, T* __restrict__ pp, const T* __restrict__ pg,
+                             T* __restrict__ ps) const {
     // Members copied to locals: the compiler need not reload them after each store.
     const T sign = sign_, wd = wd_, eps = eps_, neg_clr = neg_clr_;
-    const bool use_wd = use_wd_;
-    T* __restrict__ pp = param;
-    const T* __restrict__ pg = grad;
-    T* __restrict__ ps = sum;
+    const UInt<T> use_wd = mask_of<T>(use_wd_);
     for (int64_t i = b; i < e; ++i) {
       const T p = pp[i];
       T g = pg[i] * sign;
       const T gw = fmadd(p, wd, g);
-      g = use_wd ? gw : g;
+      g = select(use_wd, gw, g);
       const T s = fmadd(g, g, ps[i]);  // state_sum.addcmul_(grad, grad, value=1)
       ps[i] = s;
       pp[i] = p + (neg_clr * g) / (std::sqrt(s) + eps);  // addcdiv_(g, sqrt(s)+eps, -clr)

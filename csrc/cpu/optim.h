@@ -1,8 +1,9 @@
 // Fused optimizer updates: one pass over a parameter and its state per step, following
 // torch.optim's single-tensor (foreach=False) formulas operation by operation, in the
-// parameter's dtype (hyper-parameters rounded to T where PyTorch rounds its scalars), so a
-// float32 step agrees with PyTorch's float32 step to a few ulps. Elementwise, so the result
-// does not depend on the thread count. Plus the gradient-clipping helpers.
+// parameter's dtype (hyper-parameters rounded to T where PyTorch rounds its scalars, fused
+// multiply-adds where PyTorch's CPU kernels fuse), so a float32 step agrees with PyTorch's
+// float32 step to the last bit or so (see optim.cpp). Elementwise, so the result does not
+// depend on the thread count or the SIMD path. Plus the gradient-clipping helpers.
 #pragma once
 #include <cstdint>
 

@@ -13,27 +13,26 @@ from typing import Any, List, Optional, Sequence, Union
 import numpy as np
 
 from gradcore.data.transforms import apply_transform
+from gradcore.tensor import Tensor, from_numpy
 
 
 def _is_tensor(obj) -> bool:
-    # gradcore.Tensor (or anything Tensor-like that shares memory through .numpy())
-    return hasattr(obj, "numpy") and hasattr(obj, "requires_grad")
+    return isinstance(obj, Tensor)
 
 
 def _as_numpy(obj) -> np.ndarray:
-    if _is_tensor(obj):
+    if isinstance(obj, Tensor):
         return obj.numpy()
     return np.asarray(obj)
 
 
-def to_tensor(a: np.ndarray):
-    """Wrap a numpy array as a gradcore Tensor (sharing memory)."""
-    import gradcore
-
-    from_numpy = getattr(gradcore, "from_numpy", None)
-    if from_numpy is None:  # pragma: no cover - only before gradcore.Tensor exists
-        return a
-    return from_numpy(np.ascontiguousarray(a))
+def to_tensor(a: np.ndarray) -> Tensor:
+    """Wrap a numpy array as a gradcore Tensor: shares memory when it is C-contiguous
+    (the batches built here are), else copies once. The loader's only conversion point."""
+    a = np.asarray(a)
+    if not a.flags.c_contiguous:
+        a = a.copy(order="C")
+    return from_numpy(a)
 
 
 class Dataset:

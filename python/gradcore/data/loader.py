@@ -24,10 +24,8 @@ _AUG_STREAM = 1  # distinguishes augmentation streams from the shuffle stream
 def _default_seed() -> int:
     """A loader seed drawn from gradcore's global generator (so gradcore.manual_seed makes
     unseeded loaders reproducible, like torch.manual_seed does for torch's)."""
-    try:
-        from gradcore.random import draw_seed
-    except ImportError:  # pragma: no cover - before gradcore.random exists
-        return int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0] >> 1)
+    from gradcore.random import draw_seed
+
     return int(draw_seed())
 
 
