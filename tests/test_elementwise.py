@@ -146,3 +146,44 @@ def test_errors():
         _C.sum_channels(np.ones(3))
     with pytest.raises(ValueError, match="sum_channels: x must be C-contiguous"):
         _C.sum_channels(np.ones((4, 3, 2)).transpose(1, 0, 2))
+
+
+def test_kernels_record_profile_scopes():
+    x = np.ones((4, 3), np.float32)
+    t = np.zeros(4, np.int64)
+    _C.profiler_take_records()
+    _C.profiler_set_enabled(True)
+    try:
+        _C.relu_forward(x)
+        _C.softmax_forward(x)
+        _C.cross_entropy_forward(x, t, None, -100, 0.0, "mean")
+        _C.linear_forward(x, np.ones((2, 3), np.float32), None)
+        _C.sum_rows(x)
+        _C.add_(x, x.copy())
+    finally:
+        _C.profiler_set_enabled(False)
+    recs = {r[0]: r for r in _C.profiler_take_records()}
+    for name in (
+        "relu_forward",
+        "softmax_forward",
+        "cross_entropy_forward",
+        "linear_forward",
+        "sum_rows",
+        "add_",
+    ):
+        assert name in recs, f"{name} recorded no profile scope"
+    assert recs["linear_forward"][4] == 2 * 4 * 3 * 2  # flops = 2 N in out
+    assert recs["relu_forward"][6][0] == (12,)
+
+
+def test_sums_identical_on_both_simd_paths(rng):
+    x = np.asarray(rng.standard_normal((3000, 37)), np.float32)
+    before = _C.simd_path()
+    try:
+        _C.set_simd_path("generic")
+        a = _C.sum_rows(x)
+        _C.set_simd_path("avx2_fma")  # falls back to generic where the CPU lacks AVX2
+        b = _C.sum_rows(x)
+    finally:
+        _C.set_simd_path(before)
+    assert np.array_equal(a, b)

@@ -15,11 +15,11 @@ namespace gradcore {
 namespace {
 
 // Runs f(i) for every i in [0, n), split over threads in chunks of >= kElementwiseGrain.
+// The loop body is built twice (portable and AVX2+FMA, see cpu/vmath.h).
 template <class F>
 inline void for_each_index(int64_t n, const F& f) {
-  parallel_for(n, kElementwiseGrain, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) f(i);
-  });
+  const bool avx2 = use_avx2();
+  parallel_for(n, kElementwiseGrain, [&](int64_t lo, int64_t hi) { simd_loop(avx2, lo, hi, f); });
 }
 
 // relu that propagates NaN: NaN < 0 is false, so NaN is returned unchanged.
@@ -114,7 +114,7 @@ void gelu_forward(const T* x, T* y, int64_t n, bool approximate) {
     const T a = T(kSqrt1_2);
     for_each_index(n, [=](int64_t i) {
       const T v = x[i];
-      y[i] = v * T(0.5) * (T(1) + std::erf(v * a));
+      y[i] = v * normal_cdf_of_scaled(v * a);
     });
   }
 }
@@ -140,7 +140,7 @@ void gelu_backward(const T* dy, const T* x, T* dx, int64_t n, bool approximate) 
     const T a = T(kSqrt1_2), pdf_scale = T(kGeluPdf);
     for_each_index(n, [=](int64_t i) {
       const T v = x[i];
-      const T cdf = T(0.5) * (T(1) + std::erf(v * a));
+      const T cdf = normal_cdf_of_scaled(v * a);
       const T pdf = pdf_scale * vexp(v * v * T(-0.5));
       dx[i] = dy[i] * (cdf + v * pdf);
     });

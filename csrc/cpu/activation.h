@@ -33,7 +33,8 @@ void tanh_forward(const T* x, T* y, int64_t n);
 template <typename T>
 void tanh_backward(const T* dy, const T* y, T* dx, int64_t n);
 
-// approximate = false: y = x * 0.5 * (1 + erf(x / sqrt(2)));
+// approximate = false: y = x * 0.5 * (1 + erf(x / sqrt(2))) (float32 evaluates the CDF as
+//   erfc(-x / sqrt(2)) / 2, accurate in the negative tail);
 // approximate = true:  y = 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))).
 template <typename T>
 void gelu_forward(const T* x, T* y, int64_t n, bool approximate);

@@ -54,6 +54,7 @@ void cross_entropy_forward(const T* logits, const int64_t* target, const T* weig
                    {N, C});
   const double ls = label_smoothing;
   std::vector<double> per(reduction == Reduction::kNone ? 0 : static_cast<size_t>(N));
+  const bool avx2 = use_avx2();
   parallel_for(N, row_grain(C), [&](int64_t rb, int64_t re) {
     for (int64_t i = rb; i < re; ++i) {
       const T* x = logits + i * C;
@@ -63,7 +64,7 @@ void cross_entropy_forward(const T* logits, const int64_t* target, const T* weig
         l = double(m);
       } else {
         T* e = thread_scratch<T>(kSlotScratch, static_cast<size_t>(C));
-        for (int64_t c = 0; c < C; ++c) e[c] = vexp(x[c] - m);
+        simd_loop(avx2, 0, C, [=](int64_t c) { e[c] = vexp(x[c] - m); });
         const double s = lane_sum(0, C, [=](int64_t c) { return double(e[c]); });
         l = double(m) + std::log(s);
       }
@@ -106,6 +107,7 @@ void cross_entropy_backward(const T* grad_out, const T* logits, const int64_t* t
           : T(1);
   const double wsum =
       weight ? lane_sum(0, C, [=](int64_t c) { return double(weight[c]); }) : double(C);
+  const bool avx2 = use_avx2();
   parallel_for(N, row_grain(C), [&](int64_t rb, int64_t re) {
     for (int64_t i = rb; i < re; ++i) {
       T* dx = dlogits + i * C;
@@ -122,9 +124,9 @@ void cross_entropy_backward(const T* grad_out, const T* logits, const int64_t* t
       const T b = static_cast<T>(double(g) * ls / double(C));
       const T l = lse[i];
       if (weight && ls > 0) {
-        for (int64_t c = 0; c < C; ++c) dx[c] = a * vexp(x[c] - l) - b * weight[c];
+        simd_loop(avx2, 0, C, [=](int64_t c) { dx[c] = a * vexp(x[c] - l) - b * weight[c]; });
       } else {
-        for (int64_t c = 0; c < C; ++c) dx[c] = a * vexp(x[c] - l) - b;
+        simd_loop(avx2, 0, C, [=](int64_t c) { dx[c] = a * vexp(x[c] - l) - b; });
       }
       dx[t] -= static_cast<T>(double(g) * (1.0 - ls) * wt);
     }

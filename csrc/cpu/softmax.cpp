@@ -36,16 +36,19 @@ template <typename T>
 void softmax_forward(const T* x, T* y, int64_t rows, int64_t cols) {
   GC_PROFILE_SCOPE("softmax_forward", 5.0 * rows * cols, 2.0 * rows * cols * sizeof(T),
                    {rows, cols});
+  const bool avx2 = use_avx2();
   parallel_for(rows, row_grain(cols), [=](int64_t rb, int64_t re) {
-    for (int64_t r = rb; r < re; ++r) {
-      const T* xr = x + r * cols;
-      T* yr = y + r * cols;
-      const T m = row_max(xr, cols);
-      for (int64_t c = 0; c < cols; ++c) yr[c] = vexp(xr[c] - m);
-      const double s = lane_sum(0, cols, [=](int64_t c) { return double(yr[c]); });
-      const T inv = static_cast<T>(1.0 / s);
-      for (int64_t c = 0; c < cols; ++c) yr[c] *= inv;
-    }
+    simd_call(avx2, [=] {
+      for (int64_t r = rb; r < re; ++r) {
+        const T* xr = x + r * cols;
+        T* yr = y + r * cols;
+        const T m = row_max(xr, cols);
+        simd_loop(avx2, 0, cols, [=](int64_t c) { yr[c] = vexp(xr[c] - m); });
+        const double s = lane_sum(0, cols, [=](int64_t c) { return double(yr[c]); });
+        const T inv = static_cast<T>(1.0 / s);
+        for (int64_t c = 0; c < cols; ++c) yr[c] *= inv;
+      }
+    });
   });
 }
 
@@ -53,15 +56,18 @@ template <typename T>
 void softmax_backward(const T* dy, const T* y, T* dx, int64_t rows, int64_t cols) {
   GC_PROFILE_SCOPE("softmax_backward", 4.0 * rows * cols, 3.0 * rows * cols * sizeof(T),
                    {rows, cols});
+  const bool avx2 = use_avx2();
   parallel_for(rows, row_grain(cols), [=](int64_t rb, int64_t re) {
-    for (int64_t r = rb; r < re; ++r) {
-      const T* dyr = dy + r * cols;
-      const T* yr = y + r * cols;
-      T* dxr = dx + r * cols;
-      const T dot = static_cast<T>(
-          lane_sum(0, cols, [=](int64_t c) { return double(dyr[c]) * double(yr[c]); }));
-      for (int64_t c = 0; c < cols; ++c) dxr[c] = yr[c] * (dyr[c] - dot);
-    }
+    simd_call(avx2, [=] {
+      for (int64_t r = rb; r < re; ++r) {
+        const T* dyr = dy + r * cols;
+        const T* yr = y + r * cols;
+        T* dxr = dx + r * cols;
+        const T dot = static_cast<T>(
+            lane_sum(0, cols, [=](int64_t c) { return double(dyr[c]) * double(yr[c]); }));
+        for (int64_t c = 0; c < cols; ++c) dxr[c] = yr[c] * (dyr[c] - dot);
+      }
+    });
   });
 }
 
@@ -69,16 +75,19 @@ template <typename T>
 void log_softmax_forward(const T* x, T* y, int64_t rows, int64_t cols) {
   GC_PROFILE_SCOPE("log_softmax_forward", 5.0 * rows * cols, 2.0 * rows * cols * sizeof(T),
                    {rows, cols});
+  const bool avx2 = use_avx2();
   parallel_for(rows, row_grain(cols), [=](int64_t rb, int64_t re) {
-    for (int64_t r = rb; r < re; ++r) {
-      const T* xr = x + r * cols;
-      T* yr = y + r * cols;
-      const T m = row_max(xr, cols);
-      for (int64_t c = 0; c < cols; ++c) yr[c] = vexp(xr[c] - m);
-      const double s = lane_sum(0, cols, [=](int64_t c) { return double(yr[c]); });
-      const T logs = static_cast<T>(std::log(s));
-      for (int64_t c = 0; c < cols; ++c) yr[c] = (xr[c] - m) - logs;
-    }
+    simd_call(avx2, [=] {
+      for (int64_t r = rb; r < re; ++r) {
+        const T* xr = x + r * cols;
+        T* yr = y + r * cols;
+        const T m = row_max(xr, cols);
+        simd_loop(avx2, 0, cols, [=](int64_t c) { yr[c] = vexp(xr[c] - m); });
+        const double s = lane_sum(0, cols, [=](int64_t c) { return double(yr[c]); });
+        const T logs = static_cast<T>(std::log(s));
+        for (int64_t c = 0; c < cols; ++c) yr[c] = (xr[c] - m) - logs;
+      }
+    });
   });
 }
 
@@ -86,14 +95,17 @@ template <typename T>
 void log_softmax_backward(const T* dy, const T* y, T* dx, int64_t rows, int64_t cols) {
   GC_PROFILE_SCOPE("log_softmax_backward", 4.0 * rows * cols, 3.0 * rows * cols * sizeof(T),
                    {rows, cols});
+  const bool avx2 = use_avx2();
   parallel_for(rows, row_grain(cols), [=](int64_t rb, int64_t re) {
-    for (int64_t r = rb; r < re; ++r) {
-      const T* dyr = dy + r * cols;
-      const T* yr = y + r * cols;
-      T* dxr = dx + r * cols;
-      const T s = static_cast<T>(lane_sum(0, cols, [=](int64_t c) { return double(dyr[c]); }));
-      for (int64_t c = 0; c < cols; ++c) dxr[c] = dyr[c] - vexp(yr[c]) * s;
-    }
+    simd_call(avx2, [=] {
+      for (int64_t r = rb; r < re; ++r) {
+        const T* dyr = dy + r * cols;
+        const T* yr = y + r * cols;
+        T* dxr = dx + r * cols;
+        const T s = static_cast<T>(lane_sum(0, cols, [=](int64_t c) { return double(dyr[c]); }));
+        simd_loop(avx2, 0, cols, [=](int64_t c) { dxr[c] = dyr[c] - vexp(yr[c]) * s; });
+      }
+    });
   });
 }
 
