@@ -286,7 +286,7 @@ class _Linear(Function):
         g = _c(g)
         dx = _gemm(g, w) if n[0] else None
         dw = _gemm(g, x, None, True, False) if n[1] else None
-        db = g.sum(axis=0) if n[2] else None
+        db = _C.sum_rows(g) if n[2] else None
         return dx, dw, db
 
 
