@@ -155,3 +155,30 @@ def test_anomaly_names_the_op():
             (z**0.5).sum().backward()  # forward finite (0), backward inf
     finally:
         gc.set_detect_anomaly(False)
+
+
+class TensorStyle(Function):
+    """forward/backward returning Tensors (PyTorch habit) are accepted too."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return gc.tensor(x * 2.0)
+
+    @staticmethod
+    def backward(ctx, g):
+        return gc.tensor(g * 2.0)
+
+
+def test_function_returning_tensors():
+    x = gc.tensor([1.0, 3.0], requires_grad=True)
+    y = TensorStyle.apply(x)
+    assert isinstance(y.numpy(), np.ndarray) and y.numpy().tolist() == [2.0, 6.0]
+    y.sum().backward()
+    assert x.grad.numpy().tolist() == [2.0, 2.0]
+
+
+def test_kernel_dtype_errors_surface():
+    with pytest.raises(TypeError):
+        gc.nn.functional.relu(gc.tensor([1, 2]))
+    with pytest.raises(TypeError, match="dtype"):
+        gc.nn.functional.linear(gc.ones(2, 3), gc.ones(4, 3, dtype=gc.float64))

@@ -209,3 +209,12 @@ def test_item_and_errors():
     with gc.no_grad():
         x += 1
     assert x.numpy().tolist() == [2.0, 2.0]
+
+
+def test_cat_stack_grads(rng, torch):
+    a, b = rng.standard_normal((2, 3)), rng.standard_normal((4, 3))
+    x, y = gc.tensor(a, requires_grad=True), gc.tensor(b, requires_grad=True)
+    assert gc.autograd.gradcheck(lambda p, q: gc.cat([p, q], 0) * 2.0, (x, y))
+    assert gc.autograd.gradcheck(lambda p, q: gc.stack([p, q[:2]], -1), (x, y))
+    assert gc.stack([x, x], 1).shape == tuple(torch.stack([torch.tensor(a)] * 2, 1).shape)
+    assert (gc.ones(2) == None) is False  # noqa: E711

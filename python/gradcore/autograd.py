@@ -125,7 +125,10 @@ class Function:
         else:
             ctx.needs_input_grad = (False,) * len(raw)
             out = cls.forward(ctx, *raw)
+        if isinstance(out, Tensor):  # a forward written PyTorch-style
+            out = out._data
         if type(out) is tuple:
+            out = tuple(o._data if isinstance(o, Tensor) else o for o in out)
             first = out[0]
             if _anomaly:
                 _check_finite(first, cls.__name__, "forward output")
@@ -137,6 +140,7 @@ class Function:
 
 
 _new = object.__new__
+_ndarray = np.ndarray
 
 
 def _node1(cls, t):
@@ -270,6 +274,8 @@ def backward(tensor, gradient=None, retain_graph: bool = False) -> None:
             for p, gi in zip(nxt, grads):
                 if p is None or gi is None:
                     continue
+                if gi.__class__ is not _ndarray:
+                    gi = gi._data if isinstance(gi, Tensor) else np.asarray(gi)
                 if anomaly:
                     _check_finite(gi, type(node).__name__, "backward gradient")
                 if p._is_node:

@@ -47,7 +47,14 @@ def set_rng_state(state: Any) -> None:
             f"set_rng_state: expected a state dict of a {type(bg).__name__} generator "
             "(from gradcore.get_rng_state())"
         )
-    bg.state = copy.deepcopy(state)
+    st = copy.deepcopy(state)
+    for k in ("state", "inc"):  # values may come back as numpy/str scalars from a file
+        if isinstance(st.get("state"), dict) and k in st["state"]:
+            st["state"][k] = int(st["state"][k])
+    for k in ("has_uint32", "uinteger"):
+        if k in st:
+            st[k] = int(st[k])
+    bg.state = st
 
 
 def draw_seed() -> int:

@@ -36,6 +36,8 @@ __all__ = [
     "ones_like",
     "empty_like",
     "matmul",
+    "cat",
+    "stack",
     "float32",
     "float64",
     "int64",
@@ -317,9 +319,17 @@ class Tensor:
             if not self.requires_grad or not _ag._grad_enabled:
                 return _wrap(_fix(self._data + other), False, None)
             return _AddScalar.apply(self, other)
+        a, b = self._data, other._data
+        out = a + b
+        if out.__class__ is not _ndarray:
+            out = _asarray(out)
         if (self.requires_grad or other.requires_grad) and _ag._grad_enabled:
-            return _Add.apply(self, other)
-        return _wrap(_fix(self._data + other._data), False, None)
+            ctx = _node2(_Add, self, other)
+            ctx.saved_tensors = (a.shape, b.shape)
+            if _ag._anomaly:
+                _ag._check_finite(out, "Add", "forward output")
+            return _wrap(out, True, ctx)
+        return _wrap(out, False, None)
 
     __radd__ = __add__
 
@@ -340,9 +350,17 @@ class Tensor:
             if not self.requires_grad or not _ag._grad_enabled:
                 return _wrap(_fix(self._data * other), False, None)
             return _MulScalar.apply(self, other)
+        a, b = self._data, other._data
+        out = a * b
+        if out.__class__ is not _ndarray:
+            out = _asarray(out)
         if (self.requires_grad or other.requires_grad) and _ag._grad_enabled:
-            return _Mul.apply(self, other)
-        return _wrap(_fix(self._data * other._data), False, None)
+            ctx = _node2(_Mul, self, other)
+            ctx.saved_tensors = (a, b)
+            if _ag._anomaly:
+                _ag._check_finite(out, "Mul", "forward output")
+            return _wrap(out, True, ctx)
+        return _wrap(out, False, None)
 
     __rmul__ = __mul__
 
@@ -441,6 +459,8 @@ class Tensor:
 
     # ----------------------------------------------------------- comparisons
     def _cmp(self, other, op):
+        if other is None:
+            return op is np.not_equal
         o = other._data if isinstance(other, Tensor) else other
         return _wrap(_fix(op(self._data, o)), False, None)
 
@@ -1168,6 +1188,39 @@ def matmul(a, b):
         lead = da.shape[:-1]
         return (a.reshape(-1, ka) @ b).reshape(lead + (db.shape[1],))
     return _BatchedMatMul.apply(a, b)
+
+
+# ------------------------------------------------------------- cat / stack
+class _Cat(Function):
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx, dim, *arrays):
+        ctx.saved_tensors = (dim, [a.shape[dim] for a in arrays])
+        return np.concatenate(arrays, axis=dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        dim, sizes = ctx.saved_tensors
+        cuts = np.cumsum(sizes)[:-1]
+        return (None,) + tuple(np.split(g, cuts, axis=dim))
+
+
+def cat(tensors, dim: int = 0) -> Tensor:
+    """Concatenate tensors along an existing dim (differentiable)."""
+    tensors = [t if isinstance(t, Tensor) else tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("cat: expected a non-empty list of tensors")
+    return _Cat.apply(dim % tensors[0].ndim if tensors[0].ndim else 0, *tensors)
+
+
+def stack(tensors, dim: int = 0) -> Tensor:
+    """Stack same-shaped tensors along a new dim (differentiable)."""
+    tensors = [t if isinstance(t, Tensor) else tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("stack: expected a non-empty list of tensors")
+    d = dim % (tensors[0].ndim + 1)
+    return cat([t.unsqueeze(d) for t in tensors], d)
 
 
 # --------------------------------------------------------------- factories

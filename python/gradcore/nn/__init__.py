@@ -1,5 +1,7 @@
 """Neural-network layers, losses, containers and initialisers (PyTorch's names)."""
 
+from importlib.util import find_spec as _find_spec
+
 from gradcore.nn import functional, init
 from gradcore.nn.layers import (
     GELU,
@@ -27,6 +29,9 @@ from gradcore.nn.layers import (
     Tanh,
 )
 from gradcore.nn.module import Module, ModuleList, Parameter, Sequential
+
+if _find_spec("gradcore.nn.utils") is not None:  # clip_grad_norm_ etc. (helper "train")
+    from gradcore.nn import utils  # noqa: F401
 
 __all__ = [
     "AdaptiveAvgPool2d",

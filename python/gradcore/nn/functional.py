@@ -103,11 +103,41 @@ class _Conv2d(Function):
         return dx, dw, db, None, None, None, None
 
 
+_PAIRS = {}  # int or tuple argument -> (h, w) pair, so repeated calls skip the parsing
+
+
+def _pair_fast(v, name, op):
+    try:
+        return _PAIRS[v]
+    except (KeyError, TypeError):
+        p = _pair(v, name, op)
+        if isinstance(v, (int, tuple)) and not isinstance(v, bool):
+            _PAIRS[v] = p
+        return p
+
+
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-d convolution (cross-correlation) of (N, C, H, W) input with (K, C/groups, R, S)
     weight; `padding` may be an int, a pair, "valid" or "same" (stride 1)."""
-    stride = _pair(stride, "stride", "conv2d")
-    dilation = _pair(dilation, "dilation", "conv2d")
+    stride = _pair_fast(stride, "stride", "conv2d")
+    dilation = _pair_fast(dilation, "dilation", "conv2d")
+    x = input._data
+    if x.ndim == 4 and padding.__class__ is not str:
+        padding = _pair_fast(padding, "padding", "conv2d")
+        if _ag._grad_enabled and (
+            input.requires_grad or weight.requires_grad or (bias is not None and bias.requires_grad)
+        ):
+            return _Conv2d.apply(input, weight, bias, stride, padding, dilation, int(groups))
+        # inference: no node, straight to the kernel
+        w = weight._data
+        b = None if bias is None else bias._data
+        try:
+            y = _C.conv2d_forward(x, w, b, stride, padding, dilation, groups)
+        except ValueError:
+            y = _C.conv2d_forward(_c(x), _c(w), b, stride, padding, dilation, groups)
+        if _ag._anomaly:
+            _ag._check_finite(y, "Conv2d", "forward output")
+        return _wrap(y, False, None)
     if isinstance(padding, str):
         if padding == "valid":
             padding = (0, 0)
@@ -256,7 +286,7 @@ class _Linear(Function):
         g = _c(g)
         dx = _gemm(g, w) if n[0] else None
         dw = _gemm(g, x, None, True, False) if n[1] else None
-        db = g.sum(axis=0) if n[2] else None
+        db = _C.sum_rows(g) if n[2] else None
         return dx, dw, db
 
 
