@@ -17,6 +17,7 @@ int64_t leading_dim(const py::array& a, const char* op, const char* arg) {
   const auto item = static_cast<int64_t>(a.itemsize());
   const int64_t rows = a.shape(0), cols = a.shape(1);
   const int64_t s0 = a.strides(0), s1 = a.strides(1);
+  if (rows == 0 || cols == 0) return std::max<int64_t>(cols, 1);  // no element is read
   if (cols > 1 && s1 != item)
     fail_value(op, std::string(arg) + " must have unit stride along its rows (got strides (" +
                        std::to_string(s0) + ", " + std::to_string(s1) + "))");

@@ -1,9 +1,14 @@
+// Elementwise loops below call the branch-free exp/tanh of cpu/vmath.h; without
+// -ftrapping-math g++ may if-convert their selects and vectorise the loops. Values and
+// NaN/Inf behaviour are unchanged (this only stops FP exceptions from pinning branches).
+#pragma GCC optimize("no-trapping-math")
 #include "cpu/activation.h"
 
 #include <algorithm>
 #include <cmath>
 
 #include "cpu/elementwise.h"
+#include "cpu/vmath.h"
 #include "profiler/profiler.h"
 
 namespace gradcore {
@@ -34,7 +39,10 @@ void relu_forward(const T* x, T* y, int64_t n) {
 template <typename T>
 void relu_backward(const T* dy, const T* y, T* dx, int64_t n) {
   GC_PROFILE_SCOPE("relu_backward", n, 3.0 * n * sizeof(T), {n});
-  for_each_index(n, [=](int64_t i) { dx[i] = y[i] <= T(0) ? T(0) : dy[i]; });
+  for_each_index(n, [=](int64_t i) {
+    const T g = dy[i];  // loaded unconditionally so the select vectorises
+    dx[i] = y[i] <= T(0) ? T(0) : g;
+  });
 }
 
 template <typename T>
@@ -42,14 +50,18 @@ void leaky_relu_forward(const T* x, T* y, int64_t n, T slope) {
   GC_PROFILE_SCOPE("leaky_relu_forward", 2.0 * n, 2.0 * n * sizeof(T), {n});
   for_each_index(n, [=](int64_t i) {
     const T v = x[i];
-    y[i] = v > T(0) ? v : v * slope;
+    const T scaled = v * slope;  // computed unconditionally so the select vectorises
+    y[i] = v > T(0) ? v : scaled;
   });
 }
 
 template <typename T>
 void leaky_relu_backward(const T* dy, const T* x, T* dx, int64_t n, T slope) {
   GC_PROFILE_SCOPE("leaky_relu_backward", 2.0 * n, 3.0 * n * sizeof(T), {n});
-  for_each_index(n, [=](int64_t i) { dx[i] = x[i] > T(0) ? dy[i] : dy[i] * slope; });
+  for_each_index(n, [=](int64_t i) {
+    const T g = dy[i], scaled = g * slope;
+    dx[i] = x[i] > T(0) ? g : scaled;
+  });
 }
 
 template <typename T>
@@ -57,7 +69,7 @@ void sigmoid_forward(const T* x, T* y, int64_t n) {
   GC_PROFILE_SCOPE("sigmoid_forward", 4.0 * n, 2.0 * n * sizeof(T), {n});
   for_each_index(n, [=](int64_t i) {
     const T v = x[i];
-    const T e = std::exp(-std::fabs(v));  // in (0, 1]: never overflows
+    const T e = vexp(-std::fabs(v));  // in (0, 1]: never overflows
     const T s = T(1) / (T(1) + e);
     y[i] = v >= T(0) ? s : e * s;  // NaN: e is NaN, so both branches give NaN
   });
@@ -72,7 +84,7 @@ void sigmoid_backward(const T* dy, const T* y, T* dx, int64_t n) {
 template <typename T>
 void tanh_forward(const T* x, T* y, int64_t n) {
   GC_PROFILE_SCOPE("tanh_forward", 4.0 * n, 2.0 * n * sizeof(T), {n});
-  for_each_index(n, [=](int64_t i) { y[i] = std::tanh(x[i]); });
+  for_each_index(n, [=](int64_t i) { y[i] = vtanh(x[i]); });
 }
 
 template <typename T>
@@ -96,7 +108,7 @@ void gelu_forward(const T* x, T* y, int64_t n, bool approximate) {
     for_each_index(n, [=](int64_t i) {
       const T v = x[i];
       const T inner = beta * (v + kappa * (v * v * v));
-      y[i] = T(0.5) * v * (T(1) + std::tanh(inner));
+      y[i] = T(0.5) * v * (T(1) + vtanh(inner));
     });
   } else {
     const T a = T(kSqrt1_2);
@@ -116,7 +128,7 @@ void gelu_backward(const T* dy, const T* x, T* dx, int64_t n, bool approximate) 
       const T v = x[i];
       const T v2 = v * v;
       const T inner = beta * (v + kappa * (v2 * v));
-      const T th = std::tanh(inner);
+      const T th = vtanh(inner);
       const T left = T(0.5) * v;
       const T right = T(1) + th;
       const T left_d = T(0.5) * right;
@@ -129,7 +141,7 @@ void gelu_backward(const T* dy, const T* x, T* dx, int64_t n, bool approximate) 
     for_each_index(n, [=](int64_t i) {
       const T v = x[i];
       const T cdf = T(0.5) * (T(1) + std::erf(v * a));
-      const T pdf = pdf_scale * std::exp(v * v * T(-0.5));
+      const T pdf = pdf_scale * vexp(v * v * T(-0.5));
       dx[i] = dy[i] * (cdf + v * pdf);
     });
   }

@@ -1,3 +1,7 @@
+// Elementwise loops below call the branch-free exp/tanh of cpu/vmath.h; without
+// -ftrapping-math g++ may if-convert their selects and vectorise the loops. Values and
+// NaN/Inf behaviour are unchanged (this only stops FP exceptions from pinning branches).
+#pragma GCC optimize("no-trapping-math")
 #include "cpu/loss.h"
 
 #include <algorithm>
@@ -5,8 +9,10 @@
 #include <limits>
 #include <vector>
 
+#include "core/workspace.h"
 #include "cpu/elementwise.h"
 #include "cpu/softmax.h"
+#include "cpu/vmath.h"
 #include "profiler/profiler.h"
 
 namespace gradcore {
@@ -56,7 +62,9 @@ void cross_entropy_forward(const T* logits, const int64_t* target, const T* weig
       if (std::isinf(m)) {
         l = double(m);
       } else {
-        const double s = lane_sum(0, C, [=](int64_t c) { return double(std::exp(x[c] - m)); });
+        T* e = thread_scratch<T>(kSlotScratch, static_cast<size_t>(C));
+        for (int64_t c = 0; c < C; ++c) e[c] = vexp(x[c] - m);
+        const double s = lane_sum(0, C, [=](int64_t c) { return double(e[c]); });
         l = double(m) + std::log(s);
       }
       lse[i] = static_cast<T>(l);
@@ -114,9 +122,9 @@ void cross_entropy_backward(const T* grad_out, const T* logits, const int64_t* t
       const T b = static_cast<T>(double(g) * ls / double(C));
       const T l = lse[i];
       if (weight && ls > 0) {
-        for (int64_t c = 0; c < C; ++c) dx[c] = a * std::exp(x[c] - l) - b * weight[c];
+        for (int64_t c = 0; c < C; ++c) dx[c] = a * vexp(x[c] - l) - b * weight[c];
       } else {
-        for (int64_t c = 0; c < C; ++c) dx[c] = a * std::exp(x[c] - l) - b;
+        for (int64_t c = 0; c < C; ++c) dx[c] = a * vexp(x[c] - l) - b;
       }
       dx[t] -= static_cast<T>(double(g) * (1.0 - ls) * wt);
     }
@@ -252,7 +260,7 @@ void bce_with_logits_backward(const T* grad_out, const T* input, const T* target
   parallel_for(n, kElementwiseGrain, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) {
       const T x = input[i], t = target[i];
-      const T e = std::exp(-std::fabs(x));
+      const T e = vexp(-std::fabs(x));
       const T s1 = T(1) / (T(1) + e);
       const T sig = x >= T(0) ? s1 : e * s1;
       T d;

@@ -1,3 +1,7 @@
+// Elementwise loops below call the branch-free exp/tanh of cpu/vmath.h; without
+// -ftrapping-math g++ may if-convert their selects and vectorise the loops. Values and
+// NaN/Inf behaviour are unchanged (this only stops FP exceptions from pinning branches).
+#pragma GCC optimize("no-trapping-math")
 #include "cpu/softmax.h"
 
 #include <algorithm>
@@ -5,6 +9,7 @@
 #include <limits>
 
 #include "cpu/elementwise.h"
+#include "cpu/vmath.h"
 #include "profiler/profiler.h"
 
 namespace gradcore {
@@ -18,14 +23,6 @@ T row_max(const T* x, int64_t cols) {
     nan |= x[c] != x[c];
   }
   return nan ? std::numeric_limits<T>::quiet_NaN() : m;
-}
-
-template <typename T>
-T row_logsumexp(const T* x, int64_t cols) {
-  const T m = row_max(x, cols);
-  if (std::isinf(m)) return m;  // all -inf (or some +inf): PyTorch's logsumexp gives m
-  const double s = lane_sum(0, cols, [=](int64_t c) { return double(std::exp(x[c] - m)); });
-  return static_cast<T>(double(m) + std::log(s));
 }
 
 namespace {
@@ -44,7 +41,7 @@ void softmax_forward(const T* x, T* y, int64_t rows, int64_t cols) {
       const T* xr = x + r * cols;
       T* yr = y + r * cols;
       const T m = row_max(xr, cols);
-      for (int64_t c = 0; c < cols; ++c) yr[c] = std::exp(xr[c] - m);
+      for (int64_t c = 0; c < cols; ++c) yr[c] = vexp(xr[c] - m);
       const double s = lane_sum(0, cols, [=](int64_t c) { return double(yr[c]); });
       const T inv = static_cast<T>(1.0 / s);
       for (int64_t c = 0; c < cols; ++c) yr[c] *= inv;
@@ -77,7 +74,8 @@ void log_softmax_forward(const T* x, T* y, int64_t rows, int64_t cols) {
       const T* xr = x + r * cols;
       T* yr = y + r * cols;
       const T m = row_max(xr, cols);
-      const double s = lane_sum(0, cols, [=](int64_t c) { return double(std::exp(xr[c] - m)); });
+      for (int64_t c = 0; c < cols; ++c) yr[c] = vexp(xr[c] - m);
+      const double s = lane_sum(0, cols, [=](int64_t c) { return double(yr[c]); });
       const T logs = static_cast<T>(std::log(s));
       for (int64_t c = 0; c < cols; ++c) yr[c] = (xr[c] - m) - logs;
     }
@@ -94,14 +92,13 @@ void log_softmax_backward(const T* dy, const T* y, T* dx, int64_t rows, int64_t 
       const T* yr = y + r * cols;
       T* dxr = dx + r * cols;
       const T s = static_cast<T>(lane_sum(0, cols, [=](int64_t c) { return double(dyr[c]); }));
-      for (int64_t c = 0; c < cols; ++c) dxr[c] = dyr[c] - std::exp(yr[c]) * s;
+      for (int64_t c = 0; c < cols; ++c) dxr[c] = dyr[c] - vexp(yr[c]) * s;
     }
   });
 }
 
 #define GC_INSTANTIATE(T)                                                      \
   template T row_max<T>(const T*, int64_t);                                    \
-  template T row_logsumexp<T>(const T*, int64_t);                              \
   template void softmax_forward<T>(const T*, T*, int64_t, int64_t);            \
   template void softmax_backward<T>(const T*, const T*, T*, int64_t, int64_t); \
   template void log_softmax_forward<T>(const T*, T*, int64_t, int64_t);        \

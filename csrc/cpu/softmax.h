@@ -23,8 +23,4 @@ void log_softmax_backward(const T* dy, const T* y, T* dx, int64_t rows, int64_t 
 template <typename T>
 T row_max(const T* x, int64_t cols);
 
-// log(sum_c exp(x[c])) for one row, stable; double accumulation of the exponentials.
-template <typename T>
-T row_logsumexp(const T* x, int64_t cols);
-
 }  // namespace gradcore

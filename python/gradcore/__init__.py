@@ -2,7 +2,7 @@
 
 import os as _os
 
-from gradcore import _C, profiler
+from gradcore import _C, autograd, nn, optim, profiler, random, utils
 from gradcore._runtime import (
     format_info,
     get_num_threads,
@@ -10,7 +10,40 @@ from gradcore._runtime import (
     set_flush_denormal,
     set_num_threads,
 )
+from gradcore.autograd import (
+    Function,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    set_detect_anomaly,
+    set_grad_enabled,
+)
+from gradcore.nn import utils as _nn_utils  # noqa: F401  (gradcore.nn.utils.clip_grad_norm_ ...)
+from gradcore.random import get_rng_state, manual_seed, set_rng_state
 from gradcore.serialization import load, save
+from gradcore.tensor import (
+    Tensor,
+    arange,
+    as_tensor,
+    double,
+    empty,
+    empty_like,
+    float32,
+    float64,
+    from_numpy,
+    full,
+    int64,
+    long,
+    matmul,
+    ones,
+    ones_like,
+    rand,
+    randint,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
+)
 
 __version__ = _C.build_info()["version"]
 
@@ -19,12 +52,47 @@ if _os.environ.get("GRADCORE_PROFILE"):
 
 __all__ = [
     "__version__",
+    "Function",
+    "Tensor",
+    "arange",
+    "as_tensor",
+    "autograd",
+    "double",
+    "empty",
+    "empty_like",
+    "enable_grad",
+    "float32",
+    "float64",
     "format_info",
+    "from_numpy",
+    "full",
     "get_num_threads",
+    "get_rng_state",
     "info",
     "load",
     "profiler",
     "save",
+    "int64",
+    "is_grad_enabled",
+    "long",
+    "manual_seed",
+    "matmul",
+    "nn",
+    "optim",
+    "no_grad",
+    "ones",
+    "ones_like",
+    "rand",
+    "randint",
+    "randn",
+    "random",
+    "set_detect_anomaly",
     "set_flush_denormal",
+    "set_grad_enabled",
     "set_num_threads",
+    "set_rng_state",
+    "tensor",
+    "utils",
+    "zeros",
+    "zeros_like",
 ]

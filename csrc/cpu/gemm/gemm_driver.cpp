@@ -1,15 +1,16 @@
 // BLIS-style blocking driver and dispatch for gemm<T> (contract in gemm.h).
 //
-// Loops: jc over NC columns -> pc over KC of the inner dimension (pack B block) -> ic over
-// MC rows (pack A block, alpha folded in) -> jr over NR -> ir over MR (micro-kernel).
+// Loops: jc over NC columns -> pc over KC of the inner dimension -> ic over MC rows (pack
+// the A block, alpha folded in) -> jr over NR (pack the B micro-panel during the first ic
+// block, or read B in place) -> ir over MR (micro-kernel). The next B panel's source is
+// prefetched while the current panel computes, so packing from memory overlaps the math.
 // Threads split C into column ranges (or row ranges when C is tall), aligned to the
-// micro-tile grid; each thread packs into its own thread_scratch buffers, so no
-// barriers are needed. The KC partition depends on K only and every element of C is
-// accumulated in the same k order whatever the thread count, so results are bitwise
-// identical for any number of threads.
+// micro-tile grid; each thread packs into its own thread_scratch buffers, so no barriers
+// are needed. The KC partition depends on K only and every element of C is accumulated
+// in the same k order whatever the thread count, so results are bitwise identical for
+// any number of threads.
 #include <algorithm>
 #include <cstring>
-#include <cstdlib>
 
 #include "core/cpu_features.h"
 #include "core/parallel.h"
@@ -58,6 +59,43 @@ struct Problem {
   int64_t kc;  // KC block used for this K (a function of K only)
 };
 
+// Prefetches part [u0, u1) of the source of op(B)'s micro-panel rows [pc, pc+kc) x columns
+// [j, j+nr): the units are the kc rows of B (not transposed) or its nr rows (transposed).
+// Spread over the micro-kernel calls of the previous panel, this hides the latency of the
+// strided source reads that packing the panel would otherwise wait for.
+template <typename T>
+inline void prefetch_b_source(const Problem<T>& pr, int64_t pc, int64_t kc, int64_t j, int64_t nr,
+                              int64_t u0, int64_t u1) {
+  if (!pr.trans_b) {
+    const T* src = pr.B + pc * pr.ldb + j;
+    for (int64_t k = u0; k < u1; ++k) {
+      __builtin_prefetch(src + k * pr.ldb);
+      __builtin_prefetch(src + k * pr.ldb + nr - 1);
+    }
+  } else {
+    constexpr int64_t kLine = 64 / sizeof(T);
+    const T* src = pr.B + j * pr.ldb + pc;
+    for (int64_t r = u0; r < u1; ++r) {
+      for (int64_t k = 0; k < kc; k += kLine) __builtin_prefetch(src + r * pr.ldb + k);
+      __builtin_prefetch(src + r * pr.ldb + kc - 1);
+    }
+  }
+}
+
+// Whether the micro-kernel should read op(B) = B in place instead of packed micro-panels:
+// only for a single MC block (each B row segment is used by one pass of micro-tiles) and
+// when the rows of a KC x NR panel spread over enough L1 sets to stay resident (a row
+// stride that is a multiple of 1 KiB maps all rows to a few sets, and packing wins).
+template <typename T>
+bool use_b_in_place(const Problem<T>& pr, int64_t rows, int64_t mc) {
+  if (pr.trans_b || rows > mc) return false;
+  const int64_t stride = pr.ldb * static_cast<int64_t>(sizeof(T));
+  int64_t g = 4096;  // gcd(stride, 4096): row starts take 4096 / g positions modulo 4 KiB
+  while (stride % g != 0) g /= 2;
+  const int64_t sets = std::min<int64_t>(64, 4096 / g);  // of the 64 L1d sets of 64 B
+  return pr.kc <= 4 * sets;
+}
+
 // C[m0:m1, n0:n1] of the problem, on the calling thread with its own packing buffers.
 template <typename T>
 void gemm_block_range(const GemmPath<T>& p, const Problem<T>& pr, int64_t m0, int64_t m1,
@@ -67,36 +105,48 @@ void gemm_block_range(const GemmPath<T>& p, const Problem<T>& pr, int64_t m0, in
   const int64_t nc_max = std::min(p.nc, round_up(n1 - n0, nr));
   T* pack_a = thread_scratch<T>(kSlotGemmPackA, static_cast<size_t>(mc_max * pr.kc));
   T* pack_b = thread_scratch<T>(kSlotGemmPackB, static_cast<size_t>(nc_max * pr.kc));
-  alignas(64) T tile[8 * 16];  // edge tiles (MR * NR <= 128)
 
+  const bool direct_b = use_b_in_place(pr, m1 - m0, p.mc);
+  const bool single_ic = m1 - m0 <= p.mc;
   for (int64_t jc = n0; jc < n1; jc += p.nc) {
     const int64_t nc = std::min(p.nc, n1 - jc);
     for (int64_t pc = 0; pc < pr.K; pc += pr.kc) {
       const int64_t kc = std::min(pr.kc, pr.K - pc);
       const T beta = pc == 0 ? pr.beta : T(1);
-      p.pack_b(pr.trans_b, pr.B, pr.ldb, pc, kc, jc, nc, pack_b);
       for (int64_t ic = m0; ic < m1; ic += p.mc) {
         const int64_t mc = std::min(p.mc, m1 - ic);
         p.pack_a(pr.trans_a, pr.A, pr.lda, ic, mc, pc, kc, pr.alpha, pack_a);
         for (int64_t jr = 0; jr < nc; jr += nr) {
           const int64_t nrr = std::min<int64_t>(nr, nc - jr);
-          const T* b = pack_b + jr * kc;
-          for (int64_t ir = 0; ir < mc; ir += mr) {
+          const bool first = ic == m0;
+          const T* b;
+          int64_t ldbk;
+          if (direct_b && nrr == nr) {
+            b = pr.B + pc * pr.ldb + jc + jr;
+            ldbk = pr.ldb;
+          } else {
+            // The B block is packed one micro-panel at a time right before its first use,
+            // while the panel is hot in L1; later ic blocks reuse it from L2/L3. With a single
+            // ic block each panel is used once: two panel slots in turn keep it in L1.
+            T* pb = single_ic ? pack_b + ((jr / nr) & 1) * kc * nr : pack_b + jr * kc;
+            if (first) p.pack_b(pr.trans_b, pr.B, pr.ldb, pc, kc, jc + jr, nrr, pb);
+            b = pb;
+            ldbk = nr;
+          }
+          const int64_t next_nr = std::min<int64_t>(nr, nc - jr - nr);
+          const int64_t units = pr.trans_b ? next_nr : kc, n_ir = (mc + mr - 1) / mr;
+          for (int64_t ir = 0, q = 0; ir < mc; ir += mr, ++q) {
             const int64_t mrr = std::min<int64_t>(mr, mc - ir);
+            if (first && next_nr > 0)
+              prefetch_b_source(pr, pc, kc, jc + jr + nr, next_nr, units * q / n_ir,
+                                units * (q + 1) / n_ir);
             const T* a = pack_a + ir * kc;
             T* c = pr.C + (ic + ir) * pr.ldc + jc + jr;
             if (mrr == mr && nrr == nr) {
-              p.kernel(kc, a, b, c, pr.ldc, beta);
+              p.kernel(kc, a, b, ldbk, c, pr.ldc, beta);
               continue;
             }
-            // Edge tile: run the same kernel on a full temporary tile, copy the valid part.
-            if (beta != T(0)) {
-              for (int64_t i = 0; i < mrr; ++i)
-                for (int64_t j = 0; j < nrr; ++j) tile[i * nr + j] = c[i * pr.ldc + j];
-            }
-            p.kernel(kc, a, b, tile, nr, beta);
-            for (int64_t i = 0; i < mrr; ++i)
-              std::memcpy(c + i * pr.ldc, tile + i * nr, static_cast<size_t>(nrr) * sizeof(T));
+            p.edge(kc, a, b, ldbk, c, pr.ldc, beta, static_cast<int>(mrr), static_cast<int>(nrr));
           }
         }
       }
@@ -127,15 +177,7 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
     scale_c(M, N, beta, C, ldc);
     return;
   }
-  GemmPath<T> p = select_path<T>();
-  {  // TUNING ONLY (remove)
-    static const char* e1 = std::getenv("GC_MC");
-    static const char* e2 = std::getenv("GC_KC");
-    static const char* e3 = std::getenv("GC_NC");
-    if (e1) p.mc = std::atoi(e1);
-    if (e2) p.kc = std::atoi(e2);
-    if (e3) p.nc = std::atoi(e3);
-  }
+  const GemmPath<T>& p = select_path<T>();
   // KC partition: the fewest blocks of at most p.kc, of equal size (depends on K only).
   const int64_t nk = (K + p.kc - 1) / p.kc;
   const int64_t kc = (K + nk - 1) / nk;

@@ -14,12 +14,21 @@
 
 namespace gradcore::gemm_detail {
 
-// c[MR x NR] (row stride ldc) = sum_k a[k*MR + i] * b[k*NR + j] + beta * c; beta == 0
+// c[MR x NR] (row stride ldc) = sum_k a[k*MR + i] * b[k*ldb + j] + beta * c; beta == 0
 // overwrites c without reading it. Every element is accumulated in increasing k order
 // starting from zero, then combined with beta*c, so the result does not depend on where
-// a tile lies or which thread computes it.
+// a tile lies or which thread computes it. b is a packed micro-panel (ldb == NR) or, for
+// op(B) = B, the matrix itself (ldb its leading dimension).
 template <typename T>
-using MicroKernel = void (*)(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, T beta);
+using MicroKernel = void (*)(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc,
+                             T beta);
+
+// Edge tile: like MicroKernel but only the top-left m x n (m <= MR, n <= NR) of c exists;
+// every element is computed by exactly the same operations as in a full tile.
+// b must hold NR readable columns (a packed panel).
+template <typename T>
+using EdgeKernel = void (*)(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc,
+                            T beta, int m, int n);
 
 // Packs rows [i0, i0+mc) x columns [p0, p0+kc) of alpha*op(A) into MR-row micro-panels.
 // op(A)[i][k] = trans ? A[k*lda + i] : A[i*lda + k].
@@ -39,6 +48,7 @@ struct GemmPath {
   int mr, nr;          // micro-tile (MR x NR)
   int64_t mc, kc, nc;  // cache blocks: mc % mr == 0, nc % nr == 0
   MicroKernel<T> kernel;
+  EdgeKernel<T> edge;
   PackA<T> pack_a;
   PackB<T> pack_b;
 };
@@ -52,13 +62,13 @@ const GemmPath<double>& avx2_path_f64();
 
 // Portable packing routines, templated on the micro-tile size.
 template <typename T, int MR>
-void pack_a_generic(bool trans, const T* A, int64_t lda, int64_t i0, int64_t mc, int64_t p0,
-                    int64_t kc, T alpha, T* out) {
+void pack_a_generic(bool trans, const T* __restrict A, int64_t lda, int64_t i0, int64_t mc,
+                    int64_t p0, int64_t kc, T alpha, T* __restrict out) {
   for (int64_t ir = 0; ir < mc; ir += MR) {
     const int64_t mr = mc - ir < MR ? mc - ir : MR;
-    T* dst = out + ir * kc;
+    T* __restrict dst = out + ir * kc;
     if (!trans) {
-      const T* src = A + (i0 + ir) * lda + p0;  // op(A)[i][k] = src[i*lda + k]
+      const T* __restrict src = A + (i0 + ir) * lda + p0;  // op(A)[i][k] = src[i*lda + k]
       if (mr == MR) {
         for (int64_t k = 0; k < kc; ++k)
           for (int i = 0; i < MR; ++i) dst[k * MR + i] = alpha * src[i * lda + k];
@@ -69,7 +79,7 @@ void pack_a_generic(bool trans, const T* A, int64_t lda, int64_t i0, int64_t mc,
         }
       }
     } else {
-      const T* src = A + p0 * lda + i0 + ir;  // op(A)[i][k] = src[k*lda + i]
+      const T* __restrict src = A + p0 * lda + i0 + ir;  // op(A)[i][k] = src[k*lda + i]
       if (mr == MR) {
         for (int64_t k = 0; k < kc; ++k)
           for (int i = 0; i < MR; ++i) dst[k * MR + i] = alpha * src[k * lda + i];
@@ -84,13 +94,13 @@ void pack_a_generic(bool trans, const T* A, int64_t lda, int64_t i0, int64_t mc,
 }
 
 template <typename T, int NR>
-void pack_b_generic(bool trans, const T* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
-                    int64_t nc, T* out) {
+void pack_b_generic(bool trans, const T* __restrict B, int64_t ldb, int64_t p0, int64_t kc,
+                    int64_t j0, int64_t nc, T* __restrict out) {
   for (int64_t jr = 0; jr < nc; jr += NR) {
     const int64_t nr = nc - jr < NR ? nc - jr : NR;
-    T* dst = out + jr * kc;
+    T* __restrict dst = out + jr * kc;
     if (!trans) {
-      const T* src = B + p0 * ldb + j0 + jr;  // op(B)[k][j] = src[k*ldb + j]
+      const T* __restrict src = B + p0 * ldb + j0 + jr;  // op(B)[k][j] = src[k*ldb + j]
       if (nr == NR) {
         for (int64_t k = 0; k < kc; ++k)
           for (int j = 0; j < NR; ++j) dst[k * NR + j] = src[k * ldb + j];
@@ -101,13 +111,28 @@ void pack_b_generic(bool trans, const T* B, int64_t ldb, int64_t p0, int64_t kc,
         }
       }
     } else {
-      const T* src = B + (j0 + jr) * ldb + p0;  // op(B)[k][j] = src[j*ldb + k]
+      const T* __restrict src = B + (j0 + jr) * ldb + p0;  // op(B)[k][j] = src[j*ldb + k]
       for (int64_t j = 0; j < nr; ++j)
         for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = src[j * ldb + k];
       for (int64_t j = nr; j < NR; ++j)
         for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = T(0);
     }
   }
+}
+
+// Edge tile through a full temporary tile: copy the valid part of c in (beta != 0), run
+// the full micro-kernel on the temporary, copy the valid part out.
+template <typename T, int MR, int NR, MicroKernel<T> K>
+void edge_via_tile(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc, T beta,
+                   int m, int n) {
+  alignas(64) T tile[MR * NR];
+  if (beta != T(0)) {
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < n; ++j) tile[i * NR + j] = c[i * ldc + j];
+  }
+  K(kc, a, b, ldb, tile, NR, beta);
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) c[i * ldc + j] = tile[i * NR + j];
 }
 
 }  // namespace gradcore::gemm_detail

@@ -1,6 +1,7 @@
-// AVX2 + FMA micro-kernels: 6x16 float and 6x8 double, 12 ymm accumulators each.
-// Compiled without -march flags: only these functions carry target("avx2,fma"), and the
-// driver calls them only when the CPU has AVX2 and FMA (core/cpu_features.h).
+// AVX2 + FMA micro-kernels (6x16 float, 6x8 double: 12 ymm accumulators each), their
+// edge-tile variants (fewer rows, one vector column, masked last vector) and AVX2
+// packing routines. Compiled without -march flags: only these functions carry
+// target("avx2,fma"), and the driver calls them only when the CPU has AVX2 and FMA.
 #include "cpu/gemm/gemm_internal.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -17,135 +18,301 @@ namespace {
 constexpr int kMrF = 6, kNrF = 16;
 constexpr int kMrD = 6, kNrD = 8;
 
-// c[6 x 16] = a-panel (kc x 6) @ b-panel (kc x 16) + beta * c (beta == 0: overwrite).
-GC_TARGET_AVX2 void sgemm_kernel_6x16(int64_t kc, const float* a, const float* b, float* c,
-                                      int64_t ldc, float beta) {
-  for (int i = 0; i < kMrF; ++i) {
+// ---------------------------------------------------------------------------------------
+// float micro-kernels
+
+// Lanes [0, n) of a ymm of 32-bit elements (0 < n <= 8).
+GC_TARGET_AVX2 inline __m256i lane_mask32(int n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// c[R x n] = a-panel (kc x 6, first R rows) @ b-panel (kc x 16, first 8V columns) + beta*c,
+// with 8(V-1) < n <= 8V. Accumulation order per element: k = 0, 1, ... by FMA from zero,
+// then one FMA with beta (or a plain store when beta == 0): identical for all R, V, n.
+template <int R, int V>
+GC_TARGET_AVX2 inline void sgemm_tile(int64_t kc, const float* a, const float* b, int64_t ldb,
+                                      float* c, int64_t ldc, float beta, int n) {
+  __m256 acc[R][V];
+#pragma GCC unroll 8
+  for (int i = 0; i < R; ++i) {
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 15), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 8 * V - 1), _MM_HINT_T0);
+#pragma GCC unroll 2
+    for (int v = 0; v < V; ++v) acc[i][v] = _mm256_setzero_ps();
   }
-  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
-  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
-  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
-  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
-  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
-  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
 #pragma GCC unroll 4
   for (int64_t k = 0; k < kc; ++k) {
-    const __m256 b0 = _mm256_load_ps(b);
-    const __m256 b1 = _mm256_load_ps(b + 8);
-    __m256 ai = _mm256_broadcast_ss(a + 0);
-    c00 = _mm256_fmadd_ps(ai, b0, c00);
-    c01 = _mm256_fmadd_ps(ai, b1, c01);
-    ai = _mm256_broadcast_ss(a + 1);
-    c10 = _mm256_fmadd_ps(ai, b0, c10);
-    c11 = _mm256_fmadd_ps(ai, b1, c11);
-    ai = _mm256_broadcast_ss(a + 2);
-    c20 = _mm256_fmadd_ps(ai, b0, c20);
-    c21 = _mm256_fmadd_ps(ai, b1, c21);
-    ai = _mm256_broadcast_ss(a + 3);
-    c30 = _mm256_fmadd_ps(ai, b0, c30);
-    c31 = _mm256_fmadd_ps(ai, b1, c31);
-    ai = _mm256_broadcast_ss(a + 4);
-    c40 = _mm256_fmadd_ps(ai, b0, c40);
-    c41 = _mm256_fmadd_ps(ai, b1, c41);
-    ai = _mm256_broadcast_ss(a + 5);
-    c50 = _mm256_fmadd_ps(ai, b0, c50);
-    c51 = _mm256_fmadd_ps(ai, b1, c51);
+    __m256 bv[V];
+#pragma GCC unroll 2
+    for (int v = 0; v < V; ++v) bv[v] = _mm256_loadu_ps(b + 8 * v);
+#pragma GCC unroll 8
+    for (int i = 0; i < R; ++i) {
+      const __m256 ai = _mm256_broadcast_ss(a + i);
+#pragma GCC unroll 2
+      for (int v = 0; v < V; ++v) acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
+    }
     a += kMrF;
-    b += kNrF;
+    b += ldb;
   }
+  const bool full = n == 8 * V;
+  const __m256i mask = lane_mask32(n - 8 * (V - 1));
   if (beta == 0.0f) {
-    _mm256_storeu_ps(c + 0 * ldc, c00);
-    _mm256_storeu_ps(c + 0 * ldc + 8, c01);
-    _mm256_storeu_ps(c + 1 * ldc, c10);
-    _mm256_storeu_ps(c + 1 * ldc + 8, c11);
-    _mm256_storeu_ps(c + 2 * ldc, c20);
-    _mm256_storeu_ps(c + 2 * ldc + 8, c21);
-    _mm256_storeu_ps(c + 3 * ldc, c30);
-    _mm256_storeu_ps(c + 3 * ldc + 8, c31);
-    _mm256_storeu_ps(c + 4 * ldc, c40);
-    _mm256_storeu_ps(c + 4 * ldc + 8, c41);
-    _mm256_storeu_ps(c + 5 * ldc, c50);
-    _mm256_storeu_ps(c + 5 * ldc + 8, c51);
+#pragma GCC unroll 8
+    for (int i = 0; i < R; ++i) {
+#pragma GCC unroll 2
+      for (int v = 0; v < V - 1; ++v) _mm256_storeu_ps(c + i * ldc + 8 * v, acc[i][v]);
+      float* last = c + i * ldc + 8 * (V - 1);
+      if (full)
+        _mm256_storeu_ps(last, acc[i][V - 1]);
+      else
+        _mm256_maskstore_ps(last, mask, acc[i][V - 1]);
+    }
   } else {
     const __m256 vb = _mm256_set1_ps(beta);
-#define GC_UPD(r, v0, v1)                                                               \
-  _mm256_storeu_ps(c + r * ldc, _mm256_fmadd_ps(vb, _mm256_loadu_ps(c + r * ldc), v0)); \
-  _mm256_storeu_ps(c + r * ldc + 8, _mm256_fmadd_ps(vb, _mm256_loadu_ps(c + r * ldc + 8), v1))
-    GC_UPD(0, c00, c01);
-    GC_UPD(1, c10, c11);
-    GC_UPD(2, c20, c21);
-    GC_UPD(3, c30, c31);
-    GC_UPD(4, c40, c41);
-    GC_UPD(5, c50, c51);
-#undef GC_UPD
+#pragma GCC unroll 8
+    for (int i = 0; i < R; ++i) {
+#pragma GCC unroll 2
+      for (int v = 0; v < V - 1; ++v) {
+        float* p = c + i * ldc + 8 * v;
+        _mm256_storeu_ps(p, _mm256_fmadd_ps(vb, _mm256_loadu_ps(p), acc[i][v]));
+      }
+      float* last = c + i * ldc + 8 * (V - 1);
+      if (full)
+        _mm256_storeu_ps(last, _mm256_fmadd_ps(vb, _mm256_loadu_ps(last), acc[i][V - 1]));
+      else
+        _mm256_maskstore_ps(last, mask,
+                            _mm256_fmadd_ps(vb, _mm256_maskload_ps(last, mask), acc[i][V - 1]));
+    }
   }
 }
 
-// c[6 x 8] = a-panel (kc x 6) @ b-panel (kc x 8) + beta * c (beta == 0: overwrite), double.
-GC_TARGET_AVX2 void dgemm_kernel_6x8(int64_t kc, const double* a, const double* b, double* c,
-                                     int64_t ldc, double beta) {
-  for (int i = 0; i < kMrD; ++i) {
+GC_TARGET_AVX2 void sgemm_kernel_6x16(int64_t kc, const float* a, const float* b, int64_t ldb,
+                                      float* c, int64_t ldc, float beta) {
+  sgemm_tile<6, 2>(kc, a, b, ldb, c, ldc, beta, 16);
+}
+
+template <int R, int V>
+GC_TARGET_AVX2 void sgemm_edge_rv(int64_t kc, const float* a, const float* b, int64_t ldb, float* c,
+                                  int64_t ldc, float beta, int n) {
+  sgemm_tile<R, V>(kc, a, b, ldb, c, ldc, beta, n);
+}
+
+using SEdge = void (*)(int64_t, const float*, const float*, int64_t, float*, int64_t, float, int);
+const SEdge kSEdge[kMrF][2] = {
+    {&sgemm_edge_rv<1, 1>, &sgemm_edge_rv<1, 2>}, {&sgemm_edge_rv<2, 1>, &sgemm_edge_rv<2, 2>},
+    {&sgemm_edge_rv<3, 1>, &sgemm_edge_rv<3, 2>}, {&sgemm_edge_rv<4, 1>, &sgemm_edge_rv<4, 2>},
+    {&sgemm_edge_rv<5, 1>, &sgemm_edge_rv<5, 2>}, {&sgemm_edge_rv<6, 1>, &sgemm_edge_rv<6, 2>}};
+
+void sgemm_edge(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
+                float beta, int m, int n) {
+  kSEdge[m - 1][n > 8](kc, a, b, ldb, c, ldc, beta, n);
+}
+
+// ---------------------------------------------------------------------------------------
+// double micro-kernels (same structure, 4 doubles per vector)
+
+GC_TARGET_AVX2 inline __m256i lane_mask64(int n) {
+  return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
+}
+
+template <int R, int V>
+GC_TARGET_AVX2 inline void dgemm_tile(int64_t kc, const double* a, const double* b, int64_t ldb,
+                                      double* c, int64_t ldc, double beta, int n) {
+  __m256d acc[R][V];
+#pragma GCC unroll 8
+  for (int i = 0; i < R; ++i) {
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 7), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 4 * V - 1), _MM_HINT_T0);
+#pragma GCC unroll 2
+    for (int v = 0; v < V; ++v) acc[i][v] = _mm256_setzero_pd();
   }
-  __m256d c00 = _mm256_setzero_pd(), c01 = _mm256_setzero_pd();
-  __m256d c10 = _mm256_setzero_pd(), c11 = _mm256_setzero_pd();
-  __m256d c20 = _mm256_setzero_pd(), c21 = _mm256_setzero_pd();
-  __m256d c30 = _mm256_setzero_pd(), c31 = _mm256_setzero_pd();
-  __m256d c40 = _mm256_setzero_pd(), c41 = _mm256_setzero_pd();
-  __m256d c50 = _mm256_setzero_pd(), c51 = _mm256_setzero_pd();
 #pragma GCC unroll 4
   for (int64_t k = 0; k < kc; ++k) {
-    const __m256d b0 = _mm256_load_pd(b);
-    const __m256d b1 = _mm256_load_pd(b + 4);
-    __m256d ai = _mm256_broadcast_sd(a + 0);
-    c00 = _mm256_fmadd_pd(ai, b0, c00);
-    c01 = _mm256_fmadd_pd(ai, b1, c01);
-    ai = _mm256_broadcast_sd(a + 1);
-    c10 = _mm256_fmadd_pd(ai, b0, c10);
-    c11 = _mm256_fmadd_pd(ai, b1, c11);
-    ai = _mm256_broadcast_sd(a + 2);
-    c20 = _mm256_fmadd_pd(ai, b0, c20);
-    c21 = _mm256_fmadd_pd(ai, b1, c21);
-    ai = _mm256_broadcast_sd(a + 3);
-    c30 = _mm256_fmadd_pd(ai, b0, c30);
-    c31 = _mm256_fmadd_pd(ai, b1, c31);
-    ai = _mm256_broadcast_sd(a + 4);
-    c40 = _mm256_fmadd_pd(ai, b0, c40);
-    c41 = _mm256_fmadd_pd(ai, b1, c41);
-    ai = _mm256_broadcast_sd(a + 5);
-    c50 = _mm256_fmadd_pd(ai, b0, c50);
-    c51 = _mm256_fmadd_pd(ai, b1, c51);
+    __m256d bv[V];
+#pragma GCC unroll 2
+    for (int v = 0; v < V; ++v) bv[v] = _mm256_loadu_pd(b + 4 * v);
+#pragma GCC unroll 8
+    for (int i = 0; i < R; ++i) {
+      const __m256d ai = _mm256_broadcast_sd(a + i);
+#pragma GCC unroll 2
+      for (int v = 0; v < V; ++v) acc[i][v] = _mm256_fmadd_pd(ai, bv[v], acc[i][v]);
+    }
     a += kMrD;
-    b += kNrD;
+    b += ldb;
   }
+  const bool full = n == 4 * V;
+  const __m256i mask = lane_mask64(n - 4 * (V - 1));
   if (beta == 0.0) {
-    _mm256_storeu_pd(c + 0 * ldc, c00);
-    _mm256_storeu_pd(c + 0 * ldc + 4, c01);
-    _mm256_storeu_pd(c + 1 * ldc, c10);
-    _mm256_storeu_pd(c + 1 * ldc + 4, c11);
-    _mm256_storeu_pd(c + 2 * ldc, c20);
-    _mm256_storeu_pd(c + 2 * ldc + 4, c21);
-    _mm256_storeu_pd(c + 3 * ldc, c30);
-    _mm256_storeu_pd(c + 3 * ldc + 4, c31);
-    _mm256_storeu_pd(c + 4 * ldc, c40);
-    _mm256_storeu_pd(c + 4 * ldc + 4, c41);
-    _mm256_storeu_pd(c + 5 * ldc, c50);
-    _mm256_storeu_pd(c + 5 * ldc + 4, c51);
+#pragma GCC unroll 8
+    for (int i = 0; i < R; ++i) {
+#pragma GCC unroll 2
+      for (int v = 0; v < V - 1; ++v) _mm256_storeu_pd(c + i * ldc + 4 * v, acc[i][v]);
+      double* last = c + i * ldc + 4 * (V - 1);
+      if (full)
+        _mm256_storeu_pd(last, acc[i][V - 1]);
+      else
+        _mm256_maskstore_pd(last, mask, acc[i][V - 1]);
+    }
   } else {
     const __m256d vb = _mm256_set1_pd(beta);
-#define GC_UPD(r, v0, v1)                                                               \
-  _mm256_storeu_pd(c + r * ldc, _mm256_fmadd_pd(vb, _mm256_loadu_pd(c + r * ldc), v0)); \
-  _mm256_storeu_pd(c + r * ldc + 4, _mm256_fmadd_pd(vb, _mm256_loadu_pd(c + r * ldc + 4), v1))
-    GC_UPD(0, c00, c01);
-    GC_UPD(1, c10, c11);
-    GC_UPD(2, c20, c21);
-    GC_UPD(3, c30, c31);
-    GC_UPD(4, c40, c41);
-    GC_UPD(5, c50, c51);
-#undef GC_UPD
+#pragma GCC unroll 8
+    for (int i = 0; i < R; ++i) {
+#pragma GCC unroll 2
+      for (int v = 0; v < V - 1; ++v) {
+        double* p = c + i * ldc + 4 * v;
+        _mm256_storeu_pd(p, _mm256_fmadd_pd(vb, _mm256_loadu_pd(p), acc[i][v]));
+      }
+      double* last = c + i * ldc + 4 * (V - 1);
+      if (full)
+        _mm256_storeu_pd(last, _mm256_fmadd_pd(vb, _mm256_loadu_pd(last), acc[i][V - 1]));
+      else
+        _mm256_maskstore_pd(last, mask,
+                            _mm256_fmadd_pd(vb, _mm256_maskload_pd(last, mask), acc[i][V - 1]));
+    }
+  }
+}
+
+GC_TARGET_AVX2 void dgemm_kernel_6x8(int64_t kc, const double* a, const double* b, int64_t ldb,
+                                     double* c, int64_t ldc, double beta) {
+  dgemm_tile<6, 2>(kc, a, b, ldb, c, ldc, beta, 8);
+}
+
+template <int R, int V>
+GC_TARGET_AVX2 void dgemm_edge_rv(int64_t kc, const double* a, const double* b, int64_t ldb,
+                                  double* c, int64_t ldc, double beta, int n) {
+  dgemm_tile<R, V>(kc, a, b, ldb, c, ldc, beta, n);
+}
+
+using DEdge = void (*)(int64_t, const double*, const double*, int64_t, double*, int64_t, double,
+                       int);
+const DEdge kDEdge[kMrD][2] = {
+    {&dgemm_edge_rv<1, 1>, &dgemm_edge_rv<1, 2>}, {&dgemm_edge_rv<2, 1>, &dgemm_edge_rv<2, 2>},
+    {&dgemm_edge_rv<3, 1>, &dgemm_edge_rv<3, 2>}, {&dgemm_edge_rv<4, 1>, &dgemm_edge_rv<4, 2>},
+    {&dgemm_edge_rv<5, 1>, &dgemm_edge_rv<5, 2>}, {&dgemm_edge_rv<6, 1>, &dgemm_edge_rv<6, 2>}};
+
+void dgemm_edge(int64_t kc, const double* a, const double* b, int64_t ldb, double* c, int64_t ldc,
+                double beta, int m, int n) {
+  kDEdge[m - 1][n > 4](kc, a, b, ldb, c, ldc, beta, n);
+}
+
+// ---------------------------------------------------------------------------------------
+// float packing
+
+// In-place transpose of 8 ymm rows (r[i] lane j <- r[j] lane i).
+GC_TARGET_AVX2 inline void transpose8(__m256 r[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// alpha*op(A) rows [i0, i0+mc) x columns [p0, p0+kc) into 6-row micro-panels.
+GC_TARGET_AVX2 void pack_a_f32(bool trans, const float* A, int64_t lda, int64_t i0, int64_t mc,
+                               int64_t p0, int64_t kc, float alpha, float* out) {
+  const __m256 va = _mm256_set1_ps(alpha);
+  for (int64_t ir = 0; ir < mc; ir += kMrF) {
+    if (mc - ir < kMrF) {  // partial panel: portable path (zero-fills the missing rows)
+      pack_a_generic<float, kMrF>(trans, A, lda, i0 + ir, mc - ir, p0, kc, alpha, out + ir * kc);
+      continue;
+    }
+    float* dst = out + ir * kc;
+    if (!trans) {
+      // Six rows, contiguous in k: transpose 8-column blocks (rows 6, 7 are don't-care).
+      const float* src = A + (i0 + ir) * lda + p0;
+      int64_t k = 0;
+      for (; k + 8 <= kc; k += 8) {
+        __m256 r[8];
+        for (int i = 0; i < kMrF; ++i) r[i] = _mm256_mul_ps(va, _mm256_loadu_ps(src + i * lda + k));
+        r[6] = r[7] = _mm256_setzero_ps();
+        transpose8(r);
+        for (int j = 0; j < 8; ++j) {
+          float* d = dst + (k + j) * kMrF;
+          _mm_storeu_ps(d, _mm256_castps256_ps128(r[j]));
+          _mm_storel_pi(reinterpret_cast<__m64*>(d + 4), _mm256_extractf128_ps(r[j], 1));
+        }
+      }
+      for (; k < kc; ++k)
+        for (int i = 0; i < kMrF; ++i) dst[k * kMrF + i] = alpha * src[i * lda + k];
+    } else {
+      const float* src = A + p0 * lda + i0 + ir;  // row k of the panel is contiguous
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* s = src + k * lda;
+        float* d = dst + k * kMrF;
+        _mm_storeu_ps(d, _mm_mul_ps(_mm256_castps256_ps128(va), _mm_loadu_ps(s)));
+        d[4] = alpha * s[4];
+        d[5] = alpha * s[5];
+      }
+    }
+  }
+}
+
+// op(B) rows [p0, p0+kc) x columns [j0, j0+nc) into 16-column micro-panels.
+GC_TARGET_AVX2 void pack_b_f32(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t kc,
+                               int64_t j0, int64_t nc, float* out) {
+  for (int64_t jr = 0; jr < nc; jr += kNrF) {
+    if (nc - jr < kNrF) {  // partial panel: portable path (zero-fills the missing columns)
+      pack_b_generic<float, kNrF>(trans, B, ldb, p0, kc, j0 + jr, nc - jr, out + jr * kc);
+      continue;
+    }
+    float* dst = out + jr * kc;
+    if (!trans) {
+      const float* src = B + p0 * ldb + j0 + jr;
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* s = src + k * ldb;
+        _mm256_store_ps(dst + k * kNrF, _mm256_loadu_ps(s));
+        _mm256_store_ps(dst + k * kNrF + 8, _mm256_loadu_ps(s + 8));
+      }
+    } else {
+      // 16 rows of B, contiguous in k: 8x8 transposes.
+      const float* src = B + (j0 + jr) * ldb + p0;
+      int64_t k = 0;
+      for (; k + 8 <= kc; k += 8) {
+        for (int h = 0; h < 2; ++h) {
+          __m256 r[8];
+          for (int j = 0; j < 8; ++j) r[j] = _mm256_loadu_ps(src + (h * 8 + j) * ldb + k);
+          transpose8(r);
+          for (int q = 0; q < 8; ++q) _mm256_store_ps(dst + (k + q) * kNrF + h * 8, r[q]);
+        }
+      }
+      for (; k < kc; ++k)
+        for (int j = 0; j < kNrF; ++j) dst[k * kNrF + j] = src[j * ldb + k];
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// double packing (B not transposed vectorised; the rest is the portable code)
+
+GC_TARGET_AVX2 void pack_b_f64(bool trans, const double* B, int64_t ldb, int64_t p0, int64_t kc,
+                               int64_t j0, int64_t nc, double* out) {
+  if (trans) {
+    pack_b_generic<double, kNrD>(trans, B, ldb, p0, kc, j0, nc, out);
+    return;
+  }
+  for (int64_t jr = 0; jr < nc; jr += kNrD) {
+    if (nc - jr < kNrD) {
+      pack_b_generic<double, kNrD>(trans, B, ldb, p0, kc, j0 + jr, nc - jr, out + jr * kc);
+      continue;
+    }
+    double* dst = out + jr * kc;
+    const double* src = B + p0 * ldb + j0 + jr;
+    for (int64_t k = 0; k < kc; ++k) {
+      const double* s = src + k * ldb;
+      _mm256_store_pd(dst + k * kNrD, _mm256_loadu_pd(s));
+      _mm256_store_pd(dst + k * kNrD + 4, _mm256_loadu_pd(s + 4));
+    }
   }
 }
 
@@ -154,26 +321,17 @@ GC_TARGET_AVX2 void dgemm_kernel_6x8(int64_t kc, const double* a, const double* 
 const GemmPath<float>& avx2_path_f32() {
   // Zen 3: a 16 KiB B micro-panel (256 x 16) in L1d, a 144 KiB A block in L2,
   // the B block (256 x 4080, 4 MiB) in L3.
-  static const GemmPath<float> p{kMrF,
-                                 kNrF,
-                                 144,
-                                 256,
-                                 4080,
-                                 &sgemm_kernel_6x16,
-                                 &pack_a_generic<float, kMrF>,
-                                 &pack_b_generic<float, kNrF>};
+  static const GemmPath<float> p{
+      kMrF, kNrF, 144, 256, 4080, &sgemm_kernel_6x16, &sgemm_edge, &pack_a_f32, &pack_b_f32};
   return p;
 }
 
 const GemmPath<double>& avx2_path_f64() {
-  static const GemmPath<double> p{kMrD,
-                                  kNrD,
-                                  96,
-                                  256,
-                                  4080,
-                                  &dgemm_kernel_6x8,
-                                  &pack_a_generic<double, kMrD>,
-                                  &pack_b_generic<double, kNrD>};
+  static const GemmPath<double> p{kMrD,        kNrD,
+                                  96,          256,
+                                  4080,        &dgemm_kernel_6x8,
+                                  &dgemm_edge, &pack_a_generic<double, kMrD>,
+                                  &pack_b_f64};
   return p;
 }
 

@@ -1,0 +1,160 @@
+"""GEMM throughput: gradcore._C.gemm vs numpy's `@` (its BLAS, OpenBLAS in the wheels), and
+PyTorch when installed, timed interleaved in the same process.
+
+    python bench/bench_gemm.py [--quick] [--json PATH] [--threads 1,2]
+
+Shapes: square 64..2048 and the im2col GEMMs of a small CNN's convolutions, C = W (M x K)
+@ cols (K x N), none transposed. For each thread count the script re-runs itself in a
+subprocess with OMP_NUM_THREADS / OPENBLAS_NUM_THREADS set (so numpy's BLAS and gradcore
+use the same number of threads), times every library round-robin per shape (median of
+several rounds) and reports GFLOP/s, the ratio numpy_time / gradcore_time (> 1: gradcore is
+faster) and the fraction of the machine's peak (cores x 32 fp32 FLOP/cycle x clock).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import interleaved, machine_info, machine_peak_gflops, write_json  # noqa: E402
+
+SQUARE = [64, 128, 256, 512, 768, 1024, 1536, 2048]
+QUICK_SQUARE = [128, 512, 1024]
+CONV = [  # (M, K, N): output channels, C*R*S, batch*OH*OW (or OH*OW per image)
+    (32, 9, 784),
+    (64, 288, 196),
+    (32, 9, 50176),
+    (64, 576, 3136),
+    (128, 1152, 196),
+    (64, 288, 12544),
+]
+
+
+def shapes(quick: bool):
+    out = [("square", s, s, s) for s in (QUICK_SQUARE if quick else SQUARE)]
+    out += [("conv", m, k, n) for m, k, n in CONV]
+    return out
+
+
+def worker(threads: int, quick: bool, dtype: str) -> list:
+    """Times every shape at `threads` threads; returns one row per shape."""
+    import gradcore
+    from gradcore import _C
+
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - optional
+        torch = None
+    gradcore.set_num_threads(threads)
+    try:
+        from common import set_numpy_threads
+
+        set_numpy_threads(threads)
+    except ImportError:  # pragma: no cover
+        pass
+    if torch is not None:
+        torch.set_num_threads(threads)
+
+    rng = np.random.default_rng(0)
+    dt = np.dtype(dtype)
+    rows = []
+    for kind, M, K, N in shapes(quick):
+        a = rng.standard_normal((M, K)).astype(dt)
+        b = rng.standard_normal((K, N)).astype(dt)
+        c_gc = np.empty((M, N), dt)
+        c_np = np.empty((M, N), dt)
+        fns = {
+            "gradcore": lambda a=a, b=b, c=c_gc: _C.gemm(a, b, c),
+            "numpy": lambda a=a, b=b, c=c_np: np.matmul(a, b, out=c),
+        }
+        if torch is not None:
+            ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+            tc = torch.from_numpy(np.empty((M, N), dt))
+            fns["torch"] = lambda ta=ta, tb=tb, tc=tc: torch.matmul(ta, tb, out=tc)
+        flops = 2.0 * M * N * K
+        t = interleaved(fns, repeat=5 if quick else 9, min_time=0.03 if quick else 0.1)
+        fns["gradcore"]()
+        fns["numpy"]()
+        err = float(np.max(np.abs(c_gc.astype(np.float64) - c_np)) / max(1.0, np.sqrt(K)))
+        row = {
+            "kind": kind,
+            "M": M,
+            "K": K,
+            "N": N,
+            "threads": threads,
+            "dtype": dtype,
+            "gflops": {name: flops / s / 1e9 for name, s in t.items()},
+            "seconds": t,
+            "ratio_vs_numpy": t["numpy"] / t["gradcore"],
+            "max_abs_diff_over_sqrtK": err,
+        }
+        if "torch" in t:
+            row["ratio_vs_torch"] = t["torch"] / t["gradcore"]
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="fewer shapes and repeats")
+    ap.add_argument("--json", default=str(Path(__file__).parent / "results" / "gemm.json"))
+    ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
+    ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    ap.add_argument("--worker", type=int, default=0, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+
+    if args.worker:
+        worker(args.worker, args.quick, args.dtype)
+        return
+
+    peak = machine_peak_gflops()
+    per_core = peak / (os.cpu_count() or 1)
+    rows = []
+    for n in [int(x) for x in args.threads.split(",")]:
+        env = dict(os.environ, OMP_NUM_THREADS=str(n), OPENBLAS_NUM_THREADS=str(n))
+        env["MKL_NUM_THREADS"] = str(n)
+        cmd = [sys.executable, __file__, "--worker", str(n), "--dtype", args.dtype]
+        if args.quick:
+            cmd.append("--quick")
+        out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+        rows += [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+    has_torch = any("torch" in r["gflops"] for r in rows)
+    head = f"{'shape':>22} {'thr':>3} {'gradcore':>9} {'numpy':>9} {'ratio':>6}"
+    head += f" {'torch':>9} {'ratio':>6}" if has_torch else ""
+    head += f" {'%peak':>6}"
+    print(f"GEMM {args.dtype}, GFLOP/s (ratio = other's time / gradcore's time, > 1: faster)")
+    print(f"machine peak {peak:.0f} GFLOP/s fp32 ({per_core:.0f} per core)")
+    print(head)
+    for r in rows:
+        g = r["gflops"]
+        shape = f"{r['kind']} {r['M']}x{r['K']}x{r['N']}"
+        line = f"{shape:>22} {r['threads']:>3} {g['gradcore']:9.1f} {g['numpy']:9.1f}"
+        line += f" {r['ratio_vs_numpy']:6.2f}"
+        if has_torch:
+            line += (
+                f" {g.get('torch', float('nan')):9.1f} {r.get('ratio_vs_torch', float('nan')):6.2f}"
+            )
+        line += f" {100 * g['gradcore'] / (per_core * r['threads']):5.0f}%"
+        print(line)
+    payload = {
+        "benchmark": "gemm",
+        "command": " ".join([Path(sys.executable).name] + sys.argv),
+        "machine": machine_info(),
+        "dtype": args.dtype,
+        "shape_order": "M x K x N (C = A[MxK] @ B[KxN])",
+        "rows": rows,
+    }
+    print(f"wrote {write_json(args.json, payload)}")
+
+
+if __name__ == "__main__":
+    main()

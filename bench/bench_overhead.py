@@ -1,0 +1,142 @@
+"""Per-op Python overhead of gradcore vs PyTorch (same run, interleaved, 1 thread).
+
+Cases: a 1-element add; a 1x1x4x4 conv (3x3, pad 1); a tiny graph forward+backward
+(x 4x8 and w 8x8 both requiring grad: matmul, relu, sum, backward). At these sizes the
+kernels cost almost nothing, so the times measure the framework's own per-op overhead.
+
+    python bench/bench_overhead.py [--quick] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import gradcore as gc  # noqa: E402
+import gradcore.nn.functional as F  # noqa: E402
+
+try:
+    from common import interleaved, machine_info, write_json  # noqa: E402
+except ImportError:  # pragma: no cover - bench/common.py not merged yet
+    import json
+    import statistics
+    import time
+    from pathlib import Path
+
+    def interleaved(fns, repeat=5, min_time=0.05):
+        inner = {}
+        for name, fn in fns.items():
+            fn()
+            t0 = time.perf_counter()
+            fn()
+            inner[name] = max(1, int(min_time / max(time.perf_counter() - t0, 1e-9)))
+        samples = {name: [] for name in fns}
+        for _ in range(repeat):
+            for name, fn in fns.items():
+                t0 = time.perf_counter()
+                for _ in range(inner[name]):
+                    fn()
+                samples[name].append((time.perf_counter() - t0) / inner[name])
+        return {name: statistics.median(s) for name, s in samples.items()}
+
+    def write_json(path, payload):
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+        return path
+
+    def machine_info():
+        return {"cpus": os.cpu_count()}
+
+
+TARGETS = {"add_1elem": 1.5, "conv_1x1x4x4": 1.5, "tiny_graph_fwd_bwd": 0.5}
+
+
+def cases(torch):
+    rng = np.random.default_rng(0)
+    out = {}
+    # 1-element add
+    a, b = gc.tensor(np.ones(1, np.float32)), gc.tensor(np.full(1, 2.0, np.float32))
+    out["add_1elem"] = {"gradcore": lambda: a + b}
+    # 1x1x4x4 conv, 3x3 kernel, padding 1
+    x = gc.tensor(rng.standard_normal((1, 1, 4, 4)).astype(np.float32))
+    w = gc.tensor(rng.standard_normal((1, 1, 3, 3)).astype(np.float32))
+    out["conv_1x1x4x4"] = {"gradcore": lambda: F.conv2d(x, w, None, 1, 1)}
+    # tiny graph fwd+bwd
+    xg = gc.tensor(rng.standard_normal((4, 8)).astype(np.float32), requires_grad=True)
+    wg = gc.tensor(rng.standard_normal((8, 8)).astype(np.float32), requires_grad=True)
+
+    def tiny():
+        F.relu(xg @ wg).sum().backward()
+
+    out["tiny_graph_fwd_bwd"] = {"gradcore": tiny}
+    if torch is not None:
+        ta, tb = torch.from_numpy(a.numpy()), torch.from_numpy(b.numpy())
+        out["add_1elem"]["torch"] = lambda: ta + tb
+        tx, tw = torch.from_numpy(x.numpy()), torch.from_numpy(w.numpy())
+        out["conv_1x1x4x4"]["torch"] = lambda: torch.nn.functional.conv2d(tx, tw, None, 1, 1)
+        txg = torch.from_numpy(xg.numpy().copy()).requires_grad_()
+        twg = torch.from_numpy(wg.numpy().copy()).requires_grad_()
+
+        def ttiny():
+            torch.relu(txg @ twg).sum().backward()
+
+        out["tiny_graph_fwd_bwd"]["torch"] = ttiny
+    return out
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repeats")
+    ap.add_argument(
+        "--json", default=os.path.join(os.path.dirname(__file__), "results", "overhead.json")
+    )
+    args = ap.parse_args(argv)
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:  # pragma: no cover
+        torch = None
+    gc.set_num_threads(1)
+    repeat, min_time = (5, 0.05) if args.quick else (11, 0.2)
+    rows = []
+    print(f"{'case':<22}{'gradcore us':>13}{'torch us':>11}{'ratio':>8}{'target':>8}  ok")
+    for name, fns in cases(torch).items():
+        t = interleaved(fns, repeat=repeat, min_time=min_time)
+        g_us = t["gradcore"] * 1e6
+        t_us = t["torch"] * 1e6 if "torch" in t else None
+        ratio = g_us / t_us if t_us else None
+        ok = ratio is not None and ratio <= TARGETS[name]
+        rows.append(
+            {
+                "case": name,
+                "gradcore_us": round(g_us, 3),
+                "torch_us": None if t_us is None else round(t_us, 3),
+                "ratio_vs_torch": None if ratio is None else round(ratio, 3),
+                "target_ratio": TARGETS[name],
+                "meets_target": ok,
+            }
+        )
+        ts = f"{t_us:11.2f}" if t_us else f"{'-':>11}"
+        rs = f"{ratio:8.2f}" if ratio else f"{'-':>8}"
+        print(f"{name:<22}{g_us:13.2f}{ts}{rs}{TARGETS[name]:8.2f}  {'yes' if ok else 'NO'}")
+    payload = {
+        "benchmark": "overhead",
+        "threads": 1,
+        "torch_version": None if torch is None else torch.__version__,
+        "machine": machine_info(),
+        "results": rows,
+    }
+    path = write_json(args.json, payload)
+    print(f"wrote {path}")
+    return payload
+
+
+if __name__ == "__main__":
+    main()

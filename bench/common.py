@@ -1,0 +1,114 @@
+"""Shared benchmark helpers: robust timing, JSON output, machine peak, thread control."""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Callable
+
+
+def timeit(fn: Callable[[], object], repeat: int = 5, min_time: float = 0.05) -> float:
+    """Median seconds per call of fn over `repeat` samples, after one warm-up call.
+
+    Each sample runs fn enough times to last at least min_time seconds.
+    """
+    fn()
+    t0 = time.perf_counter()
+    fn()
+    once = max(time.perf_counter() - t0, 1e-9)
+    inner = max(1, int(min_time / once))
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        samples.append((time.perf_counter() - t0) / inner)
+    return statistics.median(samples)
+
+
+def interleaved(fns: dict, repeat: int = 5, min_time: float = 0.05) -> dict:
+    """Median seconds per call for each named fn, timed round-robin so that load from other
+    processes on a shared machine hits all of them alike (compare their ratios)."""
+    inner = {}
+    for name, fn in fns.items():
+        fn()
+        t0 = time.perf_counter()
+        fn()
+        inner[name] = max(1, int(min_time / max(time.perf_counter() - t0, 1e-9)))
+    samples = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            for _ in range(inner[name]):
+                fn()
+            samples[name].append((time.perf_counter() - t0) / inner[name])
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def write_json(path, payload) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    return path
+
+
+def machine_peak_gflops() -> float:
+    """cores x 32 fp32 FLOP/cycle (AVX2+FMA: 2 FMA units x 8 lanes x 2) x clock (GHz)."""
+    mhz = []
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("cpu mhz"):
+                mhz.append(float(line.split(":")[1]))
+    except OSError:
+        pass
+    cores = os.cpu_count() or 1
+    ghz = (max(mhz) if mhz else 2500.0) / 1000.0
+    return cores * 32 * ghz
+
+
+def machine_info() -> dict:
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor(),
+        "cpus": os.cpu_count(),
+        "peak_gflops_fp32": round(machine_peak_gflops(), 1),
+    }
+
+
+_blas_setter = None
+
+
+def set_numpy_threads(n: int) -> bool:
+    """Best effort: set the thread count of numpy's bundled OpenBLAS. False if not found."""
+    global _blas_setter
+    if _blas_setter is None:
+        import numpy as np
+
+        libs = glob.glob(os.path.join(os.path.dirname(np.__file__) + ".libs", "*openblas*"))
+        for lib in libs:
+            try:
+                dll = ctypes.CDLL(lib)
+            except OSError:
+                continue
+            for sym in (
+                "scipy_openblas_set_num_threads64_",
+                "openblas_set_num_threads64_",
+                "openblas_set_num_threads",
+            ):
+                if hasattr(dll, sym):
+                    _blas_setter = getattr(dll, sym)
+                    break
+            if _blas_setter:
+                break
+        if _blas_setter is None:
+            _blas_setter = False
+    if not _blas_setter:
+        return False
+    _blas_setter(ctypes.c_int(n))
+    return True

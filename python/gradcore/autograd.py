@@ -1,0 +1,490 @@
+"""Define-by-run autograd: Function (forward/backward with ctx), the backward engine,
+grad modes (no_grad / enable_grad), anomaly detection and gradcheck.
+
+A `Function` subclass defines two static methods that work on **numpy arrays**:
+
+    class Square(Function):
+        @staticmethod
+        def forward(ctx, x):            # x: the Tensor argument's numpy storage
+            ctx.save_for_backward(x)
+            return x * x                # an array (or a tuple: the first element is the
+                                        # differentiable output, the rest are returned as
+                                        # non-differentiable Tensors)
+        @staticmethod
+        def backward(ctx, grad):        # grad: numpy array shaped like the output
+            (x,) = ctx.saved_tensors
+            return 2 * x * grad         # one gradient (array or None) per forward argument
+
+    y = Square.apply(t)                 # Tensor in, Tensor out, graph recorded
+
+The ctx *is* the graph node (as in PyTorch): it keeps the parents (`next_functions`), what
+was saved, and `needs_input_grad`. Working on arrays keeps the per-op Python overhead small:
+the path from a call to the native kernel is one loop over the arguments.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+__all__ = [
+    "Function",
+    "backward",
+    "no_grad",
+    "enable_grad",
+    "set_grad_enabled",
+    "is_grad_enabled",
+    "detect_anomaly",
+    "set_detect_anomaly",
+    "is_anomaly_enabled",
+    "gradcheck",
+    "GradcheckError",
+]
+
+# Module-level flags: read with one LOAD_GLOBAL on the hot path.
+_grad_enabled = True
+_anomaly = False
+
+# Set by gradcore.tensor on import (avoids a circular import).
+Tensor: Any = None
+_wrap: Any = None
+
+_FREED_MSG = (
+    "Trying to backward through the graph a second time (or to use saved values after they "
+    "have been freed). The graph is freed by the first backward(); call "
+    "backward(retain_graph=True) the first time if you need to backward through it again."
+)
+
+
+class Function:
+    """Base class of differentiable operations; instances are the graph nodes (ctx)."""
+
+    __slots__ = (
+        "next_functions",
+        "saved_tensors",
+        "needs_input_grad",
+        "_g",
+        "_retained",
+        "__dict__",
+    )
+
+    # Tensors have `_is_node = False`; this tells the engine a parent is a node, not a leaf.
+    _is_node = True
+
+    # ----------------------------------------------------------------- ctx API
+    def save_for_backward(self, *arrays) -> None:
+        self.saved_tensors = arrays
+
+    def mark_non_differentiable(self, *args) -> None:  # for PyTorch compatibility
+        pass
+
+    @staticmethod
+    def forward(ctx, *args):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, grad):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} object>"
+
+    # ---------------------------------------------------------------- apply
+    @classmethod
+    def apply(cls, *args):
+        """Run forward on the arguments' arrays, record a node when a gradient is needed."""
+        ctx = object.__new__(cls)
+        raw = []
+        nxt = []
+        record = False
+        for a in args:
+            if isinstance(a, Tensor):
+                raw.append(a._data)
+                if a.requires_grad:
+                    fn = a.grad_fn
+                    nxt.append(a if fn is None else fn)
+                    record = True
+                else:
+                    nxt.append(None)
+            else:
+                raw.append(a)
+                nxt.append(None)
+        record = record and _grad_enabled
+        if record:
+            ctx.needs_input_grad = tuple([n is not None for n in nxt])
+            ctx._g = None
+            ctx._retained = None
+            out = cls.forward(ctx, *raw)
+            ctx.next_functions = nxt
+        else:
+            ctx.needs_input_grad = (False,) * len(raw)
+            out = cls.forward(ctx, *raw)
+        if type(out) is tuple:
+            first = out[0]
+            if _anomaly:
+                _check_finite(first, cls.__name__, "forward output")
+            res = _wrap(first, record, ctx if record else None)
+            return (res,) + tuple(_wrap(o, False, None) for o in out[1:])
+        if _anomaly:
+            _check_finite(out, cls.__name__, "forward output")
+        return _wrap(out, record, ctx if record else None)
+
+
+_new = object.__new__
+
+
+def _node1(cls, t):
+    """The graph node of built-in op `cls` with one Tensor input `t` that requires grad (the
+    caller checked that and grad mode): the fast path that skips Function.apply's loop."""
+    ctx = _new(cls)
+    fn = t.grad_fn
+    ctx.next_functions = (t if fn is None else fn,)
+    ctx.needs_input_grad = _NEEDS1
+    ctx._g = None
+    ctx._retained = None
+    return ctx
+
+
+def _node2(cls, a, b):
+    """Like _node1 for two Tensor inputs, at least one of which requires grad."""
+    ctx = _new(cls)
+    if a.requires_grad:
+        fa = a.grad_fn
+        na = a if fa is None else fa
+    else:
+        na = None
+    if b.requires_grad:
+        fb = b.grad_fn
+        nb = b if fb is None else fb
+    else:
+        nb = None
+    ctx.next_functions = (na, nb)
+    ctx.needs_input_grad = (na is not None, nb is not None)
+    ctx._g = None
+    ctx._retained = None
+    return ctx
+
+
+_NEEDS1 = (True,)
+
+
+def _check_finite(a, name: str, where: str) -> None:
+    if isinstance(a, np.ndarray) and a.dtype.kind == "f" and not np.isfinite(a).all():
+        bad = int(np.size(a) - np.isfinite(a).sum())
+        raise RuntimeError(
+            f"anomaly detected: Function '{name.lstrip('_')}' produced {bad} NaN/Inf value(s) "
+            f"in its {where} (shape {a.shape})"
+        )
+
+
+# ---------------------------------------------------------------------- engine
+_ONES: dict = {}
+
+
+def backward(tensor, gradient=None, retain_graph: bool = False) -> None:
+    """Backpropagate from `tensor`, accumulating into the .grad of leaves that require grad."""
+    if not tensor.requires_grad:
+        raise RuntimeError(
+            "element 0 of tensors does not require grad and does not have a grad_fn "
+            "(backward() needs a tensor computed from tensors with requires_grad=True)"
+        )
+    data = tensor._data
+    if gradient is None:
+        if data.size != 1:
+            raise RuntimeError(
+                f"grad can be implicitly created only for scalar outputs: backward() on a tensor "
+                f"of shape {tuple(data.shape)} needs an explicit gradient argument"
+            )
+        if data.ndim == 0:  # a shared read-only seed: backward formulas never write to grads
+            g = _ONES.get(data.dtype)
+            if g is None:
+                g = _ONES[data.dtype] = np.ones((), dtype=data.dtype)
+                g.flags.writeable = False
+        else:
+            g = np.ones(data.shape, dtype=data.dtype)
+    else:
+        g = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
+        if g.shape != data.shape:
+            raise RuntimeError(
+                f"backward: gradient has shape {tuple(g.shape)} but the tensor has shape "
+                f"{tuple(data.shape)}"
+            )
+        if g.dtype != data.dtype:
+            g = g.astype(data.dtype)
+    root = tensor.grad_fn
+    if root is None:  # a leaf: its gradient is the seed
+        _accumulate_leaf(tensor, g)
+        return
+    if root.next_functions is None:
+        raise RuntimeError(_FREED_MSG)
+
+    # Count, for every node reachable from the root, how many edges lead into it.
+    deps = {}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        for p in node.next_functions:
+            if p is not None and p._is_node:
+                c = deps.get(p)
+                if c is None:
+                    if p.next_functions is None:
+                        raise RuntimeError(_FREED_MSG)
+                    deps[p] = 1
+                    stack.append(p)
+                else:
+                    deps[p] = c + 1
+
+    anomaly = _anomaly
+    root._g = g
+    ready = [root]
+    global _grad_enabled
+    prev_mode = _grad_enabled
+    _grad_enabled = False  # backward formulas record nothing
+    try:
+        while ready:
+            node = ready.pop()
+            g = node._g
+            node._g = None
+            if node._retained is not None:
+                t = node._retained()
+                if t is not None:
+                    _accumulate_leaf(t, g)
+            grads = node.backward(node, g)
+            nxt = node.next_functions
+            if type(grads) is not tuple:
+                grads = (grads,)
+            if len(grads) < len(nxt):
+                raise RuntimeError(
+                    f"Function {type(node).__name__}.backward returned {len(grads)} gradient(s) "
+                    f"but forward had {len(nxt)} argument(s)"
+                )
+            if not retain_graph:
+                node.next_functions = None
+                node.saved_tensors = None
+            for p, gi in zip(nxt, grads):
+                if p is None or gi is None:
+                    continue
+                if anomaly:
+                    _check_finite(gi, type(node).__name__, "backward gradient")
+                if p._is_node:
+                    old = p._g
+                    p._g = gi if old is None else old + gi
+                    c = deps[p] - 1
+                    deps[p] = c
+                    if c == 0:
+                        ready.append(p)
+                else:
+                    _accumulate_leaf(p, gi)
+    finally:
+        _grad_enabled = prev_mode
+
+
+def _accumulate_leaf(t, g) -> None:
+    data = t._data
+    if g.shape != data.shape:
+        if g.size == data.size:
+            g = g.reshape(data.shape)
+        else:
+            raise RuntimeError(
+                f"gradient of shape {tuple(g.shape)} does not match its tensor's shape "
+                f"{tuple(data.shape)}"
+            )
+    old = t.grad
+    if old is None:
+        t.grad = _wrap(np.array(g, dtype=data.dtype, copy=True), False, None)
+    else:
+        old._data += g
+
+
+# ------------------------------------------------------------------ grad modes
+class _GradMode:
+    __slots__ = ("_mode", "_prev")
+
+    def __init__(self, mode: bool):
+        self._mode = mode
+        self._prev = True
+
+    def __enter__(self):
+        global _grad_enabled
+        self._prev = _grad_enabled
+        _grad_enabled = self._mode
+        return self
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self._prev
+        return False
+
+    def __call__(self, fn: Callable) -> Callable:
+        mode = self._mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with _GradMode(mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+def no_grad() -> _GradMode:
+    """Context manager / decorator: operations inside record no graph."""
+    return _GradMode(False)
+
+
+def enable_grad() -> _GradMode:
+    """Context manager / decorator: re-enable graph recording (e.g. inside no_grad)."""
+    return _GradMode(True)
+
+
+class set_grad_enabled(_GradMode):  # noqa: N801 - PyTorch's name
+    """Set grad mode now; also usable as a context manager that restores the previous mode."""
+
+    __slots__ = ()
+
+    def __init__(self, mode: bool):
+        global _grad_enabled
+        super().__init__(bool(mode))
+        self._prev = _grad_enabled
+        _grad_enabled = bool(mode)
+
+    def __enter__(self):
+        return self
+
+
+def is_grad_enabled() -> bool:
+    return _grad_enabled
+
+
+# --------------------------------------------------------------------- anomaly
+def set_detect_anomaly(mode: bool) -> None:
+    """Check every op's forward output and backward gradients for NaN/Inf (slow; debugging)."""
+    global _anomaly
+    _anomaly = bool(mode)
+
+
+def is_anomaly_enabled() -> bool:
+    return _anomaly
+
+
+class detect_anomaly:  # noqa: N801 - PyTorch's name
+    """Context manager: anomaly detection on inside the block. The first op whose forward
+    output or backward gradient holds NaN/Inf raises a RuntimeError naming it."""
+
+    def __init__(self, mode: bool = True):
+        self._mode = bool(mode)
+        self._prev = False
+
+    def __enter__(self):
+        global _anomaly
+        self._prev = _anomaly
+        _anomaly = self._mode
+        return self
+
+    def __exit__(self, *exc):
+        global _anomaly
+        _anomaly = self._prev
+        return False
+
+
+# ------------------------------------------------------------------- gradcheck
+class GradcheckError(RuntimeError):
+    """Raised by gradcheck when analytic and numeric gradients disagree."""
+
+
+def gradcheck(
+    fn: Callable,
+    inputs: Sequence,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_exception: bool = True,
+    seed: int = 0,
+) -> bool:
+    """Compare analytic gradients of `fn(*inputs)` with central finite differences (float64).
+
+    The (possibly non-scalar) output is projected on a fixed random vector v, so one backward
+    gives the analytic vector-Jacobian product v^T J, compared with the numeric
+    (f(x + eps e_i) - f(x - eps e_i)) . v / (2 eps) for every element of every input that
+    requires grad. On failure raises GradcheckError (or returns False) naming the worst
+    element: input index, element index, analytic and numeric values.
+    """
+    if not isinstance(inputs, (tuple, list)):
+        inputs = (inputs,)
+    inputs = tuple(inputs)
+    diff = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    if not diff:
+        raise ValueError("gradcheck: no input requires grad")
+    for i in diff:
+        if inputs[i].dtype != np.float64:
+            raise ValueError(
+                f"gradcheck: input {i} has dtype {inputs[i].dtype}; use float64 inputs "
+                "(finite differences in float32 are too inaccurate)"
+            )
+
+    def outputs(res):
+        if isinstance(res, (tuple, list)):
+            return [r for r in res if isinstance(r, Tensor) and r.dtype.kind == "f"]
+        return [res]
+
+    rng = np.random.default_rng(seed)
+    with enable_grad():
+        outs = outputs(fn(*inputs))
+    vs = [rng.standard_normal(o.shape) for o in outs]
+    for i in diff:
+        inputs[i].grad = None
+    live = [(o, v) for o, v in zip(outs, vs) if o.requires_grad]
+    if not live:
+        raise GradcheckError("gradcheck: the output does not require grad (no graph recorded)")
+    total = None
+    for o, v in live:
+        term = (o * Tensor(v.astype(o.dtype))).sum()
+        total = term if total is None else total + term
+    total.backward()
+    analytic = [
+        np.zeros(inputs[i].shape) if inputs[i].grad is None else inputs[i].grad._data.copy()
+        for i in diff
+    ]
+
+    def projected() -> float:
+        with no_grad():
+            res = outputs(fn(*inputs))
+        return float(sum(float(np.sum(r._data * v)) for r, v in zip(res, vs)))
+
+    worst = None  # (excess, input, index, analytic, numeric)
+    for k, i in enumerate(diff):
+        arr = inputs[i]._data
+        flat = arr.reshape(-1)
+        if not np.shares_memory(flat, arr):
+            raise ValueError(f"gradcheck: input {i} must be contiguous")
+        num = np.empty(arr.size)
+        for j in range(arr.size):
+            orig = flat[j]
+            flat[j] = orig + eps
+            fp = projected()
+            flat[j] = orig - eps
+            fm = projected()
+            flat[j] = orig
+            num[j] = (fp - fm) / (2 * eps)
+        ana = analytic[k].reshape(-1)
+        err = np.abs(ana - num) - (atol + rtol * np.abs(num))
+        if err.size:
+            j = int(np.argmax(err))
+            if err[j] > 0 and (worst is None or err[j] > worst[0]):
+                idx = np.unravel_index(j, arr.shape) if arr.ndim else ()
+                worst = (float(err[j]), i, tuple(int(t) for t in idx), float(ana[j]), float(num[j]))
+    if worst is not None:
+        _, i, idx, a, n = worst
+        msg = (
+            f"gradcheck failed: input {i}, element {idx}: analytic {a:.8g} vs numeric {n:.8g} "
+            f"(|diff| {abs(a - n):.3g} > atol {atol} + rtol {rtol} * |numeric|)"
+        )
+        if raise_exception:
+            raise GradcheckError(msg)
+        return False
+    return True

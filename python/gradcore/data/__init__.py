@@ -1,0 +1,37 @@
+"""Data loading: datasets, the DataLoader, batch transforms, IDX files, Fashion-MNIST/MNIST."""
+
+from gradcore.data import transforms
+from gradcore.data.dataset import (
+    ConcatDataset,
+    Dataset,
+    Subset,
+    TensorDataset,
+    random_split,
+)
+from gradcore.data.datasets import (
+    MNIST,
+    DatasetNotFoundError,
+    DownloadError,
+    FashionMNIST,
+    cache_dir,
+)
+from gradcore.data.idx import read_idx, write_idx
+from gradcore.data.loader import DataLoader, default_collate
+
+__all__ = [
+    "MNIST",
+    "ConcatDataset",
+    "DataLoader",
+    "Dataset",
+    "DatasetNotFoundError",
+    "DownloadError",
+    "FashionMNIST",
+    "Subset",
+    "TensorDataset",
+    "cache_dir",
+    "default_collate",
+    "random_split",
+    "read_idx",
+    "transforms",
+    "write_idx",
+]

@@ -1,0 +1,157 @@
+"""Autograd engine: graph recording, accumulation, freeing, grad modes, anomaly, gradcheck."""
+
+import numpy as np
+import pytest
+from conftest import assert_allclose
+
+import gradcore as gc
+from gradcore.autograd import Function, GradcheckError, gradcheck
+
+
+def test_shared_subgraph_accumulates(rng):
+    a = rng.standard_normal((3, 3))
+    x = gc.tensor(a, requires_grad=True)
+    h = x * 2.0  # used three times below
+    y = (h * h + h @ h + h).sum()
+    y.backward()
+    # d/dx of sum(4x^2 + 4 x@x + 2x)
+    ones = np.ones((3, 3))
+    expected = 8 * a + 4 * (ones @ a.T + a.T @ ones) + 2
+    assert_allclose(x.grad.numpy(), expected)
+
+
+def test_grad_accumulates_across_backward_calls():
+    x = gc.tensor([1.0, 2.0], requires_grad=True)
+    (x * 3.0).sum().backward()
+    (x * x).sum().backward()
+    assert_allclose(x.grad.numpy(), [3 + 2, 3 + 4])
+
+
+def test_leaf_vs_nonleaf_and_retain_grad():
+    x = gc.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 2.0
+    k = h * 3.0
+    k.retain_grad()
+    (k * k).sum().backward()
+    assert x.is_leaf and not h.is_leaf
+    assert h.grad is None
+    assert_allclose(k.grad.numpy(), 2 * k.numpy())
+    assert_allclose(x.grad.numpy(), 2 * 36 * x.numpy())
+    c = gc.tensor([1.0])  # does not require grad
+    z = (c * x).sum()
+    z.backward()
+    assert c.grad is None
+
+
+def test_backward_twice_raises_and_retain_graph_allows():
+    x = gc.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    assert_allclose(x.grad.numpy(), 4 * x.numpy())
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        y.backward()
+    h = x * 2.0
+    h.sum().backward()
+    with pytest.raises(RuntimeError, match="second time"):
+        (h * 1.0).sum().backward()
+
+
+def test_backward_errors():
+    x = gc.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="scalar outputs"):
+        (x * 2.0).backward()
+    (x * 2.0).backward(gc.tensor([1.0, 0.5]))
+    assert_allclose(x.grad.numpy(), [2.0, 1.0])
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        gc.tensor([1.0]).sum().backward()
+    with pytest.raises(RuntimeError, match="gradient has shape"):
+        (x * 2.0).backward(gc.ones(3))
+
+
+def test_no_grad_records_nothing():
+    x = gc.tensor([1.0, 2.0], requires_grad=True)
+    with gc.no_grad():
+        y = (x * 2.0 + x) @ x
+        assert not gc.is_grad_enabled()
+        with gc.enable_grad():
+            z = x * 2.0
+    assert y.grad_fn is None and not y.requires_grad
+    assert z.requires_grad and gc.is_grad_enabled()
+
+    @gc.no_grad()
+    def f(t):
+        return t * 3.0
+
+    assert not f(x).requires_grad
+    gc.set_grad_enabled(False)
+    assert not (x * 1.0).requires_grad
+    gc.set_grad_enabled(True)
+    assert (x * 1.0).requires_grad
+
+
+def test_detach_cuts_graph():
+    x = gc.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * 2.0).detach() * x
+    y.sum().backward()
+    assert_allclose(x.grad.numpy(), [2.0, 4.0])
+
+
+class Cube(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x**3
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return 3 * x * x * g
+
+
+class BadCube(Cube):
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return 2 * x * x * g
+
+
+def test_custom_function_and_gradcheck(rng):
+    x = gc.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    y = Cube.apply(x)
+    assert y.grad_fn is not None and y.grad_fn.needs_input_grad == (True,)
+    assert gradcheck(Cube.apply, (x,))
+    with pytest.raises(GradcheckError, match=r"input 0, element \(\d, \d\): analytic"):
+        gradcheck(BadCube.apply, (x,))
+    assert gradcheck(BadCube.apply, (x,), raise_exception=False) is False
+    with pytest.raises(ValueError, match="float64"):
+        gradcheck(Cube.apply, (gc.ones(2, requires_grad=True),))
+
+
+def test_gradcheck_tensor_ops(rng):
+    a = gc.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    b = gc.tensor(rng.standard_normal((4,)) + 3.0, requires_grad=True)
+    w = gc.tensor(rng.standard_normal((4, 2)), requires_grad=True)
+    assert gradcheck(lambda x, y: x * y + x / y - y, (a, b))
+    assert gradcheck(lambda x, y: (x @ y).sum(1), (a, w))
+    assert gradcheck(lambda x: (x**2).mean(0, keepdim=True) + x.abs().sum(1, keepdim=True), (a,))
+    assert gradcheck(lambda x: x.max(1).values + x.permute(1, 0)[1:3].reshape(-1)[:3].sum(), (a,))
+    assert gradcheck(lambda x: x.unsqueeze(0).expand(2, 3, 4).flatten(), (a,))
+    assert gradcheck(lambda x: x.var(0) + x.std(), (a,))
+
+
+def test_anomaly_names_the_op():
+    x = gc.tensor([1.0, -1.0], requires_grad=True)
+    with gc.autograd.detect_anomaly():
+        with pytest.raises(RuntimeError, match="PowScalar.*forward output"):
+            _ = x**0.5
+    with pytest.raises(RuntimeError, match="Div"):
+        with gc.autograd.detect_anomaly():
+            (x * 0.0 / gc.tensor([0.0, 1.0])).sum()
+    gc.set_detect_anomaly(True)
+    try:
+        z = gc.tensor([0.0], requires_grad=True)
+        with pytest.raises(RuntimeError, match="backward gradient"):
+            (z**0.5).sum().backward()  # forward finite (0), backward inf
+    finally:
+        gc.set_detect_anomaly(False)

@@ -1,0 +1,260 @@
+"""gradcore._C.gemm against a float64 numpy reference: every transpose combination,
+alpha/beta, leading dimensions, edge sizes, both SIMD paths, thread determinism, errors."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+
+import numpy as np
+import pytest
+from conftest import num_threads
+
+from gradcore import _C
+
+DTYPES = [np.float32, np.float64]
+PATHS = ["avx2_fma", "generic"]
+
+
+@contextlib.contextmanager
+def simd_path(name: str):
+    """Force a SIMD path for a block (skips avx2_fma on CPUs without it), then restore."""
+    before = _C.simd_path()
+    got = _C.set_simd_path(name)
+    try:
+        if got != name:
+            pytest.skip(f"this CPU cannot run the {name} path")
+        yield
+    finally:
+        _C.set_simd_path(before)
+
+
+def make_operands(rng, M, N, K, ta, tb, dtype, pad=0):
+    """op(a) is M x K and op(b) is K x N; with pad > 0 they are row slices of wider arrays."""
+    a_shape = (K, M) if ta else (M, K)
+    b_shape = (N, K) if tb else (K, N)
+    a = rng.standard_normal((a_shape[0], a_shape[1] + pad)).astype(dtype)[:, : a_shape[1]]
+    b = rng.standard_normal((b_shape[0], b_shape[1] + pad)).astype(dtype)[:, : b_shape[1]]
+    return a, b
+
+
+def check(c, a, b, ta, tb, alpha=1.0, beta=0.0, c0=None):
+    """c == alpha * op(a) @ op(b) + beta * c0 within the rounding-error bound of a K-term
+    dot product in c's precision (computed from |op(a)| @ |op(b)|)."""
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    oa, ob = (a64.T if ta else a64), (b64.T if tb else b64)
+    ref = alpha * (oa @ ob)
+    mag = abs(alpha) * (np.abs(oa) @ np.abs(ob))
+    if beta != 0.0:
+        ref = ref + beta * c0.astype(np.float64)
+        mag = mag + abs(beta) * np.abs(c0.astype(np.float64))
+    K = oa.shape[1]
+    eps = np.finfo(c.dtype).eps
+    bound = 2.0 * (K + 2) * eps * mag + np.finfo(c.dtype).tiny
+    err = np.abs(c.astype(np.float64) - ref)
+    assert c.shape == ref.shape
+    assert np.all(np.isfinite(c))
+    worst = np.unravel_index(np.argmax(err - bound), err.shape)
+    assert np.all(err <= bound), (
+        f"max excess at {worst}: err {err[worst]:.3g} > bound {bound[worst]:.3g} "
+        f"(M, N, K = {ref.shape[0]}, {ref.shape[1]}, {K}, ta={ta}, tb={tb})"
+    )
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ta,tb", list(itertools.product([False, True], repeat=2)))
+def test_all_transposes_medium(rng, path, dtype, ta, tb):
+    with simd_path(path):
+        for M, N, K in [(1, 1, 1), (6, 16, 8), (37, 53, 29), (129, 67, 300), (200, 150, 513)]:
+            a, b = make_operands(rng, M, N, K, ta, tb, dtype)
+            c = _C.gemm(a, b, trans_a=ta, trans_b=tb)
+            assert c.dtype == dtype
+            check(c, a, b, ta, tb)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_every_size_1_to_70(rng, path, dtype):
+    """Each of M, N and K runs through 1..70 (every edge-tile shape of both paths)."""
+    with simd_path(path):
+        for ta, tb in itertools.product([False, True], repeat=2):
+            for s in range(1, 71):
+                for M, N, K in [(s, 19, 7), (5, s, 11), (9, 17, s)]:
+                    a, b = make_operands(rng, M, N, K, ta, tb, dtype)
+                    check(_C.gemm(a, b, trans_a=ta, trans_b=tb), a, b, ta, tb)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_large(rng, path, dtype):
+    with simd_path(path):
+        for (M, N, K), ta, tb in [
+            ((1023, 517, 259), False, False),
+            ((1023, 517, 259), True, True),
+            ((259, 1023, 517), False, True),
+            ((64, 3136, 576), True, False),
+        ]:
+            a, b = make_operands(rng, M, N, K, ta, tb, dtype)
+            check(_C.gemm(a, b, trans_a=ta, trans_b=tb), a, b, ta, tb)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("alpha,beta", [(1.0, 1.0), (0.5, -2.0), (-1.5, 0.25), (2.0, 0.0)])
+def test_alpha_beta(rng, path, dtype, alpha, beta):
+    with simd_path(path):
+        for (M, N, K), ta, tb in [
+            ((7, 9, 5), False, False),
+            ((70, 45, 300), True, False),
+            ((130, 33, 600), False, True),
+            ((33, 130, 17), True, True),
+        ]:
+            a, b = make_operands(rng, M, N, K, ta, tb, dtype)
+            c0 = rng.standard_normal((M, N)).astype(dtype)
+            c = c0.copy()
+            out = _C.gemm(a, b, c, trans_a=ta, trans_b=tb, alpha=alpha, beta=beta)
+            assert out is c or np.shares_memory(out, c)
+            check(c, a, b, ta, tb, alpha, beta, c0)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_beta_zero_ignores_nan_in_c(rng, path, dtype):
+    with simd_path(path):
+        for M, N, K in [(5, 3, 4), (6, 16, 300), (61, 47, 513)]:
+            a, b = make_operands(rng, M, N, K, False, False, dtype)
+            c = np.full((M, N), np.nan, dtype)
+            _C.gemm(a, b, c, beta=0.0)
+            check(c, a, b, False, False)
+            c = np.full((M, N), np.inf, dtype)
+            _C.gemm(a, b, c, alpha=-1.0, beta=0.0)
+            check(c, a, b, False, False, alpha=-1.0)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_nan_in_inputs_propagates(rng, path, dtype):
+    with simd_path(path):
+        a, b = make_operands(rng, 13, 20, 9, False, False, dtype)
+        a[3, 4] = np.nan
+        c = _C.gemm(a, b)
+        assert np.all(np.isnan(c[3])) and np.all(np.isfinite(np.delete(c, 3, axis=0)))
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ta,tb", list(itertools.product([False, True], repeat=2)))
+def test_leading_dimensions(rng, path, dtype, ta, tb):
+    """a, b and c as row slices of wider arrays (leading dimension > width)."""
+    with simd_path(path):
+        for M, N, K in [(7, 19, 13), (67, 35, 290)]:
+            a, b = make_operands(rng, M, N, K, ta, tb, dtype, pad=5)
+            assert not a.flags.c_contiguous and not b.flags.c_contiguous
+            wide = rng.standard_normal((M, N + 3)).astype(dtype)
+            keep = wide[:, N:].copy()
+            c = wide[:, :N]
+            c0 = c.copy()
+            _C.gemm(a, b, c, trans_a=ta, trans_b=tb, alpha=0.75, beta=0.5)
+            check(c, a, b, ta, tb, 0.75, 0.5, c0)
+            np.testing.assert_array_equal(wide[:, N:], keep)  # nothing written past the width
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_empty_dimensions(dtype):
+    a, b = np.ones((3, 0), dtype), np.ones((0, 4), dtype)
+    np.testing.assert_array_equal(_C.gemm(a, b), np.zeros((3, 4)))
+    c = np.full((3, 4), 2.0, dtype)
+    _C.gemm(a, b, c, beta=3.0)
+    np.testing.assert_array_equal(c, np.full((3, 4), 6.0))
+    c = np.full((3, 4), np.nan, dtype)
+    _C.gemm(a, b, c, beta=0.0)
+    np.testing.assert_array_equal(c, np.zeros((3, 4)))
+    assert _C.gemm(np.ones((0, 5), dtype), np.ones((5, 4), dtype)).shape == (0, 4)
+    assert _C.gemm(np.ones((2, 5), dtype), np.ones((5, 0), dtype)).shape == (2, 0)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_one_vs_two_threads_bitwise(rng, path, dtype):
+    """Wide C (split by columns), tall C (split by rows), several KC blocks, beta != 0."""
+    with simd_path(path):
+        for (M, N, K), ta, tb in [
+            ((123, 517, 259), False, False),
+            ((1023, 45, 300), True, False),
+            ((64, 3136, 576), False, True),
+            ((200, 301, 1100), True, True),
+        ]:
+            a, b = make_operands(rng, M, N, K, ta, tb, dtype)
+            c0 = rng.standard_normal((M, N)).astype(dtype)
+            results = []
+            for n in (1, 2):
+                with num_threads(n):
+                    c = c0.copy()
+                    _C.gemm(a, b, c, trans_a=ta, trans_b=tb, alpha=0.5, beta=1.5)
+                    results.append(c)
+            np.testing.assert_array_equal(results[0], results[1])
+            check(results[0], a, b, ta, tb, 0.5, 1.5, c0)
+
+
+def test_repeatable(rng):
+    a, b = make_operands(rng, 300, 400, 500, False, False, np.float32)
+    first = _C.gemm(a, b)
+    for _ in range(3):
+        np.testing.assert_array_equal(_C.gemm(a, b), first)
+
+
+def test_inside_parallel_region_equivalent(rng):
+    """Several Python threads calling gemm at once (each on its own scratch) agree."""
+    import concurrent.futures
+
+    a, b = make_operands(rng, 150, 260, 310, False, True, np.float32)
+    want = _C.gemm(a, b, trans_b=True)
+    with concurrent.futures.ThreadPoolExecutor(4) as ex:
+        outs = list(ex.map(lambda _: _C.gemm(a, b, trans_b=True), range(8)))
+    for o in outs:
+        np.testing.assert_array_equal(o, want)
+
+
+def test_errors():
+    f32 = np.ones((4, 4), np.float32)
+    with pytest.raises(TypeError, match="gemm"):
+        _C.gemm(np.ones((4, 4), np.int32), f32)
+    with pytest.raises(TypeError, match="gemm"):
+        _C.gemm(f32, np.ones((4, 4), np.int64))
+    with pytest.raises(TypeError, match="gemm"):
+        _C.gemm(f32, f32.astype(np.float64))
+    with pytest.raises(TypeError, match="gemm"):
+        _C.gemm(f32, f32, np.ones((4, 4), np.float64))
+    with pytest.raises(ValueError, match="gemm"):
+        _C.gemm(f32[0], f32)
+    with pytest.raises(ValueError, match="gemm"):
+        _C.gemm(f32, np.ones((4, 4, 1), np.float32))
+    with pytest.raises(ValueError, match="gemm.*inner sizes"):
+        _C.gemm(f32, np.ones((3, 4), np.float32))
+    with pytest.raises(ValueError, match="gemm.*inner sizes"):
+        _C.gemm(np.ones((4, 3), np.float32), np.ones((3, 3), np.float32), trans_a=True)
+    with pytest.raises(ValueError, match="gemm"):
+        _C.gemm(f32, f32, np.ones((4, 3), np.float32))
+    with pytest.raises(ValueError, match="gemm"):
+        _C.gemm(f32, f32, np.ones((1, 4, 4), np.float32))
+    ro = np.ones((4, 4), np.float32)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="gemm.*writable"):
+        _C.gemm(f32, f32, ro)
+    a, b = np.ones((4, 4), np.float32), np.ones((4, 4), np.float32)
+    with pytest.raises(ValueError, match="gemm"):
+        _C.gemm(a, b, a)
+    with pytest.raises(ValueError, match="gemm"):
+        _C.gemm(a, b, b)
+    big = np.ones((4, 8), np.float32)
+    with pytest.raises(ValueError, match="gemm"):
+        _C.gemm(big[:, :4], b, big[:, 1:5])  # c overlaps a (shifted view)
+    with pytest.raises(ValueError, match="gemm.*stride"):
+        _C.gemm(big[:, ::2], b)
+    with pytest.raises(ValueError, match="gemm.*stride"):
+        _C.gemm(a, big[:, ::2])
+    with pytest.raises(ValueError, match="gemm.*stride"):
+        _C.gemm(a, b, big[:, ::2])
+    with pytest.raises(ValueError, match="gemm"):
+        _C.gemm(a[::-1], b)
