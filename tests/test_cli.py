@@ -104,16 +104,35 @@ def test_train_resume_and_scheduler(tmp_path, capsys):
     assert (out / "history.csv").read_text().count("\n") == 4  # header + 3 epochs
 
 
-def test_train_profile(tmp_path, capsys):
-    root = write_fake_mnist(tmp_path / "data", n_train=128, n_test=64)
+def test_train_profile_covers_steps_after_warmup(tmp_path, capsys):
+    root = write_fake_mnist(tmp_path / "data", n_train=256, n_test=64)
     trace = tmp_path / "trace.json"
-    rc = main(
-        ["train", "--data-root", root, "--model", "mlp", "--epochs", "1", "--profile", str(trace)]
-    )
-    assert rc == 0
-    assert trace.is_file() and trace.stat().st_size > 0
+    args = ["train", "--data-root", root, "--model", "mlp", "--epochs", "1", "--batch-size", "16"]
+    args += ["--profile", str(trace), "--profile-warmup", "3", "--profile-steps", "5"]
+    assert main(args) == 0
     text = capsys.readouterr().out
-    assert "gemm" in text and "profile written" in text
+    assert "profile of 5 steps written" in text and "ms per step" in text and "data wait" in text
+    events = json.loads(trace.read_text())["traceEvents"]
+    steps = [e for e in events if e.get("name") == "train.step"]
+    # the profile starts at the end of step 3 and stops at the end of step 8: it sees steps
+    # 4..8 whole (5 spans; step 3's span closes just before the profile starts)
+    assert len(steps) == 5
+    names = {e["name"] for e in events}
+    assert {"gemm", "DataLoader.next", "autograd.backward", "Adam.step"} <= names
+
+
+def test_train_profile_conflicts_with_env_profile(tmp_path, capsys, monkeypatch):
+    root = write_fake_mnist(tmp_path / "data", n_train=64, n_test=32)
+    monkeypatch.setenv("GRADCORE_PROFILE", str(tmp_path / "whole.json"))
+    args = ["train", "--data-root", root, "--model", "mlp", "--epochs", "1"]
+    assert main(args + ["--profile", str(tmp_path / "t.json")]) == 2
+    assert "GRADCORE_PROFILE" in capsys.readouterr().err
+
+
+def test_bench_prints_roofline_summary(capsys):
+    assert main(["bench", "--repeats", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "GFLOP/s" in text and "% roof" in text and "conv2d" in text and "gemm" in text
 
 
 def run_cli(*args, env=None):

@@ -127,3 +127,67 @@ def test_env_var_profiles_a_whole_script(tmp_path):
     assert "gemm" in out.stderr and "Chrome trace written" in out.stderr
     names = {e["name"] for e in json.loads(trace.read_text())["traceEvents"]}
     assert "gemm" in names
+
+
+def _contains(outer, inner) -> bool:
+    return (
+        outer.thread == inner.thread
+        and outer.start_ns <= inner.start_ns
+        and inner.start_ns + inner.dur_ns <= outer.start_ns + outer.dur_ns
+    )
+
+
+def test_training_step_spans_nest_kernels(rng):
+    """A training step shows both levels: module/op/optimizer/data spans and the kernels
+    inside them, on the thread that ran them."""
+    from gradcore import nn, optim
+    from gradcore.data import DataLoader, TensorDataset
+
+    gradcore.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 36, 3)
+    )
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    x = rng.standard_normal((8, 1, 6, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 8)
+    loader = DataLoader(TensorDataset(x, y), batch_size=4)
+    with profile() as prof:
+        for xb, yb in loader:
+            loss = nn.functional.cross_entropy(model(xb), yb)
+            loss.backward()
+            opt.step()
+    ev = prof.events
+    py = {e.name for e in ev if e.kind == "python"}
+    assert {"nn.Sequential", "nn.Conv2d", "nn.Linear", "autograd.backward", "SGD.step"} <= py
+    assert {"DataLoader.next", "DataLoader.assemble"} <= py
+    assert any(n.endswith(".forward") for n in py) and any(n.endswith(".backward") for n in py)
+
+    def one(name):
+        return [e for e in ev if e.name == name]
+
+    conv_fwd = [k for k in one("conv2d_forward")]
+    assert len(conv_fwd) == 2 and all(
+        any(_contains(m, k) for m in one("nn.Conv2d")) for k in conv_fwd
+    )
+    for m in one("nn.Conv2d"):
+        assert any(_contains(s, m) for s in one("nn.Sequential"))
+    bwd_kernels = [e for e in ev if e.kind == "kernel" and "backward" in e.name]
+    assert bwd_kernels and all(
+        any(_contains(b, k) for b in one("autograd.backward")) for k in bwd_kernels
+    )
+    sgd_kernels = [e for e in ev if e.kind == "kernel" and e.name.startswith("sgd")]
+    assert sgd_kernels and all(any(_contains(s, k) for s in one("SGD.step")) for k in sgd_kernels)
+    # every python span lies inside the profile's window
+    assert all(prof.start_ns <= e.start_ns <= e.start_ns + e.dur_ns <= prof.end_ns for e in ev)
+
+
+def test_python_spans_cost_nothing_when_off(rng):
+    """With no profile active, hooks record nothing (and the graph still works)."""
+    from gradcore import nn
+
+    model = nn.Linear(3, 2)
+    out = model(gradcore.tensor(rng.standard_normal((2, 3)).astype(np.float32)))
+    out.sum().backward()
+    with profile() as prof:
+        pass
+    assert prof.events == []

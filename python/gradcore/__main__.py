@@ -1,4 +1,4 @@
-"""The `gradcore` command: gradcore info | train | evaluate.
+"""The `gradcore` command: gradcore info | train | evaluate | bench.
 
     gradcore train --model cnn-small --epochs 5 --out runs/fmnist
     gradcore evaluate --weights runs/fmnist/weights.npz --model cnn-small
@@ -40,6 +40,14 @@ def _cmd_info(args: argparse.Namespace) -> int:
     from gradcore._runtime import format_info
 
     print(format_info())
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from gradcore._bench import run
+
+    _set_threads(args.threads)
+    print(run(repeats=args.repeats))
     return 0
 
 
@@ -119,21 +127,6 @@ def _set_threads(n: Optional[int]) -> None:
         gradcore.set_num_threads(n)
 
 
-def _profile_context(path: Optional[str]) -> Any:
-    import contextlib
-
-    if path is None:
-        return contextlib.nullcontext(None)
-    try:
-        from gradcore import profiler
-    except ImportError:
-        raise CLIError(
-            "--profile needs gradcore.profiler, which this build of gradcore does not have",
-            EXIT_USAGE,
-        ) from None
-    return profiler.profile()
-
-
 # ---------------------------------------------------------------------------------- train
 def _cmd_train(args: argparse.Namespace) -> int:
     import gradcore
@@ -144,6 +137,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         CSVLogger,
         ModelCheckpoint,
         NonFiniteLossError,
+        ProfileSteps,
         ProgressBar,
         build_optimizer,
         build_scheduler,
@@ -208,27 +202,27 @@ def _cmd_train(args: argparse.Namespace) -> int:
             CSVLogger(os.path.join(args.out, "history.csv"), append=args.resume is not None)
         )
     loss_fn = nn.CrossEntropyLoss()
-    prof_ctx = _profile_context(args.profile)
-    try:
-        with prof_ctx as prof:
-            history = fit(
-                model,
-                loss_fn,
-                optimizer,
-                train_loader,
-                epochs=args.epochs,
-                val_loader=test_loader,
-                scheduler=scheduler,
-                callbacks=callbacks,
-                clip_grad_norm=args.clip_grad_norm,
-                resume_from=args.resume,
+    if args.profile is not None:
+        if os.environ.get("GRADCORE_PROFILE"):
+            raise CLIError(
+                "--profile and GRADCORE_PROFILE both ask for a profile; use one", EXIT_USAGE
             )
+        callbacks.append(ProfileSteps(args.profile, args.profile_warmup, args.profile_steps))
+    try:
+        history = fit(
+            model,
+            loss_fn,
+            optimizer,
+            train_loader,
+            epochs=args.epochs,
+            val_loader=test_loader,
+            scheduler=scheduler,
+            callbacks=callbacks,
+            clip_grad_norm=args.clip_grad_norm,
+            resume_from=args.resume,
+        )
     except NonFiniteLossError as e:
         raise CLIError(str(e), EXIT_FAILURE) from None
-    if prof is not None:
-        prof.export_chrome_trace(args.profile)
-        print(prof.table())
-        print(f"profile written: {args.profile}")
     result = evaluate(model, test_loader, loss_fn)
     print(
         f"test accuracy: {result['accuracy']:.4f}  "
@@ -331,6 +325,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_info.set_defaults(func=_cmd_info)
 
     p = sub.add_parser(
+        "bench", help="run the main kernels under the profiler; print a roofline summary"
+    )
+    p.add_argument("--repeats", type=_positive_int, default=5, help="calls per kernel (5)")
+    p.add_argument("--threads", type=_positive_int, default=None, metavar="N")
+    p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser(
         "train",
         help="train a model on Fashion-MNIST or MNIST",
         description="Train a model; prints per-epoch progress and the final test accuracy.",
@@ -386,8 +387,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--profile",
         default=None,
         metavar="PATH",
-        help="profile the run; write a Chrome trace to PATH",
+        help="profile --profile-steps training steps after --profile-warmup steps; print "
+        "the table and write a Chrome trace to PATH",
     )
+    p.add_argument("--profile-steps", type=_positive_int, default=20, help="(20)")
+    p.add_argument("--profile-warmup", type=_nonneg_int, default=10, help="(10)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser(

@@ -29,6 +29,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from gradcore import _C
+from gradcore import profiler as _profiler
+
 __all__ = [
     "Function",
     "backward",
@@ -99,6 +102,17 @@ class Function:
     @classmethod
     def apply(cls, *args):
         """Run forward on the arguments' arrays, record a node when a gradient is needed."""
+        prof = _profiler._active
+        if prof is None:
+            return cls._apply(*args)
+        start = _C.profiler_now_ns()  # a Python span "<Op>.forward" around its kernels
+        try:
+            return cls._apply(*args)
+        finally:
+            prof._add_python_span(_span_name(cls, "forward"), start, _C.profiler_now_ns())
+
+    @classmethod
+    def _apply(cls, *args):
         ctx = object.__new__(cls)
         raw = []
         nxt = []
@@ -178,6 +192,11 @@ def _node2(cls, a, b):
 _NEEDS1 = (True,)
 
 
+def _span_name(cls: type, phase: str) -> str:
+    """Profiler span name of a Function class: "Conv2d.forward" for class _Conv2d."""
+    return f"{cls.__name__.lstrip('_')}.{phase}"
+
+
 def _check_finite(a, name: str, where: str) -> None:
     if isinstance(a, np.ndarray) and a.dtype.kind == "f" and not np.isfinite(a).all():
         bad = int(np.size(a) - np.isfinite(a).sum())
@@ -244,6 +263,20 @@ def backward(tensor, gradient=None, retain_graph: bool = False) -> None:
                 else:
                     deps[p] = c + 1
 
+    prof = _profiler._active
+    if prof is None:
+        _run_backward(root, g, deps, retain_graph, None)
+        return
+    start = _C.profiler_now_ns()
+    try:
+        _run_backward(root, g, deps, retain_graph, prof)
+    finally:
+        prof._add_python_span("autograd.backward", start, _C.profiler_now_ns())
+
+
+def _run_backward(root, g, deps: dict, retain_graph: bool, prof) -> None:
+    """Run the nodes from `root` in reverse topological order (`deps`: count of edges into
+    each node still to be seen). With a profile `prof`, each node is a span "<Op>.backward"."""
     anomaly = _anomaly
     root._g = g
     ready = [root]
@@ -259,7 +292,12 @@ def backward(tensor, gradient=None, retain_graph: bool = False) -> None:
                 t = node._retained()
                 if t is not None:
                     _accumulate_leaf(t, g)
-            grads = node.backward(node, g)
+            if prof is None:
+                grads = node.backward(node, g)
+            else:
+                t0 = _C.profiler_now_ns()
+                grads = node.backward(node, g)
+                prof._add_python_span(_span_name(type(node), "backward"), t0, _C.profiler_now_ns())
             nxt = node.next_functions
             if type(grads) is not tuple:
                 grads = (grads,)

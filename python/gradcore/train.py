@@ -22,6 +22,8 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 
 import numpy as np
 
+from gradcore.profiler import record_function
+
 __all__ = [
     "CSVLogger",
     "Callback",
@@ -29,6 +31,7 @@ __all__ = [
     "History",
     "ModelCheckpoint",
     "NonFiniteLossError",
+    "ProfileSteps",
     "ProgressBar",
     "build_optimizer",
     "build_scheduler",
@@ -413,6 +416,104 @@ class CSVLogger(Callback):
             w.writerow({c: _fmt_cell(logs.get(c)) for c in self._cols})
 
 
+class ProfileSteps(Callback):
+    """Profile `steps` training steps after `warmup` steps, then print the profiler table
+    and write a Chrome trace to `path` (open it in Perfetto or chrome://tracing).
+
+    The profile covers whole steps, batch end to batch end: waiting for the DataLoader,
+    forward, backward and the optimizer step. If the epoch ends first, the profile stops at
+    the end of that epoch (and then includes its validation pass). The finished profile is
+    kept in `self.profile` (None until then).
+    """
+
+    def __init__(
+        self,
+        path: Optional[Union[str, os.PathLike]],
+        warmup: int = 10,
+        steps: int = 20,
+        file: Any = None,
+        top: int = 25,
+    ) -> None:
+        if warmup < 0 or steps < 1:
+            raise ValueError(
+                f"ProfileSteps: need warmup >= 0 and steps >= 1, got {warmup}, {steps}"
+            )
+        self.path = None if path is None else os.fspath(path)
+        self.warmup = int(warmup)
+        self.steps = int(steps)
+        self.file = file
+        self.top = top
+        self.profile: Any = None
+        self._running: Any = None
+        self._seen = 0
+        self._first = 0
+
+    def on_train_begin(self, trainer: _Trainer) -> None:
+        from gradcore import profiler
+
+        if profiler._active is not None:
+            raise RuntimeError(
+                "ProfileSteps: a profile is already active (e.g. GRADCORE_PROFILE profiles the "
+                "whole script); use one or the other"
+            )
+        self._seen = 0
+        if self.warmup == 0:
+            self._start()
+
+    def _start(self) -> None:
+        from gradcore import profiler
+
+        self._first = self._seen
+        self._running = profiler.profile(record_shapes=True)
+        self._running.__enter__()
+
+    def on_batch_end(self, trainer: _Trainer, step: int, logs: Dict[str, float]) -> None:
+        self._seen += 1
+        if self._running is None and self.profile is None and self._seen == self.warmup:
+            self._start()
+        elif self._running is not None and self._seen - self._first >= self.steps:
+            self._finish()
+
+    def on_epoch_end(self, trainer: _Trainer, epoch: int, logs: Dict[str, Any]) -> None:
+        if self._running is not None:
+            self._finish()
+
+    def on_train_end(self, trainer: _Trainer) -> None:
+        if self._running is not None:
+            self._finish()
+
+    def _finish(self) -> None:
+        prof, self._running = self._running, None
+        prof.__exit__(None, None, None)
+        self.profile = prof
+        n = max(self._seen - self._first, 1)
+        out = self.file if self.file is not None else sys.stdout
+        print(prof.table(sort_by="total", top=self.top), file=out)
+        print(step_summary(prof, n), file=out)
+        if self.path is not None:
+            prof.export_chrome_trace(self.path)
+            print(f"profile of {n} steps written: {self.path}", file=out, flush=True)
+
+
+def step_summary(prof: Any, steps: int) -> str:
+    """One line on a profile of `steps` training steps: ms per step, and the share of the
+    step spent waiting for data, in forward, backward and the optimizer (Python spans)."""
+    totals: Dict[str, int] = {"data wait": 0, "forward": 0, "backward": 0, "optimizer": 0}
+    for s in prof.key_averages(kind="python"):
+        if s.name == "DataLoader.next":
+            totals["data wait"] += s.total_ns
+        elif s.name == "autograd.backward":
+            totals["backward"] += s.total_ns
+        elif s.name.endswith(".step") and s.name != "train.step":
+            totals["optimizer"] += s.total_ns
+        elif s.name.startswith("nn.") and s.calls == steps:
+            # every module runs once per step; the model (outermost) takes the longest
+            totals["forward"] = max(totals["forward"], s.total_ns)
+    wall = prof.wall_ns
+    parts = ", ".join(f"{k} {100.0 * v / wall:.1f}%" for k, v in totals.items())
+    return f"{steps} steps, {wall / 1e6 / steps:.2f} ms per step: {parts}"
+
+
 # ---------------------------------------------------------------------------- checkpoints
 def _copy_state(sd: Mapping[str, Any]) -> Dict[str, np.ndarray]:
     return {k: np.array(v.numpy() if hasattr(v, "numpy") else v, copy=True) for k, v in sd.items()}
@@ -673,19 +774,20 @@ def fit(
             loss_sum = 0.0
             correct = 0
             for step, batch in enumerate(train_loader):
-                x, y = _batch_xy(batch)
-                optimizer.zero_grad(set_to_none=True)
-                out = model(x)
-                loss = loss_fn(out, y)
-                value = float(loss.item())
-                if not math.isfinite(value):
-                    raise NonFiniteLossError(epoch, step, value)
-                loss.backward()
-                if clip_grad_norm is not None:
-                    clip_grad_norm_(params, clip_grad_norm)
-                optimizer.step()
-                if per_batch:
-                    scheduler.step()
+                with record_function("train.step"):
+                    x, y = _batch_xy(batch)
+                    optimizer.zero_grad(set_to_none=True)
+                    out = model(x)
+                    loss = loss_fn(out, y)
+                    value = float(loss.item())
+                    if not math.isfinite(value):
+                        raise NonFiniteLossError(epoch, step, value)
+                    loss.backward()
+                    if clip_grad_norm is not None:
+                        clip_grad_norm_(params, clip_grad_norm)
+                    optimizer.step()
+                    if per_batch:
+                        scheduler.step()
                 bs = _batch_size(x)
                 n_seen += bs
                 loss_sum += value * bs

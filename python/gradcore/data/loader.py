@@ -17,6 +17,7 @@ import numpy as np
 
 from gradcore.data.dataset import _as_numpy, _is_tensor, to_tensor
 from gradcore.data.transforms import apply_transform
+from gradcore.profiler import record_function
 
 _AUG_STREAM = 1  # distinguishes augmentation streams from the shuffle stream
 
@@ -175,19 +176,21 @@ class DataLoader:
         collate = self.collate_fn or default_collate
         seed, transform = self.seed, self.transform
         for b in range(start, nb):
-            idx = order[b * bs : min((b + 1) * bs, n)]
-            rng = np.random.default_rng([seed, epoch, _AUG_STREAM, b])
-            if fast:
-                batch = self.dataset.get_batch(idx, rng)
-            else:
-                batch = collate([self.dataset[int(i)] for i in idx])
-            if isinstance(batch, list):
-                batch = tuple(batch)
-            if transform is not None:
-                if isinstance(batch, tuple):
-                    batch = (apply_transform(transform, _as_numpy(batch[0]), rng),) + batch[1:]
+            with record_function("DataLoader.assemble"):  # a span on the prefetch thread
+                idx = order[b * bs : min((b + 1) * bs, n)]
+                rng = np.random.default_rng([seed, epoch, _AUG_STREAM, b])
+                if fast:
+                    batch = self.dataset.get_batch(idx, rng)
                 else:
-                    batch = apply_transform(transform, _as_numpy(batch), rng)
+                    batch = collate([self.dataset[int(i)] for i in idx])
+                if isinstance(batch, list):
+                    batch = tuple(batch)
+                if transform is not None:
+                    if isinstance(batch, tuple):
+                        x = apply_transform(transform, _as_numpy(batch[0]), rng)
+                        batch = (x,) + batch[1:]
+                    else:
+                        batch = apply_transform(transform, _as_numpy(batch), rng)
             yield batch
 
     def __iter__(self) -> _LoaderIterator:
@@ -279,6 +282,11 @@ class _LoaderIterator:
         return self
 
     def __next__(self):
+        # a profiler span "DataLoader.next": the time the training thread waits for a batch
+        with record_function("DataLoader.next"):
+            return self._next()
+
+    def _next(self):
         if self.finished:
             raise StopIteration
         if self._thread is None:

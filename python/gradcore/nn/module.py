@@ -9,6 +9,8 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from gradcore import _C
+from gradcore import profiler as _profiler
 from gradcore.tensor import Tensor, _check_device, _wrap
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList"]
@@ -57,7 +59,14 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        prof = _profiler._active
+        if prof is None:
+            return self.forward(*args, **kwargs)
+        start = _C.profiler_now_ns()  # a span "nn.Conv2d" around the module's ops
+        try:
+            return self.forward(*args, **kwargs)
+        finally:
+            prof._add_python_span(f"nn.{type(self).__name__}", start, _C.profiler_now_ns())
 
     # --------------------------------------------------------- registration
     def __setattr__(self, name: str, value: Any) -> None:

@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, MutableMapping
 import numpy as np
 
 from gradcore import _C
+from gradcore.profiler import record_function
 
 
 class _RequiredParameter:
@@ -184,8 +185,9 @@ class Optimizer:
 
             with enable_grad():
                 loss = closure()
-        for group in self.param_groups:
-            self._step_group(group)
+        with record_function(f"{type(self).__name__}.step"):
+            for group in self.param_groups:
+                self._step_group(group)
         return loss
 
     def _step_group(self, group: Dict[str, Any]) -> None:  # pragma: no cover - abstract
