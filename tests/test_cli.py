@@ -190,3 +190,17 @@ def test_bad_weights(tmp_path, data_args, capsys):
 def test_info_still_works(capsys):
     assert main(["info"]) == 0
     assert "version" in capsys.readouterr().out
+
+
+def test_output_into_a_closed_pipe_is_not_an_error(monkeypatch):
+    """`gradcore info | head -1`: the reader closes early; exit 0, no BrokenPipeError."""
+    r, w = os.pipe()
+    os.close(r)  # every write now fails with EPIPE
+    out = os.fdopen(w, "w", buffering=1)
+    monkeypatch.setattr(sys, "stdout", out)
+    try:
+        assert main(["info"]) == 0
+        out.write("more\n")  # stdout now leads to /dev/null
+        out.flush()
+    finally:
+        out.close()
