@@ -101,6 +101,29 @@ def test_max_pool_2x2_all_row_widths(rng, simd_path, dtype):
             assert np.array_equal(dx, ref.max_pool2d_backward(dy, bad, x.shape).astype(dtype))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_avg_pool_2x2_fast_path_matches_general(rng, simd_path, dtype):
+    # the 2x2/2 fast path (every window inside the plane; odd H/W leave a row/column out),
+    # every row width, NaN/Inf, and -0 sums giving +0 like the general kernel's 0 + ... sums
+    for w in WIDTHS_2X2:
+        for h in (2, 5, 6):
+            x = rng.standard_normal((2, 3, h, w)).astype(dtype)
+            x[1, 0, 0, :2] = [np.nan, np.inf]
+            x[0, 2, :2, :2] = -0.0
+            for cip, div in [(True, 0), (False, 0), (True, 3)]:
+                y = _C.avg_pool2d_forward(x, 2, 2, 0, False, cip, div)
+                ry = ref.avg_pool2d(x, 2, 2, 0, False, cip, div)
+                assert_allclose(y, ry, rtol=1e-6, atol=1e-6)
+                assert np.array_equal(np.isnan(y), np.isnan(ry))
+                assert not np.signbit(y[0, 2, 0, 0])  # 0 + (-0) + ... = +0, as the general kernel
+                dy = rng.standard_normal(y.shape).astype(dtype)
+                dy[0, 0, 0, 0] = -0.0
+                dx = _C.avg_pool2d_backward(dy, x.shape, 2, 2, 0, False, cip, div)
+                rdx = ref.avg_pool2d_backward(dy, x.shape, 2, 2, 0, False, cip, div)
+                assert_allclose(dx, rdx, rtol=1e-6, atol=1e-7)
+                assert not np.signbit(dx[0, 0, 0, 0])
+
+
 def test_max_pool_2x2_simd_paths_agree(rng):
     x = rng.standard_normal((3, 5, 30, 22)).astype(np.float32)
     out = {}

@@ -388,6 +388,81 @@ void max_pool_plane(const Pool2dParams& p, const T* x, T* y, int64_t* ind) {
   }
 }
 
+// 2x2/2 average pooling with every window inside the plane: y = (0 + a + b + c + d) / div,
+// the generic kernel's additions in its order (the leading 0 turns -0 sums into +0 as there),
+// so both give identical bits; the AVX2 copy vectorises the loop.
+template <typename T>
+GC_ALWAYS_INLINE void avg_pool_2x2_body(const T* x, int64_t W, int64_t OH, int64_t OW, T div,
+                                        T* y) {
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    const T* r0 = x + 2 * oh * W;
+    const T* r1 = r0 + W;
+    T* yo = y + oh * OW;
+    for (int64_t ow = 0; ow < OW; ++ow)
+      yo[ow] = (T(0) + r0[2 * ow] + r0[2 * ow + 1] + r1[2 * ow] + r1[2 * ow + 1]) / div;
+  }
+}
+// dx of one plane: each element of a 2x2 cell gets 0 + dy / div (the generic kernel's zero
+// fill plus one addition), the rows and columns outside the cells 0: every element written once.
+template <typename T>
+GC_ALWAYS_INLINE void avg_unpool_2x2_body(const T* g, int64_t H, int64_t W, int64_t OH, int64_t OW,
+                                          T div, T* d) {
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    T* r0 = d + 2 * oh * W;
+    T* r1 = r0 + W;
+    const T* go = g + oh * OW;
+    for (int64_t ow = 0; ow < OW; ++ow) {
+      const T v = T(0) + go[ow] / div;
+      r0[2 * ow] = v;
+      r0[2 * ow + 1] = v;
+      r1[2 * ow] = v;
+      r1[2 * ow + 1] = v;
+    }
+    if (W > 2 * OW) r0[W - 1] = r1[W - 1] = T(0);
+  }
+  if (H > 2 * OH) std::fill(d + (H - 1) * W, d + H * W, T(0));
+}
+template <typename T>
+void avg_pool_2x2_generic(const T* x, int64_t W, int64_t OH, int64_t OW, T div, T* y) {
+  avg_pool_2x2_body(x, W, OH, OW, div, y);
+}
+template <typename T>
+void avg_unpool_2x2_generic(const T* g, int64_t H, int64_t W, int64_t OH, int64_t OW, T div, T* d) {
+  avg_unpool_2x2_body(g, H, W, OH, OW, div, d);
+}
+#if GC_HAVE_AVX2_TARGET
+template <typename T>
+__attribute__((target("avx2"))) void avg_pool_2x2_avx2(const T* x, int64_t W, int64_t OH,
+                                                       int64_t OW, T div, T* y) {
+  avg_pool_2x2_body(x, W, OH, OW, div, y);
+}
+template <typename T>
+__attribute__((target("avx2"))) void avg_unpool_2x2_avx2(const T* g, int64_t H, int64_t W,
+                                                         int64_t OH, int64_t OW, T div, T* d) {
+  avg_unpool_2x2_body(g, H, W, OH, OW, div, d);
+}
+#endif
+template <typename T>
+void avg_pool_2x2_plane(const T* x, int64_t W, int64_t OH, int64_t OW, T div, T* y) {
+#if GC_HAVE_AVX2_TARGET
+  if (simd_path() == SimdPath::kAvx2Fma) return avg_pool_2x2_avx2(x, W, OH, OW, div, y);
+#endif
+  avg_pool_2x2_generic(x, W, OH, OW, div, y);
+}
+template <typename T>
+void avg_unpool_2x2_plane(const T* g, int64_t H, int64_t W, int64_t OH, int64_t OW, T div, T* d) {
+#if GC_HAVE_AVX2_TARGET
+  if (simd_path() == SimdPath::kAvx2Fma) return avg_unpool_2x2_avx2(g, H, W, OH, OW, div, d);
+#endif
+  avg_unpool_2x2_generic(g, H, W, OH, OW, div, d);
+}
+
+// 2x2 windows, stride 2, no padding, every window inside the plane (as for max pooling).
+inline bool is_2x2_cells(const Pool2dParams& p) {
+  return p.kh == 2 && p.kw == 2 && p.sh == 2 && p.sw == 2 && p.ph == 0 && p.pw == 0 &&
+         p.OH == p.H / 2 && p.OW == p.W / 2;
+}
+
 // PyTorch's average-pool window: [h0, h1) x [w0, w1) clipped to the input, and its divisor.
 struct AvgWindow {
   int64_t h0, h1, w0, w1, divisor;
@@ -430,8 +505,7 @@ void max_pool2d_forward(const Pool2dParams& p, const T* x, T* y, int64_t* idx) {
                    p.N * p.C * (sizeof(T) * (p.H * p.W + p.OH * p.OW) + 8 * p.OH * p.OW),
                    {p.N, p.C, p.H, p.W}, {p.kh, p.kw}, {p.N, p.C, p.OH, p.OW});
   const int64_t HW = p.H * p.W, P = p.OH * p.OW;
-  const bool fast = p.kh == 2 && p.kw == 2 && p.sh == 2 && p.sw == 2 && p.ph == 0 && p.pw == 0 &&
-                    p.OH == p.H / 2 && p.OW == p.W / 2;
+  const bool fast = is_2x2_cells(p);
   parallel_for(p.N * p.C, plane_grain(HW + P * p.kh * p.kw), [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       if (fast)
@@ -483,6 +557,14 @@ void avg_pool2d_forward(const Pool2dParams& p, bool count_include_pad, int64_t d
                    sizeof(T) * p.N * p.C * (p.H * p.W + p.OH * p.OW), {p.N, p.C, p.H, p.W},
                    {p.kh, p.kw}, {p.N, p.C, p.OH, p.OW});
   const int64_t HW = p.H * p.W, P = p.OH * p.OW;
+  if (is_2x2_cells(p)) {
+    const T div = static_cast<T>(divisor_override > 0 ? divisor_override : 4);
+    parallel_for(p.N * p.C, plane_grain(HW + P), [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c)
+        avg_pool_2x2_plane(x + c * HW, p.W, p.OH, p.OW, div, y + c * P);
+    });
+    return;
+  }
   parallel_for(p.N * p.C, plane_grain(HW + P * p.kh * p.kw), [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       const T* xp = x + c * HW;
@@ -511,6 +593,14 @@ void avg_pool2d_backward(const Pool2dParams& p, bool count_include_pad, int64_t 
                    sizeof(T) * p.N * p.C * (p.H * p.W + p.OH * p.OW), {p.N, p.C, p.OH, p.OW},
                    {p.kh, p.kw}, {p.N, p.C, p.H, p.W});
   const int64_t HW = p.H * p.W, P = p.OH * p.OW;
+  if (is_2x2_cells(p)) {
+    const T div = static_cast<T>(divisor_override > 0 ? divisor_override : 4);
+    parallel_for(p.N * p.C, plane_grain(HW + P), [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c)
+        avg_unpool_2x2_plane(dy + c * P, p.H, p.W, p.OH, p.OW, div, dx + c * HW);
+    });
+    return;
+  }
   parallel_for(p.N * p.C, plane_grain(HW + P * p.kh * p.kw), [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       const T* gp = dy + c * P;
