@@ -59,6 +59,86 @@ def test_max_pool_ties_nan_and_inf():
     assert np.array_equal(idx, ridx) and np.array_equal(np.isnan(y), np.isnan(ry))
 
 
+def _simd_paths():
+    paths = ["generic"]
+    if _C.build_info().get("cpu_has_avx2_fma"):
+        paths.append("avx2_fma")
+    return paths
+
+
+@pytest.fixture(params=_simd_paths())
+def simd_path(request):
+    before = _C.simd_path()
+    assert _C.set_simd_path(request.param) == request.param
+    yield request.param
+    _C.set_simd_path(before)
+
+
+# Widths covering every branch of the float 2x2 kernels: rows of < 4 outputs (scalar), 4-7
+# (4-wide steps, overlapping tail), 8, and > 8 with an overlapping 8-wide tail; odd H and W.
+WIDTHS_2X2 = [2, 3, 6, 8, 9, 10, 14, 15, 16, 17, 22, 28, 31, 34, 40]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool_2x2_all_row_widths(rng, simd_path, dtype):
+    for w in WIDTHS_2X2:
+        for h in (2, 5, 6):
+            x = rng.standard_normal((2, 3, h, w)).astype(dtype)
+            x[0, 1] = np.round(x[0, 1])  # ties
+            x[1, 0][rng.random((h, w)) < 0.3] = np.nan  # NaN wins (the last NaN, like PyTorch)
+            x[1, 2, 0, :2] = [np.inf, -np.inf]
+            y, idx = _C.max_pool2d_forward(x, 2, 2)
+            ry, ridx = ref.max_pool2d(x, 2, 2)
+            assert np.array_equal(idx, ridx), (simd_path, h, w)
+            assert np.array_equal(y, ry.astype(dtype), equal_nan=True), (simd_path, h, w)
+            dy = rng.standard_normal(y.shape).astype(dtype)
+            dx = _C.max_pool2d_backward(dy, idx, x.shape)
+            assert np.array_equal(dx, ref.max_pool2d_backward(dy, ridx, x.shape).astype(dtype))
+            # an index outside its own cell (still inside the plane): the general scatter
+            bad = idx.copy()
+            bad[1, 1, -1, -1] = 0
+            dx = _C.max_pool2d_backward(dy, bad, x.shape)
+            assert np.array_equal(dx, ref.max_pool2d_backward(dy, bad, x.shape).astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_avg_pool_2x2_fast_path_matches_general(rng, simd_path, dtype):
+    # the 2x2/2 fast path (every window inside the plane; odd H/W leave a row/column out),
+    # every row width, NaN/Inf, and -0 sums giving +0 like the general kernel's 0 + ... sums
+    for w in WIDTHS_2X2:
+        for h in (2, 5, 6):
+            x = rng.standard_normal((2, 3, h, w)).astype(dtype)
+            x[1, 0, 0, :2] = [np.nan, np.inf]
+            x[0, 2, :2, :2] = -0.0
+            for cip, div in [(True, 0), (False, 0), (True, 3)]:
+                y = _C.avg_pool2d_forward(x, 2, 2, 0, False, cip, div)
+                ry = ref.avg_pool2d(x, 2, 2, 0, False, cip, div)
+                assert_allclose(y, ry, rtol=1e-6, atol=1e-6)
+                assert np.array_equal(np.isnan(y), np.isnan(ry))
+                assert not np.signbit(y[0, 2, 0, 0])  # 0 + (-0) + ... = +0, as the general kernel
+                dy = rng.standard_normal(y.shape).astype(dtype)
+                dy[0, 0, 0, 0] = -0.0
+                dx = _C.avg_pool2d_backward(dy, x.shape, 2, 2, 0, False, cip, div)
+                rdx = ref.avg_pool2d_backward(dy, x.shape, 2, 2, 0, False, cip, div)
+                assert_allclose(dx, rdx, rtol=1e-6, atol=1e-7)
+                assert not np.signbit(dx[0, 0, 0, 0])
+
+
+def test_max_pool_2x2_simd_paths_agree(rng):
+    x = rng.standard_normal((3, 5, 30, 22)).astype(np.float32)
+    out = {}
+    for path in _simd_paths():
+        before = _C.simd_path()
+        _C.set_simd_path(path)
+        try:
+            y, idx = _C.max_pool2d_forward(x, 2, 2)
+            out[path] = (y, idx, _C.max_pool2d_backward(y, idx, x.shape))
+        finally:
+            _C.set_simd_path(before)
+    for a, b in zip(out["generic"], out[_simd_paths()[-1]]):
+        assert np.array_equal(a, b)
+
+
 def test_max_pool_backward_overlapping_and_foreign_indices(rng):
     # 3x3 windows, stride 2, padding 1 on an even input: outputs tile 2x2 cells but the
     # argmax may lie outside a cell (exercises the fallback of the cell fast path)

@@ -43,7 +43,9 @@ __attribute__((always_inline)) inline float exp_f32(float x) {
   float xc = x < lo ? lo : x;  // NaN compares false and passes through
   xc = xc > hi ? hi : xc;
   const float t = xc * 1.44269504088896341f + std::copysign(0.5f, xc);
-  const int32_t n = static_cast<int32_t>(t);  // round half away from zero; n in [-126, 128]
+  // round half away from zero; n in [-126, 128]. A NaN x gives a NaN p below, which the
+  // result keeps; n = 0 for it keeps the float -> int conversion defined.
+  const int32_t n = static_cast<int32_t>(t == t ? t : 0.0f);
   const float fn = static_cast<float>(n);
   float r = xc - fn * 0.693359375f;
   r = r - fn * -2.12194440e-4f;
@@ -57,7 +59,7 @@ __attribute__((always_inline)) inline float exp_f32(float x) {
   p = p * r2 + r + 1.0f;
   // 2^n as 2^(n-m) * 2^m with m = (n > 0) so that n = 128 fits the exponent field.
   const int32_t m = n > 0 ? 1 : 0;
-  const int32_t bits = (n - m + 127) << 23;
+  const int32_t bits = static_cast<int32_t>(static_cast<uint32_t>(n - m + 127) << 23);
   float scale;
   std::memcpy(&scale, &bits, sizeof(scale));
   const float y = p * scale * static_cast<float>(1 + m);
