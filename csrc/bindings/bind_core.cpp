@@ -6,6 +6,7 @@
 #include "bindings/registry.h"
 #include "core/cpu_features.h"
 #include "core/fpmode.h"
+#include "core/malloc_tuning.h"
 #include "core/parallel.h"
 #include "profiler/profiler.h"
 
@@ -46,6 +47,7 @@ GRADCORE_BINDINGS(core) {
     d["openmp"] = openmp_enabled();
     d["cuda_compiled"] = false;
     d["cpu_has_avx2_fma"] = cpu_has_avx2_fma();
+    d["malloc_tuned"] = tune_malloc();
     return d;
   });
   m.def("get_num_threads", &get_num_threads, "Threads used by native kernels.");

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "bindings/registry.h"
+#include "core/malloc_tuning.h"
 
 namespace gradcore::bindings {
 namespace {
@@ -28,5 +29,6 @@ void bind_all(pybind11::module_& m) {
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "gradcore native kernels (C++17/OpenMP)";
+  gradcore::tune_malloc();  // before any array of a training step is allocated
   gradcore::bindings::bind_all(m);
 }

@@ -13,7 +13,8 @@ def info() -> dict[str, Any]:
     """Return what this build of gradcore is and how it runs here.
 
     Keys: version, compiler, openmp, num_threads, simd, cpu_has_avx2_fma,
-    cuda_compiled, cuda_available, flush_denormal, python, machine.
+    cuda_compiled, cuda_available, flush_denormal, malloc_tuned (large freed blocks stay
+    in the process: GRADCORE_MALLOC_TUNING=0 turns this off), python, machine.
     """
     d = dict(_C.build_info())
     d["num_threads"] = _C.get_num_threads()
