@@ -32,16 +32,8 @@
 
 #include "core/cpu_features.h"
 #include "core/parallel.h"
+#include "core/simd_target.h"
 #include "profiler/profiler.h"
-
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-#define GC_OPTIM_HAVE_AVX2 1
-#define GC_TARGET_AVX2 __attribute__((target("avx2,fma")))
-#else
-#define GC_OPTIM_HAVE_AVX2 0
-#define GC_TARGET_AVX2
-#endif
-#define GC_ALWAYS_INLINE inline __attribute__((always_inline))
 
 namespace gradcore {
 namespace {
@@ -105,7 +97,7 @@ template <typename Body>
 void run_generic(const Body& body, int64_t b, int64_t e) {
   body(b, e);
 }
-#if GC_OPTIM_HAVE_AVX2
+#if GC_HAVE_AVX2_TARGET
 template <typename Body>
 GC_TARGET_AVX2 void run_avx2(const Body& body, int64_t b, int64_t e) {
   body(b, e);
@@ -113,7 +105,7 @@ GC_TARGET_AVX2 void run_avx2(const Body& body, int64_t b, int64_t e) {
 #endif
 template <typename Body>
 void dispatch_elementwise(int64_t n, const Body& body) {
-#if GC_OPTIM_HAVE_AVX2
+#if GC_HAVE_AVX2_TARGET
   if (simd_path() == SimdPath::kAvx2Fma) {
     parallel_for(n, kGrain, [&](int64_t b, int64_t e) { run_avx2(body, b, e); });
     return;
