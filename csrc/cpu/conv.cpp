@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "core/parallel.h"
 #include "core/workspace.h"
@@ -127,14 +128,31 @@ const T* dy_block(const Plan& pl, const Conv2dParams& p, const T* dy, int64_t n0
   return buf;
 }
 
+// Packed left operands, one per group: W_g (Kg x CRS) for the forward pass, W_g^T (CRS x Kg)
+// for the input gradient. Packed once per call and shared by every image and thread.
 template <typename T>
-void forward_block(const Plan& pl, const Conv2dParams& p, const T* x, const T* w, const T* bias,
-                   T* y, int64_t n0, int64_t nn, int64_t oh0, int64_t oh1) {
+std::vector<PackedA<T>> pack_weights(const Plan& pl, const Conv2dParams& p, const T* w,
+                                     bool transposed) {
+  std::vector<PackedA<T>> packed;
+  packed.reserve(static_cast<size_t>(p.groups));
+  for (int64_t g = 0; g < p.groups; ++g) {
+    const T* wg = w + g * pl.Kg * pl.CRS;
+    if (transposed)
+      packed.emplace_back(true, pl.CRS, pl.Kg, T(1), wg, pl.CRS);
+    else
+      packed.emplace_back(false, pl.Kg, pl.CRS, T(1), wg, pl.CRS);
+  }
+  return packed;
+}
+
+template <typename T>
+void forward_block(const Plan& pl, const Conv2dParams& p, const T* x,
+                   const std::vector<PackedA<T>>& wp, const T* bias, T* y, int64_t n0, int64_t nn,
+                   int64_t oh0, int64_t oh1) {
   const int64_t P = pl.P, Kg = pl.Kg, tp = (oh1 - oh0) * p.OW;
   for (int64_t g = 0; g < p.groups; ++g) {
     int64_t ld;
     const T* cols = build_cols(pl, p, x, n0, nn, g, oh0, oh1, &ld);
-    const T* wg = w + g * Kg * pl.CRS;
     if (nn == 1) {
       T* out = y + (n0 * p.K + g * Kg) * P + oh0 * p.OW;
       T beta = T(0);
@@ -142,10 +160,10 @@ void forward_block(const Plan& pl, const Conv2dParams& p, const T* x, const T* w
         for (int64_t k = 0; k < Kg; ++k) std::fill(out + k * P, out + k * P + tp, bias[g * Kg + k]);
         beta = T(1);
       }
-      gemm<T>(false, false, Kg, tp, pl.CRS, T(1), wg, pl.CRS, cols, ld, beta, out, P);
+      gemm_packed<T>(wp[g], tp, false, cols, ld, beta, out, P);
     } else {
       T* tmp = thread_scratch<T>(kSlotScratch, static_cast<size_t>(Kg * nn * P));
-      gemm<T>(false, false, Kg, nn * P, pl.CRS, T(1), wg, pl.CRS, cols, ld, T(0), tmp, nn * P);
+      gemm_packed<T>(wp[g], nn * P, false, cols, ld, T(0), tmp, nn * P);
       for (int64_t i = 0; i < nn; ++i) {
         for (int64_t k = 0; k < Kg; ++k) {
           T* out = y + ((n0 + i) * p.K + g * Kg + k) * P;
@@ -175,12 +193,13 @@ void conv2d_forward(const Conv2dParams& p, const T* x, const T* w, const T* bias
   const Plan pl = make_plan(p, sizeof(T));
   const int64_t nblocks = pl.nchunks * pl.ntiles;
   const double flops = 2.0 * p.K * pl.CRS * pl.P * pl.nb / pl.ntiles;
+  const std::vector<PackedA<T>> wp = pack_weights(pl, p, w, false);
   for_units(nblocks, flops, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t chunk = b / pl.ntiles, tile = b % pl.ntiles;
       const int64_t n0 = chunk * pl.nb, nn = std::min(pl.nb, p.N - n0);
       const int64_t oh0 = tile * pl.rows, oh1 = std::min(p.OH, oh0 + pl.rows);
-      forward_block(pl, p, x, w, bias, y, n0, nn, oh0, oh1);
+      forward_block(pl, p, x, wp, bias, y, n0, nn, oh0, oh1);
     }
   });
 }
@@ -200,17 +219,16 @@ void conv2d_backward_input(const Conv2dParams& p, const T* dy, const T* w, T* dx
   }
   const Plan pl = make_plan(p, sizeof(T));
   const double flops = 2.0 * p.K * pl.CRS * pl.P * pl.nb;
+  const std::vector<PackedA<T>> wtp = pack_weights(pl, p, w, true);
   // Blocks of one image accumulate into the same dx rows, so a unit is a whole image chunk.
   for_units(pl.nchunks, flops, [&](int64_t c0, int64_t c1) {
     for (int64_t chunk = c0; chunk < c1; ++chunk) {
       const int64_t n0 = chunk * pl.nb, nn = std::min(pl.nb, p.N - n0);
       if (!pl.direct || nn > 1) std::fill(dx + n0 * p.C * HW, dx + (n0 + nn) * p.C * HW, T(0));
       for (int64_t g = 0; g < p.groups; ++g) {
-        const T* wg = w + g * pl.Kg * pl.CRS;
         if (pl.direct && nn == 1) {  // dx_g = W_g^T @ dY_g, written in place
-          gemm<T>(true, false, pl.CRS, pl.P, pl.Kg, T(1), wg, pl.CRS,
-                  dy + (n0 * p.K + g * pl.Kg) * pl.P, pl.P, T(0), dx + (n0 * p.C + g * Cg) * HW,
-                  HW);
+          gemm_packed<T>(wtp[g], pl.P, false, dy + (n0 * p.K + g * pl.Kg) * pl.P, pl.P, T(0),
+                         dx + (n0 * p.C + g * Cg) * HW, HW);
           continue;
         }
         for (int64_t tile = 0; tile < pl.ntiles; ++tile) {
@@ -219,7 +237,7 @@ void conv2d_backward_input(const Conv2dParams& p, const T* dy, const T* w, T* dx
           int64_t lda;
           const T* a = dy_block(pl, p, dy, n0, nn, g, oh0, &lda);
           T* dcols = thread_scratch<T>(kSlotColumns, static_cast<size_t>(pl.CRS * ncols));
-          gemm<T>(true, false, pl.CRS, ncols, pl.Kg, T(1), wg, pl.CRS, a, lda, T(0), dcols, ncols);
+          gemm_packed<T>(wtp[g], ncols, false, a, lda, T(0), dcols, ncols);
           const int64_t tp = (oh1 - oh0) * p.OW;
           for (int64_t i = 0; i < nn; ++i)
             col2im_add(pl.geom, Cg, dcols + i * tp, ncols, oh0, oh1,

@@ -10,11 +10,36 @@
 // Results are bitwise identical for any thread count.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 namespace gradcore {
 
 template <typename T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
           int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
+
+// alpha * op(A) (M x K, stored as for gemm) packed once into the GEMM's internal layout, so that
+// several products with the same left operand (a convolution's weights applied to every image)
+// skip repacking it. Read-only after construction: threads may share it.
+template <typename T>
+class PackedA {
+ public:
+  PackedA(bool trans_a, int64_t M, int64_t K, T alpha, const T* A, int64_t lda);
+  int64_t rows() const { return M_; }
+  int64_t depth() const { return K_; }
+
+ private:
+  template <typename U>
+  friend void gemm_packed(const PackedA<U>&, int64_t, bool, const U*, int64_t, U, U*, int64_t);
+  const void* path_;  // the GemmPath<T> that packed it (and must multiply it)
+  int64_t M_, K_, mp_;
+  std::vector<T> data_;
+};
+
+// C (M x N) = packed alpha*op(A) @ op(B) + beta * C, with M, K from `a`; otherwise as gemm
+// (threads split the columns; bitwise identical to gemm with the same operands).
+template <typename T>
+void gemm_packed(const PackedA<T>& a, int64_t N, bool trans_b, const T* B, int64_t ldb, T beta,
+                 T* C, int64_t ldc);
 
 }  // namespace gradcore
