@@ -10,15 +10,25 @@
 #include "cpu/conv.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
+#include "core/cpu_features.h"
 #include "core/parallel.h"
 #include "core/workspace.h"
 #include "cpu/gemm/gemm.h"
 #include "cpu/im2col.h"
 #include "profiler/profiler.h"
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#include <immintrin.h>
+#define GC_CONV_AVX2 1
+#else
+#define GC_CONV_AVX2 0
+#endif
 
 namespace gradcore {
 
@@ -44,6 +54,7 @@ constexpr int64_t kBatchColsBudget = 4 << 20;  // bytes of a multi-image columns
 constexpr int64_t kPartialBudget = 64 << 20;   // bytes of weight-gradient partials
 constexpr int64_t kMaxWorkGroups = 16;         // weight-gradient partition of the batch
 constexpr double kMinFlopsPerThread = 4e6;
+constexpr int64_t kMinImplicitInputChannels = 64;  // input gradient as an implicit convolution
 
 struct Plan {
   int64_t Cg, Kg, CRS, P;  // channels and filters per group, rows of columns, OH*OW
@@ -145,6 +156,143 @@ std::vector<PackedA<T>> pack_weights(const Plan& pl, const Conv2dParams& p, cons
   return packed;
 }
 
+// ---------------------------------------------------------------------------------------
+// Implicit GEMM (stride 1, OW == W): the columns matrix is never stored. Row (c, r, s) of an
+// image's columns is its input plane c shifted by off(r, s) = (r*dh - ph)*W + (s*dw - pw),
+// with the pixels whose tap falls into the padding zeroed: col[(c*R + r)*S + s][p] =
+// valid(r, s, p) ? x[c][p + off(r, s)] : 0. The GEMM gathers each B micro-panel straight from
+// the input planes (masked loads), so no columns are written to or read back from L2.
+
+bool implicit_ok(const ConvGeom& g) {
+  return g.sh == 1 && g.sw == 1 && g.OW == g.W;
+}
+
+// Per-tap shifts and lane masks (-1: valid, 0: padding) for every output pixel, padded with
+// zero masks to a multiple of 16 pixels so that edge panels read nothing past the plane.
+struct ImplicitTaps {
+  int64_t RS, P, Pp;
+  std::vector<int64_t> off;    // RS
+  std::vector<int32_t> valid;  // RS x Pp
+};
+
+ImplicitTaps make_taps(const ConvGeom& g) {
+  ImplicitTaps t;
+  t.RS = g.R * g.S;
+  t.P = g.OH * g.OW;
+  t.Pp = (t.P + 15) / 16 * 16;
+  t.off.resize(static_cast<size_t>(t.RS));
+  t.valid.assign(static_cast<size_t>(t.RS * t.Pp), 0);
+  for (int64_t r = 0; r < g.R; ++r)
+    for (int64_t s = 0; s < g.S; ++s) {
+      const int64_t rs = r * g.S + s, dr = r * g.dh - g.ph, ds = s * g.dw - g.pw;
+      t.off[static_cast<size_t>(rs)] = dr * g.W + ds;
+      for (int64_t oh = 0; oh < g.OH; ++oh)
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          const int64_t ih = oh + dr, iw = ow + ds;
+          if (ih >= 0 && ih < g.H && iw >= 0 && iw < g.W)
+            t.valid[static_cast<size_t>(rs * t.Pp + oh * g.OW + ow)] = -1;
+        }
+    }
+  return t;
+}
+
+template <typename T>
+struct ImplicitCols {
+  const T* x;  // the image's input planes of this group
+  int64_t HW;
+  const ImplicitTaps* taps;
+  const T *lo, *hi;  // the whole input tensor: vector loads stay inside it
+};
+
+// PanelSource::pack for ImplicitCols: rows [p0, p0+kc) x pixels [j0, j0+nr) of the columns.
+template <typename T>
+void pack_cols_panel(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int64_t, int nr, T* out) {
+  const ImplicitCols<T>& ic = *static_cast<const ImplicitCols<T>*>(ctx);
+  const ImplicitTaps& t = *ic.taps;
+  int64_t c = p0 / t.RS, rs = p0 % t.RS;
+  for (int64_t k = 0; k < kc; ++k, out += nr) {
+    const T* src = ic.x + c * ic.HW + j0;
+    const int64_t off = t.off[static_cast<size_t>(rs)];
+    const int32_t* m = t.valid.data() + rs * t.Pp + j0;
+    for (int j = 0; j < nr; ++j) out[j] = m[j] ? src[j + off] : T(0);
+    if (++rs == t.RS) rs = 0, ++c;
+  }
+}
+
+#if GC_CONV_AVX2
+// The same for float with 16-wide panels (the AVX2 path): two unaligned loads per row, the
+// padding lanes cleared by AND with the lane masks (exact zeros whatever they read, NaN too).
+// A row whose 16 lanes would reach outside the input tensor takes the scalar copy instead.
+__attribute__((target("avx2"))) void pack_cols_panel16(const void* ctx, int64_t p0, int64_t kc,
+                                                       int64_t j0, int64_t, int, float* out) {
+  const ImplicitCols<float>& ic = *static_cast<const ImplicitCols<float>*>(ctx);
+  const ImplicitTaps& t = *ic.taps;
+  int64_t c = p0 / t.RS, rs = p0 % t.RS;
+  for (int64_t k = 0; k < kc; ++k, out += 16) {
+    const int64_t off = t.off[static_cast<size_t>(rs)];
+    const float* row = ic.x + c * ic.HW + j0;  // src[j] = row[j + off]
+    const int32_t* m = t.valid.data() + rs * t.Pp + j0;
+    const std::ptrdiff_t lo = row + off - ic.lo, hi = ic.hi - (row + off);
+    if (lo >= 0 && hi >= 16) {
+      const float* src = row + off;
+      const __m256 m0 = _mm256_loadu_ps(reinterpret_cast<const float*>(m));
+      const __m256 m1 = _mm256_loadu_ps(reinterpret_cast<const float*>(m + 8));
+      _mm256_storeu_ps(out, _mm256_and_ps(_mm256_loadu_ps(src), m0));
+      _mm256_storeu_ps(out + 8, _mm256_and_ps(_mm256_loadu_ps(src + 8), m1));
+    } else {
+      for (int j = 0; j < 16; ++j) out[j] = m[j] ? row[j + off] : 0.0f;
+    }
+    if (++rs == t.RS) rs = 0, ++c;
+  }
+}
+#endif
+
+template <typename T>
+PanelSource<T> cols_source(const ImplicitCols<T>& ic, int nr) {
+#if GC_CONV_AVX2
+  if constexpr (std::is_same_v<T, float>)
+    if (nr == 16) return PanelSource<T>{&pack_cols_panel16, &ic};
+#endif
+  (void)nr;
+  return PanelSource<T>{&pack_cols_panel<T>, &ic};
+}
+
+// out (N, Cout, OH, OW) = conv(in (N, Cin, H, W)) by implicit GEMM, per image n and group g:
+// out_{n,g} (Cout_g x P) = wp[g] (Cout_g x Cin_g*R*S) @ cols(in_{n,g}) (+ bias). Images run in
+// parallel (serial GEMM each) when there are enough of them, otherwise the GEMM threads.
+template <typename T>
+void implicit_conv(const ConvGeom& g, int64_t N, int64_t groups, int64_t Cin, int64_t Cout,
+                   const T* in, const std::vector<PackedA<T>>& wp, const T* bias, T* out) {
+  const ImplicitTaps taps = make_taps(g);
+  const int64_t HW = g.H * g.W, P = taps.P, Cin_g = Cin / groups, Cout_g = Cout / groups;
+  const double flops = 2.0 * Cout * Cin_g * taps.RS * P;
+  for_units(N, flops, [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n)
+      for (int64_t gi = 0; gi < groups; ++gi) {
+        const ImplicitCols<T> ic{in + (n * Cin + gi * Cin_g) * HW, HW, &taps, in,
+                                 in + N * Cin * HW};
+        T* o = out + (n * Cout + gi * Cout_g) * P;
+        T beta = T(0);
+        if (bias) {  // the GEMM adds its product onto the bias
+          for (int64_t k = 0; k < Cout_g; ++k)
+            std::fill(o + k * P, o + (k + 1) * P, bias[gi * Cout_g + k]);
+          beta = T(1);
+        }
+        const PackedA<T>& a = wp[static_cast<size_t>(gi)];
+        gemm_packed_source<T>(a, P, cols_source(ic, a.panel_width()), beta, o, P);
+      }
+  });
+}
+
+// The input gradient is a stride-1 convolution of dy that the implicit GEMM can run: stride 1,
+// padding at most the dilated kernel extent, OW == W, and images wide enough for one GEMM.
+// It wins over W^T @ dY + col2im only with enough input channels (the GEMM's rows; measured).
+bool input_grad_as_conv(const Conv2dParams& p) {
+  return p.C / p.groups >= kMinImplicitInputChannels && p.sh == 1 && p.sw == 1 && p.OW == p.W &&
+         p.ph <= p.dh * (p.R - 1) && p.pw <= p.dw * (p.S - 1) &&
+         (p.H * p.W >= kBatchBelow || p.N == 1) && !(p.R == 1 && p.S == 1);
+}
+
 template <typename T>
 void forward_block(const Plan& pl, const Conv2dParams& p, const T* x,
                    const std::vector<PackedA<T>>& wp, const T* bias, T* y, int64_t n0, int64_t nn,
@@ -194,6 +342,10 @@ void conv2d_forward(const Conv2dParams& p, const T* x, const T* w, const T* bias
   const int64_t nblocks = pl.nchunks * pl.ntiles;
   const double flops = 2.0 * p.K * pl.CRS * pl.P * pl.nb / pl.ntiles;
   const std::vector<PackedA<T>> wp = pack_weights(pl, p, w, false);
+  if (!pl.direct && pl.nb == 1 && implicit_ok(pl.geom)) {
+    implicit_conv(pl.geom, p.N, p.groups, p.C, p.K, x, wp, bias, y);
+    return;
+  }
   for_units(nblocks, flops, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t chunk = b / pl.ntiles, tile = b % pl.ntiles;
@@ -218,6 +370,26 @@ void conv2d_backward_input(const Conv2dParams& p, const T* dy, const T* w, T* dx
     return;
   }
   const Plan pl = make_plan(p, sizeof(T));
+  if (input_grad_as_conv(p)) {
+    // dx = conv(dy, w flipped), stride 1: the padding becomes dh*(R-1) - ph and the roles of
+    // K and C swap; w'_g[c][k][R-1-r][S-1-s] = w[g*Kg + k][c][r][s].
+    const ConvGeom g{p.OH, p.OW, p.R, p.S, 1, 1, p.dh * (p.R - 1) - p.ph, p.dw * (p.S - 1) - p.pw,
+                     p.dh, p.dw, p.H, p.W};
+    const int64_t RS = p.R * p.S;
+    std::vector<T> wf(static_cast<size_t>(Cg * pl.Kg * RS));
+    std::vector<PackedA<T>> wfp;
+    wfp.reserve(static_cast<size_t>(p.groups));
+    for (int64_t gi = 0; gi < p.groups; ++gi) {
+      for (int64_t c = 0; c < Cg; ++c)
+        for (int64_t k = 0; k < pl.Kg; ++k)
+          for (int64_t rs = 0; rs < RS; ++rs)
+            wf[static_cast<size_t>((c * pl.Kg + k) * RS + rs)] =
+                w[((gi * pl.Kg + k) * Cg + c) * RS + (RS - 1 - rs)];
+      wfp.emplace_back(false, Cg, pl.Kg * RS, T(1), wf.data(), pl.Kg * RS);
+    }
+    implicit_conv(g, p.N, p.groups, p.K, p.C, dy, wfp, static_cast<const T*>(nullptr), dx);
+    return;
+  }
   const double flops = 2.0 * p.K * pl.CRS * pl.P * pl.nb;
   const std::vector<PackedA<T>> wtp = pack_weights(pl, p, w, true);
   // Blocks of one image accumulate into the same dx rows, so a unit is a whole image chunk.

@@ -22,15 +22,21 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
 // several products with the same left operand (a convolution's weights applied to every image)
 // skip repacking it. Read-only after construction: threads may share it.
 template <typename T>
+struct PanelSource;
+
+template <typename T>
 class PackedA {
  public:
   PackedA(bool trans_a, int64_t M, int64_t K, T alpha, const T* A, int64_t lda);
   int64_t rows() const { return M_; }
   int64_t depth() const { return K_; }
+  int panel_width() const;  // NR: the width of the B micro-panels a PanelSource must write
 
  private:
   template <typename U>
   friend void gemm_packed(const PackedA<U>&, int64_t, bool, const U*, int64_t, U, U*, int64_t);
+  template <typename U>
+  friend void gemm_packed_source(const PackedA<U>&, int64_t, const PanelSource<U>&, U, U*, int64_t);
   const void* path_;  // the GemmPath<T> that packed it (and must multiply it)
   int64_t M_, K_, mp_;
   std::vector<T> data_;
@@ -41,5 +47,19 @@ class PackedA {
 template <typename T>
 void gemm_packed(const PackedA<T>& a, int64_t N, bool trans_b, const T* B, int64_t ldb, T beta,
                  T* C, int64_t ldc);
+
+// A right operand that is never stored whole (e.g. a convolution's columns, gathered from the
+// input on the fly): pack(ctx, p0, kc, j0, nc, nr, out) writes rows [p0, p0+kc) x columns
+// [j0, j0+nc) of op(B) as one micro-panel out[k*nr + j] (k < kc, j < nr), zero for j >= nc.
+template <typename T>
+struct PanelSource {
+  void (*pack)(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr, T* out);
+  const void* ctx;
+};
+
+// C (M x N) = packed alpha*op(A) @ op(B) + beta * C with op(B) (K x N) from `b`; as gemm_packed.
+template <typename T>
+void gemm_packed_source(const PackedA<T>& a, int64_t N, const PanelSource<T>& b, T beta, T* C,
+                        int64_t ldc);
 
 }  // namespace gradcore

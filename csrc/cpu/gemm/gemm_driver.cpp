@@ -105,9 +105,11 @@ constexpr int64_t kCBlockBytes = 128 * 1024;
 // C[m0:m1, n0:n1] of the problem, on the calling thread with its own packing buffers. With
 // `packed_a` (all of alpha*op(A), KC block pc at packed_a + pc*mp, row i's panel at i*kc)
 // the A blocks are read from it instead of being packed here.
+// With `src`, B panels come from src->pack instead of pr.B.
 template <typename T>
 void gemm_block_range(const GemmPath<T>& p, const Problem<T>& pr, int64_t m0, int64_t m1,
-                      int64_t n0, int64_t n1, const T* packed_a = nullptr, int64_t mp = 0) {
+                      int64_t n0, int64_t n1, const T* packed_a = nullptr, int64_t mp = 0,
+                      const PanelSource<T>* src = nullptr) {
   const int mr = p.mr, nr = p.nr;
   const int64_t mc_max = std::min(p.mc, round_up(m1 - m0, mr));
   int64_t ncb = p.nc;  // NC block
@@ -120,7 +122,7 @@ void gemm_block_range(const GemmPath<T>& p, const Problem<T>& pr, int64_t m0, in
       packed_a ? nullptr : thread_scratch<T>(kSlotGemmPackA, static_cast<size_t>(mc_max * pr.kc));
   T* pack_b = thread_scratch<T>(kSlotGemmPackB, static_cast<size_t>(nc_max * pr.kc));
 
-  const bool direct_b = use_b_in_place(pr, m1 - m0, p.mc);
+  const bool direct_b = !src && use_b_in_place(pr, m1 - m0, p.mc);
   const bool single_ic = m1 - m0 <= p.mc;
   for (int64_t jc = n0; jc < n1; jc += ncb) {
     const int64_t nc = std::min(ncb, n1 - jc);
@@ -144,7 +146,10 @@ void gemm_block_range(const GemmPath<T>& p, const Problem<T>& pr, int64_t m0, in
             // while the panel is hot in L1; later ic blocks reuse it from L2/L3. With a single
             // ic block each panel is used once: two panel slots in turn keep it in L1.
             T* pb = single_ic ? pack_b + ((jr / nr) & 1) * kc * nr : pack_b + jr * kc;
-            if (first) p.pack_b(pr.trans_b, pr.B, pr.ldb, pc, kc, jc + jr, nrr, pb);
+            if (first && src)
+              src->pack(src->ctx, pc, kc, jc + jr, nrr, nr, pb);
+            else if (first)
+              p.pack_b(pr.trans_b, pr.B, pr.ldb, pc, kc, jc + jr, nrr, pb);
             b = pb;
             ldbk = nr;
           }
@@ -152,7 +157,7 @@ void gemm_block_range(const GemmPath<T>& p, const Problem<T>& pr, int64_t m0, in
           const int64_t units = pr.trans_b ? next_nr : kc, n_ir = (mc + mr - 1) / mr;
           for (int64_t ir = 0, q = 0; ir < mc; ir += mr, ++q) {
             const int64_t mrr = std::min<int64_t>(mr, mc - ir);
-            if (first && next_nr > 0)
+            if (first && next_nr > 0 && !src)
               prefetch_b_source(pr, pc, kc, jc + jr + nr, next_nr, units * q / n_ir,
                                 units * (q + 1) / n_ir);
             const T* a = ablk + ir * kc;
@@ -179,19 +184,19 @@ void pack_all_a(const GemmPath<T>& p, const Problem<T>& pr, int64_t mp, T* out) 
 
 // Columns of C split over up to nt threads (NR-aligned ranges), A pre-packed and shared.
 template <typename T>
-void gemm_split_n(const GemmPath<T>& p, const Problem<T>& pr, int nt, const T* packed_a,
-                  int64_t mp) {
+void gemm_split_n(const GemmPath<T>& p, const Problem<T>& pr, int nt, const T* packed_a, int64_t mp,
+                  const PanelSource<T>* src = nullptr) {
   const int64_t n_tiles = (pr.N + p.nr - 1) / p.nr;
   nt = static_cast<int>(std::min<int64_t>(nt, n_tiles));
   if (nt <= 1) {
-    gemm_block_range(p, pr, 0, pr.M, 0, pr.N, packed_a, mp);
+    gemm_block_range(p, pr, 0, pr.M, 0, pr.N, packed_a, mp, src);
     return;
   }
   parallel_for(nt, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t b = std::min(pr.N, n_tiles * t / nt * p.nr);
       const int64_t e = std::min(pr.N, n_tiles * (t + 1) / nt * p.nr);
-      if (b < e) gemm_block_range(p, pr, 0, pr.M, b, e, packed_a, mp);
+      if (b < e) gemm_block_range(p, pr, 0, pr.M, b, e, packed_a, mp, src);
     }
   });
 }
@@ -334,6 +339,28 @@ void gemm_packed(const PackedA<T>& a, int64_t N, bool trans_b, const T* B, int64
   gemm_split_n(p, pr, threads_for(M * N * K, kMinWorkPerThread), a.data_.data(), a.mp_);
 }
 
+template <typename T>
+int PackedA<T>::panel_width() const {
+  return static_cast<const GemmPath<T>*>(path_)->nr;
+}
+
+template <typename T>
+void gemm_packed_source(const PackedA<T>& a, int64_t N, const PanelSource<T>& b, T beta, T* C,
+                        int64_t ldc) {
+  const int64_t M = a.M_, K = a.K_;
+  GC_PROFILE_SCOPE("gemm_packed", 2.0 * M * N * K, sizeof(T) * (M * K + K * N + 2 * M * N),
+                   {M, N, K});
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    scale_c(M, N, beta, C, ldc);
+    return;
+  }
+  const GemmPath<T>& p = *static_cast<const GemmPath<T>*>(a.path_);
+  const Problem<T> pr{false, false,   M, N,    K, T(1), nullptr,
+                      0,     nullptr, 0, beta, C, ldc,  kc_for(p, K)};
+  gemm_split_n(p, pr, threads_for(M * N * K, kMinWorkPerThread), a.data_.data(), a.mp_, &b);
+}
+
 template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
                           const float*, int64_t, float, float*, int64_t);
 template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t,
@@ -342,6 +369,10 @@ template class PackedA<float>;
 template class PackedA<double>;
 template void gemm_packed<float>(const PackedA<float>&, int64_t, bool, const float*, int64_t, float,
                                  float*, int64_t);
+template void gemm_packed_source<float>(const PackedA<float>&, int64_t, const PanelSource<float>&,
+                                        float, float*, int64_t);
+template void gemm_packed_source<double>(const PackedA<double>&, int64_t,
+                                         const PanelSource<double>&, double, double*, int64_t);
 template void gemm_packed<double>(const PackedA<double>&, int64_t, bool, const double*, int64_t,
                                   double, double*, int64_t);
 
