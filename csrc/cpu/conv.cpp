@@ -247,6 +247,90 @@ __attribute__((target("avx2"))) void pack_cols_panel16(const void* ctx, int64_t 
 }
 #endif
 
+// PanelSource::pack for op(B) = cols^T (P x CRS, the weight gradient's right operand): rows
+// (pixels) [p0, p0+kc) x columns (c, r, s) [j0, j0+nc), each column a masked stretch of a plane.
+template <typename T>
+void pack_cols_t_panel(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr,
+                       T* out) {
+  const ImplicitCols<T>& ic = *static_cast<const ImplicitCols<T>*>(ctx);
+  const ImplicitTaps& t = *ic.taps;
+  for (int j = 0; j < nr; ++j) {
+    if (j >= nc) {
+      for (int64_t k = 0; k < kc; ++k) out[k * nr + j] = T(0);
+      continue;
+    }
+    const int64_t c = (j0 + j) / t.RS, rs = (j0 + j) % t.RS;
+    const T* src = ic.x + c * ic.HW + t.off[static_cast<size_t>(rs)] + p0;
+    const int32_t* m = t.valid.data() + rs * t.Pp + p0;
+    for (int64_t k = 0; k < kc; ++k) out[k * nr + j] = m[k] ? src[k] : T(0);
+  }
+}
+
+#if GC_CONV_AVX2
+// In-place transpose of 8 ymm rows (r[i] lane j <- r[j] lane i).
+__attribute__((target("avx2"))) inline void transpose8(__m256 r[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// The same for float with 16-wide panels: 8 x 8 blocks of AND-masked loads, transposed. Panels
+// with fewer than 16 columns, reads that would leave the tensor and the k tail go scalar.
+__attribute__((target("avx2"))) void pack_cols_t_panel16(const void* ctx, int64_t p0, int64_t kc,
+                                                         int64_t j0, int64_t nc, int nr,
+                                                         float* out) {
+  const ImplicitCols<float>& ic = *static_cast<const ImplicitCols<float>*>(ctx);
+  const ImplicitTaps& t = *ic.taps;
+  const float* src[16];
+  const int32_t* msk[16];
+  bool inside = nc == 16;
+  for (int j = 0; j < 16 && inside; ++j) {
+    const int64_t c = (j0 + j) / t.RS, rs = (j0 + j) % t.RS;
+    src[j] = ic.x + c * ic.HW + t.off[static_cast<size_t>(rs)] + p0;
+    msk[j] = t.valid.data() + rs * t.Pp + p0;
+    inside = src[j] - ic.lo >= 0 && ic.hi - src[j] >= kc;
+  }
+  if (!inside) return pack_cols_t_panel<float>(ctx, p0, kc, j0, nc, nr, out);
+  int64_t k = 0;
+  for (; k + 8 <= kc; k += 8) {
+    for (int h = 0; h < 2; ++h) {
+      __m256 r[8];
+      for (int q = 0; q < 8; ++q) {
+        const __m256 m = _mm256_loadu_ps(reinterpret_cast<const float*>(msk[h * 8 + q] + k));
+        r[q] = _mm256_and_ps(_mm256_loadu_ps(src[h * 8 + q] + k), m);
+      }
+      transpose8(r);
+      for (int q = 0; q < 8; ++q) _mm256_storeu_ps(out + (k + q) * 16 + h * 8, r[q]);
+    }
+  }
+  for (; k < kc; ++k)
+    for (int j = 0; j < 16; ++j) out[k * 16 + j] = msk[j][k] ? src[j][k] : 0.0f;
+}
+#endif
+
+template <typename T>
+PanelSource<T> cols_t_source(const ImplicitCols<T>& ic, int nr) {
+#if GC_CONV_AVX2
+  if constexpr (std::is_same_v<T, float>)
+    if (nr == 16) return PanelSource<T>{&pack_cols_t_panel16, &ic};
+#endif
+  (void)nr;
+  return PanelSource<T>{&pack_cols_t_panel<T>, &ic};
+}
+
 template <typename T>
 PanelSource<T> cols_source(const ImplicitCols<T>& ic, int nr) {
 #if GC_CONV_AVX2
@@ -439,27 +523,47 @@ void conv2d_backward_weight(const Conv2dParams& p, const T* dy, const T* x, T* d
   while (G > 1 && (G - 1) * KCRS * static_cast<int64_t>(sizeof(T)) > kPartialBudget) --G;
   std::unique_ptr<T[]> partials(G > 1 ? new T[static_cast<size_t>((G - 1) * KCRS)] : nullptr);
   const double flops = 2.0 * p.K * pl.CRS * pl.P * p.N / G;
-  for_units(G, flops, [&](int64_t j0, int64_t j1) {
-    for (int64_t j = j0; j < j1; ++j) {
-      T* part = j == 0 ? dw : partials.get() + (j - 1) * KCRS;
-      const int64_t c0 = j * pl.nchunks / G, c1 = (j + 1) * pl.nchunks / G;
-      for (int64_t chunk = c0; chunk < c1; ++chunk) {
-        const int64_t n0 = chunk * pl.nb, nn = std::min(pl.nb, p.N - n0);
-        for (int64_t tile = 0; tile < pl.ntiles; ++tile) {
-          const int64_t oh0 = tile * pl.rows, oh1 = std::min(p.OH, oh0 + pl.rows);
-          const int64_t ncols = nn * (oh1 - oh0) * p.OW;
-          const T beta = (chunk == c0 && tile == 0) ? T(0) : T(1);
+  if (!pl.direct && pl.nb == 1 && implicit_ok(pl.geom)) {
+    // Implicit GEMM: dW_g += dY_{n,g} (Kg x P) @ cols(x_{n,g})^T, the columns gathered on the fly.
+    const ImplicitTaps taps = make_taps(pl.geom);
+    const int64_t HW = p.H * p.W, P = pl.P;
+    for_units(G, flops, [&](int64_t j0, int64_t j1) {
+      PackedA<T> a;  // dY_{n,g}, repacked per image into the same storage
+      for (int64_t j = j0; j < j1; ++j) {
+        T* part = j == 0 ? dw : partials.get() + (j - 1) * KCRS;
+        const int64_t n0 = j * p.N / G, n1 = (j + 1) * p.N / G;
+        for (int64_t n = n0; n < n1; ++n)
           for (int64_t g = 0; g < p.groups; ++g) {
-            int64_t ldb, lda;
-            const T* cols = build_cols(pl, p, x, n0, nn, g, oh0, oh1, &ldb);
-            const T* a = dy_block(pl, p, dy, n0, nn, g, oh0, &lda);
-            gemm<T>(false, true, pl.Kg, pl.CRS, ncols, T(1), a, lda, cols, ldb, beta,
-                    part + g * pl.Kg * pl.CRS, pl.CRS);
+            a.pack(false, pl.Kg, P, T(1), dy + (n * p.K + g * pl.Kg) * P, P);
+            const ImplicitCols<T> ic{x + (n * p.C + g * Cg) * HW, HW, &taps, x, x + p.N * p.C * HW};
+            gemm_packed_source<T>(a, pl.CRS, cols_t_source(ic, a.panel_width()),
+                                  n == n0 ? T(0) : T(1), part + g * pl.Kg * pl.CRS, pl.CRS);
+          }
+      }
+    });
+  } else {
+    for_units(G, flops, [&](int64_t j0, int64_t j1) {
+      for (int64_t j = j0; j < j1; ++j) {
+        T* part = j == 0 ? dw : partials.get() + (j - 1) * KCRS;
+        const int64_t c0 = j * pl.nchunks / G, c1 = (j + 1) * pl.nchunks / G;
+        for (int64_t chunk = c0; chunk < c1; ++chunk) {
+          const int64_t n0 = chunk * pl.nb, nn = std::min(pl.nb, p.N - n0);
+          for (int64_t tile = 0; tile < pl.ntiles; ++tile) {
+            const int64_t oh0 = tile * pl.rows, oh1 = std::min(p.OH, oh0 + pl.rows);
+            const int64_t ncols = nn * (oh1 - oh0) * p.OW;
+            const T beta = (chunk == c0 && tile == 0) ? T(0) : T(1);
+            for (int64_t g = 0; g < p.groups; ++g) {
+              int64_t ldb, lda;
+              const T* cols = build_cols(pl, p, x, n0, nn, g, oh0, oh1, &ldb);
+              const T* a = dy_block(pl, p, dy, n0, nn, g, oh0, &lda);
+              gemm<T>(false, true, pl.Kg, pl.CRS, ncols, T(1), a, lda, cols, ldb, beta,
+                      part + g * pl.Kg * pl.CRS, pl.CRS);
+            }
           }
         }
       }
-    }
-  });
+    });
+  }
   if (G > 1) {
     const T* parts = partials.get();
     parallel_for(KCRS, 1 << 14, [&](int64_t e0, int64_t e1) {

@@ -27,7 +27,12 @@ struct PanelSource;
 template <typename T>
 class PackedA {
  public:
-  PackedA(bool trans_a, int64_t M, int64_t K, T alpha, const T* A, int64_t lda);
+  PackedA() = default;
+  PackedA(bool trans_a, int64_t M, int64_t K, T alpha, const T* A, int64_t lda) {
+    pack(trans_a, M, K, alpha, A, lda);
+  }
+  // (Re)packs a new operand, reusing the storage.
+  void pack(bool trans_a, int64_t M, int64_t K, T alpha, const T* A, int64_t lda);
   int64_t rows() const { return M_; }
   int64_t depth() const { return K_; }
   int panel_width() const;  // NR: the width of the B micro-panels a PanelSource must write
@@ -37,8 +42,8 @@ class PackedA {
   friend void gemm_packed(const PackedA<U>&, int64_t, bool, const U*, int64_t, U, U*, int64_t);
   template <typename U>
   friend void gemm_packed_source(const PackedA<U>&, int64_t, const PanelSource<U>&, U, U*, int64_t);
-  const void* path_;  // the GemmPath<T> that packed it (and must multiply it)
-  int64_t M_, K_, mp_;
+  const void* path_ = nullptr;  // the GemmPath<T> that packed it (and must multiply it)
+  int64_t M_ = 0, K_ = 0, mp_ = 0;
   std::vector<T> data_;
 };
 

@@ -310,8 +310,9 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
 }
 
 template <typename T>
-PackedA<T>::PackedA(bool trans_a, int64_t M, int64_t K, T alpha, const T* A, int64_t lda)
-    : M_(std::max<int64_t>(M, 0)), K_(std::max<int64_t>(K, 0)) {
+void PackedA<T>::pack(bool trans_a, int64_t M, int64_t K, T alpha, const T* A, int64_t lda) {
+  M_ = std::max<int64_t>(M, 0);
+  K_ = std::max<int64_t>(K, 0);
   const GemmPath<T>& p = select_path<T>();
   path_ = &p;
   mp_ = round_up(M_, p.mr);
