@@ -172,7 +172,7 @@ bool implicit_ok(const ConvGeom& g) {
 struct ImplicitTaps {
   int64_t RS, P, Pp;
   std::vector<int64_t> off;    // RS
-  std::vector<int32_t> valid;  // RS x Pp
+  std::vector<int32_t> valid;  // (RS + 1) x Pp, the last row all zeros
 };
 
 ImplicitTaps make_taps(const ConvGeom& g) {
@@ -181,7 +181,7 @@ ImplicitTaps make_taps(const ConvGeom& g) {
   t.P = g.OH * g.OW;
   t.Pp = (t.P + 15) / 16 * 16;
   t.off.resize(static_cast<size_t>(t.RS));
-  t.valid.assign(static_cast<size_t>(t.RS * t.Pp), 0);
+  t.valid.assign(static_cast<size_t>((t.RS + 1) * t.Pp), 0);  // row RS: all zeros
   for (int64_t r = 0; r < g.R; ++r)
     for (int64_t s = 0; s < g.S; ++s) {
       const int64_t rs = r * g.S + s, dr = r * g.dh - g.ph, ds = s * g.dw - g.pw;
@@ -287,8 +287,9 @@ __attribute__((target("avx2"))) inline void transpose8(__m256 r[8]) {
   r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
-// The same for float with 16-wide panels: 8 x 8 blocks of AND-masked loads, transposed. Panels
-// with fewer than 16 columns, reads that would leave the tensor and the k tail go scalar.
+// The same for float with 16-wide panels: 8 x 8 blocks of AND-masked loads, transposed (columns
+// past nc read with an all-zero mask). Reads that would leave the tensor and the k tail go
+// scalar.
 __attribute__((target("avx2"))) void pack_cols_t_panel16(const void* ctx, int64_t p0, int64_t kc,
                                                          int64_t j0, int64_t nc, int nr,
                                                          float* out) {
@@ -296,8 +297,13 @@ __attribute__((target("avx2"))) void pack_cols_t_panel16(const void* ctx, int64_
   const ImplicitTaps& t = *ic.taps;
   const float* src[16];
   const int32_t* msk[16];
-  bool inside = nc == 16;
+  bool inside = true;
   for (int j = 0; j < 16 && inside; ++j) {
+    if (j >= nc) {  // past the last column: any readable row, all-zero mask (row RS)
+      src[j] = src[0];
+      msk[j] = t.valid.data() + t.RS * t.Pp + p0;
+      continue;
+    }
     const int64_t c = (j0 + j) / t.RS, rs = (j0 + j) % t.RS;
     src[j] = ic.x + c * ic.HW + t.off[static_cast<size_t>(rs)] + p0;
     msk[j] = t.valid.data() + rs * t.Pp + p0;
