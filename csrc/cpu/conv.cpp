@@ -1,11 +1,18 @@
 // Convolution by im2col + GEMM, forward and backward side by side.
 //
-// Work is cut into blocks of output columns: one image and a band of output rows (sized so
-// that its columns matrix stays in L2), or, when an image has few output pixels, several
-// whole images side by side so each GEMM call stays wide. Blocks run in parallel, one per
-// thread with a serial GEMM, when there are enough of them to balance the threads; otherwise
-// they run in order and the GEMM uses the threads. The weight gradient is reduced over a
-// fixed partition of the batch (work groups chosen from the shapes only) and the partial
+// Stride-1 convolutions whose output is as wide as their input ("same" width, e.g. 3x3 pad 1),
+// with at least 128 output pixels per image, use an implicit GEMM: the columns matrix is never
+// stored; the GEMM gathers each B micro-panel straight from the input planes (see
+// ImplicitTaps). This covers the forward pass, the weight gradient (cols^T panels), and the
+// input gradient when there are >= 64 input channels (as a convolution of dy with the flipped
+// weights). The weights are packed once per call (PackedA) and shared by all images and threads.
+//
+// Otherwise work is cut into blocks of output columns: one image and a band of output rows
+// (sized so that its columns matrix stays in L2), or, when an image has few output pixels,
+// several whole images side by side so each GEMM call stays wide. Blocks run in parallel, one
+// per thread with a serial GEMM, when there are enough of them to balance the threads;
+// otherwise they run in order and the GEMM uses the threads. The weight gradient is reduced
+// over a fixed partition of the batch (work groups chosen from the shapes only) and the partial
 // sums are added in group order, so every result is independent of the thread count.
 #include "cpu/conv.h"
 
