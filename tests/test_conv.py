@@ -80,6 +80,13 @@ SHAPES = {
     "odd_everything": (3, 5, 7, 11, 7, 2, 3, (2, 1), (1, 1), (2, 1), 1),
     "first_layer": (4, 1, 28, 28, 8, 3, 3, (1, 1), (1, 1), (1, 1), 1),
     "stem": (2, 3, 24, 24, 8, 7, 7, (2, 2), (3, 3), (1, 1), 1),
+    # implicit GEMM (stride 1, OW == W, >= 128 output pixels): odd sizes, dilation, groups
+    "implicit_dilated_groups": (3, 6, 13, 11, 4, 3, 3, (1, 1), (2, 2), (2, 2), 2),
+    "implicit_asymmetric": (2, 3, 12, 13, 4, 3, 5, (1, 1), (1, 2), (1, 1), 1),
+    # the input gradient as an implicit convolution of dy (>= 64 input channels per group)
+    "input_grad_conv_groups": (2, 128, 12, 11, 6, 3, 3, (1, 1), (1, 1), (1, 1), 2),
+    "input_grad_conv_dilated": (2, 64, 12, 12, 5, 3, 3, (1, 1), (2, 2), (2, 2), 1),
+    "input_grad_conv_valid_rows": (2, 64, 14, 12, 5, 3, 3, (1, 1), (0, 1), (1, 1), 1),
 }
 
 
@@ -163,6 +170,8 @@ THREAD_CASES = [
     (3, 64, 20, 20, 32, 3, 3, (1, 1), (1, 1), (1, 1), 1),  # odd batch, row tiles
     (32, 8, 7, 7, 16, 3, 3, (1, 1), (1, 1), (1, 1), 2),  # batched small maps, many work groups
     (6, 32, 16, 16, 32, 1, 1, (1, 1), (0, 0), (1, 1), 1),  # 1x1 direct
+    (4, 64, 14, 14, 64, 3, 3, (1, 1), (1, 1), (1, 1), 1),  # implicit GEMM, input grad as conv
+    (1, 64, 15, 13, 70, 3, 3, (1, 1), (1, 1), (1, 1), 1),  # implicit, batch 1: GEMM threads
 ]
 
 
@@ -184,6 +193,30 @@ def test_one_and_two_threads_bitwise(rng, dtype, case):
     for name, a, b2, c2 in zip(("y", "dx", "dw", "db"), one, two, again):
         assert np.array_equal(a, b2), f"{name} differs between 1 and 2 threads"
         assert np.array_equal(b2, c2), f"{name} differs between runs"
+
+
+@pytest.mark.parametrize("path", ["generic", "avx2_fma"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_simd_paths_agree(rng, path, dtype):
+    """Every conv path (implicit GEMM, input grad as conv, im2col) on both SIMD paths."""
+    before = _C.simd_path()
+    try:
+        if _C.set_simd_path(path) != path:
+            pytest.skip(f"this CPU cannot run the {path} path")
+        _check_against_reference(rng, dtype, 2, 64, 13, 12, 7, 3, 3, (1, 1), (1, 1), (1, 1), 1)
+        _check_against_reference(rng, dtype, 2, 5, 16, 9, 6, 3, 3, (2, 1), (1, 1), (1, 1), 1)
+    finally:
+        _C.set_simd_path(before)
+
+
+def test_padding_lanes_are_exact_zeros(rng):
+    """Inf/NaN next to the padding must not leak into outputs that only see zeros there."""
+    x = _rand(rng, (2, 3, 16, 16), np.float32)
+    w = _rand(rng, (4, 3, 3, 3), np.float32)
+    x[:, :, :, -1] = np.inf  # the last column: read only by taps inside the plane
+    y = _C.conv2d_forward(x, w, None, 1, 1)
+    assert np.isfinite(y[:, :, :, :-2]).all()
+    assert_allclose(y, ref.conv2d(x, w, None, 1, 1, 1, 1), rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize(

@@ -197,6 +197,23 @@ def test_one_vs_two_threads_bitwise(rng, path, dtype):
             check(results[0], a, b, ta, tb, 0.5, 1.5, c0)
 
 
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, True)])
+def test_prepacked_a_shapes(rng, path, dtype, ta, tb):
+    """Few rows (all of A packed once and shared, C kept hot across KC blocks): K over one
+    KC block, edge rows/columns, wide N at 1 and 2 threads, bitwise equal."""
+    with simd_path(path):
+        for M, N, K in [(7, 1000, 600), (64, 333, 289), (13, 50, 1000), (1, 77, 5)]:
+            a, b = make_operands(rng, M, N, K, ta, tb, dtype, pad=3)
+            with num_threads(1):
+                c1 = _C.gemm(a, b, None, ta, tb, 1.5, 0.0)
+            with num_threads(2):
+                c2 = _C.gemm(a, b, None, ta, tb, 1.5, 0.0)
+            check(c1, a, b, ta, tb, alpha=1.5)
+            assert np.array_equal(c1, c2)
+
+
 def test_repeatable(rng):
     a, b = make_operands(rng, 300, 400, 500, False, False, np.float32)
     first = _C.gemm(a, b)

@@ -1,23 +1,41 @@
 // Convolution by im2col + GEMM, forward and backward side by side.
 //
-// Work is cut into blocks of output columns: one image and a band of output rows (sized so
-// that its columns matrix stays in L2), or, when an image has few output pixels, several
-// whole images side by side so each GEMM call stays wide. Blocks run in parallel, one per
-// thread with a serial GEMM, when there are enough of them to balance the threads; otherwise
-// they run in order and the GEMM uses the threads. The weight gradient is reduced over a
-// fixed partition of the batch (work groups chosen from the shapes only) and the partial
+// Stride-1 convolutions whose output is as wide as their input ("same" width, e.g. 3x3 pad 1),
+// with at least 128 output pixels per image, use an implicit GEMM: the columns matrix is never
+// stored; the GEMM gathers each B micro-panel straight from the input planes (see
+// ImplicitTaps). This covers the forward pass, the weight gradient (cols^T panels), and the
+// input gradient when there are >= 64 input channels (as a convolution of dy with the flipped
+// weights). The weights are packed once per call (PackedA) and shared by all images and threads.
+//
+// Otherwise work is cut into blocks of output columns: one image and a band of output rows
+// (sized so that its columns matrix stays in L2), or, when an image has few output pixels,
+// several whole images side by side so each GEMM call stays wide. Blocks run in parallel, one
+// per thread with a serial GEMM, when there are enough of them to balance the threads;
+// otherwise they run in order and the GEMM uses the threads. The weight gradient is reduced
+// over a fixed partition of the batch (work groups chosen from the shapes only) and the partial
 // sums are added in group order, so every result is independent of the thread count.
 #include "cpu/conv.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <memory>
+#include <type_traits>
+#include <vector>
 
+#include "core/cpu_features.h"
 #include "core/parallel.h"
 #include "core/workspace.h"
 #include "cpu/gemm/gemm.h"
 #include "cpu/im2col.h"
 #include "profiler/profiler.h"
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#include <immintrin.h>
+#define GC_CONV_AVX2 1
+#else
+#define GC_CONV_AVX2 0
+#endif
 
 namespace gradcore {
 
@@ -43,6 +61,7 @@ constexpr int64_t kBatchColsBudget = 4 << 20;  // bytes of a multi-image columns
 constexpr int64_t kPartialBudget = 64 << 20;   // bytes of weight-gradient partials
 constexpr int64_t kMaxWorkGroups = 16;         // weight-gradient partition of the batch
 constexpr double kMinFlopsPerThread = 4e6;
+constexpr int64_t kMinImplicitInputChannels = 64;  // input gradient as an implicit convolution
 
 struct Plan {
   int64_t Cg, Kg, CRS, P;  // channels and filters per group, rows of columns, OH*OW
@@ -127,14 +146,258 @@ const T* dy_block(const Plan& pl, const Conv2dParams& p, const T* dy, int64_t n0
   return buf;
 }
 
+// Packed left operands, one per group: W_g (Kg x CRS) for the forward pass, W_g^T (CRS x Kg)
+// for the input gradient. Packed once per call and shared by every image and thread.
 template <typename T>
-void forward_block(const Plan& pl, const Conv2dParams& p, const T* x, const T* w, const T* bias,
-                   T* y, int64_t n0, int64_t nn, int64_t oh0, int64_t oh1) {
+std::vector<PackedA<T>> pack_weights(const Plan& pl, const Conv2dParams& p, const T* w,
+                                     bool transposed) {
+  std::vector<PackedA<T>> packed;
+  packed.reserve(static_cast<size_t>(p.groups));
+  for (int64_t g = 0; g < p.groups; ++g) {
+    const T* wg = w + g * pl.Kg * pl.CRS;
+    if (transposed)
+      packed.emplace_back(true, pl.CRS, pl.Kg, T(1), wg, pl.CRS);
+    else
+      packed.emplace_back(false, pl.Kg, pl.CRS, T(1), wg, pl.CRS);
+  }
+  return packed;
+}
+
+// ---------------------------------------------------------------------------------------
+// Implicit GEMM (stride 1, OW == W): the columns matrix is never stored. Row (c, r, s) of an
+// image's columns is its input plane c shifted by off(r, s) = (r*dh - ph)*W + (s*dw - pw),
+// with the pixels whose tap falls into the padding zeroed: col[(c*R + r)*S + s][p] =
+// valid(r, s, p) ? x[c][p + off(r, s)] : 0. The GEMM gathers each B micro-panel straight from
+// the input planes (masked loads), so no columns are written to or read back from L2.
+
+bool implicit_ok(const ConvGeom& g) {
+  return g.sh == 1 && g.sw == 1 && g.OW == g.W;
+}
+
+// Per-tap shifts and lane masks (-1: valid, 0: padding) for every output pixel, padded with
+// zero masks to a multiple of 16 pixels so that edge panels read nothing past the plane.
+struct ImplicitTaps {
+  int64_t RS, P, Pp;
+  std::vector<int64_t> off;    // RS
+  std::vector<int32_t> valid;  // (RS + 1) x Pp, the last row all zeros
+};
+
+ImplicitTaps make_taps(const ConvGeom& g) {
+  ImplicitTaps t;
+  t.RS = g.R * g.S;
+  t.P = g.OH * g.OW;
+  t.Pp = (t.P + 15) / 16 * 16;
+  t.off.resize(static_cast<size_t>(t.RS));
+  t.valid.assign(static_cast<size_t>((t.RS + 1) * t.Pp), 0);  // row RS: all zeros
+  for (int64_t r = 0; r < g.R; ++r)
+    for (int64_t s = 0; s < g.S; ++s) {
+      const int64_t rs = r * g.S + s, dr = r * g.dh - g.ph, ds = s * g.dw - g.pw;
+      t.off[static_cast<size_t>(rs)] = dr * g.W + ds;
+      for (int64_t oh = 0; oh < g.OH; ++oh)
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          const int64_t ih = oh + dr, iw = ow + ds;
+          if (ih >= 0 && ih < g.H && iw >= 0 && iw < g.W)
+            t.valid[static_cast<size_t>(rs * t.Pp + oh * g.OW + ow)] = -1;
+        }
+    }
+  return t;
+}
+
+template <typename T>
+struct ImplicitCols {
+  const T* x;  // the image's input planes of this group
+  int64_t HW;
+  const ImplicitTaps* taps;
+  const T *lo, *hi;  // the whole input tensor: vector loads stay inside it
+};
+
+// PanelSource::pack for ImplicitCols: rows [p0, p0+kc) x pixels [j0, j0+nr) of the columns.
+template <typename T>
+void pack_cols_panel(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int64_t, int nr, T* out) {
+  const ImplicitCols<T>& ic = *static_cast<const ImplicitCols<T>*>(ctx);
+  const ImplicitTaps& t = *ic.taps;
+  int64_t c = p0 / t.RS, rs = p0 % t.RS;
+  for (int64_t k = 0; k < kc; ++k, out += nr) {
+    const T* src = ic.x + c * ic.HW + j0;
+    const int64_t off = t.off[static_cast<size_t>(rs)];
+    const int32_t* m = t.valid.data() + rs * t.Pp + j0;
+    for (int j = 0; j < nr; ++j) out[j] = m[j] ? src[j + off] : T(0);
+    if (++rs == t.RS) rs = 0, ++c;
+  }
+}
+
+#if GC_CONV_AVX2
+// The same for float with 16-wide panels (the AVX2 path): two unaligned loads per row, the
+// padding lanes cleared by AND with the lane masks (exact zeros whatever they read, NaN too).
+// A row whose 16 lanes would reach outside the input tensor takes the scalar copy instead.
+__attribute__((target("avx2"))) void pack_cols_panel16(const void* ctx, int64_t p0, int64_t kc,
+                                                       int64_t j0, int64_t, int, float* out) {
+  const ImplicitCols<float>& ic = *static_cast<const ImplicitCols<float>*>(ctx);
+  const ImplicitTaps& t = *ic.taps;
+  int64_t c = p0 / t.RS, rs = p0 % t.RS;
+  for (int64_t k = 0; k < kc; ++k, out += 16) {
+    const int64_t off = t.off[static_cast<size_t>(rs)];
+    const float* row = ic.x + c * ic.HW + j0;  // src[j] = row[j + off]
+    const int32_t* m = t.valid.data() + rs * t.Pp + j0;
+    const std::ptrdiff_t lo = row + off - ic.lo, hi = ic.hi - (row + off);
+    if (lo >= 0 && hi >= 16) {
+      const float* src = row + off;
+      const __m256 m0 = _mm256_loadu_ps(reinterpret_cast<const float*>(m));
+      const __m256 m1 = _mm256_loadu_ps(reinterpret_cast<const float*>(m + 8));
+      _mm256_storeu_ps(out, _mm256_and_ps(_mm256_loadu_ps(src), m0));
+      _mm256_storeu_ps(out + 8, _mm256_and_ps(_mm256_loadu_ps(src + 8), m1));
+    } else {
+      for (int j = 0; j < 16; ++j) out[j] = m[j] ? row[j + off] : 0.0f;
+    }
+    if (++rs == t.RS) rs = 0, ++c;
+  }
+}
+#endif
+
+// PanelSource::pack for op(B) = cols^T (P x CRS, the weight gradient's right operand): rows
+// (pixels) [p0, p0+kc) x columns (c, r, s) [j0, j0+nc), each column a masked stretch of a plane.
+template <typename T>
+void pack_cols_t_panel(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr,
+                       T* out) {
+  const ImplicitCols<T>& ic = *static_cast<const ImplicitCols<T>*>(ctx);
+  const ImplicitTaps& t = *ic.taps;
+  for (int j = 0; j < nr; ++j) {
+    if (j >= nc) {
+      for (int64_t k = 0; k < kc; ++k) out[k * nr + j] = T(0);
+      continue;
+    }
+    const int64_t c = (j0 + j) / t.RS, rs = (j0 + j) % t.RS;
+    const T* src = ic.x + c * ic.HW + t.off[static_cast<size_t>(rs)] + p0;
+    const int32_t* m = t.valid.data() + rs * t.Pp + p0;
+    for (int64_t k = 0; k < kc; ++k) out[k * nr + j] = m[k] ? src[k] : T(0);
+  }
+}
+
+#if GC_CONV_AVX2
+// In-place transpose of 8 ymm rows (r[i] lane j <- r[j] lane i).
+__attribute__((target("avx2"))) inline void transpose8(__m256 r[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// The same for float with 16-wide panels: 8 x 8 blocks of AND-masked loads, transposed (columns
+// past nc read with an all-zero mask). Reads that would leave the tensor and the k tail go
+// scalar.
+__attribute__((target("avx2"))) void pack_cols_t_panel16(const void* ctx, int64_t p0, int64_t kc,
+                                                         int64_t j0, int64_t nc, int nr,
+                                                         float* out) {
+  const ImplicitCols<float>& ic = *static_cast<const ImplicitCols<float>*>(ctx);
+  const ImplicitTaps& t = *ic.taps;
+  const float* src[16];
+  const int32_t* msk[16];
+  bool inside = true;
+  for (int j = 0; j < 16 && inside; ++j) {
+    if (j >= nc) {  // past the last column: any readable row, all-zero mask (row RS)
+      src[j] = src[0];
+      msk[j] = t.valid.data() + t.RS * t.Pp + p0;
+      continue;
+    }
+    const int64_t c = (j0 + j) / t.RS, rs = (j0 + j) % t.RS;
+    src[j] = ic.x + c * ic.HW + t.off[static_cast<size_t>(rs)] + p0;
+    msk[j] = t.valid.data() + rs * t.Pp + p0;
+    inside = src[j] - ic.lo >= 0 && ic.hi - src[j] >= kc;
+  }
+  if (!inside) return pack_cols_t_panel<float>(ctx, p0, kc, j0, nc, nr, out);
+  int64_t k = 0;
+  for (; k + 8 <= kc; k += 8) {
+    for (int h = 0; h < 2; ++h) {
+      __m256 r[8];
+      for (int q = 0; q < 8; ++q) {
+        const __m256 m = _mm256_loadu_ps(reinterpret_cast<const float*>(msk[h * 8 + q] + k));
+        r[q] = _mm256_and_ps(_mm256_loadu_ps(src[h * 8 + q] + k), m);
+      }
+      transpose8(r);
+      for (int q = 0; q < 8; ++q) _mm256_storeu_ps(out + (k + q) * 16 + h * 8, r[q]);
+    }
+  }
+  for (; k < kc; ++k)
+    for (int j = 0; j < 16; ++j) out[k * 16 + j] = msk[j][k] ? src[j][k] : 0.0f;
+}
+#endif
+
+template <typename T>
+PanelSource<T> cols_t_source(const ImplicitCols<T>& ic, int nr) {
+#if GC_CONV_AVX2
+  if constexpr (std::is_same_v<T, float>)
+    if (nr == 16) return PanelSource<T>{&pack_cols_t_panel16, &ic};
+#endif
+  (void)nr;
+  return PanelSource<T>{&pack_cols_t_panel<T>, &ic};
+}
+
+template <typename T>
+PanelSource<T> cols_source(const ImplicitCols<T>& ic, int nr) {
+#if GC_CONV_AVX2
+  if constexpr (std::is_same_v<T, float>)
+    if (nr == 16) return PanelSource<T>{&pack_cols_panel16, &ic};
+#endif
+  (void)nr;
+  return PanelSource<T>{&pack_cols_panel<T>, &ic};
+}
+
+// out (N, Cout, OH, OW) = conv(in (N, Cin, H, W)) by implicit GEMM, per image n and group g:
+// out_{n,g} (Cout_g x P) = wp[g] (Cout_g x Cin_g*R*S) @ cols(in_{n,g}) (+ bias). Images run in
+// parallel (serial GEMM each) when there are enough of them, otherwise the GEMM threads.
+template <typename T>
+void implicit_conv(const ConvGeom& g, int64_t N, int64_t groups, int64_t Cin, int64_t Cout,
+                   const T* in, const std::vector<PackedA<T>>& wp, const T* bias, T* out) {
+  const ImplicitTaps taps = make_taps(g);
+  const int64_t HW = g.H * g.W, P = taps.P, Cin_g = Cin / groups, Cout_g = Cout / groups;
+  const double flops = 2.0 * Cout * Cin_g * taps.RS * P;
+  for_units(N, flops, [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n)
+      for (int64_t gi = 0; gi < groups; ++gi) {
+        const ImplicitCols<T> ic{in + (n * Cin + gi * Cin_g) * HW, HW, &taps, in,
+                                 in + N * Cin * HW};
+        T* o = out + (n * Cout + gi * Cout_g) * P;
+        T beta = T(0);
+        if (bias) {  // the GEMM adds its product onto the bias
+          for (int64_t k = 0; k < Cout_g; ++k)
+            std::fill(o + k * P, o + (k + 1) * P, bias[gi * Cout_g + k]);
+          beta = T(1);
+        }
+        const PackedA<T>& a = wp[static_cast<size_t>(gi)];
+        gemm_packed_source<T>(a, P, cols_source(ic, a.panel_width()), beta, o, P);
+      }
+  });
+}
+
+// The input gradient is a stride-1 convolution of dy that the implicit GEMM can run: stride 1,
+// padding at most the dilated kernel extent, OW == W, and images wide enough for one GEMM.
+// It wins over W^T @ dY + col2im only with enough input channels (the GEMM's rows; measured).
+bool input_grad_as_conv(const Conv2dParams& p) {
+  return p.C / p.groups >= kMinImplicitInputChannels && p.sh == 1 && p.sw == 1 && p.OW == p.W &&
+         p.ph <= p.dh * (p.R - 1) && p.pw <= p.dw * (p.S - 1) &&
+         (p.H * p.W >= kBatchBelow || p.N == 1) && !(p.R == 1 && p.S == 1);
+}
+
+template <typename T>
+void forward_block(const Plan& pl, const Conv2dParams& p, const T* x,
+                   const std::vector<PackedA<T>>& wp, const T* bias, T* y, int64_t n0, int64_t nn,
+                   int64_t oh0, int64_t oh1) {
   const int64_t P = pl.P, Kg = pl.Kg, tp = (oh1 - oh0) * p.OW;
   for (int64_t g = 0; g < p.groups; ++g) {
     int64_t ld;
     const T* cols = build_cols(pl, p, x, n0, nn, g, oh0, oh1, &ld);
-    const T* wg = w + g * Kg * pl.CRS;
     if (nn == 1) {
       T* out = y + (n0 * p.K + g * Kg) * P + oh0 * p.OW;
       T beta = T(0);
@@ -142,10 +405,10 @@ void forward_block(const Plan& pl, const Conv2dParams& p, const T* x, const T* w
         for (int64_t k = 0; k < Kg; ++k) std::fill(out + k * P, out + k * P + tp, bias[g * Kg + k]);
         beta = T(1);
       }
-      gemm<T>(false, false, Kg, tp, pl.CRS, T(1), wg, pl.CRS, cols, ld, beta, out, P);
+      gemm_packed<T>(wp[g], tp, false, cols, ld, beta, out, P);
     } else {
       T* tmp = thread_scratch<T>(kSlotScratch, static_cast<size_t>(Kg * nn * P));
-      gemm<T>(false, false, Kg, nn * P, pl.CRS, T(1), wg, pl.CRS, cols, ld, T(0), tmp, nn * P);
+      gemm_packed<T>(wp[g], nn * P, false, cols, ld, T(0), tmp, nn * P);
       for (int64_t i = 0; i < nn; ++i) {
         for (int64_t k = 0; k < Kg; ++k) {
           T* out = y + ((n0 + i) * p.K + g * Kg + k) * P;
@@ -175,12 +438,17 @@ void conv2d_forward(const Conv2dParams& p, const T* x, const T* w, const T* bias
   const Plan pl = make_plan(p, sizeof(T));
   const int64_t nblocks = pl.nchunks * pl.ntiles;
   const double flops = 2.0 * p.K * pl.CRS * pl.P * pl.nb / pl.ntiles;
+  const std::vector<PackedA<T>> wp = pack_weights(pl, p, w, false);
+  if (!pl.direct && pl.nb == 1 && implicit_ok(pl.geom)) {
+    implicit_conv(pl.geom, p.N, p.groups, p.C, p.K, x, wp, bias, y);
+    return;
+  }
   for_units(nblocks, flops, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t chunk = b / pl.ntiles, tile = b % pl.ntiles;
       const int64_t n0 = chunk * pl.nb, nn = std::min(pl.nb, p.N - n0);
       const int64_t oh0 = tile * pl.rows, oh1 = std::min(p.OH, oh0 + pl.rows);
-      forward_block(pl, p, x, w, bias, y, n0, nn, oh0, oh1);
+      forward_block(pl, p, x, wp, bias, y, n0, nn, oh0, oh1);
     }
   });
 }
@@ -199,18 +467,37 @@ void conv2d_backward_input(const Conv2dParams& p, const T* dy, const T* w, T* dx
     return;
   }
   const Plan pl = make_plan(p, sizeof(T));
+  if (input_grad_as_conv(p)) {
+    // dx = conv(dy, w flipped), stride 1: the padding becomes dh*(R-1) - ph and the roles of
+    // K and C swap; w'_g[c][k][R-1-r][S-1-s] = w[g*Kg + k][c][r][s].
+    const ConvGeom g{p.OH, p.OW, p.R, p.S, 1, 1, p.dh * (p.R - 1) - p.ph, p.dw * (p.S - 1) - p.pw,
+                     p.dh, p.dw, p.H, p.W};
+    const int64_t RS = p.R * p.S;
+    std::vector<T> wf(static_cast<size_t>(Cg * pl.Kg * RS));
+    std::vector<PackedA<T>> wfp;
+    wfp.reserve(static_cast<size_t>(p.groups));
+    for (int64_t gi = 0; gi < p.groups; ++gi) {
+      for (int64_t c = 0; c < Cg; ++c)
+        for (int64_t k = 0; k < pl.Kg; ++k)
+          for (int64_t rs = 0; rs < RS; ++rs)
+            wf[static_cast<size_t>((c * pl.Kg + k) * RS + rs)] =
+                w[((gi * pl.Kg + k) * Cg + c) * RS + (RS - 1 - rs)];
+      wfp.emplace_back(false, Cg, pl.Kg * RS, T(1), wf.data(), pl.Kg * RS);
+    }
+    implicit_conv(g, p.N, p.groups, p.K, p.C, dy, wfp, static_cast<const T*>(nullptr), dx);
+    return;
+  }
   const double flops = 2.0 * p.K * pl.CRS * pl.P * pl.nb;
+  const std::vector<PackedA<T>> wtp = pack_weights(pl, p, w, true);
   // Blocks of one image accumulate into the same dx rows, so a unit is a whole image chunk.
   for_units(pl.nchunks, flops, [&](int64_t c0, int64_t c1) {
     for (int64_t chunk = c0; chunk < c1; ++chunk) {
       const int64_t n0 = chunk * pl.nb, nn = std::min(pl.nb, p.N - n0);
       if (!pl.direct || nn > 1) std::fill(dx + n0 * p.C * HW, dx + (n0 + nn) * p.C * HW, T(0));
       for (int64_t g = 0; g < p.groups; ++g) {
-        const T* wg = w + g * pl.Kg * pl.CRS;
         if (pl.direct && nn == 1) {  // dx_g = W_g^T @ dY_g, written in place
-          gemm<T>(true, false, pl.CRS, pl.P, pl.Kg, T(1), wg, pl.CRS,
-                  dy + (n0 * p.K + g * pl.Kg) * pl.P, pl.P, T(0), dx + (n0 * p.C + g * Cg) * HW,
-                  HW);
+          gemm_packed<T>(wtp[g], pl.P, false, dy + (n0 * p.K + g * pl.Kg) * pl.P, pl.P, T(0),
+                         dx + (n0 * p.C + g * Cg) * HW, HW);
           continue;
         }
         for (int64_t tile = 0; tile < pl.ntiles; ++tile) {
@@ -219,7 +506,7 @@ void conv2d_backward_input(const Conv2dParams& p, const T* dy, const T* w, T* dx
           int64_t lda;
           const T* a = dy_block(pl, p, dy, n0, nn, g, oh0, &lda);
           T* dcols = thread_scratch<T>(kSlotColumns, static_cast<size_t>(pl.CRS * ncols));
-          gemm<T>(true, false, pl.CRS, ncols, pl.Kg, T(1), wg, pl.CRS, a, lda, T(0), dcols, ncols);
+          gemm_packed<T>(wtp[g], ncols, false, a, lda, T(0), dcols, ncols);
           const int64_t tp = (oh1 - oh0) * p.OW;
           for (int64_t i = 0; i < nn; ++i)
             col2im_add(pl.geom, Cg, dcols + i * tp, ncols, oh0, oh1,
@@ -249,27 +536,47 @@ void conv2d_backward_weight(const Conv2dParams& p, const T* dy, const T* x, T* d
   while (G > 1 && (G - 1) * KCRS * static_cast<int64_t>(sizeof(T)) > kPartialBudget) --G;
   std::unique_ptr<T[]> partials(G > 1 ? new T[static_cast<size_t>((G - 1) * KCRS)] : nullptr);
   const double flops = 2.0 * p.K * pl.CRS * pl.P * p.N / G;
-  for_units(G, flops, [&](int64_t j0, int64_t j1) {
-    for (int64_t j = j0; j < j1; ++j) {
-      T* part = j == 0 ? dw : partials.get() + (j - 1) * KCRS;
-      const int64_t c0 = j * pl.nchunks / G, c1 = (j + 1) * pl.nchunks / G;
-      for (int64_t chunk = c0; chunk < c1; ++chunk) {
-        const int64_t n0 = chunk * pl.nb, nn = std::min(pl.nb, p.N - n0);
-        for (int64_t tile = 0; tile < pl.ntiles; ++tile) {
-          const int64_t oh0 = tile * pl.rows, oh1 = std::min(p.OH, oh0 + pl.rows);
-          const int64_t ncols = nn * (oh1 - oh0) * p.OW;
-          const T beta = (chunk == c0 && tile == 0) ? T(0) : T(1);
+  if (!pl.direct && pl.nb == 1 && implicit_ok(pl.geom)) {
+    // Implicit GEMM: dW_g += dY_{n,g} (Kg x P) @ cols(x_{n,g})^T, the columns gathered on the fly.
+    const ImplicitTaps taps = make_taps(pl.geom);
+    const int64_t HW = p.H * p.W, P = pl.P;
+    for_units(G, flops, [&](int64_t j0, int64_t j1) {
+      PackedA<T> a;  // dY_{n,g}, repacked per image into the same storage
+      for (int64_t j = j0; j < j1; ++j) {
+        T* part = j == 0 ? dw : partials.get() + (j - 1) * KCRS;
+        const int64_t n0 = j * p.N / G, n1 = (j + 1) * p.N / G;
+        for (int64_t n = n0; n < n1; ++n)
           for (int64_t g = 0; g < p.groups; ++g) {
-            int64_t ldb, lda;
-            const T* cols = build_cols(pl, p, x, n0, nn, g, oh0, oh1, &ldb);
-            const T* a = dy_block(pl, p, dy, n0, nn, g, oh0, &lda);
-            gemm<T>(false, true, pl.Kg, pl.CRS, ncols, T(1), a, lda, cols, ldb, beta,
-                    part + g * pl.Kg * pl.CRS, pl.CRS);
+            a.pack(false, pl.Kg, P, T(1), dy + (n * p.K + g * pl.Kg) * P, P);
+            const ImplicitCols<T> ic{x + (n * p.C + g * Cg) * HW, HW, &taps, x, x + p.N * p.C * HW};
+            gemm_packed_source<T>(a, pl.CRS, cols_t_source(ic, a.panel_width()),
+                                  n == n0 ? T(0) : T(1), part + g * pl.Kg * pl.CRS, pl.CRS);
+          }
+      }
+    });
+  } else {
+    for_units(G, flops, [&](int64_t j0, int64_t j1) {
+      for (int64_t j = j0; j < j1; ++j) {
+        T* part = j == 0 ? dw : partials.get() + (j - 1) * KCRS;
+        const int64_t c0 = j * pl.nchunks / G, c1 = (j + 1) * pl.nchunks / G;
+        for (int64_t chunk = c0; chunk < c1; ++chunk) {
+          const int64_t n0 = chunk * pl.nb, nn = std::min(pl.nb, p.N - n0);
+          for (int64_t tile = 0; tile < pl.ntiles; ++tile) {
+            const int64_t oh0 = tile * pl.rows, oh1 = std::min(p.OH, oh0 + pl.rows);
+            const int64_t ncols = nn * (oh1 - oh0) * p.OW;
+            const T beta = (chunk == c0 && tile == 0) ? T(0) : T(1);
+            for (int64_t g = 0; g < p.groups; ++g) {
+              int64_t ldb, lda;
+              const T* cols = build_cols(pl, p, x, n0, nn, g, oh0, oh1, &ldb);
+              const T* a = dy_block(pl, p, dy, n0, nn, g, oh0, &lda);
+              gemm<T>(false, true, pl.Kg, pl.CRS, ncols, T(1), a, lda, cols, ldb, beta,
+                      part + g * pl.Kg * pl.CRS, pl.CRS);
+            }
           }
         }
       }
-    }
-  });
+    });
+  }
   if (G > 1) {
     const T* parts = partials.get();
     parallel_for(KCRS, 1 << 14, [&](int64_t e0, int64_t e1) {

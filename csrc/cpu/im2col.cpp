@@ -3,6 +3,9 @@
 #include "cpu/im2col.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <type_traits>
+#include <vector>
 
 #include "core/cpu_features.h"
 #include "profiler/profiler.h"
@@ -38,10 +41,39 @@ inline void valid_ow(const ConvGeom& g, int64_t s, int64_t* lo, int64_t* hi) {
 
 // Stride 1 with OW == W ("same" width): for a fixed (c, r, s) the valid output rows read one
 // contiguous stretch of the input plane, so the copy (or the accumulation) is one long
-// vectorised loop; the columns that wrap around a row edge are then zeroed (im2col) or
-// zeroed beforehand in the columns matrix, so that they add nothing (col2im).
+// vectorised loop; the columns that wrap around a row edge are masked out (written as zeros by
+// im2col, added as nothing by col2im) with per-column lane masks (column_masks).
 inline bool contiguous_rows(const ConvGeom& g) {
   return g.sh == 1 && g.sw == 1 && g.OW == g.W;
+}
+
+// Lane masks as wide as T (so the masked loops vectorise): all ones selects.
+template <typename T>
+using Mask = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
+
+// For the contiguous case: mask[s*OWp + t] (t < OWp = (oh1-oh0)*OW) is all ones where column
+// t % OW reads inside the plane for kernel column s, zero where it reads the padding. Kept
+// per thread and rebuilt only when the geometry changes.
+template <typename T>
+const Mask<T>* column_masks(const ConvGeom& g, int64_t oh0, int64_t oh1) {
+  struct Cache {
+    std::vector<Mask<T>> m;
+    int64_t key[6] = {-1, -1, -1, -1, -1, -1};
+  };
+  thread_local Cache cache;
+  const int64_t n = (oh1 - oh0) * g.OW;
+  const int64_t key[6] = {g.W, g.S, g.pw, g.dw, g.OW, n};
+  if (!std::equal(key, key + 6, cache.key)) {
+    cache.m.assign(static_cast<size_t>(g.S * n), Mask<T>(0));
+    for (int64_t s = 0; s < g.S; ++s) {
+      int64_t lo, hi;
+      valid_ow(g, s, &lo, &hi);
+      for (int64_t t = 0; t < n; ++t)
+        if (t % g.OW >= lo && t % g.OW < hi) cache.m[static_cast<size_t>(s * n + t)] = Mask<T>(-1);
+    }
+    std::copy(key, key + 6, cache.key);
+  }
+  return cache.m.data();
 }
 
 template <typename T>
@@ -49,6 +81,8 @@ GC_ALWAYS_INLINE void im2col_body(const ConvGeom& g, int64_t C, const T* x, int6
                                   int64_t oh1, T* col, int64_t ldcol) {
   const int64_t OW = g.OW, H = g.H, W = g.W, sw = g.sw;
   const bool contiguous = contiguous_rows(g);
+  const int64_t OWp = (oh1 - oh0) * OW;
+  const Mask<T>* mask = contiguous ? column_masks<T>(g, oh0, oh1) : nullptr;
   for (int64_t c = 0; c < C; ++c) {
     const T* xc = x + c * H * W;
     for (int64_t r = 0; r < g.R; ++r) {
@@ -59,22 +93,24 @@ GC_ALWAYS_INLINE void im2col_body(const ConvGeom& g, int64_t C, const T* x, int6
         valid_ow(g, s, &lo, &hi);
         const int64_t off = s * g.dw - g.pw;
         if (contiguous) {
-          // valid output rows [a, b): 0 <= oh + rofs < H
+          // valid output rows [a, b): 0 <= oh + rofs < H; within them one masked copy
           const int64_t a = std::clamp<int64_t>(-rofs, oh0, oh1);
           const int64_t b = std::clamp<int64_t>(H - rofs, a, oh1);
-          for (int64_t t = 0; t < (a - oh0) * OW; ++t) dst[t] = T(0);
+          const int64_t t0 = (a - oh0) * OW, t1 = std::max(t0, (b - oh0) * OW);
+          for (int64_t t = 0; t < t0; ++t) dst[t] = T(0);
           if (b > a && hi > lo) {
-            const int64_t t0 = (a - oh0) * OW + lo, t1 = (b - 1 - oh0) * OW + hi;
-            const T* src = xc + (a + rofs) * W + lo + off;  // dst[t0 + t] = src[t]
-            T* out = dst + t0;
-            for (int64_t t = 0; t < t1 - t0; ++t) out[t] = src[t];
+            // dst[t] = src[t] for the columns lo <= ow < hi, else 0; src[t] stays in the plane
+            // for t in [t0 + lo, t1 - OW + hi), the only range read.
+            const int64_t u0 = t0 + lo, u1 = t1 - OW + hi;
+            const T* src = xc + rofs * W + off;  // dst[t] = src[t] (t counted from row oh0)
+            const Mask<T>* m = mask + s * OWp;
+            for (int64_t t = t0; t < u0; ++t) dst[t] = T(0);
+            for (int64_t t = u0; t < u1; ++t) dst[t] = m[t] ? src[t + oh0 * OW] : T(0);
+            for (int64_t t = std::max(u0, u1); t < t1; ++t) dst[t] = T(0);
+          } else {
+            for (int64_t t = t0; t < t1; ++t) dst[t] = T(0);
           }
-          for (int64_t oh = a; oh < b; ++oh) {
-            T* row = dst + (oh - oh0) * OW;
-            for (int64_t ow = 0; ow < lo; ++ow) row[ow] = T(0);
-            for (int64_t ow = std::max(hi, lo); ow < OW; ++ow) row[ow] = T(0);
-          }
-          for (int64_t t = (b - oh0) * OW; t < (oh1 - oh0) * OW; ++t) dst[t] = T(0);
+          for (int64_t t = t1; t < (oh1 - oh0) * OW; ++t) dst[t] = T(0);
           continue;
         }
         for (int64_t oh = oh0; oh < oh1; ++oh, dst += OW) {
@@ -104,6 +140,8 @@ GC_ALWAYS_INLINE void col2im_body(const ConvGeom& g, int64_t C, T* col, int64_t 
                                   int64_t oh1, T* x) {
   const int64_t OW = g.OW, H = g.H, W = g.W, sw = g.sw;
   const bool contiguous = contiguous_rows(g);
+  const int64_t OWp = (oh1 - oh0) * OW;
+  const Mask<T>* mask = contiguous ? column_masks<T>(g, oh0, oh1) : nullptr;
   for (int64_t c = 0; c < C; ++c) {
     T* xc = x + c * H * W;
     for (int64_t r = 0; r < g.R; ++r) {
@@ -117,15 +155,12 @@ GC_ALWAYS_INLINE void col2im_body(const ConvGeom& g, int64_t C, T* col, int64_t 
           const int64_t a = std::clamp<int64_t>(-rofs, oh0, oh1);
           const int64_t b = std::clamp<int64_t>(H - rofs, a, oh1);
           if (b <= a || hi <= lo) continue;
-          for (int64_t oh = a; oh < b; ++oh) {  // columns that read padding add nothing
-            T* row = src + (oh - oh0) * OW;
-            for (int64_t ow = 0; ow < lo; ++ow) row[ow] = T(0);
-            for (int64_t ow = hi; ow < OW; ++ow) row[ow] = T(0);
-          }
-          const int64_t t0 = (a - oh0) * OW + lo, t1 = (b - 1 - oh0) * OW + hi;
-          T* dst = xc + (a + rofs) * W + lo + off;  // dst[t] += src[t0 + t]
-          const T* in = src + t0;
-          for (int64_t t = 0; t < t1 - t0; ++t) dst[t] += in[t];
+          // x[t + off'] += src[t] for the columns lo <= ow < hi of rows [a, b) (masked: the
+          // columns that read padding add nothing), one pass over the whole stretch.
+          const int64_t u0 = (a - oh0) * OW + lo, u1 = (b - 1 - oh0) * OW + hi;
+          T* dst = xc + rofs * W + off + oh0 * OW;  // dst[t] += src[t]
+          const Mask<T>* m = mask + s * OWp;
+          for (int64_t t = u0; t < u1; ++t) dst[t] += m[t] ? src[t] : T(0);
           continue;
         }
         for (int64_t oh = oh0; oh < oh1; ++oh, src += OW) {

@@ -10,11 +10,61 @@
 // Results are bitwise identical for any thread count.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 namespace gradcore {
 
 template <typename T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
           int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
+
+// alpha * op(A) (M x K, stored as for gemm) packed once into the GEMM's internal layout, so that
+// several products with the same left operand (a convolution's weights applied to every image)
+// skip repacking it. Read-only after construction: threads may share it.
+template <typename T>
+struct PanelSource;
+
+template <typename T>
+class PackedA {
+ public:
+  PackedA() = default;
+  PackedA(bool trans_a, int64_t M, int64_t K, T alpha, const T* A, int64_t lda) {
+    pack(trans_a, M, K, alpha, A, lda);
+  }
+  // (Re)packs a new operand, reusing the storage.
+  void pack(bool trans_a, int64_t M, int64_t K, T alpha, const T* A, int64_t lda);
+  int64_t rows() const { return M_; }
+  int64_t depth() const { return K_; }
+  int panel_width() const;  // NR: the width of the B micro-panels a PanelSource must write
+
+ private:
+  template <typename U>
+  friend void gemm_packed(const PackedA<U>&, int64_t, bool, const U*, int64_t, U, U*, int64_t);
+  template <typename U>
+  friend void gemm_packed_source(const PackedA<U>&, int64_t, const PanelSource<U>&, U, U*, int64_t);
+  const void* path_ = nullptr;  // the GemmPath<T> that packed it (and must multiply it)
+  int64_t M_ = 0, K_ = 0, mp_ = 0;
+  std::vector<T> data_;
+};
+
+// C (M x N) = packed alpha*op(A) @ op(B) + beta * C, with M, K from `a`; otherwise as gemm
+// (threads split the columns; bitwise identical to gemm with the same operands).
+template <typename T>
+void gemm_packed(const PackedA<T>& a, int64_t N, bool trans_b, const T* B, int64_t ldb, T beta,
+                 T* C, int64_t ldc);
+
+// A right operand that is never stored whole (e.g. a convolution's columns, gathered from the
+// input on the fly): pack(ctx, p0, kc, j0, nc, nr, out) writes rows [p0, p0+kc) x columns
+// [j0, j0+nc) of op(B) as one micro-panel out[k*nr + j] (k < kc, j < nr), zero for j >= nc.
+template <typename T>
+struct PanelSource {
+  void (*pack)(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr, T* out);
+  const void* ctx;
+};
+
+// C (M x N) = packed alpha*op(A) @ op(B) + beta * C with op(B) (K x N) from `b`; as gemm_packed.
+template <typename T>
+void gemm_packed_source(const PackedA<T>& a, int64_t N, const PanelSource<T>& b, T beta, T* C,
+                        int64_t ldc);
 
 }  // namespace gradcore

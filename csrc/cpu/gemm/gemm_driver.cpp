@@ -4,10 +4,13 @@
 // the A block, alpha folded in) -> jr over NR (pack the B micro-panel during the first ic
 // block, or read B in place) -> ir over MR (micro-kernel). The next B panel's source is
 // prefetched while the current panel computes, so packing from memory overlaps the math.
+// When all of op(A) fits the A-block budget (few rows: convolutions, wide-N products) it is
+// packed once, up front, and shared by the threads (PackedA does the same across calls); the
+// NC block is then narrowed so that the C block stays in L2 across the KC blocks.
 // Threads: with a single MC block, each thread takes an NR-aligned range of columns and
-// packs into its own thread_scratch buffers (no barriers); with several MC blocks, the
-// threads share each packed B block and split the rows (gemm_shared_b). The KC partition depends on
-// K only and every element of C is accumulated in the same k order whatever the thread count, so
+// packs its own B panels (no barriers); with several MC blocks, the threads share each
+// packed B block and split the rows (gemm_shared_b). The KC partition depends on K only and
+// every element of C is accumulated in the same k order whatever the thread count, so
 // results are bitwise identical for any number of threads.
 #include <algorithm>
 #include <cstring>
@@ -96,26 +99,40 @@ bool use_b_in_place(const Problem<T>& pr, int64_t rows, int64_t mc) {
   return pr.kc <= 4 * sets;
 }
 
-// C[m0:m1, n0:n1] of the problem, on the calling thread with its own packing buffers.
+// Bytes of C kept in L2 across the KC blocks when A is pre-packed and has one MC block.
+constexpr int64_t kCBlockBytes = 128 * 1024;
+
+// C[m0:m1, n0:n1] of the problem, on the calling thread with its own packing buffers. With
+// `packed_a` (all of alpha*op(A), KC block pc at packed_a + pc*mp, row i's panel at i*kc)
+// the A blocks are read from it instead of being packed here.
+// With `src`, B panels come from src->pack instead of pr.B.
 template <typename T>
 void gemm_block_range(const GemmPath<T>& p, const Problem<T>& pr, int64_t m0, int64_t m1,
-                      int64_t n0, int64_t n1) {
+                      int64_t n0, int64_t n1, const T* packed_a = nullptr, int64_t mp = 0,
+                      const PanelSource<T>* src = nullptr) {
   const int mr = p.mr, nr = p.nr;
   const int64_t mc_max = std::min(p.mc, round_up(m1 - m0, mr));
-  const int64_t nc_max = std::min(p.nc, round_up(n1 - n0, nr));
-  T* pack_a = thread_scratch<T>(kSlotGemmPackA, static_cast<size_t>(mc_max * pr.kc));
+  int64_t ncb = p.nc;  // NC block
+  if (packed_a && m1 - m0 <= p.mc && pr.K > pr.kc) {
+    const int64_t fit = kCBlockBytes / (static_cast<int64_t>(sizeof(T)) * (m1 - m0)) / nr * nr;
+    ncb = std::clamp<int64_t>(fit, 4 * nr, p.nc);
+  }
+  const int64_t nc_max = std::min(ncb, round_up(n1 - n0, nr));
+  T* pack_a =
+      packed_a ? nullptr : thread_scratch<T>(kSlotGemmPackA, static_cast<size_t>(mc_max * pr.kc));
   T* pack_b = thread_scratch<T>(kSlotGemmPackB, static_cast<size_t>(nc_max * pr.kc));
 
-  const bool direct_b = use_b_in_place(pr, m1 - m0, p.mc);
+  const bool direct_b = !src && use_b_in_place(pr, m1 - m0, p.mc);
   const bool single_ic = m1 - m0 <= p.mc;
-  for (int64_t jc = n0; jc < n1; jc += p.nc) {
-    const int64_t nc = std::min(p.nc, n1 - jc);
+  for (int64_t jc = n0; jc < n1; jc += ncb) {
+    const int64_t nc = std::min(ncb, n1 - jc);
     for (int64_t pc = 0; pc < pr.K; pc += pr.kc) {
       const int64_t kc = std::min(pr.kc, pr.K - pc);
       const T beta = pc == 0 ? pr.beta : T(1);
       for (int64_t ic = m0; ic < m1; ic += p.mc) {
         const int64_t mc = std::min(p.mc, m1 - ic);
-        p.pack_a(pr.trans_a, pr.A, pr.lda, ic, mc, pc, kc, pr.alpha, pack_a);
+        const T* ablk = packed_a ? packed_a + pc * mp + ic * kc : pack_a;
+        if (!packed_a) p.pack_a(pr.trans_a, pr.A, pr.lda, ic, mc, pc, kc, pr.alpha, pack_a);
         for (int64_t jr = 0; jr < nc; jr += nr) {
           const int64_t nrr = std::min<int64_t>(nr, nc - jr);
           const bool first = ic == m0;
@@ -129,7 +146,10 @@ void gemm_block_range(const GemmPath<T>& p, const Problem<T>& pr, int64_t m0, in
             // while the panel is hot in L1; later ic blocks reuse it from L2/L3. With a single
             // ic block each panel is used once: two panel slots in turn keep it in L1.
             T* pb = single_ic ? pack_b + ((jr / nr) & 1) * kc * nr : pack_b + jr * kc;
-            if (first) p.pack_b(pr.trans_b, pr.B, pr.ldb, pc, kc, jc + jr, nrr, pb);
+            if (first && src)
+              src->pack(src->ctx, pc, kc, jc + jr, nrr, nr, pb);
+            else if (first)
+              p.pack_b(pr.trans_b, pr.B, pr.ldb, pc, kc, jc + jr, nrr, pb);
             b = pb;
             ldbk = nr;
           }
@@ -137,10 +157,10 @@ void gemm_block_range(const GemmPath<T>& p, const Problem<T>& pr, int64_t m0, in
           const int64_t units = pr.trans_b ? next_nr : kc, n_ir = (mc + mr - 1) / mr;
           for (int64_t ir = 0, q = 0; ir < mc; ir += mr, ++q) {
             const int64_t mrr = std::min<int64_t>(mr, mc - ir);
-            if (first && next_nr > 0)
+            if (first && next_nr > 0 && !src)
               prefetch_b_source(pr, pc, kc, jc + jr + nr, next_nr, units * q / n_ir,
                                 units * (q + 1) / n_ir);
-            const T* a = pack_a + ir * kc;
+            const T* a = ablk + ir * kc;
             T* c = pr.C + (ic + ir) * pr.ldc + jc + jr;
             if (mrr == mr && nrr == nr) {
               p.kernel(kc, a, b, ldbk, c, pr.ldc, beta);
@@ -152,6 +172,40 @@ void gemm_block_range(const GemmPath<T>& p, const Problem<T>& pr, int64_t m0, in
       }
     }
   }
+}
+
+// Packs all of alpha*op(A) (M x K) for gemm_block_range's packed_a: mp = M rounded up to MR.
+template <typename T>
+void pack_all_a(const GemmPath<T>& p, const Problem<T>& pr, int64_t mp, T* out) {
+  for (int64_t pc = 0; pc < pr.K; pc += pr.kc)
+    p.pack_a(pr.trans_a, pr.A, pr.lda, 0, pr.M, pc, std::min(pr.kc, pr.K - pc), pr.alpha,
+             out + pc * mp);
+}
+
+// Columns of C split over up to nt threads (NR-aligned ranges), A pre-packed and shared.
+template <typename T>
+void gemm_split_n(const GemmPath<T>& p, const Problem<T>& pr, int nt, const T* packed_a, int64_t mp,
+                  const PanelSource<T>* src = nullptr) {
+  const int64_t n_tiles = (pr.N + p.nr - 1) / p.nr;
+  nt = static_cast<int>(std::min<int64_t>(nt, n_tiles));
+  if (nt <= 1) {
+    gemm_block_range(p, pr, 0, pr.M, 0, pr.N, packed_a, mp, src);
+    return;
+  }
+  parallel_for(nt, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t b = std::min(pr.N, n_tiles * t / nt * p.nr);
+      const int64_t e = std::min(pr.N, n_tiles * (t + 1) / nt * p.nr);
+      if (b < e) gemm_block_range(p, pr, 0, pr.M, b, e, packed_a, mp, src);
+    }
+  });
+}
+
+// The KC block for an inner dimension K: the fewest blocks of at most p.kc, of equal size.
+template <typename T>
+int64_t kc_for(const GemmPath<T>& p, int64_t K) {
+  const int64_t nk = (K + p.kc - 1) / p.kc;
+  return (K + nk - 1) / nk;
 }
 
 // Multi-threaded GEMM for tall problems (several MC blocks): the threads pack each KC x NC
@@ -235,37 +289,92 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
     return;
   }
   const GemmPath<T>& p = select_path<T>();
-  // KC partition: the fewest blocks of at most p.kc, of equal size (depends on K only).
-  const int64_t nk = (K + p.kc - 1) / p.kc;
-  const int64_t kc = (K + nk - 1) / nk;
-  const Problem<T> pr{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, kc};
-
-  const int64_t m_tiles = (M + p.mr - 1) / p.mr, n_tiles = (N + p.nr - 1) / p.nr;
-  int nt = threads_for(M * N * K, kMinWorkPerThread);
+  const Problem<T> pr{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, kc_for(p, K)};
+  const int64_t m_tiles = (M + p.mr - 1) / p.mr, mp = m_tiles * p.mr;
+  const int nt = threads_for(M * N * K, kMinWorkPerThread);
   if (nt > 1 && M > p.mc && m_tiles >= nt) {
     // Several MC blocks: share the packed B, split the rows.
     gemm_shared_b(p, pr, nt);
     return;
   }
-  // One MC block (e.g. convolution: few output channels, many pixels): split the columns;
-  // each thread packs the (small) A block itself and streams its own part of B.
-  nt = static_cast<int>(std::min<int64_t>(nt, n_tiles));
-  if (nt <= 1) {
-    gemm_block_range(p, pr, 0, M, 0, N);
+  // One MC block (e.g. convolution: few output channels, many pixels): split the columns.
+  // A small enough to be one A block is packed once and shared; otherwise each thread packs
+  // its own A blocks and streams its own part of B.
+  if (mp * K <= p.mc * p.kc) {
+    T* pa = thread_scratch<T>(kSlotGemmPackA, static_cast<size_t>(mp * K));
+    pack_all_a(p, pr, mp, pa);
+    gemm_split_n(p, pr, nt, static_cast<const T*>(pa), mp);
     return;
   }
-  parallel_for(nt, 1, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
-      const int64_t b = std::min(N, n_tiles * t / nt * p.nr);
-      const int64_t e = std::min(N, n_tiles * (t + 1) / nt * p.nr);
-      if (b < e) gemm_block_range(p, pr, 0, M, b, e);
-    }
-  });
+  gemm_split_n(p, pr, nt, static_cast<const T*>(nullptr), 0);
+}
+
+template <typename T>
+void PackedA<T>::pack(bool trans_a, int64_t M, int64_t K, T alpha, const T* A, int64_t lda) {
+  M_ = std::max<int64_t>(M, 0);
+  K_ = std::max<int64_t>(K, 0);
+  const GemmPath<T>& p = select_path<T>();
+  path_ = &p;
+  mp_ = round_up(M_, p.mr);
+  data_.resize(static_cast<size_t>(mp_ * K_));
+  if (M_ == 0 || K_ == 0) return;
+  const Problem<T> pr{trans_a, false,   M_, K_,   K_,      alpha, A,
+                      lda,     nullptr, 0,  T(0), nullptr, 0,     kc_for(p, K_)};
+  pack_all_a(p, pr, mp_, data_.data());
+}
+
+template <typename T>
+void gemm_packed(const PackedA<T>& a, int64_t N, bool trans_b, const T* B, int64_t ldb, T beta,
+                 T* C, int64_t ldc) {
+  const int64_t M = a.M_, K = a.K_;
+  GC_PROFILE_SCOPE("gemm_packed", 2.0 * M * N * K, sizeof(T) * (M * K + K * N + 2 * M * N),
+                   {M, N, K});
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    scale_c(M, N, beta, C, ldc);
+    return;
+  }
+  const GemmPath<T>& p = *static_cast<const GemmPath<T>*>(a.path_);
+  const Problem<T> pr{false, trans_b, M,   N,    K, T(1), nullptr,
+                      0,     B,       ldb, beta, C, ldc,  kc_for(p, K)};
+  gemm_split_n(p, pr, threads_for(M * N * K, kMinWorkPerThread), a.data_.data(), a.mp_);
+}
+
+template <typename T>
+int PackedA<T>::panel_width() const {
+  return static_cast<const GemmPath<T>*>(path_)->nr;
+}
+
+template <typename T>
+void gemm_packed_source(const PackedA<T>& a, int64_t N, const PanelSource<T>& b, T beta, T* C,
+                        int64_t ldc) {
+  const int64_t M = a.M_, K = a.K_;
+  GC_PROFILE_SCOPE("gemm_packed", 2.0 * M * N * K, sizeof(T) * (M * K + K * N + 2 * M * N),
+                   {M, N, K});
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    scale_c(M, N, beta, C, ldc);
+    return;
+  }
+  const GemmPath<T>& p = *static_cast<const GemmPath<T>*>(a.path_);
+  const Problem<T> pr{false, false,   M, N,    K, T(1), nullptr,
+                      0,     nullptr, 0, beta, C, ldc,  kc_for(p, K)};
+  gemm_split_n(p, pr, threads_for(M * N * K, kMinWorkPerThread), a.data_.data(), a.mp_, &b);
 }
 
 template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
                           const float*, int64_t, float, float*, int64_t);
 template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t,
                            const double*, int64_t, double, double*, int64_t);
+template class PackedA<float>;
+template class PackedA<double>;
+template void gemm_packed<float>(const PackedA<float>&, int64_t, bool, const float*, int64_t, float,
+                                 float*, int64_t);
+template void gemm_packed_source<float>(const PackedA<float>&, int64_t, const PanelSource<float>&,
+                                        float, float*, int64_t);
+template void gemm_packed_source<double>(const PackedA<double>&, int64_t,
+                                         const PanelSource<double>&, double, double*, int64_t);
+template void gemm_packed<double>(const PackedA<double>&, int64_t, bool, const double*, int64_t,
+                                  double, double*, int64_t);
 
 }  // namespace gradcore
