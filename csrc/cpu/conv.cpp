@@ -25,17 +25,11 @@
 
 #include "core/cpu_features.h"
 #include "core/parallel.h"
+#include "core/simd_target.h"
 #include "core/workspace.h"
 #include "cpu/gemm/gemm.h"
 #include "cpu/im2col.h"
 #include "profiler/profiler.h"
-
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-#include <immintrin.h>
-#define GC_CONV_AVX2 1
-#else
-#define GC_CONV_AVX2 0
-#endif
 
 namespace gradcore {
 
@@ -226,7 +220,7 @@ void pack_cols_panel(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int64_
   }
 }
 
-#if GC_CONV_AVX2
+#if GC_HAVE_AVX2_TARGET
 // The same for float with 16-wide panels (the AVX2 path): two unaligned loads per row, the
 // padding lanes cleared by AND with the lane masks (exact zeros whatever they read, NaN too).
 // A row whose 16 lanes would reach outside the input tensor takes the scalar copy instead.
@@ -273,7 +267,7 @@ void pack_cols_t_panel(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int6
   }
 }
 
-#if GC_CONV_AVX2
+#if GC_HAVE_AVX2_TARGET
 // In-place transpose of 8 ymm rows (r[i] lane j <- r[j] lane i).
 __attribute__((target("avx2"))) inline void transpose8(__m256 r[8]) {
   const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
@@ -336,7 +330,7 @@ __attribute__((target("avx2"))) void pack_cols_t_panel16(const void* ctx, int64_
 
 template <typename T>
 PanelSource<T> cols_t_source(const ImplicitCols<T>& ic, int nr) {
-#if GC_CONV_AVX2
+#if GC_HAVE_AVX2_TARGET
   if constexpr (std::is_same_v<T, float>)
     if (nr == 16) return PanelSource<T>{&pack_cols_t_panel16, &ic};
 #endif
@@ -346,7 +340,7 @@ PanelSource<T> cols_t_source(const ImplicitCols<T>& ic, int nr) {
 
 template <typename T>
 PanelSource<T> cols_source(const ImplicitCols<T>& ic, int nr) {
-#if GC_CONV_AVX2
+#if GC_HAVE_AVX2_TARGET
   if constexpr (std::is_same_v<T, float>)
     if (nr == 16) return PanelSource<T>{&pack_cols_panel16, &ic};
 #endif

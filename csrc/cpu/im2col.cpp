@@ -8,15 +8,8 @@
 #include <vector>
 
 #include "core/cpu_features.h"
+#include "core/simd_target.h"
 #include "profiler/profiler.h"
-
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-#define GC_HAVE_AVX2_TARGET 1
-#define GC_ALWAYS_INLINE __attribute__((always_inline)) inline
-#else
-#define GC_HAVE_AVX2_TARGET 0
-#define GC_ALWAYS_INLINE inline
-#endif
 
 namespace gradcore {
 namespace {

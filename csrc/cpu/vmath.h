@@ -16,10 +16,7 @@
 #include <cstring>
 
 #include "core/cpu_features.h"
-
-#if defined(__x86_64__) || defined(__i386__)
-#define GC_VMATH_X86 1
-#endif
+#include "core/simd_target.h"
 
 namespace gradcore {
 
@@ -127,7 +124,7 @@ inline void loop_generic(int64_t lo, int64_t hi, const F& f) {
   for (int64_t i = lo; i < hi; ++i) f(i);
 }
 
-#ifdef GC_VMATH_X86
+#if GC_HAVE_AVX2_TARGET
 // The same loop compiled for AVX2+FMA; flatten inlines f (and what it calls) into it.
 template <class F>
 __attribute__((target("avx2,fma"), flatten)) void loop_avx2(int64_t lo, int64_t hi, const F& f) {
@@ -135,7 +132,7 @@ __attribute__((target("avx2,fma"), flatten)) void loop_avx2(int64_t lo, int64_t 
 }
 #endif
 
-#ifdef GC_VMATH_X86
+#if GC_HAVE_AVX2_TARGET
 // f() compiled for AVX2+FMA, with everything it calls inlined (whole row bodies).
 template <class F>
 __attribute__((target("avx2,fma"), flatten)) void call_avx2(const F& f) {
@@ -152,7 +149,7 @@ inline bool use_avx2() {
 // differ in the last bit between the two (FMA contraction), never between thread counts.
 template <class F>
 inline void simd_loop(bool avx2, int64_t lo, int64_t hi, const F& f) {
-#ifdef GC_VMATH_X86
+#if GC_HAVE_AVX2_TARGET
   if (avx2) {
     loop_avx2(lo, hi, f);
     return;
@@ -164,7 +161,7 @@ inline void simd_loop(bool avx2, int64_t lo, int64_t hi, const F& f) {
 // f(): the AVX2+FMA build when `avx2`, else the portable one (for bodies with several loops).
 template <class F>
 inline void simd_call(bool avx2, const F& f) {
-#ifdef GC_VMATH_X86
+#if GC_HAVE_AVX2_TARGET
   if (avx2) {
     call_avx2(f);
     return;

@@ -2,17 +2,12 @@
 // edge-tile variants (fewer rows, one vector column, masked last vector) and AVX2
 // packing routines. Compiled without -march flags: only these functions carry
 // target("avx2,fma"), and the driver calls them only when the CPU has AVX2 and FMA.
+#include "core/simd_target.h"
 #include "cpu/gemm/gemm_internal.h"
-
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define GC_TARGET_AVX2 __attribute__((target("avx2,fma")))
-#define GC_HAVE_X86 1
-#endif
 
 namespace gradcore::gemm_detail {
 
-#ifdef GC_HAVE_X86
+#if GC_HAVE_AVX2_TARGET
 namespace {
 
 constexpr int kMrF = 6, kNrF = 16;
