@@ -10,7 +10,7 @@ import platform
 import statistics
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 
 def timeit(fn: Callable[[], object], repeat: int = 5, min_time: float = 0.05) -> float:
@@ -32,9 +32,22 @@ def timeit(fn: Callable[[], object], repeat: int = 5, min_time: float = 0.05) ->
     return statistics.median(samples)
 
 
-def interleaved(fns: dict, repeat: int = 5, min_time: float = 0.05) -> dict:
+def interleaved(
+    fns: dict, repeat: int = 5, min_time: float = 0.05, settle: Optional[float] = None
+) -> dict:
     """Median seconds per call for each named fn, timed round-robin so that load from other
-    processes on a shared machine hits all of them alike (compare their ratios)."""
+    processes on a shared machine hits all of them alike (compare their ratios).
+
+    `settle` seconds of sleep precede each timed block (default: 0.12 s when the native
+    kernels use more than one thread). Thread pools spin for a while after their work
+    (OpenBLAS's idle threads for ~0.1 s, OpenMP's for less); on a 2-core machine a block
+    timed right after another library's call competes with its spinning threads, which
+    halved the measured 2-thread GEMM speed. A user running one library never pays that.
+    """
+    if settle is None:
+        import gradcore
+
+        settle = 0.12 if gradcore.get_num_threads() > 1 and len(fns) > 1 else 0.0
     inner = {}
     for name, fn in fns.items():
         fn()
@@ -44,6 +57,8 @@ def interleaved(fns: dict, repeat: int = 5, min_time: float = 0.05) -> dict:
     samples = {name: [] for name in fns}
     for _ in range(repeat):
         for name, fn in fns.items():
+            if settle:
+                time.sleep(settle)
             t0 = time.perf_counter()
             for _ in range(inner[name]):
                 fn()
