@@ -102,6 +102,46 @@ bool use_b_in_place(const Problem<T>& pr, int64_t rows, int64_t mc) {
 // Bytes of C kept in L2 across the KC blocks when A is pre-packed and has one MC block.
 constexpr int64_t kCBlockBytes = 128 * 1024;
 
+// Up to this KC the micro-kernels are bound by writing C, not by the FMAs.
+constexpr int64_t kSmallKc = 64;
+
+// One MC x NC block of C for a short inner dimension (kc <= kSmallKc), in strip order: all of
+// the B block is packed first (or read in place), then each MR-row strip of C is swept along
+// the whole block. Only MR rows of C are written at a time (the panel order writes all mc rows
+// at once, too many streams for the hardware prefetchers once C leaves the caches). Every
+// element of C gets the same k order as in the panel order.
+template <typename T>
+void strip_order_block(const GemmPath<T>& p, const Problem<T>& pr, const T* ablk, int64_t mc,
+                       int64_t kc, int64_t pc, int64_t ic, int64_t jc, int64_t nc, T beta,
+                       bool direct_b, const PanelSource<T>* src, T* pack_b) {
+  const int mr = p.mr, nr = p.nr;
+  if (!direct_b || nc % nr != 0) {
+    for (int64_t jr = 0; jr < nc; jr += nr) {
+      const int64_t nrr = std::min<int64_t>(nr, nc - jr);
+      T* pb = pack_b + jr * kc;
+      if (src)
+        src->pack(src->ctx, pc, kc, jc + jr, nrr, nr, pb);
+      else
+        p.pack_b(pr.trans_b, pr.B, pr.ldb, pc, kc, jc + jr, nrr, pb);
+    }
+    direct_b = false;
+  }
+  for (int64_t ir = 0; ir < mc; ir += mr) {
+    const int64_t mrr = std::min<int64_t>(mr, mc - ir);
+    const T* a = ablk + ir * kc;
+    for (int64_t jr = 0; jr < nc; jr += nr) {
+      const int64_t nrr = std::min<int64_t>(nr, nc - jr);
+      const T* b = direct_b ? pr.B + pc * pr.ldb + jc + jr : pack_b + jr * kc;
+      const int64_t ldbk = direct_b ? pr.ldb : nr;
+      T* c = pr.C + (ic + ir) * pr.ldc + jc + jr;
+      if (mrr == mr && nrr == nr)
+        p.kernel(kc, a, b, ldbk, c, pr.ldc, beta);
+      else
+        p.edge(kc, a, b, ldbk, c, pr.ldc, beta, static_cast<int>(mrr), static_cast<int>(nrr));
+    }
+  }
+}
+
 // C[m0:m1, n0:n1] of the problem, on the calling thread with its own packing buffers. With
 // `packed_a` (all of alpha*op(A), KC block pc at packed_a + pc*mp, row i's panel at i*kc)
 // the A blocks are read from it instead of being packed here.
@@ -133,6 +173,10 @@ void gemm_block_range(const GemmPath<T>& p, const Problem<T>& pr, int64_t m0, in
         const int64_t mc = std::min(p.mc, m1 - ic);
         const T* ablk = packed_a ? packed_a + pc * mp + ic * kc : pack_a;
         if (!packed_a) p.pack_a(pr.trans_a, pr.A, pr.lda, ic, mc, pc, kc, pr.alpha, pack_a);
+        if (single_ic && kc <= kSmallKc) {
+          strip_order_block(p, pr, ablk, mc, kc, pc, ic, jc, nc, beta, direct_b, src, pack_b);
+          continue;
+        }
         for (int64_t jr = 0; jr < nc; jr += nr) {
           const int64_t nrr = std::min<int64_t>(nr, nc - jr);
           const bool first = ic == m0;
