@@ -96,11 +96,17 @@ bool use_b_in_place(const Problem<T>& pr, int64_t rows, int64_t mc) {
   int64_t g = 4096;  // gcd(stride, 4096): row starts take 4096 / g positions modulo 4 KiB
   while (stride % g != 0) g /= 2;
   const int64_t sets = std::min<int64_t>(64, 4096 / g);  // of the 64 L1d sets of 64 B
-  return pr.kc <= 4 * sets;
+  // A row segment of NR values takes two cache lines unless rows start line-aligned; the
+  // panel's lines must leave most of the 32 KiB L1d (512 lines) to A and C.
+  const int64_t lines_per_row = stride % 64 == 0 ? 1 : 2;
+  return pr.kc <= 4 * sets && pr.kc * lines_per_row <= 384;
 }
 
 // Bytes of C kept in L2 across the KC blocks when A is pre-packed and has one MC block.
 constexpr int64_t kCBlockBytes = 128 * 1024;
+
+// Bytes of B micro-panels packed in one pass over B's rows when each panel is used once.
+constexpr int64_t kGroupBytes = int64_t{1} << 16;
 
 // Up to this KC the micro-kernels are bound by writing C, not by the FMAs.
 constexpr int64_t kSmallKc = 64;
@@ -164,6 +170,11 @@ void gemm_block_range(const GemmPath<T>& p, const Problem<T>& pr, int64_t m0, in
 
   const bool direct_b = !src && use_b_in_place(pr, m1 - m0, p.mc);
   const bool single_ic = m1 - m0 <= p.mc;
+  // With a single ic block, B micro-panels packed from B itself are packed `group` at a time
+  // (about kGroupBytes), each row of B read once per group.
+  const bool grouped_b = single_ic && !src && !direct_b;
+  const int64_t group = std::clamp<int64_t>(
+      kGroupBytes / (static_cast<int64_t>(sizeof(T)) * pr.kc * nr), 1, nc_max / nr);
   for (int64_t jc = n0; jc < n1; jc += ncb) {
     const int64_t nc = std::min(ncb, n1 - jc);
     for (int64_t pc = 0; pc < pr.K; pc += pr.kc) {
@@ -188,16 +199,25 @@ void gemm_block_range(const GemmPath<T>& p, const Problem<T>& pr, int64_t m0, in
           } else {
             // The B block is packed one micro-panel at a time right before its first use,
             // while the panel is hot in L1; later ic blocks reuse it from L2/L3. With a single
-            // ic block each panel is used once: two panel slots in turn keep it in L1.
-            T* pb = single_ic ? pack_b + ((jr / nr) & 1) * kc * nr : pack_b + jr * kc;
+            // ic block each panel is used once: two panel slots in turn keep it in L1, or,
+            // packing from B itself, a group of panels is packed in one pass over B's rows.
+            T* pb = !single_ic  ? pack_b + jr * kc
+                    : grouped_b ? pack_b + (jr / nr % group) * kc * nr
+                                : pack_b + ((jr / nr) & 1) * kc * nr;
             if (first && src)
               src->pack(src->ctx, pc, kc, jc + jr, nrr, nr, pb);
-            else if (first)
+            else if (grouped_b && jr / nr % group == 0)
+              p.pack_b(pr.trans_b, pr.B, pr.ldb, pc, kc, jc + jr,
+                       std::min<int64_t>(group * nr, nc - jr), pb);
+            else if (first && !grouped_b)
               p.pack_b(pr.trans_b, pr.B, pr.ldb, pc, kc, jc + jr, nrr, pb);
             b = pb;
             ldbk = nr;
           }
-          const int64_t next_nr = std::min<int64_t>(nr, nc - jr - nr);
+          // The next panel's source is prefetched when it is packed next (grouped: the first
+          // panel of the next group).
+          const bool next_packed = !single_ic || !grouped_b || (jr / nr + 1) % group == 0;
+          const int64_t next_nr = next_packed ? std::min<int64_t>(nr, nc - jr - nr) : 0;
           const int64_t units = pr.trans_b ? next_nr : kc, n_ir = (mc + mr - 1) / mr;
           for (int64_t ir = 0, q = 0; ir < mc; ir += mr, ++q) {
             const int64_t mrr = std::min<int64_t>(mr, mc - ir);

@@ -263,12 +263,19 @@ GC_TARGET_AVX2 void pack_b_f32(bool trans, const float* B, int64_t ldb, int64_t 
     }
     float* dst = out + jr * kc;
     if (!trans) {
+      // All full panels at once, row by row: each row of B is read as one contiguous run
+      // (a stream the hardware prefetcher follows) instead of 64 bytes per panel and row.
+      const int64_t full = (nc - jr) / kNrF * kNrF;
       const float* src = B + p0 * ldb + j0 + jr;
       for (int64_t k = 0; k < kc; ++k) {
         const float* s = src + k * ldb;
-        _mm256_store_ps(dst + k * kNrF, _mm256_loadu_ps(s));
-        _mm256_store_ps(dst + k * kNrF + 8, _mm256_loadu_ps(s + 8));
+        for (int64_t j = 0; j < full; j += kNrF) {
+          float* d = dst + j * kc + k * kNrF;
+          _mm256_store_ps(d, _mm256_loadu_ps(s + j));
+          _mm256_store_ps(d + 8, _mm256_loadu_ps(s + j + 8));
+        }
       }
+      jr += full - kNrF;
     } else {
       // 16 rows of B, contiguous in k: 8x8 transposes.
       const float* src = B + (j0 + jr) * ldb + p0;
