@@ -67,6 +67,35 @@ def test_profiling_does_not_change_results(rng):
     assert np.array_equal(plain, profiled)
 
 
+def test_fast_path_ops_get_forward_spans_and_same_results(rng):
+    """Tensor + Tensor, *, full sum, 2-d matmul and relu skip Function.apply outside a
+    profile; inside one they record "<Op>.forward" spans around their kernels, with the
+    same values and gradients."""
+    x0 = rng.standard_normal((5, 7)).astype(np.float32)
+    w0 = rng.standard_normal((7, 3)).astype(np.float32)
+    b0 = rng.standard_normal((3,)).astype(np.float32)
+
+    def run():
+        x = gradcore.tensor(x0, requires_grad=True)
+        w = gradcore.tensor(w0, requires_grad=True)
+        b = gradcore.tensor(b0, requires_grad=True)
+        y = (gradcore.nn.functional.relu(x @ w + b) * b).sum()
+        y.backward()
+        return y.item(), x.grad.numpy(), w.grad.numpy(), b.grad.numpy()
+
+    plain = run()
+    with profile() as prof:
+        profiled = run()
+    for p, q in zip(plain, profiled):
+        np.testing.assert_array_equal(p, q)
+    names = {e.name for e in prof.events if e.kind == "python"}
+    for op in ("MatMul2d", "Add", "ReLU", "Mul", "SumAll"):
+        assert f"{op}.forward" in names and f"{op}.backward" in names, (op, sorted(names))
+    span = next(e for e in prof.events if e.name == "MatMul2d.forward")
+    gemm = next(e for e in prof.events if e.kind == "kernel" and e.start_ns >= span.start_ns)
+    assert gemm.start_ns + gemm.dur_ns <= span.start_ns + span.dur_ns
+
+
 def test_key_averages_and_table(rng):
     with profile() as prof:
         for _ in range(3):
