@@ -4,6 +4,8 @@
 // the A block, alpha folded in) -> jr over NR (pack the B micro-panel during the first ic
 // block, or read B in place) -> ir over MR (micro-kernel). The next B panel's source is
 // prefetched while the current panel computes, so packing from memory overlaps the math.
+// With a single ic block (each panel used once) the panels are packed a group at a time, so
+// that each row of B is read as one contiguous run rather than 64 bytes per panel.
 // When all of op(A) fits the A-block budget (few rows: convolutions, wide-N products) it is
 // packed once, up front, and shared by the threads (PackedA does the same across calls); the
 // NC block is then narrowed so that the C block stays in L2 across the KC blocks.
