@@ -64,21 +64,22 @@ struct Problem {
   int64_t kc;  // KC block used for this K (a function of K only)
 };
 
-// Prefetches part [u0, u1) of the source of op(B)'s micro-panel rows [pc, pc+kc) x columns
-// [j, j+nr): the units are the kc rows of B (not transposed) or its nr rows (transposed).
+// Prefetches part [u0, u1) of the source of op(B)'s rows [pc, pc+kc) x columns [j, j+nr) (one
+// micro-panel or a group): the units are the kc rows of B (not transposed) or its nr rows
+// (transposed).
 // Spread over the micro-kernel calls of the previous panel, this hides the latency of the
 // strided source reads that packing the panel would otherwise wait for.
 template <typename T>
 inline void prefetch_b_source(const Problem<T>& pr, int64_t pc, int64_t kc, int64_t j, int64_t nr,
                               int64_t u0, int64_t u1) {
+  constexpr int64_t kLine = 64 / sizeof(T);
   if (!pr.trans_b) {
     const T* src = pr.B + pc * pr.ldb + j;
     for (int64_t k = u0; k < u1; ++k) {
-      __builtin_prefetch(src + k * pr.ldb);
+      for (int64_t c = 0; c < nr; c += kLine) __builtin_prefetch(src + k * pr.ldb + c);
       __builtin_prefetch(src + k * pr.ldb + nr - 1);
     }
   } else {
-    constexpr int64_t kLine = 64 / sizeof(T);
     const T* src = pr.B + j * pr.ldb + pc;
     for (int64_t r = u0; r < u1; ++r) {
       for (int64_t k = 0; k < kc; k += kLine) __builtin_prefetch(src + r * pr.ldb + k);
@@ -216,16 +217,23 @@ void gemm_block_range(const GemmPath<T>& p, const Problem<T>& pr, int64_t m0, in
             b = pb;
             ldbk = nr;
           }
-          // The next panel's source is prefetched when it is packed next (grouped: the first
-          // panel of the next group).
-          const bool next_packed = !single_ic || !grouped_b || (jr / nr + 1) % group == 0;
-          const int64_t next_nr = next_packed ? std::min<int64_t>(nr, nc - jr - nr) : 0;
-          const int64_t units = pr.trans_b ? next_nr : kc, n_ir = (mc + mr - 1) / mr;
-          for (int64_t ir = 0, q = 0; ir < mc; ir += mr, ++q) {
+          // The source of what is packed next, prefetched a slice per micro-kernel call:
+          // the next panel during this one, or, grouped, the next group during this group.
+          int64_t pf_j = jr + nr, pf_w = std::min<int64_t>(nr, nc - jr - nr), slot = 0, slots = 1;
+          if (grouped_b) {
+            slot = jr / nr % group;
+            slots = group;
+            pf_j = jr + (group - slot) * nr;
+            pf_w = std::min<int64_t>(group * nr, nc - pf_j);
+          }
+          if (!first || src) pf_w = 0;
+          const int64_t n_ir = (mc + mr - 1) / mr, calls = slots * n_ir;
+          const int64_t units = pr.trans_b ? pf_w : kc;
+          for (int64_t ir = 0, q = slot * n_ir; ir < mc; ir += mr, ++q) {
             const int64_t mrr = std::min<int64_t>(mr, mc - ir);
-            if (first && next_nr > 0 && !src)
-              prefetch_b_source(pr, pc, kc, jc + jr + nr, next_nr, units * q / n_ir,
-                                units * (q + 1) / n_ir);
+            if (pf_w > 0)
+              prefetch_b_source(pr, pc, kc, jc + pf_j, pf_w, units * q / calls,
+                                units * (q + 1) / calls);
             const T* a = ablk + ir * kc;
             T* c = pr.C + (ic + ir) * pr.ldc + jc + jr;
             if (mrr == mr && nrr == nr) {
