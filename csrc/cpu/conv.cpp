@@ -29,6 +29,7 @@
 #include "core/workspace.h"
 #include "cpu/gemm/gemm.h"
 #include "cpu/im2col.h"
+#include "cpu/simd_transpose.h"
 #include "profiler/profiler.h"
 
 namespace gradcore {
@@ -268,32 +269,11 @@ void pack_cols_t_panel(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int6
 }
 
 #if GC_HAVE_AVX2_TARGET
-// In-place transpose of 8 ymm rows (r[i] lane j <- r[j] lane i).
-__attribute__((target("avx2"))) inline void transpose8(__m256 r[8]) {
-  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
-  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
-  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
-  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
-  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
-  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
-  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
-  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
-}
-
 // The same for float with 16-wide panels: 8 x 8 blocks of AND-masked loads, transposed (columns
 // past nc read with an all-zero mask). Reads that would leave the tensor and the k tail go
 // scalar.
-__attribute__((target("avx2"))) void pack_cols_t_panel16(const void* ctx, int64_t p0, int64_t kc,
-                                                         int64_t j0, int64_t nc, int nr,
-                                                         float* out) {
+GC_TARGET_AVX2 void pack_cols_t_panel16(const void* ctx, int64_t p0, int64_t kc, int64_t j0,
+                                        int64_t nc, int nr, float* out) {
   const ImplicitCols<float>& ic = *static_cast<const ImplicitCols<float>*>(ctx);
   const ImplicitTaps& t = *ic.taps;
   const float* src[16];
