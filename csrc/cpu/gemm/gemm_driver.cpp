@@ -351,6 +351,24 @@ void scale_c(int64_t M, int64_t N, T beta, T* C, int64_t ldc) {
   }
 }
 
+// C (M x N) = packed A (pa: M x K, rows padded to mp) @ op(B) + beta * C, op(B) from B or,
+// with `src`, from its panel packer: gemm_packed and gemm_packed_source.
+template <typename T>
+void run_packed(const GemmPath<T>& p, const T* pa, int64_t mp, int64_t M, int64_t K, int64_t N,
+                bool trans_b, const T* B, int64_t ldb, const PanelSource<T>* src, T beta, T* C,
+                int64_t ldc) {
+  GC_PROFILE_SCOPE("gemm_packed", 2.0 * M * N * K, sizeof(T) * (M * K + K * N + 2 * M * N),
+                   {M, N, K});
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    scale_c(M, N, beta, C, ldc);
+    return;
+  }
+  const Problem<T> pr{false, trans_b, M,   N,    K, T(1), nullptr,
+                      0,     B,       ldb, beta, C, ldc,  kc_for(p, K)};
+  gemm_split_n(p, pr, threads_for(M * N * K, kMinWorkPerThread), pa, mp, src);
+}
+
 }  // namespace
 
 template <typename T>
@@ -400,18 +418,8 @@ void PackedA<T>::pack(bool trans_a, int64_t M, int64_t K, T alpha, const T* A, i
 template <typename T>
 void gemm_packed(const PackedA<T>& a, int64_t N, bool trans_b, const T* B, int64_t ldb, T beta,
                  T* C, int64_t ldc) {
-  const int64_t M = a.M_, K = a.K_;
-  GC_PROFILE_SCOPE("gemm_packed", 2.0 * M * N * K, sizeof(T) * (M * K + K * N + 2 * M * N),
-                   {M, N, K});
-  if (M <= 0 || N <= 0) return;
-  if (K <= 0) {
-    scale_c(M, N, beta, C, ldc);
-    return;
-  }
-  const GemmPath<T>& p = *static_cast<const GemmPath<T>*>(a.path_);
-  const Problem<T> pr{false, trans_b, M,   N,    K, T(1), nullptr,
-                      0,     B,       ldb, beta, C, ldc,  kc_for(p, K)};
-  gemm_split_n(p, pr, threads_for(M * N * K, kMinWorkPerThread), a.data_.data(), a.mp_);
+  run_packed(*static_cast<const GemmPath<T>*>(a.path_), a.data_.data(), a.mp_, a.M_, a.K_, N,
+             trans_b, B, ldb, static_cast<const PanelSource<T>*>(nullptr), beta, C, ldc);
 }
 
 template <typename T>
@@ -422,18 +430,8 @@ int PackedA<T>::panel_width() const {
 template <typename T>
 void gemm_packed_source(const PackedA<T>& a, int64_t N, const PanelSource<T>& b, T beta, T* C,
                         int64_t ldc) {
-  const int64_t M = a.M_, K = a.K_;
-  GC_PROFILE_SCOPE("gemm_packed", 2.0 * M * N * K, sizeof(T) * (M * K + K * N + 2 * M * N),
-                   {M, N, K});
-  if (M <= 0 || N <= 0) return;
-  if (K <= 0) {
-    scale_c(M, N, beta, C, ldc);
-    return;
-  }
-  const GemmPath<T>& p = *static_cast<const GemmPath<T>*>(a.path_);
-  const Problem<T> pr{false, false,   M, N,    K, T(1), nullptr,
-                      0,     nullptr, 0, beta, C, ldc,  kc_for(p, K)};
-  gemm_split_n(p, pr, threads_for(M * N * K, kMinWorkPerThread), a.data_.data(), a.mp_, &b);
+  run_packed(*static_cast<const GemmPath<T>*>(a.path_), a.data_.data(), a.mp_, a.M_, a.K_, N, false,
+             static_cast<const T*>(nullptr), 0, &b, beta, C, ldc);
 }
 
 template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
