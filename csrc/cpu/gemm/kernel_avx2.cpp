@@ -237,28 +237,23 @@ GC_TARGET_AVX2 void pack_a_f32(bool trans, const float* A, int64_t lda, int64_t 
 // op(B) rows [p0, p0+kc) x columns [j0, j0+nc) into 16-column micro-panels.
 GC_TARGET_AVX2 void pack_b_f32(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t kc,
                                int64_t j0, int64_t nc, float* out) {
-  for (int64_t jr = 0; jr < nc; jr += kNrF) {
-    if (nc - jr < kNrF) {  // partial panel: portable path (zero-fills the missing columns)
-      pack_b_generic<float, kNrF>(trans, B, ldb, p0, kc, j0 + jr, nc - jr, out + jr * kc);
-      continue;
-    }
-    float* dst = out + jr * kc;
-    if (!trans) {
-      // All full panels at once, row by row: each row of B is read as one contiguous run
-      // (a stream the hardware prefetcher follows) instead of 64 bytes per panel and row.
-      const int64_t full = (nc - jr) / kNrF * kNrF;
-      const float* src = B + p0 * ldb + j0 + jr;
-      for (int64_t k = 0; k < kc; ++k) {
-        const float* s = src + k * ldb;
-        for (int64_t j = 0; j < full; j += kNrF) {
-          float* d = dst + j * kc + k * kNrF;
-          _mm256_store_ps(d, _mm256_loadu_ps(s + j));
-          _mm256_store_ps(d + 8, _mm256_loadu_ps(s + j + 8));
-        }
+  const int64_t full = nc / kNrF * kNrF;  // columns in full panels
+  if (!trans) {
+    // All full panels at once, row by row: each row of B is read as one contiguous run
+    // (a stream the hardware prefetcher follows) instead of 64 bytes per panel and row.
+    const float* src = B + p0 * ldb + j0;
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* s = src + k * ldb;
+      for (int64_t j = 0; j < full; j += kNrF) {
+        float* d = out + j * kc + k * kNrF;
+        _mm256_store_ps(d, _mm256_loadu_ps(s + j));
+        _mm256_store_ps(d + 8, _mm256_loadu_ps(s + j + 8));
       }
-      jr += full - kNrF;
-    } else {
+    }
+  } else {
+    for (int64_t jr = 0; jr < full; jr += kNrF) {
       // 16 rows of B, contiguous in k: 8x8 transposes.
+      float* dst = out + jr * kc;
       const float* src = B + (j0 + jr) * ldb + p0;
       int64_t k = 0;
       for (; k + 8 <= kc; k += 8) {
@@ -273,6 +268,8 @@ GC_TARGET_AVX2 void pack_b_f32(bool trans, const float* B, int64_t ldb, int64_t 
         for (int j = 0; j < kNrF; ++j) dst[k * kNrF + j] = src[j * ldb + k];
     }
   }
+  if (full < nc)  // partial panel: portable path (zero-fills the missing columns)
+    pack_b_generic<float, kNrF>(trans, B, ldb, p0, kc, j0 + full, nc - full, out + full * kc);
 }
 
 // ---------------------------------------------------------------------------------------
