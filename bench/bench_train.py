@@ -3,7 +3,7 @@
     python bench/bench_train.py [--quick] [--json PATH] [--threads 1,2] [--rounds 3]
 
 Each (framework, threads) measurement runs in its own subprocess (so peak memory is that
-framework's alone: ru_maxrss, and the growth over the process's size after imports and model
+framework's alone: VmHWM, and the growth over the process's size after imports and model
 construction), and the subprocesses are interleaved round by round (gradcore 1 thread, torch 1
 thread, gradcore 2 threads, ...) so that load from other processes hits both alike; the
 reported step time is the median over rounds of each subprocess's median. Same model, batch,
@@ -28,6 +28,16 @@ NBATCH = 4  # distinct random batches cycled through
 
 
 def _rss_mb() -> float:
+    """Peak resident set of this process in MiB: VmHWM of /proc/self/status. Not ru_maxrss:
+    Linux carries ru_maxrss across fork and execve, so a worker started by a parent that has
+    imported torch would report the parent's size as its own peak."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:  # pragma: no cover - not Linux
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
