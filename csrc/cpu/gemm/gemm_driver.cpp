@@ -109,7 +109,7 @@ bool use_b_in_place(const Problem<T>& pr, int64_t rows, int64_t mc) {
 constexpr int64_t kCBlockBytes = 128 * 1024;
 
 // Bytes of B micro-panels packed in one pass over B's rows when each panel is used once.
-constexpr int64_t kGroupBytes = int64_t{1} << 16;
+constexpr int64_t kGroupBytes = int64_t{1} << 17;
 
 // Up to this KC the micro-kernels are bound by writing C, not by the FMAs.
 constexpr int64_t kSmallKc = 64;
