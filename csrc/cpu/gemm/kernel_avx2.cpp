@@ -2,6 +2,8 @@
 // edge-tile variants (fewer rows, one vector column, masked last vector) and AVX2
 // packing routines. Compiled without -march flags: only these functions carry
 // target("avx2,fma"), and the driver calls them only when the CPU has AVX2 and FMA.
+#include <algorithm>
+
 #include "core/simd_target.h"
 #include "cpu/gemm/gemm_internal.h"
 #include "cpu/simd_transpose.h"
@@ -239,15 +241,20 @@ GC_TARGET_AVX2 void pack_b_f32(bool trans, const float* B, int64_t ldb, int64_t 
                                int64_t j0, int64_t nc, float* out) {
   const int64_t full = nc / kNrF * kNrF;  // columns in full panels
   if (!trans) {
-    // All full panels at once, row by row: each row of B is read as one contiguous run
-    // (a stream the hardware prefetcher follows) instead of 64 bytes per panel and row.
-    const float* src = B + p0 * ldb + j0;
-    for (int64_t k = 0; k < kc; ++k) {
-      const float* s = src + k * ldb;
-      for (int64_t j = 0; j < full; j += kNrF) {
-        float* d = out + j * kc + k * kNrF;
-        _mm256_store_ps(d, _mm256_loadu_ps(s + j));
-        _mm256_store_ps(d + 8, _mm256_loadu_ps(s + j + 8));
+    // Up to 16 full panels at once, row by row: each row of B is read as one contiguous run
+    // (a stream the hardware prefetcher follows) instead of 64 bytes per panel and row, while
+    // the writes go to at most 16 panels (a group of the driver is at most that for kc >= 128).
+    constexpr int64_t kChunk = 16 * kNrF;
+    for (int64_t j1 = 0; j1 < full; j1 += kChunk) {
+      const int64_t j2 = std::min(full, j1 + kChunk);
+      const float* src = B + p0 * ldb + j0;
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* s = src + k * ldb;
+        for (int64_t j = j1; j < j2; j += kNrF) {
+          float* d = out + j * kc + k * kNrF;
+          _mm256_store_ps(d, _mm256_loadu_ps(s + j));
+          _mm256_store_ps(d + 8, _mm256_loadu_ps(s + j + 8));
+        }
       }
     }
   } else {
