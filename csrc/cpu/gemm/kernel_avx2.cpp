@@ -245,9 +245,9 @@ GC_TARGET_AVX2 void pack_b_f32(bool trans, const float* B, int64_t ldb, int64_t 
     // (a stream the hardware prefetcher follows) instead of 64 bytes per panel and row, while
     // the writes go to at most 16 panels (a group of the driver is at most that for kc >= 128).
     constexpr int64_t kChunk = 16 * kNrF;
+    const float* src = B + p0 * ldb + j0;
     for (int64_t j1 = 0; j1 < full; j1 += kChunk) {
       const int64_t j2 = std::min(full, j1 + kChunk);
-      const float* src = B + p0 * ldb + j0;
       for (int64_t k = 0; k < kc; ++k) {
         const float* s = src + k * ldb;
         for (int64_t j = j1; j < j2; j += kNrF) {
