@@ -241,6 +241,37 @@ def test_single_row_block_b_panel_groups(rng, path, dtype):
             np.testing.assert_array_equal(results[0], results[1])
 
 
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_edge_tiles_match_slices_bitwise(rng, path, dtype):
+    """An element of C does not depend on the tile that computed it: rows and columns of C
+    equal, bit for bit, the products of single rows of A and single columns of B (the edge
+    tiles: a short last row tile, alone or paired with the full tile above it; narrow last
+    panels, row tiles taken in pairs; the shared-B path for tall C), with beta != 0 and
+    several KC blocks."""
+    with simd_path(path):
+        for M, N, K in [
+            (14, 20, 300),
+            (13, 196, 40),
+            (15, 29, 7),
+            (128, 196, 1152),
+            (302, 37, 260),
+        ]:
+            a, b = make_operands(rng, M, N, K, False, False, dtype)
+            c0 = rng.standard_normal((M, N)).astype(dtype)
+            c = c0.copy()
+            _C.gemm(a, b, c, alpha=0.5, beta=-1.25)
+            check(c, a, b, False, False, 0.5, -1.25, c0)
+            for i in sorted({0, M - 7, M - 3, M - 2, M - 1}):
+                row = c0[i : i + 1].copy()
+                _C.gemm(np.ascontiguousarray(a[i : i + 1]), b, row, alpha=0.5, beta=-1.25)
+                np.testing.assert_array_equal(row[0], c[i], err_msg=f"row {i} of {M}x{N}x{K}")
+            for j in sorted({0, N - 9, N - 5, N - 1}):
+                col = np.ascontiguousarray(c0[:, j : j + 1])
+                _C.gemm(a, np.ascontiguousarray(b[:, j : j + 1]), col, alpha=0.5, beta=-1.25)
+                np.testing.assert_array_equal(col[:, 0], c[:, j], err_msg=f"col {j} of {M}x{N}x{K}")
+
+
 def test_repeatable(rng):
     a, b = make_operands(rng, 300, 400, 500, False, False, np.float32)
     first = _C.gemm(a, b)

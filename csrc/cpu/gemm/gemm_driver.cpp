@@ -88,6 +88,20 @@ inline void prefetch_b_source(const Problem<T>& pr, int64_t pc, int64_t kc, int6
   }
 }
 
+// Prefetches into L2 part [u0, u1) of the source of alpha*op(A)'s rows [i0, i0+mc) x columns
+// [p0, p0+kc): the units are the mc rows of A (not transposed) or its kc rows (transposed).
+template <typename T>
+inline void prefetch_a_source(const Problem<T>& pr, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
+                              int64_t u0, int64_t u1) {
+  constexpr int64_t kLine = 64 / sizeof(T);
+  const int64_t w = pr.trans_a ? mc : kc;
+  const T* src = pr.trans_a ? pr.A + p0 * pr.lda + i0 : pr.A + i0 * pr.lda + p0;
+  for (int64_t r = u0; r < u1; ++r) {
+    for (int64_t c = 0; c < w; c += kLine) __builtin_prefetch(src + r * pr.lda + c, 0, 2);
+    __builtin_prefetch(src + r * pr.lda + w - 1, 0, 2);
+  }
+}
+
 // Whether the micro-kernel should read op(B) = B in place instead of packed micro-panels:
 // only for a single MC block (each B row segment is used by one pass of micro-tiles) and
 // when the rows of a KC x NR panel spread over enough L1 sets to stay resident (a row
@@ -113,6 +127,51 @@ constexpr int64_t kGroupBytes = int64_t{1} << 17;
 
 // Up to this KC the micro-kernels are bound by writing C, not by the FMAs.
 constexpr int64_t kSmallKc = 64;
+
+// C[mc x nrr] (c, row stride ldc) = the packed A block (row tile ir at ablk + ir*kc) @ one B
+// micro-panel (nrr <= NR columns at b, row stride ldb) + beta*C, calling before(q) ahead of row
+// tile q (the caller spreads prefetches over the calls). Edge tiles with few accumulators
+// leave FMA latency exposed, so where the path has a tall kernel a narrow panel (nrr <= NR/2)
+// takes its row tiles two at a time, and a short last row tile (<= MR/2 rows) is computed
+// together with the full tile above it as two half-width tall tiles.
+template <typename T, typename Before>
+inline void block_times_panel(const GemmPath<T>& p, int64_t kc, const T* ablk, int64_t mc,
+                              const T* b, int64_t ldb, int64_t nrr, T* c, int64_t ldc, T beta,
+                              Before&& before) {
+  const int mr = p.mr, nr = p.nr, half = nr / 2;
+  int64_t ir = 0, q = 0;
+  if (p.tall && nrr <= half) {
+    for (; ir + mr < mc; ir += 2 * mr, q += 2) {
+      before(q);
+      before(q + 1);
+      const int m1 = static_cast<int>(std::min<int64_t>(mr, mc - ir - mr));
+      p.tall(kc, ablk + ir * kc, ablk + (ir + mr) * kc, m1, b, ldb, c + ir * ldc, ldc, beta,
+             static_cast<int>(nrr));
+    }
+  }
+  const int64_t tail = mc % mr;
+  const bool tall_tail = p.tall && nrr > half && tail > 0 && tail <= mr / 2 && mc > mr;
+  const int64_t stop = tall_tail ? mc - tail - mr : mc;
+  for (; ir < stop; ir += mr, ++q) {
+    before(q);
+    const int64_t mrr = std::min<int64_t>(mr, mc - ir);
+    if (mrr == mr && nrr == nr)
+      p.kernel(kc, ablk + ir * kc, b, ldb, c + ir * ldc, ldc, beta);
+    else
+      p.edge(kc, ablk + ir * kc, b, ldb, c + ir * ldc, ldc, beta, static_cast<int>(mrr),
+             static_cast<int>(nrr));
+  }
+  if (tall_tail) {
+    before(q);
+    before(q + 1);
+    const T* a0 = ablk + ir * kc;
+    const T* a1 = a0 + mr * kc;
+    const int m1 = static_cast<int>(tail);
+    p.tall(kc, a0, a1, m1, b, ldb, c + ir * ldc, ldc, beta, half);
+    p.tall(kc, a0, a1, m1, b + half, ldb, c + ir * ldc + half, ldc, beta,
+           static_cast<int>(nrr - half));
+  }
+}
 
 // One MC x NC block of C for a short inner dimension (kc <= kSmallKc), in strip order: all of
 // the B block is packed first (or read in place), then each MR-row strip of C is swept along
@@ -229,19 +288,23 @@ void gemm_block_range(const GemmPath<T>& p, const Problem<T>& pr, int64_t m0, in
           if (!first || src) pf_w = 0;
           const int64_t n_ir = (mc + mr - 1) / mr, calls = slots * n_ir;
           const int64_t units = pr.trans_b ? pf_w : kc;
-          for (int64_t ir = 0, q = slot * n_ir; ir < mc; ir += mr, ++q) {
-            const int64_t mrr = std::min<int64_t>(mr, mc - ir);
-            if (pf_w > 0)
-              prefetch_b_source(pr, pc, kc, jc + pf_j, pf_w, units * q / calls,
-                                units * (q + 1) / calls);
-            const T* a = ablk + ir * kc;
-            T* c = pr.C + (ic + ir) * pr.ldc + jc + jr;
-            if (mrr == mr && nrr == nr) {
-              p.kernel(kc, a, b, ldbk, c, pr.ldc, beta);
-              continue;
-            }
-            p.edge(kc, a, b, ldbk, c, pr.ldc, beta, static_cast<int>(mrr), static_cast<int>(nrr));
-          }
+          // A packed here block by block: the next KC block's source is prefetched into L2
+          // over the calls of this block (a_calls of them), so packing it does not wait.
+          const int64_t a_call0 = jr / nr * n_ir, a_calls = (nc + nr - 1) / nr * n_ir;
+          const int64_t a_next = pc + kc, a_kc = std::min(pr.kc, pr.K - a_next);
+          const int64_t a_units = pr.trans_a ? a_kc : mc;
+          const bool pf_a = !packed_a && a_next < pr.K && (m1 - m0 <= p.mc);
+          block_times_panel(p, kc, ablk, mc, b, ldbk, nrr, pr.C + ic * pr.ldc + jc + jr, pr.ldc,
+                            beta, [&](int64_t q) {
+                              if (pf_a)
+                                prefetch_a_source(pr, ic, mc, a_next, a_kc,
+                                                  a_units * (a_call0 + q) / a_calls,
+                                                  a_units * (a_call0 + q + 1) / a_calls);
+                              q += slot * n_ir;
+                              if (pf_w > 0)
+                                prefetch_b_source(pr, pc, kc, jc + pf_j, pf_w, units * q / calls,
+                                                  units * (q + 1) / calls);
+                            });
         }
       }
     }
@@ -315,19 +378,10 @@ void gemm_shared_b(const GemmPath<T>& p, const Problem<T>& pr, int nt) {
         for (int64_t ic = m0; ic < m1; ic += p.mc) {
           const int64_t mc = std::min(p.mc, m1 - ic);
           p.pack_a(pr.trans_a, pr.A, pr.lda, ic, mc, pc, kc, pr.alpha, pack_a);
-          for (int64_t jr = 0; jr < nc; jr += nr) {
-            const int64_t nrr = std::min<int64_t>(nr, nc - jr);
-            const T* b = pack_b + jr * kc;
-            for (int64_t ir = 0; ir < mc; ir += mr) {
-              const int64_t mrr = std::min<int64_t>(mr, mc - ir);
-              const T* a = pack_a + ir * kc;
-              T* c = pr.C + (ic + ir) * pr.ldc + jc + jr;
-              if (mrr == mr && nrr == nr)
-                p.kernel(kc, a, b, nr, c, pr.ldc, beta);
-              else
-                p.edge(kc, a, b, nr, c, pr.ldc, beta, static_cast<int>(mrr), static_cast<int>(nrr));
-            }
-          }
+          for (int64_t jr = 0; jr < nc; jr += nr)
+            block_times_panel(p, kc, pack_a, mc, pack_b + jr * kc, nr,
+                              std::min<int64_t>(nr, nc - jr), pr.C + ic * pr.ldc + jc + jr, pr.ldc,
+                              beta, [](int64_t) {});
         }
 #pragma omp barrier
       }

@@ -30,6 +30,14 @@ template <typename T>
 using EdgeKernel = void (*)(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc,
                             T beta, int m, int n);
 
+// Two row tiles at once, one half-width column block: c[(MR + m1) x n] = the rows of the
+// a-panel a0 (MR rows) then the first m1 rows of the a-panel a1 @ the first NR/2 columns of b
+// (n <= NR/2) + beta*c, each element by the same operations as in MicroKernel. It keeps more
+// FMA chains in flight than an edge tile of few rows or few columns. Optional (may be null).
+template <typename T>
+using TallKernel = void (*)(int64_t kc, const T* a0, const T* a1, int m1, const T* b, int64_t ldb,
+                            T* c, int64_t ldc, T beta, int n);
+
 // Packs rows [i0, i0+mc) x columns [p0, p0+kc) of alpha*op(A) into MR-row micro-panels.
 // op(A)[i][k] = trans ? A[k*lda + i] : A[i*lda + k].
 template <typename T>
@@ -51,6 +59,7 @@ struct GemmPath {
   EdgeKernel<T> edge;
   PackA<T> pack_a;
   PackB<T> pack_b;
+  TallKernel<T> tall;  // null: edge tiles only
 };
 
 // Portable C++ paths (any CPU).

@@ -24,6 +24,43 @@ GC_TARGET_AVX2 inline __m256i lane_mask32(int n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
+// c[R x n] = acc + beta*c (beta == 0: acc overwrites c without reading it), with
+// 8(V-1) < n <= 8V: the last vector of each row is masked to n.
+template <int R, int V>
+GC_TARGET_AVX2 inline void store_tile_f32(const __m256 (&acc)[R][V], float* c, int64_t ldc,
+                                          float beta, int n) {
+  const bool full = n == 8 * V;
+  const __m256i mask = lane_mask32(n - 8 * (V - 1));
+  if (beta == 0.0f) {
+#pragma GCC unroll 12
+    for (int i = 0; i < R; ++i) {
+#pragma GCC unroll 2
+      for (int v = 0; v < V - 1; ++v) _mm256_storeu_ps(c + i * ldc + 8 * v, acc[i][v]);
+      float* last = c + i * ldc + 8 * (V - 1);
+      if (full)
+        _mm256_storeu_ps(last, acc[i][V - 1]);
+      else
+        _mm256_maskstore_ps(last, mask, acc[i][V - 1]);
+    }
+  } else {
+    const __m256 vb = _mm256_set1_ps(beta);
+#pragma GCC unroll 12
+    for (int i = 0; i < R; ++i) {
+#pragma GCC unroll 2
+      for (int v = 0; v < V - 1; ++v) {
+        float* p = c + i * ldc + 8 * v;
+        _mm256_storeu_ps(p, _mm256_fmadd_ps(vb, _mm256_loadu_ps(p), acc[i][v]));
+      }
+      float* last = c + i * ldc + 8 * (V - 1);
+      if (full)
+        _mm256_storeu_ps(last, _mm256_fmadd_ps(vb, _mm256_loadu_ps(last), acc[i][V - 1]));
+      else
+        _mm256_maskstore_ps(last, mask,
+                            _mm256_fmadd_ps(vb, _mm256_maskload_ps(last, mask), acc[i][V - 1]));
+    }
+  }
+}
+
 // c[R x n] = a-panel (kc x 6, first R rows) @ b-panel (kc x 16, first 8V columns) + beta*c,
 // with 8(V-1) < n <= 8V. Accumulation order per element: k = 0, 1, ... by FMA from zero,
 // then one FMA with beta (or a plain store when beta == 0): identical for all R, V, n.
@@ -52,36 +89,49 @@ GC_TARGET_AVX2 inline void sgemm_tile(int64_t kc, const float* a, const float* b
     a += kMrF;
     b += ldb;
   }
-  const bool full = n == 8 * V;
-  const __m256i mask = lane_mask32(n - 8 * (V - 1));
-  if (beta == 0.0f) {
-#pragma GCC unroll 8
-    for (int i = 0; i < R; ++i) {
-#pragma GCC unroll 2
-      for (int v = 0; v < V - 1; ++v) _mm256_storeu_ps(c + i * ldc + 8 * v, acc[i][v]);
-      float* last = c + i * ldc + 8 * (V - 1);
-      if (full)
-        _mm256_storeu_ps(last, acc[i][V - 1]);
-      else
-        _mm256_maskstore_ps(last, mask, acc[i][V - 1]);
-    }
-  } else {
-    const __m256 vb = _mm256_set1_ps(beta);
-#pragma GCC unroll 8
-    for (int i = 0; i < R; ++i) {
-#pragma GCC unroll 2
-      for (int v = 0; v < V - 1; ++v) {
-        float* p = c + i * ldc + 8 * v;
-        _mm256_storeu_ps(p, _mm256_fmadd_ps(vb, _mm256_loadu_ps(p), acc[i][v]));
-      }
-      float* last = c + i * ldc + 8 * (V - 1);
-      if (full)
-        _mm256_storeu_ps(last, _mm256_fmadd_ps(vb, _mm256_loadu_ps(last), acc[i][V - 1]));
-      else
-        _mm256_maskstore_ps(last, mask,
-                            _mm256_fmadd_ps(vb, _mm256_maskload_ps(last, mask), acc[i][V - 1]));
-    }
+  store_tile_f32<R, V>(acc, c, ldc, beta, n);
+}
+
+// c[(6 + R1) x n] = two a-panels (6 rows from a0, then the first R1 rows of a1) @ the first
+// 8 columns of b + beta*c, n <= 8. A tile with fewer than 8 accumulators leaves FMA latency
+// exposed (6x8: 4 cycles per k instead of 3); this one carries 7..12 independent chains.
+// The driver uses it for narrow edge panels (two row tiles at once) and for a short last row
+// tile (with the full tile above it, as two 8-column halves). Per-element operations are
+// those of sgemm_tile.
+template <int R1>
+GC_TARGET_AVX2 void sgemm_tall(int64_t kc, const float* a0, const float* a1, const float* b,
+                               int64_t ldb, float* c, int64_t ldc, float beta, int n) {
+  constexpr int R = kMrF + R1;
+  __m256 acc[R][1];
+#pragma GCC unroll 12
+  for (int i = 0; i < R; ++i) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    acc[i][0] = _mm256_setzero_ps();
   }
+#pragma GCC unroll 4
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m256 bv = _mm256_loadu_ps(b);
+#pragma GCC unroll 6
+    for (int i = 0; i < kMrF; ++i)
+      acc[i][0] = _mm256_fmadd_ps(_mm256_broadcast_ss(a0 + i), bv, acc[i][0]);
+#pragma GCC unroll 6
+    for (int i = 0; i < R1; ++i)
+      acc[kMrF + i][0] = _mm256_fmadd_ps(_mm256_broadcast_ss(a1 + i), bv, acc[kMrF + i][0]);
+    a0 += kMrF;
+    a1 += kMrF;
+    b += ldb;
+  }
+  store_tile_f32<R, 1>(acc, c, ldc, beta, n);
+}
+
+using STall = void (*)(int64_t, const float*, const float*, const float*, int64_t, float*, int64_t,
+                       float, int);
+const STall kSTall[kMrF] = {&sgemm_tall<1>, &sgemm_tall<2>, &sgemm_tall<3>,
+                            &sgemm_tall<4>, &sgemm_tall<5>, &sgemm_tall<6>};
+
+void sgemm_tall_dispatch(int64_t kc, const float* a0, const float* a1, int m1, const float* b,
+                         int64_t ldb, float* c, int64_t ldc, float beta, int n) {
+  kSTall[m1 - 1](kc, a0, a1, b, ldb, c, ldc, beta, n);
 }
 
 GC_TARGET_AVX2 void sgemm_kernel_6x16(int64_t kc, const float* a, const float* b, int64_t ldb,
@@ -308,8 +358,11 @@ GC_TARGET_AVX2 void pack_b_f64(bool trans, const double* B, int64_t ldb, int64_t
 const GemmPath<float>& avx2_path_f32() {
   // Zen 3: a 16 KiB B micro-panel (256 x 16) in L1d, a 144 KiB A block in L2,
   // the B block (256 x 4080, 4 MiB) in L3.
-  static const GemmPath<float> p{
-      kMrF, kNrF, 144, 256, 4080, &sgemm_kernel_6x16, &sgemm_edge, &pack_a_f32, &pack_b_f32};
+  static const GemmPath<float> p{kMrF,        kNrF,
+                                 144,         256,
+                                 4080,        &sgemm_kernel_6x16,
+                                 &sgemm_edge, &pack_a_f32,
+                                 &pack_b_f32, &sgemm_tall_dispatch};
   return p;
 }
 
@@ -318,7 +371,7 @@ const GemmPath<double>& avx2_path_f64() {
                                   96,          256,
                                   4080,        &dgemm_kernel_6x8,
                                   &dgemm_edge, &pack_a_generic<double, kMrD>,
-                                  &pack_b_f64};
+                                  &pack_b_f64, nullptr};
   return p;
 }
 

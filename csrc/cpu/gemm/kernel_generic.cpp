@@ -42,7 +42,8 @@ const GemmPath<float>& generic_path_f32() {
       &kernel_generic<float, kMrF, kNrF>,
       &edge_via_tile<float, kMrF, kNrF, &kernel_generic<float, kMrF, kNrF>>,
       &pack_a_generic<float, kMrF>,
-      &pack_b_generic<float, kNrF>};
+      &pack_b_generic<float, kNrF>,
+      nullptr};
   return p;
 }
 
@@ -56,7 +57,8 @@ const GemmPath<double>& generic_path_f64() {
       &kernel_generic<double, kMrD, kNrD>,
       &edge_via_tile<double, kMrD, kNrD, &kernel_generic<double, kMrD, kNrD>>,
       &pack_a_generic<double, kMrD>,
-      &pack_b_generic<double, kNrD>};
+      &pack_b_generic<double, kNrD>,
+      nullptr};
   return p;
 }
 
