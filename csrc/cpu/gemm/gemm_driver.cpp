@@ -140,6 +140,15 @@ inline void block_times_panel(const GemmPath<T>& p, int64_t kc, const T* ablk, i
                               Before&& before) {
   const int mr = p.mr, nr = p.nr, half = nr / 2;
   int64_t ir = 0, q = 0;
+  if (p.narrow && nrr <= nr / 4) {
+    while (ir < mc) {
+      const int64_t rows = p.narrow(kc, ablk + ir * kc, static_cast<int>(mc - ir), b, ldb,
+                                    c + ir * ldc, ldc, beta, static_cast<int>(nrr));
+      for (const int64_t q1 = q + (rows + mr - 1) / mr; q < q1; ++q) before(q);
+      ir += rows;
+    }
+    return;
+  }
   if (p.tall && nrr <= half) {
     for (; ir + mr < mc; ir += 2 * mr, q += 2) {
       before(q);

@@ -38,6 +38,14 @@ template <typename T>
 using TallKernel = void (*)(int64_t kc, const T* a0, const T* a1, int m1, const T* b, int64_t ldb,
                             T* c, int64_t ldc, T beta, int n);
 
+// A narrow panel (n <= NR/4 columns) against the row tiles of a packed A block: computes rows
+// [0, r) of c[m x n] = a @ b + beta*c, where a is the first a-panel (the next ones follow every
+// MR*kc values), for the r <= m rows it takes per call, and returns r. Each element by the same
+// operations as in MicroKernel. Optional (may be null).
+template <typename T>
+using NarrowKernel = int (*)(int64_t kc, const T* a, int m, const T* b, int64_t ldb, T* c,
+                             int64_t ldc, T beta, int n);
+
 // Packs rows [i0, i0+mc) x columns [p0, p0+kc) of alpha*op(A) into MR-row micro-panels.
 // op(A)[i][k] = trans ? A[k*lda + i] : A[i*lda + k].
 template <typename T>
@@ -59,7 +67,8 @@ struct GemmPath {
   EdgeKernel<T> edge;
   PackA<T> pack_a;
   PackB<T> pack_b;
-  TallKernel<T> tall;  // null: edge tiles only
+  TallKernel<T> tall;      // null: edge tiles only
+  NarrowKernel<T> narrow;  // null: tall or edge tiles
 };
 
 // Portable C++ paths (any CPU).

@@ -3,6 +3,8 @@
 // packing routines. Compiled without -march flags: only these functions carry
 // target("avx2,fma"), and the driver calls them only when the CPU has AVX2 and FMA.
 #include <algorithm>
+#include <array>
+#include <utility>
 
 #include "core/simd_target.h"
 #include "cpu/gemm/gemm_internal.h"
@@ -154,6 +156,113 @@ const SEdge kSEdge[kMrF][2] = {
 void sgemm_edge(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
                 float beta, int m, int n) {
   kSEdge[m - 1][n > 8](kc, a, b, ldb, c, ldc, beta, n);
+}
+
+// One k step of sgemm_narrow: acc[q][j] += (rows of k in a-panel q) * b[k][j]. With 12
+// accumulators the registers allow either the NC broadcasts of b (NC <= 3) or the P rows of a
+// (NC == 4) to stay live across the step, not both.
+template <int NC, int P, bool kLast>
+GC_TARGET_AVX2 __attribute__((always_inline)) inline void narrow_step(__m256 (&acc)[P][NC],
+                                                                      int64_t k, const float* a,
+                                                                      int64_t ps, const float* b,
+                                                                      int64_t ldb) {
+  const float* ak = a + k * kMrF;
+  const float* bk = b + k * ldb;
+  auto load_a = [&](int q) GC_TARGET_AVX2 {
+    return kLast ? _mm256_maskload_ps(ak + q * ps, lane_mask32(kMrF))
+                 : _mm256_loadu_ps(ak + q * ps);
+  };
+  if constexpr (NC <= 3) {
+    __m256 bv[NC];
+#pragma GCC unroll 4
+    for (int j = 0; j < NC; ++j) bv[j] = _mm256_broadcast_ss(bk + j);
+#pragma GCC unroll 12
+    for (int q = 0; q < P; ++q) {
+      const __m256 av = load_a(q);
+#pragma GCC unroll 4
+      for (int j = 0; j < NC; ++j) acc[q][j] = _mm256_fmadd_ps(av, bv[j], acc[q][j]);
+    }
+  } else {
+    __m256 av[P];
+#pragma GCC unroll 12
+    for (int q = 0; q < P; ++q) av[q] = load_a(q);
+#pragma GCC unroll 4
+    for (int j = 0; j < NC; ++j) {
+      const __m256 bj = _mm256_broadcast_ss(bk + j);
+#pragma GCC unroll 12
+      for (int q = 0; q < P; ++q) acc[q][j] = _mm256_fmadd_ps(av[q], bj, acc[q][j]);
+    }
+  }
+}
+
+// c[m x NC] for a panel of NC <= 4 columns (m <= 6P), vectorised along the rows instead of
+// the columns: per k, one 8-float load from each of P a-panels (its 6 rows of k; lanes 6, 7
+// are the next k's and are never stored) is multiplied by NC broadcast values of b. That keeps
+// 12 FMA chains busy on a sliver of C that a row-vectorised tile computes 8-wide for 1-4
+// columns. acc[p][j] holds rows 6p..6p+5 of column j; each element gets the same FMA chain
+// from zero and the same beta FMA as in sgemm_tile. ps: floats between consecutive a-panels.
+template <int NC, int P>
+GC_TARGET_AVX2 void sgemm_narrow(int64_t kc, const float* a, int64_t ps, const float* b,
+                                 int64_t ldb, float* c, int64_t ldc, float beta, int m) {
+  __m256 acc[P][NC];
+#pragma GCC unroll 12
+  for (int q = 0; q < P; ++q)
+#pragma GCC unroll 4
+    for (int j = 0; j < NC; ++j) acc[q][j] = _mm256_setzero_ps();
+  // The last k reads only the 6 floats of its panel row (a panel may end the buffer).
+#pragma GCC unroll 2
+  for (int64_t k = 0; k + 1 < kc; ++k) narrow_step<NC, P, false>(acc, k, a, ps, b, ldb);
+  narrow_step<NC, P, true>(acc, kc - 1, a, ps, b, ldb);
+  // Out of registers (constant indices keep acc in registers in the loop above), then
+  // column by column into the strided rows of c.
+  alignas(32) float out[P][NC][8];
+#pragma GCC unroll 12
+  for (int q = 0; q < P; ++q)
+#pragma GCC unroll 4
+    for (int j = 0; j < NC; ++j) _mm256_store_ps(out[q][j], acc[q][j]);
+  const __m256 vb = _mm256_set1_ps(beta);
+  alignas(32) float col[8] = {};
+  for (int q = 0; q < P; ++q) {
+    const int rows = std::min(kMrF, m - q * kMrF);
+    float* cq = c + q * kMrF * ldc;
+    for (int j = 0; j < NC; ++j) {
+      if (beta != 0.0f) {
+        for (int i = 0; i < rows; ++i) col[i] = cq[i * ldc + j];
+        _mm256_store_ps(out[q][j],
+                        _mm256_fmadd_ps(vb, _mm256_load_ps(col), _mm256_load_ps(out[q][j])));
+      }
+      for (int i = 0; i < rows; ++i) cq[i * ldc + j] = out[q][j][i];
+    }
+  }
+}
+
+// Row panels per call of sgemm_narrow for NC columns: 12 accumulators.
+constexpr int narrow_panels(int nc) {
+  return 12 / nc;
+}
+
+using SNarrow = void (*)(int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t,
+                         float, int);
+
+template <int NC, int... Ps>
+constexpr std::array<SNarrow, 12> narrow_table(std::integer_sequence<int, Ps...>) {
+  return {{&sgemm_narrow<NC, std::min(Ps + 1, narrow_panels(NC))>...}};
+}
+
+// kSNarrow[n - 1][panels - 1]: n columns, panels a-panels (entries past narrow_panels(n)
+// repeat the largest and are never called).
+const std::array<SNarrow, 12> kSNarrow[4] = {
+    narrow_table<1>(std::make_integer_sequence<int, 12>{}),
+    narrow_table<2>(std::make_integer_sequence<int, 12>{}),
+    narrow_table<3>(std::make_integer_sequence<int, 12>{}),
+    narrow_table<4>(std::make_integer_sequence<int, 12>{})};
+
+int sgemm_narrow_dispatch(int64_t kc, const float* a, int m, const float* b, int64_t ldb, float* c,
+                          int64_t ldc, float beta, int n) {
+  const int panels = std::min(narrow_panels(n), (m + kMrF - 1) / kMrF);
+  const int rows = std::min(m, panels * kMrF);
+  kSNarrow[n - 1][panels - 1](kc, a, kMrF * kc, b, ldb, c, ldc, beta, rows);
+  return rows;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -358,11 +467,17 @@ GC_TARGET_AVX2 void pack_b_f64(bool trans, const double* B, int64_t ldb, int64_t
 const GemmPath<float>& avx2_path_f32() {
   // Zen 3: a 16 KiB B micro-panel (256 x 16) in L1d, a 144 KiB A block in L2,
   // the B block (256 x 4080, 4 MiB) in L3.
-  static const GemmPath<float> p{kMrF,        kNrF,
-                                 144,         256,
-                                 4080,        &sgemm_kernel_6x16,
-                                 &sgemm_edge, &pack_a_f32,
-                                 &pack_b_f32, &sgemm_tall_dispatch};
+  static const GemmPath<float> p{kMrF,
+                                 kNrF,
+                                 144,
+                                 256,
+                                 4080,
+                                 &sgemm_kernel_6x16,
+                                 &sgemm_edge,
+                                 &pack_a_f32,
+                                 &pack_b_f32,
+                                 &sgemm_tall_dispatch,
+                                 &sgemm_narrow_dispatch};
   return p;
 }
 
@@ -371,7 +486,8 @@ const GemmPath<double>& avx2_path_f64() {
                                   96,          256,
                                   4080,        &dgemm_kernel_6x8,
                                   &dgemm_edge, &pack_a_generic<double, kMrD>,
-                                  &pack_b_f64, nullptr};
+                                  &pack_b_f64, nullptr,
+                                  nullptr};
   return p;
 }
 

@@ -43,6 +43,7 @@ const GemmPath<float>& generic_path_f32() {
       &edge_via_tile<float, kMrF, kNrF, &kernel_generic<float, kMrF, kNrF>>,
       &pack_a_generic<float, kMrF>,
       &pack_b_generic<float, kNrF>,
+      nullptr,
       nullptr};
   return p;
 }
@@ -58,6 +59,7 @@ const GemmPath<double>& generic_path_f64() {
       &edge_via_tile<double, kMrD, kNrD, &kernel_generic<double, kMrD, kNrD>>,
       &pack_a_generic<double, kMrD>,
       &pack_b_generic<double, kNrD>,
+      nullptr,
       nullptr};
   return p;
 }
