@@ -374,10 +374,15 @@ GC_TARGET_AVX2 void pack_a_f32(bool trans, const float* A, int64_t lda, int64_t 
         for (int i = 0; i < kMrF; ++i) r[i] = _mm256_mul_ps(va, _mm256_loadu_ps(src + i * lda + k));
         r[6] = r[7] = _mm256_setzero_ps();
         transpose8(r);
-        for (int j = 0; j < 8; ++j) {
-          float* d = dst + (k + j) * kMrF;
-          _mm_storeu_ps(d, _mm256_castps256_ps128(r[j]));
-          _mm_storel_pi(reinterpret_cast<__m64*>(d + 4), _mm256_extractf128_ps(r[j], 1));
+        // Column k+j is 6 floats; its 8-float store spills 2 zeros into column k+j+1, which
+        // the next store overwrites. Only the panel's last column is stored as 4 + 2.
+        for (int j = 0; j < 7; ++j) _mm256_storeu_ps(dst + (k + j) * kMrF, r[j]);
+        float* d = dst + (k + 7) * kMrF;
+        if (k + 8 < kc) {
+          _mm256_storeu_ps(d, r[7]);
+        } else {
+          _mm_storeu_ps(d, _mm256_castps256_ps128(r[7]));
+          _mm_storel_pi(reinterpret_cast<__m64*>(d + 4), _mm256_extractf128_ps(r[7], 1));
         }
       }
       for (; k < kc; ++k)
