@@ -219,25 +219,30 @@ def test_prepacked_a_shapes(rng, path, dtype, ta, tb):
 def test_single_row_block_b_panel_groups(rng, path, dtype):
     """One MC block of rows with A too large to pre-pack: B micro-panels are packed several
     per pass over B's rows (or read in place). Widths that end in a partial panel and a
-    partial group, row strides that are and are not multiples of a cache line or of 1 KiB,
-    K over one KC block, beta != 0; 1 and 2 threads bitwise equal."""
+    partial group, several NC blocks, row strides that are and are not multiples of a cache
+    line or of 1 KiB, op(B) transposed, K over one KC block, beta != 0; 1 and 2 threads
+    bitwise equal."""
     with simd_path(path):
-        for M, N, K, pad in [
-            (100, 149, 401, 0),
-            (100, 256, 401, 0),
-            (130, 331, 777, 5),
-            (61, 96, 1100, 0),
-            (128, 196, 1152, 0),
+        for M, N, K, pad, tb in [
+            (100, 149, 401, 0, False),
+            (100, 256, 401, 0, False),
+            (130, 331, 777, 5, False),
+            (61, 96, 1100, 0, False),
+            (128, 196, 1152, 0, False),
+            (64, 1200, 300, 0, False),
+            (37, 5000, 150, 3, False),
+            (100, 700, 600, 0, True),
+            (64, 1500, 130, 1, True),
         ]:
-            a, b = make_operands(rng, M, N, K, False, False, dtype, pad=pad)
+            a, b = make_operands(rng, M, N, K, False, tb, dtype, pad=pad)
             c0 = rng.standard_normal((M, N)).astype(dtype)
             results = []
             for n in (1, 2):
                 with num_threads(n):
                     c = c0.copy()
-                    _C.gemm(a, b, c, alpha=-0.75, beta=0.5)
+                    _C.gemm(a, b, c, trans_b=tb, alpha=-0.75, beta=0.5)
                     results.append(c)
-            check(results[0], a, b, False, False, -0.75, 0.5, c0)
+            check(results[0], a, b, False, tb, -0.75, 0.5, c0)
             np.testing.assert_array_equal(results[0], results[1])
 
 
