@@ -233,6 +233,7 @@ def test_single_row_block_b_panel_groups(rng, path, dtype):
             (37, 5000, 150, 3, False),
             (100, 700, 600, 0, True),
             (64, 1500, 130, 1, True),
+            (120, 50, 5000, 0, False),
         ]:
             a, b = make_operands(rng, M, N, K, False, tb, dtype, pad=pad)
             c0 = rng.standard_normal((M, N)).astype(dtype)
