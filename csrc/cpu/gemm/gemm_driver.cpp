@@ -131,9 +131,10 @@ constexpr int64_t kSmallKc = 64;
 // C[mc x nrr] (c, row stride ldc) = the packed A block (row tile ir at ablk + ir*kc) @ one B
 // micro-panel (nrr <= NR columns at b, row stride ldb) + beta*C, calling before(q) ahead of row
 // tile q (the caller spreads prefetches over the calls). Edge tiles with few accumulators
-// leave FMA latency exposed, so where the path has a tall kernel a narrow panel (nrr <= NR/2)
-// takes its row tiles two at a time, and a short last row tile (<= MR/2 rows) is computed
-// together with the full tile above it as two half-width tall tiles.
+// leave FMA latency exposed, so where the path has the kernels for it a panel of <= NR/4
+// columns goes to the row-vectorised narrow kernel, one of <= NR/2 takes its row tiles two at
+// a time (tall kernel), and a short last row tile (<= MR/2 rows) is computed together with the
+// full tile above it as two half-width tall tiles.
 template <typename T, typename Before>
 inline void block_times_panel(const GemmPath<T>& p, int64_t kc, const T* ablk, int64_t mc,
                               const T* b, int64_t ldb, int64_t nrr, T* c, int64_t ldc, T beta,
@@ -302,7 +303,7 @@ void gemm_block_range(const GemmPath<T>& p, const Problem<T>& pr, int64_t m0, in
           const int64_t a_call0 = jr / nr * n_ir, a_calls = (nc + nr - 1) / nr * n_ir;
           const int64_t a_next = pc + kc, a_kc = std::min(pr.kc, pr.K - a_next);
           const int64_t a_units = pr.trans_a ? a_kc : mc;
-          const bool pf_a = !packed_a && a_next < pr.K && (m1 - m0 <= p.mc);
+          const bool pf_a = !packed_a && a_next < pr.K && single_ic;
           block_times_panel(p, kc, ablk, mc, b, ldbk, nrr, pr.C + ic * pr.ldc + jc + jr, pr.ldc,
                             beta, [&](int64_t q) {
                               if (pf_a)
