@@ -1,11 +1,11 @@
 // BLIS-style blocking driver and dispatch for gemm<T> (contract in gemm.h).
 //
 // Loops: jc over NC columns -> pc over KC of the inner dimension -> ic over MC rows (pack
-// the A block, alpha folded in) -> jr over NR (pack the B micro-panel during the first ic
-// block, or read B in place) -> ir over MR (micro-kernel). The next B panel's source is
-// prefetched while the current panel computes, so packing from memory overlaps the math.
-// With a single ic block (each panel used once) the panels are packed a group at a time, so
-// that each row of B is read as one contiguous run rather than 64 bytes per panel.
+// the A block, alpha folded in) -> jr over NR (pack B micro-panels during the first ic
+// block, or read B in place) -> ir over MR (micro-kernel). Panels packed from B itself are
+// packed a group at a time, so that each row of B is read as one contiguous run rather than
+// 64 bytes per panel (B rows a power-of-two apart would otherwise put a panel's rows in a
+// few cache sets); the next group's source is prefetched while the current one computes.
 // When all of op(A) fits the A-block budget (few rows: convolutions, wide-N products) it is
 // packed once, up front, and shared by the threads (PackedA does the same across calls); the
 // NC block is then narrowed so that the C block stays in L2 across the KC blocks.
@@ -242,9 +242,10 @@ void gemm_block_range(const GemmPath<T>& p, const Problem<T>& pr, int64_t m0, in
 
   const bool direct_b = !src && use_b_in_place(pr, m1 - m0, p.mc);
   const bool single_ic = m1 - m0 <= p.mc;
-  // With a single ic block, B micro-panels packed from B itself are packed `group` at a time
-  // (about kGroupBytes), each row of B read once per group.
-  const bool grouped_b = single_ic && !src && !direct_b;
+  // B micro-panels packed from B itself are packed `group` at a time (about kGroupBytes), each
+  // row of B read once per group: during the first ic block, into the B block buffer (later
+  // ic blocks reuse it), or, with a single ic block, into a buffer of one group.
+  const bool grouped_b = !src && !direct_b;
   const int64_t group = std::clamp<int64_t>(
       kGroupBytes / (static_cast<int64_t>(sizeof(T)) * pr.kc * nr), 1, nc_max / nr);
   for (int64_t jc = n0; jc < n1; jc += ncb) {
@@ -269,16 +270,15 @@ void gemm_block_range(const GemmPath<T>& p, const Problem<T>& pr, int64_t m0, in
             b = pr.B + pc * pr.ldb + jc + jr;
             ldbk = pr.ldb;
           } else {
-            // The B block is packed one micro-panel at a time right before its first use,
-            // while the panel is hot in L1; later ic blocks reuse it from L2/L3. With a single
-            // ic block each panel is used once: two panel slots in turn keep it in L1, or,
-            // packing from B itself, a group of panels is packed in one pass over B's rows.
+            // Packed during the first ic block (later ic blocks reuse it from L2/L3): from B
+            // itself a group of panels in one pass over B's rows; from a PanelSource (a single
+            // ic block, each panel used once) one panel at a time into two slots in turn.
             T* pb = !single_ic  ? pack_b + jr * kc
                     : grouped_b ? pack_b + (jr / nr % group) * kc * nr
                                 : pack_b + ((jr / nr) & 1) * kc * nr;
             if (first && src)
               src->pack(src->ctx, pc, kc, jc + jr, nrr, nr, pb);
-            else if (grouped_b && jr / nr % group == 0)
+            else if (grouped_b && first && jr / nr % group == 0)
               p.pack_b(pr.trans_b, pr.B, pr.ldb, pc, kc, jc + jr,
                        std::min<int64_t>(group * nr, nc - jr), pb);
             else if (first && !grouped_b)
