@@ -64,6 +64,17 @@ struct Problem {
   int64_t kc;  // KC block used for this K (a function of K only)
 };
 
+// Prefetches rows [u0, u1) of a row-major block (row stride ld, w values per row), every
+// cache line of each row; Locality as in __builtin_prefetch (3: into L1, 2: into L2).
+template <int Locality, typename T>
+inline void prefetch_rows(const T* src, int64_t ld, int64_t w, int64_t u0, int64_t u1) {
+  constexpr int64_t kLine = 64 / sizeof(T);
+  for (int64_t r = u0; r < u1; ++r) {
+    for (int64_t c = 0; c < w; c += kLine) __builtin_prefetch(src + r * ld + c, 0, Locality);
+    __builtin_prefetch(src + r * ld + w - 1, 0, Locality);
+  }
+}
+
 // Prefetches part [u0, u1) of the source of op(B)'s rows [pc, pc+kc) x columns [j, j+nr) (one
 // micro-panel or a group): the units are the kc rows of B (not transposed) or its nr rows
 // (transposed).
@@ -72,20 +83,10 @@ struct Problem {
 template <typename T>
 inline void prefetch_b_source(const Problem<T>& pr, int64_t pc, int64_t kc, int64_t j, int64_t nr,
                               int64_t u0, int64_t u1) {
-  constexpr int64_t kLine = 64 / sizeof(T);
-  if (!pr.trans_b) {
-    const T* src = pr.B + pc * pr.ldb + j;
-    for (int64_t k = u0; k < u1; ++k) {
-      for (int64_t c = 0; c < nr; c += kLine) __builtin_prefetch(src + k * pr.ldb + c);
-      __builtin_prefetch(src + k * pr.ldb + nr - 1);
-    }
-  } else {
-    const T* src = pr.B + j * pr.ldb + pc;
-    for (int64_t r = u0; r < u1; ++r) {
-      for (int64_t k = 0; k < kc; k += kLine) __builtin_prefetch(src + r * pr.ldb + k);
-      __builtin_prefetch(src + r * pr.ldb + kc - 1);
-    }
-  }
+  if (!pr.trans_b)
+    prefetch_rows<3>(pr.B + pc * pr.ldb + j, pr.ldb, nr, u0, u1);
+  else
+    prefetch_rows<3>(pr.B + j * pr.ldb + pc, pr.ldb, kc, u0, u1);
 }
 
 // Prefetches into L2 part [u0, u1) of the source of alpha*op(A)'s rows [i0, i0+mc) x columns
@@ -93,13 +94,10 @@ inline void prefetch_b_source(const Problem<T>& pr, int64_t pc, int64_t kc, int6
 template <typename T>
 inline void prefetch_a_source(const Problem<T>& pr, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
                               int64_t u0, int64_t u1) {
-  constexpr int64_t kLine = 64 / sizeof(T);
-  const int64_t w = pr.trans_a ? mc : kc;
-  const T* src = pr.trans_a ? pr.A + p0 * pr.lda + i0 : pr.A + i0 * pr.lda + p0;
-  for (int64_t r = u0; r < u1; ++r) {
-    for (int64_t c = 0; c < w; c += kLine) __builtin_prefetch(src + r * pr.lda + c, 0, 2);
-    __builtin_prefetch(src + r * pr.lda + w - 1, 0, 2);
-  }
+  if (!pr.trans_a)
+    prefetch_rows<2>(pr.A + i0 * pr.lda + p0, pr.lda, kc, u0, u1);
+  else
+    prefetch_rows<2>(pr.A + p0 * pr.lda + i0, pr.lda, mc, u0, u1);
 }
 
 // Whether the micro-kernel should read op(B) = B in place instead of packed micro-panels:
