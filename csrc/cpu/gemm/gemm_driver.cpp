@@ -180,12 +180,8 @@ inline void block_times_panel(const GemmPath<T>& p, int64_t kc, const T* ablk, i
   if (tall_tail) {
     before(q);
     before(q + 1);
-    const T* a0 = ablk + ir * kc;
-    const T* a1 = a0 + mr * kc;
-    const int m1 = static_cast<int>(tail);
-    p.tall(kc, a0, a1, m1, b, ldb, c + ir * ldc, ldc, beta, half);
-    p.tall(kc, a0, a1, m1, b + half, ldb, c + ir * ldc + half, ldc, beta,
-           static_cast<int>(nrr - half));
+    p.tall(kc, ablk + ir * kc, ablk + (ir + mr) * kc, static_cast<int>(tail), b, ldb, c + ir * ldc,
+           ldc, beta, static_cast<int>(nrr));
   }
 }
 

@@ -30,10 +30,11 @@ template <typename T>
 using EdgeKernel = void (*)(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc,
                             T beta, int m, int n);
 
-// Two row tiles at once, one half-width column block: c[(MR + m1) x n] = the rows of the
-// a-panel a0 (MR rows) then the first m1 rows of the a-panel a1 @ the first NR/2 columns of b
-// (n <= NR/2) + beta*c, each element by the same operations as in MicroKernel. It keeps more
-// FMA chains in flight than an edge tile of few rows or few columns. Optional (may be null).
+// Two row tiles at once: c[(MR + m1) x n] = the rows of the a-panel a0 (MR rows) then the first
+// m1 rows of the a-panel a1 @ the first n columns of b + beta*c, each element by the same
+// operations as in MicroKernel. For narrow edge panels (n <= NR/2) and a short last row tile
+// (m1 <= MR/2, n <= NR) with the full tile above it: it keeps more FMA chains in flight than an
+// edge tile of few rows or few columns. Optional (may be null).
 template <typename T>
 using TallKernel = void (*)(int64_t kc, const T* a0, const T* a1, int m1, const T* b, int64_t ldb,
                             T* c, int64_t ldc, T beta, int n);

@@ -63,14 +63,17 @@ GC_TARGET_AVX2 inline void store_tile_f32(const __m256 (&acc)[R][V], float* c, i
   }
 }
 
-// c[R x n] = a-panel (kc x 6, first R rows) @ b-panel (kc x 16, first 8V columns) + beta*c,
-// with 8(V-1) < n <= 8V. Accumulation order per element: k = 0, 1, ... by FMA from zero,
-// then one FMA with beta (or a plain store when beta == 0): identical for all R, V, n.
-template <int R, int V>
-GC_TARGET_AVX2 inline void sgemm_tile(int64_t kc, const float* a, const float* b, int64_t ldb,
-                                      float* c, int64_t ldc, float beta, int n) {
+// c[(R0 + R1) x n] = (the first R0 rows of a-panel a0, then the first R1 rows of a-panel a1;
+// each panel kc x 6) @ b-panel (kc x 16, first 8V columns) + beta*c, with 8(V-1) < n <= 8V.
+// Accumulation order per element: k = 0, 1, ... by FMA from zero, then one FMA with beta (or a
+// plain store when beta == 0): identical for all R0, R1, V, n, so an element's value does not
+// depend on which tile shape computed it. R1 > 0 lets a tile straddle two row panels.
+template <int R0, int R1, int V>
+GC_TARGET_AVX2 inline void sgemm_rows(int64_t kc, const float* a0, const float* a1, const float* b,
+                                      int64_t ldb, float* c, int64_t ldc, float beta, int n) {
+  constexpr int R = R0 + R1;
   __m256 acc[R][V];
-#pragma GCC unroll 8
+#pragma GCC unroll 12
   for (int i = 0; i < R; ++i) {
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 8 * V - 1), _MM_HINT_T0);
@@ -82,48 +85,53 @@ GC_TARGET_AVX2 inline void sgemm_tile(int64_t kc, const float* a, const float* b
     __m256 bv[V];
 #pragma GCC unroll 2
     for (int v = 0; v < V; ++v) bv[v] = _mm256_loadu_ps(b + 8 * v);
-#pragma GCC unroll 8
-    for (int i = 0; i < R; ++i) {
-      const __m256 ai = _mm256_broadcast_ss(a + i);
+#pragma GCC unroll 6
+    for (int i = 0; i < R0; ++i) {
+      const __m256 ai = _mm256_broadcast_ss(a0 + i);
 #pragma GCC unroll 2
       for (int v = 0; v < V; ++v) acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
     }
-    a += kMrF;
+#pragma GCC unroll 6
+    for (int i = 0; i < R1; ++i) {
+      const __m256 ai = _mm256_broadcast_ss(a1 + i);
+#pragma GCC unroll 2
+      for (int v = 0; v < V; ++v) acc[R0 + i][v] = _mm256_fmadd_ps(ai, bv[v], acc[R0 + i][v]);
+    }
+    a0 += kMrF;
+    if (R1 > 0) a1 += kMrF;
     b += ldb;
   }
   store_tile_f32<R, V>(acc, c, ldc, beta, n);
 }
 
-// c[(6 + R1) x n] = two a-panels (6 rows from a0, then the first R1 rows of a1) @ the first
-// 8 columns of b + beta*c, n <= 8. A tile with fewer than 8 accumulators leaves FMA latency
-// exposed (6x8: 4 cycles per k instead of 3); this one carries 7..12 independent chains.
-// The driver uses it for narrow edge panels (two row tiles at once) and for a short last row
-// tile (with the full tile above it, as two 8-column halves). Per-element operations are
-// those of sgemm_tile.
-template <int R1>
+// c[R x n] = the first R rows of one a-panel @ b-panel + beta*c (8(V-1) < n <= 8V).
+template <int R, int V>
+GC_TARGET_AVX2 inline void sgemm_tile(int64_t kc, const float* a, const float* b, int64_t ldb,
+                                      float* c, int64_t ldc, float beta, int n) {
+  sgemm_rows<R, 0, V>(kc, a, a, b, ldb, c, ldc, beta, n);
+}
+
+// c[(6 + m1) x n] = the full a-panel a0 and the first m1 rows of a1 @ the first n columns of b
+// + beta*c: two row tiles at once, for a narrow edge panel (n <= 8) or a short last row tile
+// (m1 <= 3, n <= 16) with the full tile above it. A tile with fewer than 8 accumulators leaves
+// the 4-cycle FMA latency exposed (6x8: 4 cycles per k instead of 3; 2x16: 4 chains), and one
+// with more broadcasts than FMAs per k is bound by loads (8x8: 9 loads per 8 FMAs), so:
+//   n <= 8:  one (6 + m1) x 8 tile, 7..12 chains;
+//   n > 8:   6 + m1 rows as two 16-column tiles of 6..10 chains, the second straddling the two
+//            panels (7 rows as 4 + 3, 8 as 4 + 4, 9 as 5 + 4): 1.04-1.09x the speed of two
+//            (6 + m1) x 8 tiles on 19, 20 and 21 x 500 x 4096.
+template <int M1>
 GC_TARGET_AVX2 void sgemm_tall(int64_t kc, const float* a0, const float* a1, const float* b,
                                int64_t ldb, float* c, int64_t ldc, float beta, int n) {
-  constexpr int R = kMrF + R1;
-  __m256 acc[R][1];
-#pragma GCC unroll 12
-  for (int i = 0; i < R; ++i) {
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
-    acc[i][0] = _mm256_setzero_ps();
+  if constexpr (M1 <= 3) {
+    if (n > 8) {
+      constexpr int kTop = M1 <= 2 ? 4 : 5;  // rows from a0 alone
+      sgemm_rows<kTop, 0, 2>(kc, a0, a0, b, ldb, c, ldc, beta, n);
+      sgemm_rows<kMrF - kTop, M1, 2>(kc, a0 + kTop, a1, b, ldb, c + kTop * ldc, ldc, beta, n);
+      return;
+    }
   }
-#pragma GCC unroll 4
-  for (int64_t k = 0; k < kc; ++k) {
-    const __m256 bv = _mm256_loadu_ps(b);
-#pragma GCC unroll 6
-    for (int i = 0; i < kMrF; ++i)
-      acc[i][0] = _mm256_fmadd_ps(_mm256_broadcast_ss(a0 + i), bv, acc[i][0]);
-#pragma GCC unroll 6
-    for (int i = 0; i < R1; ++i)
-      acc[kMrF + i][0] = _mm256_fmadd_ps(_mm256_broadcast_ss(a1 + i), bv, acc[kMrF + i][0]);
-    a0 += kMrF;
-    a1 += kMrF;
-    b += ldb;
-  }
-  store_tile_f32<R, 1>(acc, c, ldc, beta, n);
+  sgemm_rows<kMrF, M1, 1>(kc, a0, a1, b, ldb, c, ldc, beta, n);
 }
 
 using STall = void (*)(int64_t, const float*, const float*, const float*, int64_t, float*, int64_t,
