@@ -185,9 +185,10 @@ inline void block_times_panel(const GemmPath<T>& p, int64_t kc, const T* ablk, i
   }
 }
 
-// One MC x NC block of C for a short inner dimension (kc <= kSmallKc), in strip order: all of
-// the B block is packed first (or read in place), then each MR-row strip of C is swept along
-// the whole block. Only MR rows of C are written at a time (the panel order writes all mc rows
+// One MC x NC block of C for a short inner dimension (kc <= kSmallKc), in strip order, a group
+// of columns at a time: the group's B panels (about kGroupBytes, so that they stay in L2) are
+// packed in one pass over B's rows (or read in place), then each MR-row strip of C is swept
+// along the group. Only MR rows of C are written at a time (the panel order writes all mc rows
 // at once, too many streams for the hardware prefetchers once C leaves the caches). Every
 // element of C gets the same k order as in the panel order.
 template <typename T>
@@ -195,29 +196,30 @@ void strip_order_block(const GemmPath<T>& p, const Problem<T>& pr, const T* ablk
                        int64_t kc, int64_t pc, int64_t ic, int64_t jc, int64_t nc, T beta,
                        bool direct_b, const PanelSource<T>* src, T* pack_b) {
   const int mr = p.mr, nr = p.nr;
-  if (!direct_b || nc % nr != 0) {
-    for (int64_t jr = 0; jr < nc; jr += nr) {
-      const int64_t nrr = std::min<int64_t>(nr, nc - jr);
-      T* pb = pack_b + jr * kc;
-      if (src)
-        src->pack(src->ctx, pc, kc, jc + jr, nrr, nr, pb);
-      else
-        p.pack_b(pr.trans_b, pr.B, pr.ldb, pc, kc, jc + jr, nrr, pb);
+  const int64_t step =
+      std::max<int64_t>(nr, kGroupBytes / (static_cast<int64_t>(sizeof(T)) * kc) / nr * nr);
+  for (int64_t js = jc; js < jc + nc; js += step) {
+    const int64_t ns = std::min(step, jc + nc - js);
+    const bool in_place = direct_b && ns % nr == 0;
+    if (!in_place && src) {
+      for (int64_t jr = 0; jr < ns; jr += nr)
+        src->pack(src->ctx, pc, kc, js + jr, std::min<int64_t>(nr, ns - jr), nr, pack_b + jr * kc);
+    } else if (!in_place) {
+      p.pack_b(pr.trans_b, pr.B, pr.ldb, pc, kc, js, ns, pack_b);
     }
-    direct_b = false;
-  }
-  for (int64_t ir = 0; ir < mc; ir += mr) {
-    const int64_t mrr = std::min<int64_t>(mr, mc - ir);
-    const T* a = ablk + ir * kc;
-    for (int64_t jr = 0; jr < nc; jr += nr) {
-      const int64_t nrr = std::min<int64_t>(nr, nc - jr);
-      const T* b = direct_b ? pr.B + pc * pr.ldb + jc + jr : pack_b + jr * kc;
-      const int64_t ldbk = direct_b ? pr.ldb : nr;
-      T* c = pr.C + (ic + ir) * pr.ldc + jc + jr;
-      if (mrr == mr && nrr == nr)
-        p.kernel(kc, a, b, ldbk, c, pr.ldc, beta);
-      else
-        p.edge(kc, a, b, ldbk, c, pr.ldc, beta, static_cast<int>(mrr), static_cast<int>(nrr));
+    for (int64_t ir = 0; ir < mc; ir += mr) {
+      const int64_t mrr = std::min<int64_t>(mr, mc - ir);
+      const T* a = ablk + ir * kc;
+      for (int64_t jr = 0; jr < ns; jr += nr) {
+        const int64_t nrr = std::min<int64_t>(nr, ns - jr);
+        const T* b = in_place ? pr.B + pc * pr.ldb + js + jr : pack_b + jr * kc;
+        const int64_t ldbk = in_place ? pr.ldb : nr;
+        T* c = pr.C + (ic + ir) * pr.ldc + js + jr;
+        if (mrr == mr && nrr == nr)
+          p.kernel(kc, a, b, ldbk, c, pr.ldc, beta);
+        else
+          p.edge(kc, a, b, ldbk, c, pr.ldc, beta, static_cast<int>(mrr), static_cast<int>(nrr));
+      }
     }
   }
 }
