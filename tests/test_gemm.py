@@ -249,6 +249,32 @@ def test_single_row_block_b_panel_groups(rng, path, dtype):
 
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_short_k_strip_order_groups(rng, path, dtype):
+    """K of one short KC block (<= 64: C swept a row strip at a time, a group of columns at
+    a time): several groups with a partial last group and panel, B packed or read in place
+    (a thread's block small enough), op(B) transposed, beta != 0; 1 and 2 threads bitwise
+    equal."""
+    with simd_path(path):
+        for M, N, K, pad, tb in [
+            (64, 1100, 64, 0, False),
+            (37, 9000, 9, 3, False),
+            (13, 700, 27, 0, False),
+            (50, 2000, 30, 0, True),
+        ]:
+            a, b = make_operands(rng, M, N, K, False, tb, dtype, pad=pad)
+            c0 = rng.standard_normal((M, N)).astype(dtype)
+            results = []
+            for n in (1, 2):
+                with num_threads(n):
+                    c = c0.copy()
+                    _C.gemm(a, b, c, trans_b=tb, alpha=1.25, beta=-0.5)
+                    results.append(c)
+            check(results[0], a, b, False, tb, 1.25, -0.5, c0)
+            np.testing.assert_array_equal(results[0], results[1])
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_edge_tiles_match_slices_bitwise(rng, path, dtype):
     """An element of C does not depend on the tile that computed it: rows and columns of C
     equal, bit for bit, the products of single rows of A and single columns of B (the edge
