@@ -205,7 +205,7 @@ void strip_order_block(const GemmPath<T>& p, const Problem<T>& pr, const T* ablk
       for (int64_t jr = 0; jr < ns; jr += nr)
         src->pack(src->ctx, pc, kc, js + jr, std::min<int64_t>(nr, ns - jr), nr, pack_b + jr * kc);
     } else if (!in_place) {
-      p.pack_b(pr.trans_b, pr.B, pr.ldb, pc, kc, js, ns, pack_b);
+      p.pack_b(pr.trans_b, pr.B, pr.ldb, pc, kc, js, ns, pack_b, true);
     }
     for (int64_t ir = 0; ir < mc; ir += mr) {
       const int64_t mrr = std::min<int64_t>(mr, mc - ir);
@@ -284,9 +284,9 @@ void gemm_block_range(const GemmPath<T>& p, const Problem<T>& pr, int64_t m0, in
               src->pack(src->ctx, pc, kc, jc + jr, nrr, nr, pb);
             else if (grouped_b && first && jr / nr % group == 0)
               p.pack_b(pr.trans_b, pr.B, pr.ldb, pc, kc, jc + jr,
-                       std::min<int64_t>(group * nr, nc - jr), pb);
+                       std::min<int64_t>(group * nr, nc - jr), pb, single_ic);
             else if (first && !grouped_b)
-              p.pack_b(pr.trans_b, pr.B, pr.ldb, pc, kc, jc + jr, nrr, pb);
+              p.pack_b(pr.trans_b, pr.B, pr.ldb, pc, kc, jc + jr, nrr, pb, false);
             b = pb;
             ldbk = nr;
           }
@@ -387,7 +387,7 @@ void gemm_shared_b(const GemmPath<T>& p, const Problem<T>& pr, int nt) {
         const T beta = pc == 0 ? pr.beta : T(1);
         if (q1 > q0)
           p.pack_b(pr.trans_b, pr.B, pr.ldb, pc, kc, jc + q0 * nr, std::min(nc, q1 * nr) - q0 * nr,
-                   pack_b + q0 * nr * kc);
+                   pack_b + q0 * nr * kc, false);
 #pragma omp barrier
         for (int64_t ic = m0; ic < m1; ic += p.mc) {
           const int64_t mc = std::min(p.mc, m1 - ic);

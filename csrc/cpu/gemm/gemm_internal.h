@@ -54,10 +54,12 @@ using PackA = void (*)(bool trans, const T* A, int64_t lda, int64_t i0, int64_t 
                        int64_t kc, T alpha, T* out);
 
 // Packs rows [p0, p0+kc) x columns [j0, j0+nc) of op(B) into NR-column micro-panels.
-// op(B)[k][j] = trans ? B[j*ldb + k] : B[k*ldb + j].
+// op(B)[k][j] = trans ? B[j*ldb + k] : B[k*ldb + j]. ahead: a hint that the caller has not
+// prefetched the source, so the packer should prefetch it a few rows ahead of its copy (the
+// portable packers ignore it).
 template <typename T>
 using PackB = void (*)(bool trans, const T* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
-                       int64_t nc, T* out);
+                       int64_t nc, T* out, bool ahead);
 
 // One complete GEMM implementation: register tile, cache blocking and its functions.
 template <typename T>
@@ -114,7 +116,7 @@ void pack_a_generic(bool trans, const T* __restrict A, int64_t lda, int64_t i0, 
 
 template <typename T, int NR>
 void pack_b_generic(bool trans, const T* __restrict B, int64_t ldb, int64_t p0, int64_t kc,
-                    int64_t j0, int64_t nc, T* __restrict out) {
+                    int64_t j0, int64_t nc, T* __restrict out, bool /*ahead*/ = false) {
   for (int64_t jr = 0; jr < nc; jr += NR) {
     const int64_t nr = nc - jr < NR ? nc - jr : NR;
     T* __restrict dst = out + jr * kc;

@@ -408,9 +408,15 @@ GC_TARGET_AVX2 void pack_a_f32(bool trans, const float* A, int64_t lda, int64_t 
   }
 }
 
+// Rows of B that pack_b_f32 prefetches ahead of the row it copies when asked to (the groups of
+// a one-row-block product, packed with little arithmetic in between: 20x500x4096 +10%,
+// 64x64x12544 +6% at 1 thread; where the driver prefetches the source itself, it only adds
+// instructions).
+constexpr int64_t kPackAhead = 8;
+
 // op(B) rows [p0, p0+kc) x columns [j0, j0+nc) into 16-column micro-panels.
 GC_TARGET_AVX2 void pack_b_f32(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t kc,
-                               int64_t j0, int64_t nc, float* out) {
+                               int64_t j0, int64_t nc, float* out, bool ahead) {
   const int64_t full = nc / kNrF * kNrF;  // columns in full panels
   if (!trans) {
     // Up to 16 full panels at once, row by row: each row of B is read as one contiguous run
@@ -422,6 +428,11 @@ GC_TARGET_AVX2 void pack_b_f32(bool trans, const float* B, int64_t ldb, int64_t 
       const int64_t j2 = std::min(full, j1 + kChunk);
       for (int64_t k = 0; k < kc; ++k) {
         const float* s = src + k * ldb;
+        if (ahead && k + kPackAhead < kc) {
+          const float* ahead = s + kPackAhead * ldb;
+          for (int64_t j = j1; j < j2; j += kNrF) _mm_prefetch(ahead + j, _MM_HINT_T0);
+          _mm_prefetch(ahead + j2 - 1, _MM_HINT_T0);
+        }
         for (int64_t j = j1; j < j2; j += kNrF) {
           float* d = out + j * kc + k * kNrF;
           _mm256_store_ps(d, _mm256_loadu_ps(s + j));
@@ -455,7 +466,7 @@ GC_TARGET_AVX2 void pack_b_f32(bool trans, const float* B, int64_t ldb, int64_t 
 // double packing (B not transposed vectorised; the rest is the portable code)
 
 GC_TARGET_AVX2 void pack_b_f64(bool trans, const double* B, int64_t ldb, int64_t p0, int64_t kc,
-                               int64_t j0, int64_t nc, double* out) {
+                               int64_t j0, int64_t nc, double* out, bool /*ahead*/) {
   if (trans) {
     pack_b_generic<double, kNrD>(trans, B, ldb, p0, kc, j0, nc, out);
     return;
