@@ -34,6 +34,8 @@ CONV = [  # (M, K, N): output channels, C*R*S, batch*OH*OW (or OH*OW per image)
     (64, 576, 3136),
     (128, 1152, 196),
     (64, 288, 12544),
+    (96, 363, 3025),  # 11x11 filters on 3 channels, 55x55 output: odd K and N
+    (64, 64, 12544),  # 1x1 convolution
 ]
 
 

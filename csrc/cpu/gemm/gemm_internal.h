@@ -54,8 +54,8 @@ using PackA = void (*)(bool trans, const T* A, int64_t lda, int64_t i0, int64_t 
                        int64_t kc, T alpha, T* out);
 
 // Packs rows [p0, p0+kc) x columns [j0, j0+nc) of op(B) into NR-column micro-panels.
-// op(B)[k][j] = trans ? B[j*ldb + k] : B[k*ldb + j]. ahead: a hint that the caller has not
-// prefetched the source, so the packer should prefetch it a few rows ahead of its copy (the
+// op(B)[k][j] = trans ? B[j*ldb + k] : B[k*ldb + j]. ahead: also prefetch the source a few rows
+// ahead of the copy, for packs that the caller's own prefetching does not cover in time (the
 // portable packers ignore it).
 template <typename T>
 using PackB = void (*)(bool trans, const T* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
