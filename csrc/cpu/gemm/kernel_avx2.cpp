@@ -4,6 +4,7 @@
 // target("avx2,fma"), and the driver calls them only when the CPU has AVX2 and FMA.
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <utility>
 
 #include "core/simd_target.h"
@@ -368,33 +369,42 @@ GC_TARGET_AVX2 void pack_a_f32(bool trans, const float* A, int64_t lda, int64_t 
                                int64_t p0, int64_t kc, float alpha, float* out) {
   const __m256 va = _mm256_set1_ps(alpha);
   for (int64_t ir = 0; ir < mc; ir += kMrF) {
-    if (mc - ir < kMrF) {  // partial panel: portable path (zero-fills the missing rows)
-      pack_a_generic<float, kMrF>(trans, A, lda, i0 + ir, mc - ir, p0, kc, alpha, out + ir * kc);
+    const int64_t rows = std::min<int64_t>(kMrF, mc - ir);
+    if (rows < kMrF && trans) {  // partial panel: portable path (zero-fills the missing rows)
+      pack_a_generic<float, kMrF>(trans, A, lda, i0 + ir, rows, p0, kc, alpha, out + ir * kc);
       continue;
     }
     float* dst = out + ir * kc;
     if (!trans) {
-      // Six rows, contiguous in k: transpose 8-column blocks (rows 6, 7 are don't-care).
+      // Six rows (fewer in a partial panel: the rest are zero), contiguous in k: transpose
+      // 8-column blocks (rows 6, 7 are don't-care); the last kc % 8 columns by masked loads.
       const float* src = A + (i0 + ir) * lda + p0;
-      int64_t k = 0;
-      for (; k + 8 <= kc; k += 8) {
+      for (int64_t k = 0; k < kc; k += 8) {
+        const int64_t w = std::min<int64_t>(8, kc - k);
         __m256 r[8];
-        for (int i = 0; i < kMrF; ++i) r[i] = _mm256_mul_ps(va, _mm256_loadu_ps(src + i * lda + k));
+        if (rows == kMrF && w == 8) {
+          for (int i = 0; i < kMrF; ++i)
+            r[i] = _mm256_mul_ps(va, _mm256_loadu_ps(src + i * lda + k));
+        } else {
+          const __m256i mask = lane_mask32(static_cast<int>(w));
+          for (int i = 0; i < kMrF; ++i)
+            r[i] = i < rows ? _mm256_mul_ps(va, _mm256_maskload_ps(src + i * lda + k, mask))
+                            : _mm256_setzero_ps();
+        }
         r[6] = r[7] = _mm256_setzero_ps();
         transpose8(r);
         // Column k+j is 6 floats; its 8-float store spills 2 zeros into column k+j+1, which
-        // the next store overwrites. Only the panel's last column is stored as 4 + 2.
-        for (int j = 0; j < 7; ++j) _mm256_storeu_ps(dst + (k + j) * kMrF, r[j]);
-        float* d = dst + (k + 7) * kMrF;
+        // the next store overwrites. The panel's last block goes through a buffer, so that
+        // nothing is written past the panel.
         if (k + 8 < kc) {
-          _mm256_storeu_ps(d, r[7]);
+          for (int j = 0; j < 8; ++j) _mm256_storeu_ps(dst + (k + j) * kMrF, r[j]);
         } else {
-          _mm_storeu_ps(d, _mm256_castps256_ps128(r[7]));
-          _mm_storel_pi(reinterpret_cast<__m64*>(d + 4), _mm256_extractf128_ps(r[7], 1));
+          alignas(32) float cols[8][8];
+          for (int j = 0; j < 8; ++j) _mm256_store_ps(cols[j], r[j]);
+          for (int64_t j = 0; j < w; ++j)
+            std::memcpy(dst + (k + j) * kMrF, cols[j], sizeof(float) * kMrF);
         }
       }
-      for (; k < kc; ++k)
-        for (int i = 0; i < kMrF; ++i) dst[k * kMrF + i] = alpha * src[i * lda + k];
     } else {
       const float* src = A + p0 * lda + i0 + ir;  // row k of the panel is contiguous
       for (int64_t k = 0; k < kc; ++k) {
