@@ -6,9 +6,12 @@ PyTorch when installed, timed interleaved in the same process.
 Shapes: square 64..2048 and the im2col GEMMs of a small CNN's convolutions, C = W (M x K)
 @ cols (K x N), none transposed. For each thread count the script re-runs itself in a
 subprocess with OMP_NUM_THREADS / OPENBLAS_NUM_THREADS set (so numpy's BLAS and gradcore
-use the same number of threads), times every library round-robin per shape (median of
-several rounds) and reports GFLOP/s, the ratio numpy_time / gradcore_time (> 1: gradcore is
-faster) and the fraction of the machine's peak (cores x 32 fp32 FLOP/cycle x clock).
+use the same number of threads), times every library round-robin per shape (9 rounds, the
+order reversed every other round) and reports GFLOP/s (median over the rounds), the ratio
+numpy_time / gradcore_time (> 1: gradcore is faster; the median of the per-round ratios, each
+round's times taken seconds apart under the same load; the ratio of the two medians is in
+the JSON as ratio_of_medians_vs_numpy) and the fraction of the machine's peak (cores x 32
+fp32 FLOP/cycle x clock).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +27,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import interleaved, machine_info, machine_peak_gflops, write_json  # noqa: E402
+from common import (  # noqa: E402
+    interleaved_samples,
+    machine_info,
+    machine_peak_gflops,
+    paired_ratio,
+    write_json,
+)
 
 SQUARE = [64, 128, 256, 512, 768, 1024, 1536, 2048]
 QUICK_SQUARE = [128, 512, 1024]
@@ -81,7 +91,10 @@ def worker(threads: int, quick: bool, dtype: str) -> list:
             tc = torch.from_numpy(np.empty((M, N), dt))
             fns["torch"] = lambda ta=ta, tb=tb, tc=tc: torch.matmul(ta, tb, out=tc)
         flops = 2.0 * M * N * K
-        t = interleaved(fns, repeat=5 if quick else 9, min_time=0.03 if quick else 0.1)
+        samples = interleaved_samples(
+            fns, repeat=5 if quick else 9, min_time=0.03 if quick else 0.1
+        )
+        t = {name: statistics.median(s) for name, s in samples.items()}
         fns["gradcore"]()
         fns["numpy"]()
         err = float(np.max(np.abs(c_gc.astype(np.float64) - c_np)) / max(1.0, np.sqrt(K)))
@@ -94,11 +107,12 @@ def worker(threads: int, quick: bool, dtype: str) -> list:
             "dtype": dtype,
             "gflops": {name: flops / s / 1e9 for name, s in t.items()},
             "seconds": t,
-            "ratio_vs_numpy": t["numpy"] / t["gradcore"],
+            "ratio_vs_numpy": paired_ratio(samples, "numpy", "gradcore"),
+            "ratio_of_medians_vs_numpy": t["numpy"] / t["gradcore"],
             "max_abs_diff_over_sqrtK": err,
         }
         if "torch" in t:
-            row["ratio_vs_torch"] = t["torch"] / t["gradcore"]
+            row["ratio_vs_torch"] = paired_ratio(samples, "torch", "gradcore")
         rows.append(row)
         print(json.dumps(row), flush=True)
     return rows
@@ -133,7 +147,10 @@ def main() -> None:
     head = f"{'shape':>22} {'thr':>3} {'gradcore':>9} {'numpy':>9} {'ratio':>6}"
     head += f" {'torch':>9} {'ratio':>6}" if has_torch else ""
     head += f" {'%peak':>6}"
-    print(f"GEMM {args.dtype}, GFLOP/s (ratio = other's time / gradcore's time, > 1: faster)")
+    print(
+        f"GEMM {args.dtype}, GFLOP/s (ratio: median over the rounds of other's time /"
+        " gradcore's time, > 1: gradcore faster)"
+    )
     print(f"machine peak {peak:.0f} GFLOP/s fp32 ({per_core:.0f} per core)")
     print(head)
     for r in rows:

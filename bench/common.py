@@ -32,11 +32,12 @@ def timeit(fn: Callable[[], object], repeat: int = 5, min_time: float = 0.05) ->
     return statistics.median(samples)
 
 
-def interleaved(
+def interleaved_samples(
     fns: dict, repeat: int = 5, min_time: float = 0.05, settle: Optional[float] = None
 ) -> dict:
-    """Median seconds per call for each named fn, timed round-robin so that load from other
-    processes on a shared machine hits all of them alike (compare their ratios).
+    """Seconds per call for each named fn in each of `repeat` rounds, timed round-robin (the
+    order reversed every other round) so that load from other processes on a shared machine
+    hits all of them alike: {name: [round 0, round 1, ...]}.
 
     `settle` seconds of sleep precede each timed block (default: 0.12 s when the native
     kernels use more than one thread). Thread pools spin for a while after their work
@@ -55,15 +56,33 @@ def interleaved(
         fn()
         inner[name] = max(1, int(min_time / max(time.perf_counter() - t0, 1e-9)))
     samples = {name: [] for name in fns}
-    for _ in range(repeat):
-        for name, fn in fns.items():
+    names = list(fns)
+    for r in range(repeat):
+        for name in names if r % 2 == 0 else names[::-1]:
+            fn = fns[name]
             if settle:
                 time.sleep(settle)
             t0 = time.perf_counter()
             for _ in range(inner[name]):
                 fn()
             samples[name].append((time.perf_counter() - t0) / inner[name])
+    return samples
+
+
+def interleaved(
+    fns: dict, repeat: int = 5, min_time: float = 0.05, settle: Optional[float] = None
+) -> dict:
+    """Median seconds per call for each named fn over the rounds of interleaved_samples."""
+    samples = interleaved_samples(fns, repeat, min_time, settle)
     return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def paired_ratio(samples: dict, slower: str, faster: str) -> float:
+    """Median over the rounds of samples[slower] / samples[faster]: the speed of `faster`
+    relative to `slower` (> 1: faster is faster), each round's two times taken seconds apart
+    under the same load, so a burst of load from other processes that hits one round does not
+    skew the ratio as it can the ratio of the two medians."""
+    return statistics.median(x / y for x, y in zip(samples[slower], samples[faster]))
 
 
 def write_json(path, payload) -> Path:

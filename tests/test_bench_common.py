@@ -1,0 +1,29 @@
+"""bench/common.py's timing helpers (the benchmarks' ratios depend on them)."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from common import interleaved, interleaved_samples, paired_ratio  # noqa: E402
+
+
+def test_paired_ratio_is_the_median_of_per_round_ratios():
+    # Round 2 ran under a burst of load that slowed both libraries alike: the paired ratio
+    # still says exactly 2x; the ratio of the two medians would not if the burst hit only one.
+    samples = {"numpy": [2.0, 2.2, 20.0, 1.8, 2.0], "gradcore": [1.0, 1.1, 10.0, 0.9, 1.0]}
+    assert paired_ratio(samples, "numpy", "gradcore") == pytest.approx(2.0)
+    assert paired_ratio(samples, "gradcore", "numpy") == pytest.approx(0.5)
+
+
+def test_interleaved_samples_alternates_the_order():
+    calls = []
+    fns = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
+    samples = interleaved_samples(fns, repeat=4, min_time=0.0, settle=0.0)
+    assert [len(s) for s in samples.values()] == [4, 4]
+    assert all(t >= 0.0 for s in samples.values() for t in s)
+    timed = calls[4:]  # after two calibration calls each
+    assert timed == ["a", "b", "b", "a", "a", "b", "b", "a"]
+    medians = interleaved(fns, repeat=3, min_time=0.0, settle=0.0)
+    assert set(medians) == {"a", "b"}
