@@ -184,6 +184,7 @@ def test_one_vs_two_threads_bitwise(rng, path, dtype):
             ((1023, 45, 300), True, False),
             ((64, 3136, 576), False, True),
             ((200, 301, 1100), True, True),
+            ((217, 300, 300), False, False),  # the fewest rows in several row blocks
         ]:
             a, b = make_operands(rng, M, N, K, ta, tb, dtype)
             c0 = rng.standard_normal((M, N)).astype(dtype)
@@ -234,6 +235,7 @@ def test_single_row_block_b_panel_groups(rng, path, dtype):
             (100, 700, 600, 0, True),
             (64, 1500, 130, 1, True),
             (120, 50, 5000, 0, False),
+            (216, 300, 700, 0, False),  # the most rows taken as one row block
         ]:
             a, b = make_operands(rng, M, N, K, False, tb, dtype, pad=pad)
             c0 = rng.standard_normal((M, N)).astype(dtype)

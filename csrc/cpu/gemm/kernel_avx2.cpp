@@ -499,12 +499,11 @@ GC_TARGET_AVX2 void pack_b_f64(bool trans, const double* B, int64_t ldb, int64_t
 }  // namespace
 
 const GemmPath<float>& avx2_path_f32() {
-  // Zen 3: a 16 KiB B micro-panel (256 x 16) in L1d, a 216 KiB A block in L2 (half of it:
-  // 216 rows against 144 streamed the B block from L3 fewer times, +1.5-9% at 1 thread for
-  // 150-200 rows and 2048^3), the B block (256 x 4080, 4 MiB) in L3.
+  // Zen 3: a 16 KiB B micro-panel (256 x 16) in L1d, a 144 KiB A block in L2,
+  // the B block (256 x 4080, 4 MiB) in L3.
   static const GemmPath<float> p{kMrF,
                                  kNrF,
-                                 216,
+                                 144,
                                  256,
                                  4080,
                                  &sgemm_kernel_6x16,
