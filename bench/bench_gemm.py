@@ -107,6 +107,7 @@ def worker(threads: int, quick: bool, dtype: str) -> list:
             "dtype": dtype,
             "gflops": {name: flops / s / 1e9 for name, s in t.items()},
             "seconds": t,
+            "round_seconds": samples,
             "ratio_vs_numpy": paired_ratio(samples, "numpy", "gradcore"),
             "ratio_of_medians_vs_numpy": t["numpy"] / t["gradcore"],
             "max_abs_diff_over_sqrtK": err,
