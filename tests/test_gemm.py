@@ -174,6 +174,21 @@ def test_empty_dimensions(dtype):
     assert _C.gemm(np.ones((2, 5), dtype), np.ones((5, 0), dtype)).shape == (2, 0)
 
 
+def check_1_and_2_threads(rng, M, N, K, ta, tb, dtype, alpha, beta, pad=0):
+    """C = alpha*op(A)@op(B) + beta*C0 at 1 and 2 threads: the two bitwise equal, and equal to
+    numpy's float64 product."""
+    a, b = make_operands(rng, M, N, K, ta, tb, dtype, pad=pad)
+    c0 = rng.standard_normal((M, N)).astype(dtype)
+    results = []
+    for n in (1, 2):
+        with num_threads(n):
+            c = c0.copy()
+            _C.gemm(a, b, c, trans_a=ta, trans_b=tb, alpha=alpha, beta=beta)
+            results.append(c)
+    np.testing.assert_array_equal(results[0], results[1])
+    check(results[0], a, b, ta, tb, alpha, beta, c0)
+
+
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_one_vs_two_threads_bitwise(rng, path, dtype):
@@ -186,16 +201,7 @@ def test_one_vs_two_threads_bitwise(rng, path, dtype):
             ((200, 301, 1100), True, True),
             ((217, 300, 300), False, False),  # the fewest rows in several row blocks
         ]:
-            a, b = make_operands(rng, M, N, K, ta, tb, dtype)
-            c0 = rng.standard_normal((M, N)).astype(dtype)
-            results = []
-            for n in (1, 2):
-                with num_threads(n):
-                    c = c0.copy()
-                    _C.gemm(a, b, c, trans_a=ta, trans_b=tb, alpha=0.5, beta=1.5)
-                    results.append(c)
-            np.testing.assert_array_equal(results[0], results[1])
-            check(results[0], a, b, ta, tb, 0.5, 1.5, c0)
+            check_1_and_2_threads(rng, M, N, K, ta, tb, dtype, 0.5, 1.5)
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -237,16 +243,7 @@ def test_single_row_block_b_panel_groups(rng, path, dtype):
             (120, 50, 5000, 0, False),
             (216, 300, 700, 0, False),  # the most rows taken as one row block
         ]:
-            a, b = make_operands(rng, M, N, K, False, tb, dtype, pad=pad)
-            c0 = rng.standard_normal((M, N)).astype(dtype)
-            results = []
-            for n in (1, 2):
-                with num_threads(n):
-                    c = c0.copy()
-                    _C.gemm(a, b, c, trans_b=tb, alpha=-0.75, beta=0.5)
-                    results.append(c)
-            check(results[0], a, b, False, tb, -0.75, 0.5, c0)
-            np.testing.assert_array_equal(results[0], results[1])
+            check_1_and_2_threads(rng, M, N, K, False, tb, dtype, -0.75, 0.5, pad=pad)
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -263,16 +260,7 @@ def test_short_k_strip_order_groups(rng, path, dtype):
             (13, 700, 27, 0, False),
             (50, 2000, 30, 0, True),
         ]:
-            a, b = make_operands(rng, M, N, K, False, tb, dtype, pad=pad)
-            c0 = rng.standard_normal((M, N)).astype(dtype)
-            results = []
-            for n in (1, 2):
-                with num_threads(n):
-                    c = c0.copy()
-                    _C.gemm(a, b, c, trans_b=tb, alpha=1.25, beta=-0.5)
-                    results.append(c)
-            check(results[0], a, b, False, tb, 1.25, -0.5, c0)
-            np.testing.assert_array_equal(results[0], results[1])
+            check_1_and_2_threads(rng, M, N, K, False, tb, dtype, 1.25, -0.5, pad=pad)
 
 
 @pytest.mark.parametrize("path", PATHS)
