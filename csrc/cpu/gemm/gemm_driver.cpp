@@ -242,7 +242,8 @@ void gemm_block_range(const GemmPath<T>& p, const Problem<T>& pr, int64_t m0, in
                       int64_t n0, int64_t n1, const T* packed_a = nullptr, int64_t mp = 0,
                       const PanelSource<T>* src = nullptr) {
   const int mr = p.mr, nr = p.nr;
-  const int64_t mcb = m1 - m0 <= single_block_rows(p) ? m1 - m0 : p.mc;  // MC block
+  // MC block, a multiple of MR (pack_a zero-fills the rows of a partial last panel).
+  const int64_t mcb = m1 - m0 <= single_block_rows(p) ? round_up(m1 - m0, mr) : p.mc;
   const int64_t mc_max = std::min(mcb, round_up(m1 - m0, mr));
   int64_t ncb = p.nc;  // NC block
   if (packed_a && m1 - m0 <= mcb && pr.K > pr.kc) {
