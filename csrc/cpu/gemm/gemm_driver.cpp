@@ -28,6 +28,7 @@ namespace gradcore {
 namespace {
 
 using gemm_detail::GemmPath;
+using gemm_detail::prefetch_rows;
 
 // Below this many multiply-adds per thread, extra threads cost more than they save.
 constexpr int64_t kMinWorkPerThread = int64_t{1} << 17;
@@ -72,17 +73,6 @@ struct Problem {
   int64_t ldc;
   int64_t kc;  // KC block used for this K (a function of K only)
 };
-
-// Prefetches rows [u0, u1) of a row-major block (row stride ld, w values per row), every
-// cache line of each row; Locality as in __builtin_prefetch (3: into L1, 2: into L2).
-template <int Locality, typename T>
-inline void prefetch_rows(const T* src, int64_t ld, int64_t w, int64_t u0, int64_t u1) {
-  constexpr int64_t kLine = 64 / sizeof(T);
-  for (int64_t r = u0; r < u1; ++r) {
-    for (int64_t c = 0; c < w; c += kLine) __builtin_prefetch(src + r * ld + c, 0, Locality);
-    __builtin_prefetch(src + r * ld + w - 1, 0, Locality);
-  }
-}
 
 // Prefetches part [u0, u1) of the source of op(B)'s rows [pc, pc+kc) x columns [j, j+nr) (one
 // micro-panel or a group): the units are the kc rows of B (not transposed) or its nr rows
@@ -140,6 +130,12 @@ constexpr int64_t kCBlockBytes = 128 * 1024;
 // Bytes of B micro-panels packed in one pass over B's rows when each panel is used once.
 constexpr int64_t kGroupBytes = int64_t{1} << 17;
 
+// B micro-panels (kc x nr) in one group of about kGroupBytes, at least one.
+template <typename T>
+int64_t panels_per_group(int64_t kc, int nr) {
+  return std::max<int64_t>(1, kGroupBytes / (static_cast<int64_t>(sizeof(T)) * kc * nr));
+}
+
 // Up to this KC the micro-kernels are bound by writing C, not by the FMAs.
 constexpr int64_t kSmallKc = 64;
 
@@ -149,7 +145,7 @@ constexpr int64_t kSmallKc = 64;
 // leave FMA latency exposed, so where the path has the kernels for it a panel of <= NR/4
 // columns goes to the row-vectorised narrow kernel, one of <= NR/2 takes its row tiles two at
 // a time (tall kernel), and a short last row tile (<= MR/2 rows) is computed together with the
-// full tile above it as two half-width tall tiles.
+// full tile above it (tall kernel, which chooses how to split those rows).
 template <typename T, typename Before>
 inline void block_times_panel(const GemmPath<T>& p, int64_t kc, const T* ablk, int64_t mc,
                               const T* b, int64_t ldb, int64_t nrr, T* c, int64_t ldc, T beta,
@@ -205,8 +201,7 @@ void strip_order_block(const GemmPath<T>& p, const Problem<T>& pr, const T* ablk
                        int64_t kc, int64_t pc, int64_t ic, int64_t jc, int64_t nc, T beta,
                        bool direct_b, const PanelSource<T>* src, T* pack_b) {
   const int mr = p.mr, nr = p.nr;
-  const int64_t step =
-      std::max<int64_t>(nr, kGroupBytes / (static_cast<int64_t>(sizeof(T)) * kc) / nr * nr);
+  const int64_t step = panels_per_group<T>(kc, nr) * nr;
   for (int64_t js = jc; js < jc + nc; js += step) {
     const int64_t ns = std::min(step, jc + nc - js);
     const bool in_place = direct_b && ns % nr == 0;
@@ -242,9 +237,9 @@ void gemm_block_range(const GemmPath<T>& p, const Problem<T>& pr, int64_t m0, in
                       int64_t n0, int64_t n1, const T* packed_a = nullptr, int64_t mp = 0,
                       const PanelSource<T>* src = nullptr) {
   const int mr = p.mr, nr = p.nr;
-  // MC block, a multiple of MR (pack_a zero-fills the rows of a partial last panel).
+  // MC block, a multiple of MR (pack_a zero-fills the rows of a partial last panel): all the
+  // rows up to single_block_rows, else MC (fewer than the rows).
   const int64_t mcb = m1 - m0 <= single_block_rows(p) ? round_up(m1 - m0, mr) : p.mc;
-  const int64_t mc_max = std::min(mcb, round_up(m1 - m0, mr));
   int64_t ncb = p.nc;  // NC block
   if (packed_a && m1 - m0 <= mcb && pr.K > pr.kc) {
     const int64_t fit = kCBlockBytes / (static_cast<int64_t>(sizeof(T)) * (m1 - m0)) / nr * nr;
@@ -252,7 +247,7 @@ void gemm_block_range(const GemmPath<T>& p, const Problem<T>& pr, int64_t m0, in
   }
   const int64_t nc_max = std::min(ncb, round_up(n1 - n0, nr));
   T* pack_a =
-      packed_a ? nullptr : thread_scratch<T>(kSlotGemmPackA, static_cast<size_t>(mc_max * pr.kc));
+      packed_a ? nullptr : thread_scratch<T>(kSlotGemmPackA, static_cast<size_t>(mcb * pr.kc));
   T* pack_b = thread_scratch<T>(kSlotGemmPackB, static_cast<size_t>(nc_max * pr.kc));
 
   const bool direct_b = !src && use_b_in_place(pr, m1 - m0, mcb, n1 - n0);
@@ -261,8 +256,7 @@ void gemm_block_range(const GemmPath<T>& p, const Problem<T>& pr, int64_t m0, in
   // row of B read once per group: during the first ic block, into the B block buffer (later
   // ic blocks reuse it), or, with a single ic block, into a buffer of one group.
   const bool grouped_b = !src && !direct_b;
-  const int64_t group = std::clamp<int64_t>(
-      kGroupBytes / (static_cast<int64_t>(sizeof(T)) * pr.kc * nr), 1, nc_max / nr);
+  const int64_t group = std::min<int64_t>(panels_per_group<T>(pr.kc, nr), nc_max / nr);
   for (int64_t jc = n0; jc < n1; jc += ncb) {
     const int64_t nc = std::min(ncb, n1 - jc);
     for (int64_t pc = 0; pc < pr.K; pc += pr.kc) {

@@ -81,6 +81,17 @@ const GemmPath<double>& generic_path_f64();
 const GemmPath<float>& avx2_path_f32();
 const GemmPath<double>& avx2_path_f64();
 
+// Prefetches rows [u0, u1) of a row-major block (row stride ld, w values per row), every
+// cache line of each row; Locality as in __builtin_prefetch (3: into L1, 2: into L2).
+template <int Locality, typename T>
+inline void prefetch_rows(const T* src, int64_t ld, int64_t w, int64_t u0, int64_t u1) {
+  constexpr int64_t kLine = 64 / sizeof(T);
+  for (int64_t r = u0; r < u1; ++r) {
+    for (int64_t c = 0; c < w; c += kLine) __builtin_prefetch(src + r * ld + c, 0, Locality);
+    __builtin_prefetch(src + r * ld + w - 1, 0, Locality);
+  }
+}
+
 // Portable packing routines, templated on the micro-tile size.
 template <typename T, int MR>
 void pack_a_generic(bool trans, const T* __restrict A, int64_t lda, int64_t i0, int64_t mc,

@@ -438,11 +438,8 @@ GC_TARGET_AVX2 void pack_b_f32(bool trans, const float* B, int64_t ldb, int64_t 
       const int64_t j2 = std::min(full, j1 + kChunk);
       for (int64_t k = 0; k < kc; ++k) {
         const float* s = src + k * ldb;
-        if (ahead && k + kPackAhead < kc) {
-          const float* ahead = s + kPackAhead * ldb;
-          for (int64_t j = j1; j < j2; j += kNrF) _mm_prefetch(ahead + j, _MM_HINT_T0);
-          _mm_prefetch(ahead + j2 - 1, _MM_HINT_T0);
-        }
+        if (ahead && k + kPackAhead < kc)
+          prefetch_rows<3>(s + kPackAhead * ldb + j1, ldb, j2 - j1, 0, 1);
         for (int64_t j = j1; j < j2; j += kNrF) {
           float* d = out + j * kc + k * kNrF;
           _mm256_store_ps(d, _mm256_loadu_ps(s + j));
