@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +30,7 @@ from common import (  # noqa: E402
     interleaved_samples,
     machine_info,
     machine_peak_gflops,
+    medians,
     paired_ratio,
     write_json,
 )
@@ -94,7 +94,7 @@ def worker(threads: int, quick: bool, dtype: str) -> list:
         samples = interleaved_samples(
             fns, repeat=5 if quick else 9, min_time=0.03 if quick else 0.1
         )
-        t = {name: statistics.median(s) for name, s in samples.items()}
+        t = medians(samples)
         fns["gradcore"]()
         fns["numpy"]()
         err = float(np.max(np.abs(c_gc.astype(np.float64) - c_np)) / max(1.0, np.sqrt(K)))

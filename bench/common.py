@@ -69,20 +69,24 @@ def interleaved_samples(
     return samples
 
 
+def medians(samples: dict) -> dict:
+    """{name: median of its per-round seconds} for samples from interleaved_samples."""
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
 def interleaved(
     fns: dict, repeat: int = 5, min_time: float = 0.05, settle: Optional[float] = None
 ) -> dict:
     """Median seconds per call for each named fn over the rounds of interleaved_samples."""
-    samples = interleaved_samples(fns, repeat, min_time, settle)
-    return {name: statistics.median(s) for name, s in samples.items()}
+    return medians(interleaved_samples(fns, repeat, min_time, settle))
 
 
-def paired_ratio(samples: dict, slower: str, faster: str) -> float:
-    """Median over the rounds of samples[slower] / samples[faster]: the speed of `faster`
-    relative to `slower` (> 1: faster is faster), each round's two times taken seconds apart
-    under the same load, so a burst of load from other processes that hits one round does not
-    skew the ratio as it can the ratio of the two medians."""
-    return statistics.median(x / y for x, y in zip(samples[slower], samples[faster]))
+def paired_ratio(samples: dict, reference: str, candidate: str) -> float:
+    """Median over the rounds of samples[reference] / samples[candidate]: the speed of
+    `candidate` relative to `reference` (> 1: candidate is faster), each round's two times
+    taken seconds apart under the same load, so a burst of load from other processes that hits
+    one round does not skew the ratio as it can the ratio of the two medians."""
+    return statistics.median(x / y for x, y in zip(samples[reference], samples[candidate]))
 
 
 def write_json(path, payload) -> Path:
