@@ -248,6 +248,25 @@ def test_single_row_block_b_panel_groups(rng, path, dtype):
 
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_several_row_blocks_row_order(rng, path, dtype):
+    """Several MC blocks (C computed a group of B panels at a time, each row tile swept along
+    the group): a last row block of 0, 2, 5 and 13 rows past a multiple of 6 (a short tail
+    paired with the tile above it, or not), widths ending in a partial group and a partial
+    panel, a row stride that is a multiple of 4 KiB, K over one KC block, transposes,
+    beta != 0; 1 and 2 threads (rows split) bitwise equal."""
+    with simd_path(path):
+        for M, N, K, pad, ta, tb in [
+            (300, 300, 300, 0, False, False),
+            (290, 149, 401, 0, False, True),
+            (445, 270, 520, 3, True, False),
+            (437, 133, 64, 0, False, False),
+            (433, 1024, 260, 0, True, True),
+        ]:
+            check_1_and_2_threads(rng, M, N, K, ta, tb, dtype, 0.75, -1.5, pad=pad)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_short_k_strip_order_groups(rng, path, dtype):
     """K of one short KC block (<= 64: C swept a row strip at a time, a group of columns at
     a time): several groups with a partial last group and panel, B packed or read in place
