@@ -20,89 +20,137 @@ constexpr int kMrF = 6, kNrF = 16;
 constexpr int kMrD = 6, kNrD = 8;
 
 // ---------------------------------------------------------------------------------------
-// float micro-kernels
+// The tile kernel, float and double
 
-// Lanes [0, n) of a ymm of 32-bit elements (0 < n <= 8).
-GC_TARGET_AVX2 inline __m256i lane_mask32(int n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
+// One ymm of T and the AVX2 operations of the tile kernels: one template serves float (8
+// lanes) and double (4 lanes).
+template <typename T>
+struct Ymm;
+
+template <>
+struct Ymm<float> {
+  using V = __m256;
+  static constexpr int kLanes = 8;
+  GC_TARGET_AVX2 static V zero() { return _mm256_setzero_ps(); }
+  GC_TARGET_AVX2 static V set1(float x) { return _mm256_set1_ps(x); }
+  GC_TARGET_AVX2 static V load(const float* p) { return _mm256_loadu_ps(p); }
+  GC_TARGET_AVX2 static V broadcast(const float* p) { return _mm256_broadcast_ss(p); }
+  GC_TARGET_AVX2 static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  GC_TARGET_AVX2 static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
+  // Lanes [0, n) (0 < n <= 8).
+  GC_TARGET_AVX2 static __m256i mask(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  GC_TARGET_AVX2 static V maskload(const float* p, __m256i m) { return _mm256_maskload_ps(p, m); }
+  GC_TARGET_AVX2 static void maskstore(float* p, __m256i m, V v) { _mm256_maskstore_ps(p, m, v); }
+};
+
+template <>
+struct Ymm<double> {
+  using V = __m256d;
+  static constexpr int kLanes = 4;
+  GC_TARGET_AVX2 static V zero() { return _mm256_setzero_pd(); }
+  GC_TARGET_AVX2 static V set1(double x) { return _mm256_set1_pd(x); }
+  GC_TARGET_AVX2 static V load(const double* p) { return _mm256_loadu_pd(p); }
+  GC_TARGET_AVX2 static V broadcast(const double* p) { return _mm256_broadcast_sd(p); }
+  GC_TARGET_AVX2 static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+  GC_TARGET_AVX2 static void store(double* p, V v) { _mm256_storeu_pd(p, v); }
+  // Lanes [0, n) (0 < n <= 4).
+  GC_TARGET_AVX2 static __m256i mask(int n) {
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
+  }
+  GC_TARGET_AVX2 static V maskload(const double* p, __m256i m) { return _mm256_maskload_pd(p, m); }
+  GC_TARGET_AVX2 static void maskstore(double* p, __m256i m, V v) { _mm256_maskstore_pd(p, m, v); }
+};
 
 // c[R x n] = acc + beta*c (beta == 0: acc overwrites c without reading it), with
-// 8(V-1) < n <= 8V: the last vector of each row is masked to n.
-template <int R, int V>
-GC_TARGET_AVX2 inline void store_tile_f32(const __m256 (&acc)[R][V], float* c, int64_t ldc,
-                                          float beta, int n) {
-  const bool full = n == 8 * V;
-  const __m256i mask = lane_mask32(n - 8 * (V - 1));
-  if (beta == 0.0f) {
+// L(V-1) < n <= LV for L lanes: the last vector of each row is masked to n.
+template <typename T, int R, int V>
+GC_TARGET_AVX2 inline void store_tile(const typename Ymm<T>::V (&acc)[R][V], T* c, int64_t ldc,
+                                      T beta, int n) {
+  using Y = Ymm<T>;
+  constexpr int L = Y::kLanes;
+  const bool full = n == L * V;
+  const __m256i mask = Y::mask(n - L * (V - 1));
+  if (beta == T(0)) {
 #pragma GCC unroll 12
     for (int i = 0; i < R; ++i) {
 #pragma GCC unroll 2
-      for (int v = 0; v < V - 1; ++v) _mm256_storeu_ps(c + i * ldc + 8 * v, acc[i][v]);
-      float* last = c + i * ldc + 8 * (V - 1);
+      for (int v = 0; v < V - 1; ++v) Y::store(c + i * ldc + L * v, acc[i][v]);
+      T* last = c + i * ldc + L * (V - 1);
       if (full)
-        _mm256_storeu_ps(last, acc[i][V - 1]);
+        Y::store(last, acc[i][V - 1]);
       else
-        _mm256_maskstore_ps(last, mask, acc[i][V - 1]);
+        Y::maskstore(last, mask, acc[i][V - 1]);
     }
   } else {
-    const __m256 vb = _mm256_set1_ps(beta);
+    const typename Y::V vb = Y::set1(beta);
 #pragma GCC unroll 12
     for (int i = 0; i < R; ++i) {
 #pragma GCC unroll 2
       for (int v = 0; v < V - 1; ++v) {
-        float* p = c + i * ldc + 8 * v;
-        _mm256_storeu_ps(p, _mm256_fmadd_ps(vb, _mm256_loadu_ps(p), acc[i][v]));
+        T* p = c + i * ldc + L * v;
+        Y::store(p, Y::fma(vb, Y::load(p), acc[i][v]));
       }
-      float* last = c + i * ldc + 8 * (V - 1);
+      T* last = c + i * ldc + L * (V - 1);
       if (full)
-        _mm256_storeu_ps(last, _mm256_fmadd_ps(vb, _mm256_loadu_ps(last), acc[i][V - 1]));
+        Y::store(last, Y::fma(vb, Y::load(last), acc[i][V - 1]));
       else
-        _mm256_maskstore_ps(last, mask,
-                            _mm256_fmadd_ps(vb, _mm256_maskload_ps(last, mask), acc[i][V - 1]));
+        Y::maskstore(last, mask, Y::fma(vb, Y::maskload(last, mask), acc[i][V - 1]));
     }
   }
 }
 
 // c[(R0 + R1) x n] = (the first R0 rows of a-panel a0, then the first R1 rows of a-panel a1;
-// each panel kc x 6) @ b-panel (kc x 16, first 8V columns) + beta*c, with 8(V-1) < n <= 8V.
-// Accumulation order per element: k = 0, 1, ... by FMA from zero, then one FMA with beta (or a
-// plain store when beta == 0): identical for all R0, R1, V, n, so an element's value does not
-// depend on which tile shape computed it. R1 > 0 lets a tile straddle two row panels.
-template <int R0, int R1, int V>
-GC_TARGET_AVX2 inline void sgemm_rows(int64_t kc, const float* a0, const float* a1, const float* b,
-                                      int64_t ldb, float* c, int64_t ldc, float beta, int n) {
-  constexpr int R = R0 + R1;
-  __m256 acc[R][V];
+// each panel kc x MR) @ b-panel (kc x LV for L lanes, first LV columns) + beta*c, with
+// L(V-1) < n <= LV. Accumulation order per element: k = 0, 1, ... by FMA from zero, then one
+// FMA with beta (or a plain store when beta == 0): identical for all R0, R1, V, n, so an
+// element's value does not depend on which tile shape computed it. R1 > 0 lets a tile
+// straddle two row panels.
+template <typename T, int MR, int R0, int R1, int V>
+GC_TARGET_AVX2 inline void tile_rows(int64_t kc, const T* a0, const T* a1, const T* b, int64_t ldb,
+                                     T* c, int64_t ldc, T beta, int n) {
+  using Y = Ymm<T>;
+  constexpr int R = R0 + R1, L = Y::kLanes;
+  typename Y::V acc[R][V];
 #pragma GCC unroll 12
   for (int i = 0; i < R; ++i) {
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 8 * V - 1), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + L * V - 1), _MM_HINT_T0);
 #pragma GCC unroll 2
-    for (int v = 0; v < V; ++v) acc[i][v] = _mm256_setzero_ps();
+    for (int v = 0; v < V; ++v) acc[i][v] = Y::zero();
   }
 #pragma GCC unroll 4
   for (int64_t k = 0; k < kc; ++k) {
-    __m256 bv[V];
+    typename Y::V bv[V];
 #pragma GCC unroll 2
-    for (int v = 0; v < V; ++v) bv[v] = _mm256_loadu_ps(b + 8 * v);
+    for (int v = 0; v < V; ++v) bv[v] = Y::load(b + L * v);
 #pragma GCC unroll 6
     for (int i = 0; i < R0; ++i) {
-      const __m256 ai = _mm256_broadcast_ss(a0 + i);
+      const typename Y::V ai = Y::broadcast(a0 + i);
 #pragma GCC unroll 2
-      for (int v = 0; v < V; ++v) acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
+      for (int v = 0; v < V; ++v) acc[i][v] = Y::fma(ai, bv[v], acc[i][v]);
     }
 #pragma GCC unroll 6
     for (int i = 0; i < R1; ++i) {
-      const __m256 ai = _mm256_broadcast_ss(a1 + i);
+      const typename Y::V ai = Y::broadcast(a1 + i);
 #pragma GCC unroll 2
-      for (int v = 0; v < V; ++v) acc[R0 + i][v] = _mm256_fmadd_ps(ai, bv[v], acc[R0 + i][v]);
+      for (int v = 0; v < V; ++v) acc[R0 + i][v] = Y::fma(ai, bv[v], acc[R0 + i][v]);
     }
-    a0 += kMrF;
-    if (R1 > 0) a1 += kMrF;
+    a0 += MR;
+    if (R1 > 0) a1 += MR;
     b += ldb;
   }
-  store_tile_f32<R, V>(acc, c, ldc, beta, n);
+  store_tile<T, R, V>(acc, c, ldc, beta, n);
+}
+
+// ---------------------------------------------------------------------------------------
+// float micro-kernels (6x16)
+
+template <int R0, int R1, int V>
+GC_TARGET_AVX2 inline void sgemm_rows(int64_t kc, const float* a0, const float* a1, const float* b,
+                                      int64_t ldb, float* c, int64_t ldc, float beta, int n) {
+  tile_rows<float, kMrF, R0, R1, V>(kc, a0, a1, b, ldb, c, ldc, beta, n);
 }
 
 // c[R x n] = the first R rows of one a-panel @ b-panel + beta*c (8(V-1) < n <= 8V).
@@ -178,7 +226,7 @@ GC_TARGET_AVX2 __attribute__((always_inline)) inline void narrow_step(__m256 (&a
   const float* ak = a + k * kMrF;
   const float* bk = b + k * ldb;
   auto load_a = [&](int q) GC_TARGET_AVX2 {
-    return kLast ? _mm256_maskload_ps(ak + q * ps, lane_mask32(kMrF))
+    return kLast ? _mm256_maskload_ps(ak + q * ps, Ymm<float>::mask(kMrF))
                  : _mm256_loadu_ps(ak + q * ps);
   };
   if constexpr (NC <= 3) {
@@ -275,67 +323,13 @@ int sgemm_narrow_dispatch(int64_t kc, const float* a, int m, const float* b, int
 }
 
 // ---------------------------------------------------------------------------------------
-// double micro-kernels (same structure, 4 doubles per vector)
+// double micro-kernels (6x8)
 
-GC_TARGET_AVX2 inline __m256i lane_mask64(int n) {
-  return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
-}
-
+// c[R x n] = the first R rows of one a-panel @ b-panel + beta*c (4(V-1) < n <= 4V).
 template <int R, int V>
 GC_TARGET_AVX2 inline void dgemm_tile(int64_t kc, const double* a, const double* b, int64_t ldb,
                                       double* c, int64_t ldc, double beta, int n) {
-  __m256d acc[R][V];
-#pragma GCC unroll 8
-  for (int i = 0; i < R; ++i) {
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 4 * V - 1), _MM_HINT_T0);
-#pragma GCC unroll 2
-    for (int v = 0; v < V; ++v) acc[i][v] = _mm256_setzero_pd();
-  }
-#pragma GCC unroll 4
-  for (int64_t k = 0; k < kc; ++k) {
-    __m256d bv[V];
-#pragma GCC unroll 2
-    for (int v = 0; v < V; ++v) bv[v] = _mm256_loadu_pd(b + 4 * v);
-#pragma GCC unroll 8
-    for (int i = 0; i < R; ++i) {
-      const __m256d ai = _mm256_broadcast_sd(a + i);
-#pragma GCC unroll 2
-      for (int v = 0; v < V; ++v) acc[i][v] = _mm256_fmadd_pd(ai, bv[v], acc[i][v]);
-    }
-    a += kMrD;
-    b += ldb;
-  }
-  const bool full = n == 4 * V;
-  const __m256i mask = lane_mask64(n - 4 * (V - 1));
-  if (beta == 0.0) {
-#pragma GCC unroll 8
-    for (int i = 0; i < R; ++i) {
-#pragma GCC unroll 2
-      for (int v = 0; v < V - 1; ++v) _mm256_storeu_pd(c + i * ldc + 4 * v, acc[i][v]);
-      double* last = c + i * ldc + 4 * (V - 1);
-      if (full)
-        _mm256_storeu_pd(last, acc[i][V - 1]);
-      else
-        _mm256_maskstore_pd(last, mask, acc[i][V - 1]);
-    }
-  } else {
-    const __m256d vb = _mm256_set1_pd(beta);
-#pragma GCC unroll 8
-    for (int i = 0; i < R; ++i) {
-#pragma GCC unroll 2
-      for (int v = 0; v < V - 1; ++v) {
-        double* p = c + i * ldc + 4 * v;
-        _mm256_storeu_pd(p, _mm256_fmadd_pd(vb, _mm256_loadu_pd(p), acc[i][v]));
-      }
-      double* last = c + i * ldc + 4 * (V - 1);
-      if (full)
-        _mm256_storeu_pd(last, _mm256_fmadd_pd(vb, _mm256_loadu_pd(last), acc[i][V - 1]));
-      else
-        _mm256_maskstore_pd(last, mask,
-                            _mm256_fmadd_pd(vb, _mm256_maskload_pd(last, mask), acc[i][V - 1]));
-    }
-  }
+  tile_rows<double, kMrD, R, 0, V>(kc, a, a, b, ldb, c, ldc, beta, n);
 }
 
 GC_TARGET_AVX2 void dgemm_kernel_6x8(int64_t kc, const double* a, const double* b, int64_t ldb,
@@ -386,7 +380,7 @@ GC_TARGET_AVX2 void pack_a_f32(bool trans, const float* A, int64_t lda, int64_t 
           for (int i = 0; i < kMrF; ++i)
             r[i] = _mm256_mul_ps(va, _mm256_loadu_ps(src + i * lda + k));
         } else {
-          const __m256i mask = lane_mask32(static_cast<int>(w));
+          const __m256i mask = Ymm<float>::mask(static_cast<int>(w));
           for (int i = 0; i < kMrF; ++i)
             r[i] = i < rows ? _mm256_mul_ps(va, _mm256_maskload_ps(src + i * lda + k, mask))
                             : _mm256_setzero_ps();
