@@ -140,6 +140,9 @@ def test_gradcheck_tensor_ops(rng):
     assert gradcheck(lambda x: x.var(0) + x.std(), (a,))
 
 
+# The test makes NaN and inf on purpose; numpy's warnings about them are expected.
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:divide by zero encountered:RuntimeWarning")
 def test_anomaly_names_the_op():
     x = gc.tensor([1.0, -1.0], requires_grad=True)
     with gc.autograd.detect_anomaly():
