@@ -242,6 +242,8 @@ def test_single_row_block_b_panel_groups(rng, path, dtype):
             (64, 1500, 130, 1, True),
             (120, 50, 5000, 0, False),
             (216, 300, 700, 0, False),  # the most rows taken as one row block
+            (20, 250, 700, 1, False),  # few rows: B in place, panels of 468 lines
+            (33, 196, 800, 0, False),  # few rows: B in place, panels of 534 lines
         ]:
             check_1_and_2_threads(rng, M, N, K, False, tb, dtype, -0.75, 0.5, pad=pad)
 

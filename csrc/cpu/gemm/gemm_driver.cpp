@@ -108,6 +108,9 @@ inline void prefetch_a_source(const Problem<T>& pr, int64_t i0, int64_t mc, int6
 // 576x3137 at 1 thread: packed 1.15x the speed of in place; 64x576x197: in place 1.035x).
 constexpr int64_t kInPlaceBBytes = 256 * 1024;
 
+// Rows of C up to which B may be read in place with a panel larger than L1 allows.
+constexpr int64_t kFewRowsInPlace = 36;
+
 // Whether the micro-kernel should read op(B) = B in place instead of packed micro-panels:
 // only for a single MC block (each B row segment is used by one pass of micro-tiles), when
 // the KC block of the columns [n0, n1) is small enough to be cache-resident, and when the
@@ -122,9 +125,13 @@ bool use_b_in_place(const Problem<T>& pr, int64_t rows, int64_t mc, int64_t cols
   while (stride % g != 0) g /= 2;
   const int64_t sets = std::min<int64_t>(64, 4096 / g);  // of the 64 L1d sets of 64 B
   // A row segment of NR values takes two cache lines unless rows start line-aligned; the
-  // panel's lines must leave most of the 32 KiB L1d (512 lines) to A and C.
+  // panel's lines must leave most of the 32 KiB L1d (512 lines) to A and C. With few rows
+  // (a panel used by at most 6 row tiles) packing costs more per use, and a panel of up to
+  // 576 lines, partly read from L2, still wins (1 thread: 16x600x300 +16%, 32x800x196 +6-8%;
+  // with 48 rows, 48x1200x169 measured -2.5%).
   const int64_t lines_per_row = stride % 64 == 0 ? 1 : 2;
-  return pr.kc <= 4 * sets && pr.kc * lines_per_row <= 384;
+  const int64_t max_lines = rows <= kFewRowsInPlace ? 576 : 384;
+  return pr.kc <= 4 * sets && pr.kc * lines_per_row <= max_lines;
 }
 
 // Bytes of C kept in L2 across the KC blocks when A is pre-packed and has one MC block.
