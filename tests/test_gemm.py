@@ -290,8 +290,8 @@ def test_edge_tiles_match_slices_bitwise(rng, path, dtype):
     """An element of C does not depend on the tile that computed it: rows and columns of C
     equal, bit for bit, the products of single rows of A and single columns of B (the edge
     tiles: a short last row tile, alone or paired with the full tile above it; narrow last
-    panels, row tiles taken in pairs; the shared-B path for tall C), with beta != 0 and
-    several KC blocks."""
+    panels, row tiles taken in pairs; a last panel of 9-12 columns split 8 + the rest; the
+    shared-B path for tall C), with beta != 0 and several KC blocks."""
     with simd_path(path):
         for M, N, K in [
             (14, 20, 300),
@@ -299,6 +299,8 @@ def test_edge_tiles_match_slices_bitwise(rng, path, dtype):
             (15, 29, 7),
             (128, 196, 1152),
             (302, 37, 260),
+            (20, 25, 300),  # last panel of 9 columns: 8 by the tall kernel, 1 by the narrow one
+            (13, 44, 40),  # last panel of 12 columns: 8 + 4
         ]:
             a, b = make_operands(rng, M, N, K, False, False, dtype)
             c0 = rng.standard_normal((M, N)).astype(dtype)
