@@ -476,6 +476,7 @@ void gemm_shared_b(const GemmPath<T>& p, const Problem<T>& pr, int nt) {
       const int64_t q0 = panels * t / team, q1 = panels * (t + 1) / team;
       for (int64_t pc = 0; pc < pr.K; pc += pr.kc) {
         const int64_t kc = std::min(pr.kc, pr.K - pc);
+        const int64_t step = panels_per_group<T>(kc, nr) * nr;  // columns of a B group
         const T beta = pc == 0 ? pr.beta : T(1);
         if (q1 > q0)
           p.pack_b(pr.trans_b, pr.B, pr.ldb, pc, kc, jc + q0 * nr, std::min(nc, q1 * nr) - q0 * nr,
@@ -484,10 +485,9 @@ void gemm_shared_b(const GemmPath<T>& p, const Problem<T>& pr, int nt) {
         for (int64_t ic = m0; ic < m1; ic += p.mc) {
           const int64_t mc = std::min(p.mc, m1 - ic);
           p.pack_a(pr.trans_a, pr.A, pr.lda, ic, mc, pc, kc, pr.alpha, pack_a);
-          const int64_t step = panels_per_group<T>(kc, nr) * nr;
           for (int64_t jg = 0; jg < nc; jg += step)
             block_times_group(p, kc, pack_a, mc, pack_b + jg * kc, std::min(step, nc - jg),
-                              pr.C + ic * pr.ldc + jc + jg, pr.ldc, beta, [](int64_t) {});
+                              pr.C + ic * pr.ldc + jc + jg, pr.ldc, beta, NoPrefetch{});
         }
 #pragma omp barrier
       }
