@@ -27,3 +27,21 @@ def test_interleaved_samples_alternates_the_order():
     assert timed == ["a", "b", "b", "a", "a", "b", "b", "a"]
     medians = interleaved(fns, repeat=3, min_time=0.0, settle=0.0)
     assert set(medians) == {"a", "b"}
+
+
+def test_bench_ab_pairs_only_gradcore_times():
+    from bench_ab import gradcore_times
+
+    payload = {
+        "machine": {"gradcore_s": 9.0},
+        "results": [
+            {"case": "add", "gradcore_us": 1.5, "torch_us": 2.0},
+            {"shape": {"N": 2, "C": 3}, "threads": 1, "forward_s": {"gradcore": 0.1, "torch": 0.2}},
+        ],
+        "rows": [{"threads": 2, "gradcore_ms": 20.0, "gradcore_images_per_s": 3000.0}],
+    }
+    assert gradcore_times(payload) == {
+        "results[case=add]/gradcore_us": 1.5,
+        "results[shape=2x3,threads=1]/forward_s/gradcore": 0.1,
+        "rows[threads=2]/gradcore_ms": 20.0,
+    }
