@@ -9,7 +9,7 @@ model, optimizer and scheduler state dicts, the number of epochs done, the globa
 the train loader's state and the history so far; `resume` (or ``fit(..., resume_from=path)``)
 restores all of it, so an interrupted run continues bit-exactly as if it had never stopped.
 
-Modules: fit (the loop, evaluate, Trainer), history (History), callbacks, checkpoint,
+Modules: loop (fit, evaluate, Trainer), history (History), callbacks, checkpoint,
 factories (optimizers and schedulers by name: OPTIMIZERS, SCHEDULERS), grid (grid search).
 """
 
@@ -25,9 +25,9 @@ from gradcore.train.callbacks import (
 )
 from gradcore.train.checkpoint import CHECKPOINT_KIND, load_checkpoint, resume, save_checkpoint
 from gradcore.train.factories import OPTIMIZERS, SCHEDULERS, build_optimizer, build_scheduler
-from gradcore.train.fit import NonFiniteLossError, Trainer, evaluate, fit
 from gradcore.train.grid import format_table, grid_search
 from gradcore.train.history import History
+from gradcore.train.loop import NonFiniteLossError, Trainer, evaluate, fit
 
 __all__ = [
     "CHECKPOINT_KIND",

@@ -1,6 +1,6 @@
 """Callbacks for `fit`: progress, early stopping, checkpoints, CSV log, profiling steps.
 
-Each hook receives the running `Trainer` (gradcore.train.fit): model, optimizer, scheduler,
+Each hook receives the running `Trainer` (gradcore.train.loop): model, optimizer, scheduler,
 train_loader, history, epoch, stop_training.
 """
 
@@ -19,7 +19,7 @@ from gradcore.train.checkpoint import copy_state
 from gradcore.train.history import History, csv_cell
 
 if TYPE_CHECKING:
-    from gradcore.train.fit import Trainer
+    from gradcore.train.loop import Trainer
 
 
 class Callback:

@@ -10,7 +10,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 import numpy as np
 
 from gradcore.train.factories import build_optimizer
-from gradcore.train.fit import NonFiniteLossError, fit
+from gradcore.train.loop import NonFiniteLossError, fit
 
 _TRAIN_KEYS = ("lr", "batch_size", "weight_decay", "momentum", "optimizer", "epochs")
 
