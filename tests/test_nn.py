@@ -2,15 +2,11 @@
 
 import numpy as np
 import pytest
-from _kernels import needs
 from conftest import assert_allclose
 
 import gradcore as gc
 from gradcore import nn
 from gradcore.autograd import gradcheck
-
-CNN_KERNELS = ("conv2d_forward", "relu_forward", "max_pool2d_forward", "cross_entropy_forward")
-BN_KERNELS = ("conv2d_forward", "relu_forward", "batch_norm_forward_train")
 
 
 def _copy_from_torch(gm, tm):
@@ -150,7 +146,6 @@ def _small_cnns(torch):
     return gm, tm
 
 
-@needs(*CNN_KERNELS)
 def test_small_cnn_matches_torch(rng, torch):
     gm, tm = _small_cnns(torch)
     _copy_from_torch(gm, tm)
@@ -165,7 +160,6 @@ def test_small_cnn_matches_torch(rng, torch):
     _grads_match(gm, tm, rtol=1e-4, atol=1e-5)
 
 
-@needs(*CNN_KERNELS)
 def test_small_cnn_gradcheck(rng):
     gc.manual_seed(0)
     gm = nn.Sequential(
@@ -175,7 +169,6 @@ def test_small_cnn_gradcheck(rng):
     assert gradcheck(lambda a, *ps: gm(a), (x, *gm.parameters()))
 
 
-@needs(*BN_KERNELS)
 @pytest.mark.parametrize("stride,inp,planes", [(1, 4, 4), (2, 4, 6)])
 def test_basic_block_matches_torchvision_layout(stride, inp, planes, rng, torch):
     T = torch.nn
@@ -227,7 +220,6 @@ def test_basic_block_matches_torchvision_layout(stride, inp, planes, rng, torch)
             assert_allclose(gb.state_dict()[k].numpy(), v.numpy(), rtol=1e-9, atol=1e-12, what=k)
 
 
-@needs(*BN_KERNELS)
 def test_basic_block_gradcheck(rng):
     gc.manual_seed(1)
     b = nn.BasicBlock(2, 3, stride=2).double()
@@ -237,7 +229,6 @@ def test_basic_block_gradcheck(rng):
     assert gradcheck(lambda a, *ps: b(a), (x, *b.parameters()))
 
 
-@needs("batch_norm_forward_train")
 def test_batchnorm_modules(rng, torch):
     for g, t, shape in [
         (nn.BatchNorm1d(3), torch.nn.BatchNorm1d(3), (5, 3)),
@@ -268,22 +259,6 @@ def test_batchnorm_modules(rng, torch):
         nn.BatchNorm1d(3)(gc.ones(2, 4))
 
 
-@needs(
-    "relu_forward",
-    "leaky_relu_forward",
-    "sigmoid_forward",
-    "tanh_forward",
-    "gelu_forward",
-    "softmax_forward",
-    "log_softmax_forward",
-    "avg_pool2d_forward",
-    "adaptive_avg_pool2d_forward",
-    "dropout_forward",
-    "nll_loss_forward",
-    "mse_loss_forward",
-    "l1_loss_forward",
-    "bce_with_logits_forward",
-)
 def test_simple_modules_match_functional(rng, torch):
     x = rng.standard_normal((2, 3, 4, 4))
     pairs = [

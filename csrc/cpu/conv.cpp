@@ -1,3 +1,4 @@
+// long-file: ISA code being moved out into *_<isa>.cpp files (issue 15)
 // Convolution by im2col + GEMM, forward and backward side by side.
 //
 // Stride-1 convolutions whose output is as wide as their input ("same" width, e.g. 3x3 pad 1),

@@ -1,3 +1,4 @@
+// long-file: ISA code being moved out into *_<isa>.cpp files (issue 15)
 // Pooling kernels, forward and backward side by side. Parallel over N*C planes.
 #include "cpu/pool.h"
 

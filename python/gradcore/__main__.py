@@ -16,15 +16,16 @@ import sys
 import time
 from typing import Any, Callable, Optional, Sequence
 
+from gradcore.models import MODELS
+from gradcore.train.factories import OPTIMIZERS, SCHEDULERS
+
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_NO_DATA = 3
 
-MODEL_CHOICES = ("mlp", "cnn-small", "cnn-bn", "resnet-small")
-DATASET_CHOICES = ("fashion-mnist", "mnist")
-OPTIMIZER_CHOICES = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
-SCHEDULER_CHOICES = ("none", "step", "multistep", "exponential", "cosine", "onecycle", "plateau")
-# per-dataset (mean, std) of the [0, 1] pixels of the training split
+# per-dataset (mean, std) of the [0, 1] pixels of the training split (its keys are the
+# --dataset choices; --model, --optimizer and --scheduler take gradcore.models.MODELS and
+# gradcore.train.factories.OPTIMIZERS / SCHEDULERS)
 NORMALIZE = {"fashion-mnist": (0.2860, 0.3530), "mnist": (0.1307, 0.3081)}
 
 
@@ -294,9 +295,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------------- parser
 def _add_data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", choices=MODEL_CHOICES, default="cnn-small", help="(cnn-small)")
+    p.add_argument("--model", choices=tuple(MODELS), default="cnn-small", help="(cnn-small)")
     p.add_argument(
-        "--dataset", choices=DATASET_CHOICES, default="fashion-mnist", help="(fashion-mnist)"
+        "--dataset", choices=tuple(NORMALIZE), default="fashion-mnist", help="(fashion-mnist)"
     )
     p.add_argument("--data-root", default=None, metavar="DIR", help="directory with the IDX files")
     p.add_argument("--download", action="store_true", help="download the dataset if missing")
@@ -339,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(p)
     p.add_argument("--epochs", type=_positive_int, default=5, help="(5)")
     p.add_argument("--batch-size", type=_positive_int, default=64, help="(64)")
-    p.add_argument("--optimizer", choices=OPTIMIZER_CHOICES, default="adam", help="(adam)")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="(adam)")
     p.add_argument("--lr", type=_positive_float, default=1e-3, help="learning rate (1e-3)")
     p.add_argument(
         "--weight-decay",
@@ -348,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="(the optimizer's default: 0, 1e-2 for adamw)",
     )
     p.add_argument("--momentum", type=_nonneg_float, default=None, help="sgd/rmsprop momentum")
-    p.add_argument("--scheduler", choices=SCHEDULER_CHOICES, default="none", help="(none)")
+    p.add_argument("--scheduler", choices=SCHEDULERS, default="none", help="(none)")
     p.add_argument(
         "--warmup-epochs",
         type=_nonneg_int,

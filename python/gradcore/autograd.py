@@ -1,3 +1,4 @@
+# long-file: Function, backward engine, modes, gradcheck (issue 15 reworks Function.apply)
 """Define-by-run autograd: Function (forward/backward with ctx), the backward engine,
 grad modes (no_grad / enable_grad), anomaly detection and gradcheck.
 

@@ -54,10 +54,8 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 
 def _is_tensor(obj: Any) -> bool:
-    try:
-        from gradcore.tensor import Tensor
-    except ImportError:  # pragma: no cover - before the Tensor module exists
-        return False
+    from gradcore.tensor import Tensor  # imported here: tensor sits above serialization
+
     return isinstance(obj, Tensor)
 
 

@@ -1,3 +1,4 @@
+# long-file: being split into ops/ (issue 15)
 """Tensor: a numpy array (the storage, shared without copies) plus requires_grad, grad and
 grad_fn; tensor factories; the elementwise/shape/reduction ops with their backward formulas.
 

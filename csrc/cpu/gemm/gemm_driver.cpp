@@ -1,3 +1,4 @@
+// long-file: ISA code being moved out into *_<isa>.cpp files (issue 15)
 // BLIS-style blocking driver and dispatch for gemm<T> (contract in gemm.h).
 //
 // Loops: jc over NC columns -> pc over KC of the inner dimension -> ic over MC rows (pack

@@ -1,3 +1,4 @@
+// long-file: ISA code being moved out into *_<isa>.cpp files (issue 15)
 // AVX2 + FMA micro-kernels (6x16 float, 6x8 double: 12 ymm accumulators each), their
 // edge-tile variants (fewer rows, one vector column, masked last vector) and AVX2
 // packing routines. Compiled without -march flags: only these functions carry

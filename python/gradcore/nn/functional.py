@@ -1,3 +1,4 @@
+# long-file: being split into ops/ (issue 15)
 """Differentiable operations (PyTorch's names, arguments and defaults), each a Function whose
 forward and backward call the native kernels in gradcore._C.
 

@@ -1,3 +1,4 @@
+# long-file: being split into ops/ (issue 15)
 """Layers, activations, losses and the ResNet basic block (PyTorch's constructors, defaults,
 initialisation and state_dict layouts)."""
 

@@ -6,7 +6,8 @@ from typing import Any, Dict, Iterable
 
 import numpy as np
 
-from gradcore.optim.optimizer import Optimizer, _array, _grad_array, _kernel
+from gradcore import _C
+from gradcore.optim.optimizer import Optimizer, _array, _grad_array
 
 
 class Adagrad(Optimizer):
@@ -68,7 +69,7 @@ class Adagrad(Optimizer):
             raise ValueError(f"Invalid epsilon value: {group['eps']}")
 
     def _step_group(self, group: Dict[str, Any]) -> None:
-        step_fn = _kernel("adagrad_step_")
+        step_fn = _C.adagrad_step_
         lr = float(group["lr"])
         lr_decay = float(group["lr_decay"])
         wd = float(group["weight_decay"])

@@ -6,7 +6,8 @@ from typing import Any, Dict, Iterable, Tuple
 
 import numpy as np
 
-from gradcore.optim.optimizer import Optimizer, _array, _grad_array, _kernel
+from gradcore import _C
+from gradcore.optim.optimizer import Optimizer, _array, _grad_array
 
 
 class Adam(Optimizer):
@@ -57,7 +58,7 @@ class Adam(Optimizer):
             raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
 
     def _step_group(self, group: Dict[str, Any]) -> None:
-        step_fn = _kernel("adam_step_")
+        step_fn = _C.adam_step_
         lr = float(group["lr"])
         b1, b2 = (float(b) for b in group["betas"])
         eps = float(group["eps"])

@@ -12,7 +12,6 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, MutableMapping
 
 import numpy as np
 
-from gradcore import _C
 from gradcore.profiler import record_function
 
 
@@ -24,13 +23,6 @@ class _RequiredParameter:
 
 
 required = _RequiredParameter()
-
-
-def _kernel(name: str) -> Callable[..., Any]:
-    fn = getattr(_C, name, None)
-    if fn is None:  # pragma: no cover - only with a partial build
-        raise RuntimeError(f"gradcore._C has no {name}: this build lacks the optimizer kernels")
-    return fn
 
 
 def _array(t: Any) -> np.ndarray:

@@ -6,7 +6,8 @@ from typing import Any, Dict, Iterable
 
 import numpy as np
 
-from gradcore.optim.optimizer import Optimizer, _array, _grad_array, _kernel
+from gradcore import _C
+from gradcore.optim.optimizer import Optimizer, _array, _grad_array
 
 
 class RMSprop(Optimizer):
@@ -53,7 +54,7 @@ class RMSprop(Optimizer):
             raise ValueError(f"Invalid alpha value: {group['alpha']}")
 
     def _step_group(self, group: Dict[str, Any]) -> None:
-        step_fn = _kernel("rmsprop_step_")
+        step_fn = _C.rmsprop_step_
         lr = float(group["lr"])
         alpha = float(group["alpha"])
         eps = float(group["eps"])

@@ -6,7 +6,8 @@ from typing import Any, Dict, Iterable
 
 import numpy as np
 
-from gradcore.optim.optimizer import Optimizer, _array, _grad_array, _kernel
+from gradcore import _C
+from gradcore.optim.optimizer import Optimizer, _array, _grad_array
 
 
 class SGD(Optimizer):
@@ -49,7 +50,7 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
     def _step_group(self, group: Dict[str, Any]) -> None:
-        step = _kernel("sgd_step_")
+        step = _C.sgd_step_
         lr = float(group["lr"])
         momentum = float(group["momentum"])
         dampening = float(group["dampening"])
