@@ -36,6 +36,10 @@ def _c(a: np.ndarray) -> np.ndarray:
 
 def _pair(v, name: str) -> tuple[int, int]:
     """(h, w) from an int or a sequence of one or two ints; TypeError/ValueError otherwise."""
+    if v.__class__ is int:  # the common cases first, without the general checks
+        return (v, v)
+    if v.__class__ is tuple and len(v) == 2 and v[0].__class__ is int and v[1].__class__ is int:
+        return v
     if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
         return (int(v), int(v))
     try:
@@ -83,14 +87,11 @@ class ConvTranspose2d(Function):
     __slots__ = ()
 
     @staticmethod
-    def forward(ctx, x, w, b, stride, padding, output_padding, dilation, groups):
+    def forward(ctx, x, w, b, stride, padding, output_padding, dilation, groups, out_hw):
         kernels = _C
         x = _c(x)
         w = _c(w)
         in_hw = x.shape[2:]
-        out_hw = conv_transpose2d_output_hw(
-            in_hw, w.shape[2:], stride, padding, output_padding, dilation
-        )
         extra = (output_padding[0] // stride[0], output_padding[1] // stride[1])
         if extra != (0, 0):  # zero rows/columns so that conv2d(out_hw) has x's spatial size
             x = np.pad(x, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
@@ -118,14 +119,20 @@ class ConvTranspose2d(Function):
                 x, g, w.shape[2:], stride, padding, dilation, groups
             )
         db = kernels.conv2d_backward_bias(g) if n[2] else None  # db (C_out,) = sum of dy
-        return dx, dw, db, None, None, None, None, None
+        return dx, dw, db, None, None, None, None, None, None
 
 
-def _check_tensor(t, name: str) -> None:
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _array(t, name: str) -> np.ndarray:
+    """The float32/float64 array of Tensor `t`; TypeError naming `name` otherwise."""
     if not isinstance(t, Tensor):
         raise TypeError(f"{_OP}: {name} must be a Tensor, got {type(t).__name__}")
-    if t.dtype not in (np.float32, np.float64):
-        raise TypeError(f"{_OP}: {name} must be float32 or float64, got {t.dtype}")
+    a = t._data
+    if a.dtype not in _FLOATS:
+        raise TypeError(f"{_OP}: {name} must be float32 or float64, got {a.dtype}")
+    return a
 
 
 def conv_transpose2d(
@@ -148,39 +155,36 @@ def conv_transpose2d(
     that a conv2d with this stride maps to the same size); it must be smaller than stride
     or dilation.
     """
-    _check_tensor(input, "input")
-    _check_tensor(weight, "weight")
-    if bias is not None:
-        _check_tensor(bias, "bias")
-    if input.ndim not in (3, 4):
+    x = _array(input, "input")
+    w = _array(weight, "weight")
+    b = None if bias is None else _array(bias, "bias")
+    if x.ndim != 3 and x.ndim != 4:
         raise ValueError(
-            f"{_OP}: expected a 3-d (unbatched) or 4-d (batched) input, got shape "
-            f"{tuple(input.shape)}"
+            f"{_OP}: expected a 3-d (unbatched) or 4-d (batched) input, got shape {x.shape}"
         )
-    if weight.ndim != 4:
+    if w.ndim != 4:
         raise ValueError(
             f"{_OP}: weight must have 4 dimensions (C_in, C_out/groups, kH, kW), got shape "
-            f"{tuple(weight.shape)}"
+            f"{w.shape}"
         )
-    if weight.dtype != input.dtype or (bias is not None and bias.dtype != input.dtype):
-        got = f"input {input.dtype}, weight {weight.dtype}"
-        if bias is not None:
-            got += f", bias {bias.dtype}"
+    if w.dtype != x.dtype or (b is not None and b.dtype != x.dtype):
+        got = f"input {x.dtype}, weight {w.dtype}" + ("" if b is None else f", bias {b.dtype}")
         raise TypeError(f"{_OP}: input, weight and bias must have the same dtype, got {got}")
     stride = _pair(stride, "stride")
     padding = _pair(padding, "padding")
     output_padding = _pair(output_padding, "output_padding")
     dilation = _pair(dilation, "dilation")
-    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)):
-        raise TypeError(f"{_OP}: groups must be an int, got {groups!r}")
-    groups = int(groups)
-    if min(stride) < 1:
+    if groups.__class__ is not int:
+        if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)):
+            raise TypeError(f"{_OP}: groups must be an int, got {groups!r}")
+        groups = int(groups)
+    if stride[0] < 1 or stride[1] < 1:
         raise ValueError(f"{_OP}: stride must be > 0, got {stride}")
-    if min(dilation) < 1:
+    if dilation[0] < 1 or dilation[1] < 1:
         raise ValueError(f"{_OP}: dilation must be > 0, got {dilation}")
-    if min(padding) < 0:
+    if padding[0] < 0 or padding[1] < 0:
         raise ValueError(f"{_OP}: padding must be >= 0, got {padding}")
-    if min(output_padding) < 0:
+    if output_padding[0] < 0 or output_padding[1] < 0:
         raise ValueError(f"{_OP}: output_padding must be >= 0, got {output_padding}")
     if groups < 1:
         raise ValueError(f"{_OP}: groups must be > 0, got {groups}")
@@ -190,40 +194,38 @@ def conv_transpose2d(
                 f"{_OP}: output_padding must be smaller than either stride or dilation, got "
                 f"output_padding={output_padding}, stride={stride}, dilation={dilation}"
             )
-    if min(weight.shape) < 1:
-        raise ValueError(f"{_OP}: weight must have positive sizes, got shape {weight.shape}")
-    c_in = weight.shape[0]
+    c_in, c_out_g, kh, kw = w.shape
+    if min(w.shape) < 1:
+        raise ValueError(f"{_OP}: weight must have positive sizes, got shape {w.shape}")
     if c_in % groups:
         raise ValueError(
             f"{_OP}: weight's {c_in} input channels (weight.shape[0]) are not divisible by "
             f"groups={groups}"
         )
-    c_axis = input.ndim - 3
-    if input.shape[c_axis] != c_in:
+    c, h, wd = x.shape[-3:]
+    if c != c_in:
         raise ValueError(
-            f"{_OP}: input has {input.shape[c_axis]} channels but weight "
-            f"{tuple(weight.shape)} expects {c_in} (weight.shape[0])"
+            f"{_OP}: input has {c} channels but weight {w.shape} expects {c_in} (weight.shape[0])"
         )
-    if min(input.shape[c_axis + 1 :]) < 1:
-        raise ValueError(f"{_OP}: input must have positive spatial sizes, got shape {input.shape}")
-    c_out = weight.shape[1] * groups
-    if bias is not None and tuple(bias.shape) != (c_out,):
+    if h < 1 or wd < 1:
+        raise ValueError(f"{_OP}: input must have positive spatial sizes, got shape {x.shape}")
+    if b is not None and b.shape != (c_out_g * groups,):
         raise ValueError(
-            f"{_OP}: bias must have shape ({c_out},) (output channels), got {tuple(bias.shape)}"
+            f"{_OP}: bias must have shape ({c_out_g * groups},) (output channels), got {b.shape}"
         )
-    out_hw = conv_transpose2d_output_hw(
-        input.shape[-2:], weight.shape[2:], stride, padding, output_padding, dilation
+    out_hw = (
+        (h - 1) * stride[0] - 2 * padding[0] + dilation[0] * (kh - 1) + output_padding[0] + 1,
+        (wd - 1) * stride[1] - 2 * padding[1] + dilation[1] * (kw - 1) + output_padding[1] + 1,
     )
-    if min(out_hw) < 1:
+    if out_hw[0] < 1 or out_hw[1] < 1:
         raise ValueError(
-            f"{_OP}: the output size {out_hw} is not positive (input {tuple(input.shape[-2:])}, "
-            f"kernel {tuple(weight.shape[2:])}, stride {stride}, padding {padding}, "
+            f"{_OP}: the output size {out_hw} is not positive (input {(h, wd)}, "
+            f"kernel {(kh, kw)}, stride {stride}, padding {padding}, "
             f"output_padding {output_padding}, dilation {dilation})"
         )
-    if input.ndim == 3:  # unbatched (C_in, H, W)
-        return ConvTranspose2d.apply(
-            input.unsqueeze(0), weight, bias, stride, padding, output_padding, dilation, groups
-        ).squeeze(0)
+    if x.ndim == 3:  # unbatched (C_in, H, W)
+        args = (stride, padding, output_padding, dilation, groups, out_hw)
+        return ConvTranspose2d.apply(input.unsqueeze(0), weight, bias, *args).squeeze(0)
     return ConvTranspose2d.apply(
-        input, weight, bias, stride, padding, output_padding, dilation, groups
+        input, weight, bias, stride, padding, output_padding, dilation, groups, out_hw
     )
