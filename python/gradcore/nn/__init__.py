@@ -3,6 +3,7 @@
 from importlib.util import find_spec as _find_spec
 
 from gradcore.nn import functional, init
+from gradcore.nn.conv_transpose import ConvTranspose2d
 from gradcore.nn.layers import (
     GELU,
     AdaptiveAvgPool2d,
@@ -41,6 +42,7 @@ __all__ = [
     "BatchNorm2d",
     "BCEWithLogitsLoss",
     "Conv2d",
+    "ConvTranspose2d",
     "CrossEntropyLoss",
     "Dropout",
     "Flatten",

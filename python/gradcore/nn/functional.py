@@ -17,10 +17,12 @@ from gradcore import autograd as _ag
 from gradcore import profiler as _profiler
 from gradcore import random as _random
 from gradcore.autograd import Function, _node1
+from gradcore.ops.conv_transpose import conv_transpose2d
 from gradcore.tensor import Tensor, _wrap, matmul
 
 __all__ = [
     "conv2d",
+    "conv_transpose2d",
     "max_pool2d",
     "avg_pool2d",
     "adaptive_avg_pool2d",
