@@ -28,8 +28,8 @@ ConvArgs conv_args(const char* op, const py::handle& stride, const py::handle& p
   return a;
 }
 
-Conv2dParams make_params(const ConvArgs& a) {
-  Conv2dParams p;
+Window2d make_params(const ConvArgs& a) {
+  Window2d p;
   p.sh = a.stride.first;
   p.sw = a.stride.second;
   p.ph = a.padding.first;
@@ -41,8 +41,8 @@ Conv2dParams make_params(const ConvArgs& a) {
 }
 
 // Sets OH/OW; fails when the (dilated) kernel does not fit the padded input.
-void output_shape(Conv2dParams& p, const char* op) {
-  conv2d_output_shape(p);
+void output_shape(Window2d& p, const char* op) {
+  set_output_size(p, /*ceil_mode=*/false);
   if (p.OH < 1 || p.OW < 1)
     fail_value(op, "kernel " + pair_str(p.R, p.S) + " with dilation " + pair_str(p.dh, p.dw) +
                        " is larger than the padded input " +
@@ -50,7 +50,7 @@ void output_shape(Conv2dParams& p, const char* op) {
                        ", padding " + pair_str(p.ph, p.pw) + ")");
 }
 
-void check_groups(const Conv2dParams& p, const char* op, const std::string& shapes) {
+void check_groups(const Window2d& p, const char* op, const std::string& shapes) {
   if (p.K % p.groups != 0)
     fail_value(op, std::to_string(p.K) + " output channels are not divisible by groups=" +
                        std::to_string(p.groups) + " (" + shapes + ")");
@@ -70,7 +70,7 @@ void check_sizes(const py::array& a, const char* op, const char* arg, int first)
 
 GRADCORE_BINDINGS(conv) {
   using namespace gradcore::bindings;
-  using gradcore::Conv2dParams;
+  using gradcore::Window2d;
 
   m.def(
       "conv2d_forward",
@@ -83,7 +83,7 @@ GRADCORE_BINDINGS(conv) {
         check_sizes(x, op, "x", 1);
         check_sizes(weight, op, "weight", 0);
         const ConvArgs a = conv_args(op, stride, padding, dilation, groups);
-        Conv2dParams p = make_params(a);
+        Window2d p = make_params(a);
         p.N = dim(x, 0);
         p.C = dim(x, 1);
         p.H = dim(x, 2);
@@ -135,7 +135,7 @@ GRADCORE_BINDINGS(conv) {
         const ConvArgs a = conv_args(op, stride, padding, dilation, groups);
         const auto hw = pair_arg(input_hw, op, "input_hw");
         check_pair(hw, op, "input_hw");
-        Conv2dParams p = make_params(a);
+        Window2d p = make_params(a);
         p.N = dim(dy, 0);
         p.K = dim(weight, 0);
         p.C = dim(weight, 1) * p.groups;
@@ -180,7 +180,7 @@ GRADCORE_BINDINGS(conv) {
         const ConvArgs a = conv_args(op, stride, padding, dilation, groups);
         const auto rs = pair_arg(kernel_hw, op, "kernel_hw");
         check_pair(rs, op, "kernel_hw");
-        Conv2dParams p = make_params(a);
+        Window2d p = make_params(a);
         p.N = dim(x, 0);
         p.C = dim(x, 1);
         p.H = dim(x, 2);
