@@ -3,12 +3,17 @@
 #include <string>
 
 #include "bindings/checks.h"
-#include "bindings/ops_util.h"
 #include "bindings/registry.h"
 #include "cpu/activation.h"
 
 namespace gradcore::bindings {
 namespace {
+
+bool parse_approximate(const std::string& a, const char* op) {
+  if (a == "none") return false;
+  if (a == "tanh") return true;
+  fail_value(op, "approximate must be one of 'none', 'tanh', got '" + a + "'");
+}
 
 // y = f(x) for a unary forward kernel k(x, y, n).
 template <class K>

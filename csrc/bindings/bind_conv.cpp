@@ -4,7 +4,6 @@
 #include <string>
 
 #include "bindings/checks.h"
-#include "bindings/conv_args.h"
 #include "bindings/registry.h"
 #include "cpu/conv.h"
 
@@ -97,11 +96,9 @@ GRADCORE_BINDINGS(conv) {
                              std::to_string(dim(weight, 1) * p.groups) + " (" + shapes +
                              ", groups=" + std::to_string(p.groups) + ")");
         check_groups(p, op, shapes);
-        py::array b;
-        const bool has_bias = !bias.is_none();
+        const py::array b = optional_array(bias, op, "bias");
+        const bool has_bias = static_cast<bool>(b);
         if (has_bias) {
-          if (!py::isinstance<py::array>(bias)) fail_type(op, "bias must be a numpy array or None");
-          b = bias.cast<py::array>();
           check_array(b, op, "bias", dt, 1);
           check_shape(b, op, "bias", {p.K});
         }

@@ -2,7 +2,6 @@
 #include <string>
 
 #include "bindings/checks.h"
-#include "bindings/ops_util.h"
 #include "bindings/registry.h"
 #include "cpu/elementwise.h"
 

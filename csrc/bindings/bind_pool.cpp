@@ -4,7 +4,6 @@
 #include <string>
 
 #include "bindings/checks.h"
-#include "bindings/conv_args.h"
 #include "bindings/registry.h"
 #include "cpu/pool.h"
 
