@@ -42,8 +42,4 @@ void gelu_forward(const T* x, T* y, int64_t n, bool approximate);
 template <typename T>
 void gelu_backward(const T* dy, const T* x, T* dx, int64_t n, bool approximate);
 
-// x, y (N, C, S); bias (C): y[n, c, s] = relu(x[n, c, s] + bias[c]) in one pass.
-template <typename T>
-void bias_relu_forward(const T* x, const T* bias, T* y, int64_t N, int64_t C, int64_t S);
-
 }  // namespace gradcore
