@@ -2,7 +2,8 @@
 //
 // Layouts: input x (N, C, H, W), weight w (K, C/groups, R, S), bias (K,), output y (N, K, OH, OW),
 // all C-contiguous. The geometry p (core/shapes.h) has OH, OW set by set_output_size().
-// Every kernel is deterministic: bitwise identical results for any thread count.
+// Every kernel is deterministic: bitwise identical results for any thread count. Every kernel
+// overwrites its output (y, dx, dw or db); none accumulates into it.
 #pragma once
 #include <cstdint>
 
@@ -11,20 +12,21 @@
 namespace gradcore {
 
 // y[n,k,oh,ow] = bias[k] + sum_{c in group(k), r, s} w[k,c,r,s] *
-// x[n,c,oh*sh-ph+r*dh,ow*sw-pw+s*dw] (bias may be null).
+// x[n,c,oh*sh-ph+r*dh,ow*sw-pw+s*dw] (bias may be null). Overwrites y.
 template <typename T>
 void conv2d_forward(const Window2d& p, const T* x, const T* w, const T* bias, T* y);
 
 // dx (N, C, H, W) = col2im(W_g^T @ dY_g) per image and group: the gradient of conv2d_forward
-// with respect to x.
+// with respect to x. Overwrites dx.
 template <typename T>
 void conv2d_backward_input(const Window2d& p, const T* dy, const T* w, T* dx);
 
 // dw (K, C/groups, R, S) = sum_n dY_{n,g} @ cols(x_{n,g})^T: the gradient with respect to w.
+// Overwrites dw.
 template <typename T>
 void conv2d_backward_weight(const Window2d& p, const T* dy, const T* x, T* dw);
 
-// db[k] = sum_{n, p} dy[n, k, p] for dy (N, K, P) (P = OH*OW).
+// db[k] = sum_{n, p} dy[n, k, p] for dy (N, K, P) (P = OH*OW). Overwrites db.
 template <typename T>
 void conv2d_backward_bias(int64_t N, int64_t K, int64_t P, const T* dy, T* db);
 

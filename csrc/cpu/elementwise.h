@@ -48,7 +48,7 @@ double fixed_sum(int64_t n, const F& f) {
 }
 
 // out (C) = column sums of x (R, C): out[c] = sum_r x[r, c] (double accumulation,
-// deterministic). Bias gradients of linear layers.
+// deterministic). Bias gradients of linear layers. Overwrites out.
 template <typename T>
 void sum_rows(const T* x, T* out, int64_t R, int64_t C);
 

@@ -16,14 +16,14 @@
 namespace gradcore {
 
 // col (C*R*S x (oh1-oh0)*OW, row stride ldcol) = columns of x (C x H x W) for output rows
-// [oh0, oh1).
+// [oh0, oh1). Overwrites those columns of col.
 template <typename T>
 void im2col(const Window2d& g, int64_t C, const T* x, int64_t oh0, int64_t oh1, T* col,
             int64_t ldcol);
 
-// x (C x H x W) += the columns scattered back to the input positions they were read from
-// (the adjoint of im2col), for output rows [oh0, oh1). col is scratch: entries that map to
-// the padding may be overwritten with zeros.
+// Accumulates: x (C x H x W) += the columns scattered back to the input positions they were read
+// from (the adjoint of im2col), for output rows [oh0, oh1). col is scratch: entries that map to the
+// padding may be overwritten with zeros.
 template <typename T>
 void col2im_add(const Window2d& g, int64_t C, T* col, int64_t ldcol, int64_t oh0, int64_t oh1,
                 T* x);

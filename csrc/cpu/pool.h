@@ -5,7 +5,8 @@
 // scatter-adds dy at those indices. Average pooling follows PyTorch's window clipping,
 // count_include_pad and divisor_override rules; adaptive average pooling uses the windows
 // [floor(i*H/OH), ceil((i+1)*H/OH)). All kernels run over planes in parallel and are
-// deterministic (no plane is written by two threads).
+// deterministic (no plane is written by two threads). Every kernel overwrites its outputs: a
+// backward kernel writes all of dx (the sum of the windows' contributions, 0 where none reach).
 #pragma once
 #include <cstdint>
 
@@ -14,31 +15,34 @@
 namespace gradcore {
 
 // y[n,c,oh,ow] = max over the window (NaN wins), idx = flat input index of that maximum.
+// Overwrites y and idx.
 template <typename T>
 void max_pool2d_forward(const Window2d& p, const T* x, T* y, int64_t* idx);
 
 // dx (planes x H*W) = 0, then dx[plane][idx[o]] += dy[o] for every output o (P outputs per
-// plane). Returns the number of indices outside [0, H*W) (skipped; the caller reports them).
+// plane): overwrites dx. Returns the number of indices outside [0, H*W) (skipped; the caller
+// reports them).
 template <typename T>
 int64_t max_pool2d_backward(int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW,
                             const T* dy, const int64_t* idx, T* dx);
 
 // y = sum over the window clipped to the input / divisor, where the divisor is
 // divisor_override if > 0, else the window size clipped to the padded input
-// (count_include_pad) or to the input (not count_include_pad).
+// (count_include_pad) or to the input (not count_include_pad). Overwrites y.
 template <typename T>
 void avg_pool2d_forward(const Window2d& p, bool count_include_pad, int64_t divisor_override,
                         const T* x, T* y);
-// dx[window(o)] += dy[o] / divisor(o).
+// dx = 0, then dx[window(o)] += dy[o] / divisor(o) for every output o: overwrites dx.
 template <typename T>
 void avg_pool2d_backward(const Window2d& p, bool count_include_pad, int64_t divisor_override,
                          const T* dy, T* dx);
 
 // y[oh, ow] = mean of x over rows [floor(oh*H/OH), ceil((oh+1)*H/OH)) and likewise columns.
+// Overwrites y.
 template <typename T>
 void adaptive_avg_pool2d_forward(int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW,
                                  const T* x, T* y);
-// dx[window(o)] += dy[o] / |window(o)|.
+// dx = 0, then dx[window(o)] += dy[o] / |window(o)| for every output o: overwrites dx.
 template <typename T>
 void adaptive_avg_pool2d_backward(int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW,
                                   const T* dy, T* dx);
