@@ -10,6 +10,8 @@ import pytest
 import reference_conv as ref
 from conftest import assert_allclose, num_threads
 
+import gradcore as gc
+import gradcore.nn.functional as F
 from gradcore import _C
 
 TOL = {np.float32: dict(rtol=2e-4, atol=2e-4), np.float64: dict(rtol=1e-10, atol=1e-10)}
@@ -343,6 +345,29 @@ def test_backward_weight_errors():
         f(dy, np.zeros((2, 4, 5, 10), np.float32)[..., ::2], (3, 3))
     with pytest.raises(ValueError, match="conv2d_backward_weight: padding must be >= 0"):
         f(dy, x, (3, 3), padding=(-1, 0))
+
+
+def test_absurd_sizes_rejected():
+    # Issue 16: padding=2**63-1 overflowed the output-size formula (undefined behaviour) and
+    # returned zeros; every index and size is now checked against int64 first.
+    x, w = np.ones((1, 1, 4, 4), np.float32), np.ones((1, 1, 3, 3), np.float32)
+    with pytest.raises(ValueError, match="conv2d_forward: the window overflows int64 .* padding"):
+        _C.conv2d_forward(x, w, None, 1, 2**63 - 1)
+    with pytest.raises(ValueError, match=r"conv2d_forward: padding and stride give an output"):
+        _C.conv2d_forward(x, w, None, 1, 2**40)
+    with pytest.raises(ValueError, match="conv2d_forward: the window overflows int64 .* stride"):
+        _C.conv2d_forward(x, w, None, 2**62, 2**61)
+    with pytest.raises(ValueError, match="conv2d_forward: the window overflows int64 .*dilation"):
+        _C.conv2d_forward(x, w, None, 1, 1, (1, 2**62))
+    dy = np.ones((1, 1, 2, 2), np.float32)
+    with pytest.raises(ValueError, match="conv2d_backward_input: the window overflows int64"):
+        _C.conv2d_backward_input(dy, w, (2**62, 2**62), 2**62)
+    with pytest.raises(ValueError, match=r"conv2d_backward_input: the input \(N, C, H, W\)"):
+        _C.conv2d_backward_input(dy, w, (2**40, 2**40), 2**40)
+    with pytest.raises(ValueError, match=r"conv2d_backward_weight: the kernel \(K, C/groups"):
+        _C.conv2d_backward_weight(dy, x, (2**40, 2**40), 1, 2**39)
+    with pytest.raises(ValueError, match="conv2d_forward: the window overflows int64"):
+        F.conv2d(gc.tensor(x), gc.tensor(w), None, 1, 2**63 - 1)
 
 
 def test_backward_bias_errors():

@@ -39,14 +39,20 @@ Window2d make_params(const ConvArgs& a) {
   return p;
 }
 
-// Sets OH/OW; fails when the (dilated) kernel does not fit the padded input.
+// Sets OH/OW; fails when an index or the output size overflows int64, or when the (dilated)
+// kernel does not fit the padded input.
 void output_shape(Window2d& p, const char* op) {
-  set_output_size(p, /*ceil_mode=*/false);
+  set_window_output(p, /*ceil_mode=*/false, op, "kernel");
   if (p.OH < 1 || p.OW < 1)
     fail_value(op, "kernel " + pair_str(p.R, p.S) + " with dilation " + pair_str(p.dh, p.dw) +
                        " is larger than the padded input " +
                        pair_str(p.H + 2 * p.ph, p.W + 2 * p.pw) + " (input " + pair_str(p.H, p.W) +
                        ", padding " + pair_str(p.ph, p.pw) + ")");
+  const int64_t elem = 8;  // the larger float size: the checks hold for both dtypes
+  checked_numel({p.N, p.K, p.OH, p.OW}, elem, op,
+                "padding and stride give an output (N, K, OH, OW) =");
+  checked_numel({p.N, p.C, p.H, p.W}, elem, op, "the input (N, C, H, W) =");
+  checked_numel({p.K, p.C / p.groups, p.R, p.S}, elem, op, "the kernel (K, C/groups, R, S) =");
 }
 
 void check_groups(const Window2d& p, const char* op, const std::string& shapes) {

@@ -40,12 +40,22 @@ Window2d pool_params(const char* op, int64_t N, int64_t C, int64_t H, int64_t W,
   p.pw = pd.second;
   p.dh = d.first;
   p.dw = d.second;
-  set_output_size(p, ceil_mode);
+  set_window_output(p, ceil_mode, op, "kernel_size");
   if (p.OH < 1 || p.OW < 1)
     fail_value(op, "output size " + pair_str(p.OH, p.OW) + " is too small for input " +
                        pair_str(H, W) + " (kernel_size " + pair_str(p.R, p.S) + ", stride " +
                        pair_str(p.sh, p.sw) + ", padding " + pair_str(p.ph, p.pw) + ", dilation " +
                        pair_str(p.dh, p.dw) + ")");
+  // The kernels count N*C*(H*W + OH*OW*kh*kw) window reads in int64.
+  checked_numel({N, C, H, W}, 8, op, "the input (N, C, H, W) =");
+  const int64_t taps = checked_numel({p.OH, p.OW, p.R, p.S}, 1, op,
+                                     "kernel_size: the window taps (OH, OW, kh, kw) =");
+  int64_t reads = 0;
+  if (__builtin_add_overflow(taps, H * W, &reads))
+    fail_value(op, "kernel_size " + pair_str(p.R, p.S) + " is too large for input " +
+                       pair_str(H, W) + ": the window reads overflow int64");
+  checked_numel({N, C, reads}, 8, op, "kernel_size: the pooling work (N, C, H*W + OH*OW*kh*kw) =");
+  checked_numel({N, C, p.OH, p.OW}, 8, op, "the output (N, C, OH, OW) =");
   return p;
 }
 

@@ -260,4 +260,36 @@ std::array<int64_t, 4> shape4_arg(const py::handle& h, const char* op, const cha
   return s;
 }
 
+namespace {
+void check_window_axis(const char* axis, int64_t in, int64_t k, int64_t st, int64_t pad,
+                       int64_t dil, const char* op, const char* kernel) {
+  if (window_fits_int64(in, k, st, pad, dil)) return;
+  fail_value(op, std::string("the window overflows int64 along ") + axis + ": input " +
+                     std::to_string(in) + " + 2 * padding " + std::to_string(pad) + " + dilation " +
+                     std::to_string(dil) + " * (" + kernel + " " + std::to_string(k) +
+                     " - 1) + stride " + std::to_string(st) + " must be at most 2^63 - 1");
+}
+}  // namespace
+
+void set_window_output(Window2d& g, bool ceil_mode, const char* op, const char* kernel) {
+  check_window_axis("H", g.H, g.R, g.sh, g.ph, g.dh, op, kernel);
+  check_window_axis("W", g.W, g.S, g.sw, g.pw, g.dw, op, kernel);
+  set_output_size(g, ceil_mode);
+}
+
+int64_t checked_numel(std::initializer_list<int64_t> dims, int64_t elem_size, const char* op,
+                      const std::string& what) {
+  int64_t n = 1, bytes = 0;
+  bool overflow = false;
+  for (int64_t d : dims) overflow = overflow || __builtin_mul_overflow(n, d, &n);
+  overflow = overflow || __builtin_mul_overflow(n, elem_size, &bytes);
+  if (overflow) {
+    std::string s = "(";
+    int i = 0;
+    for (int64_t d : dims) s += (i++ ? ", " : "") + std::to_string(d);
+    fail_value(op, what + " " + s + ") has too many elements: its size overflows int64");
+  }
+  return n;
+}
+
 }  // namespace gradcore::bindings

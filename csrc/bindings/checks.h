@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/fpmode.h"
+#include "core/shapes.h"
 
 namespace gradcore::bindings {
 
@@ -106,6 +107,15 @@ void check_pair(const std::pair<int64_t, int64_t>& v, const char* op, const char
                 bool allow_zero = false);
 // A 4-d shape (N, C, H, W) of ints >= 0 (N, C) and > 0 (H, W).
 std::array<int64_t, 4> shape4_arg(const py::handle& h, const char* op, const char* name);
+
+// Sets g.OH and g.OW (set_output_size) after checking that every index along each axis fits
+// in int64 (window_fits_int64): ValueError naming the op, the axis and the window arguments
+// otherwise. `kernel` is the name of the kernel-size argument.
+void set_window_output(Window2d& g, bool ceil_mode, const char* op, const char* kernel);
+// The product of `dims`, checked: ValueError "<op>: <what> (...) has too many elements" when
+// the product, or its size in bytes at elem_size bytes per element, overflows int64.
+int64_t checked_numel(std::initializer_list<int64_t> dims, int64_t elem_size, const char* op,
+                      const std::string& what);
 
 [[noreturn]] void fail_value(const std::string& op, const std::string& msg);
 [[noreturn]] void fail_type(const std::string& op, const std::string& msg);

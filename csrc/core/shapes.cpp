@@ -14,6 +14,16 @@ int64_t window_out_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
   return out;
 }
 
+bool window_fits_int64(int64_t in, int64_t kernel, int64_t stride, int64_t pad, int64_t dilation) {
+  if (in < 0 || kernel < 1 || stride < 1 || pad < 0 || dilation < 1) return false;
+  int64_t extent = 0, reach = 0;
+  return !__builtin_mul_overflow(dilation, kernel - 1, &reach) &&
+         !__builtin_add_overflow(in, pad, &extent) &&
+         !__builtin_add_overflow(extent, pad, &extent) &&
+         !__builtin_add_overflow(extent, reach, &extent) &&
+         !__builtin_add_overflow(extent, stride, &extent);
+}
+
 void set_output_size(Window2d& g, bool ceil_mode) {
   g.OH = window_out_size(g.H, g.R, g.sh, g.ph, g.dh, ceil_mode);
   g.OW = window_out_size(g.W, g.S, g.sw, g.pw, g.dw, ceil_mode);

@@ -27,9 +27,14 @@ struct Window2d {
 //   ceil((in + 2*pad - dilation*(kernel-1) - 1) / stride) + 1, minus one when that last
 //   window would start past the input and the left padding ((out-1)*stride >= in + pad)
 // and 0 when no window fits (or stride <= 0). Sizes must be non-negative, kernel and dilation
-// positive.
+// positive, and window_fits_int64() true: then no intermediate overflows.
 int64_t window_out_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad, int64_t dilation,
                         bool ceil_mode);
+
+// in + 2*pad + dilation*(kernel-1) + stride fits in int64 (and in, pad >= 0, kernel, stride,
+// dilation >= 1): every index a window kernel forms along this axis (from -pad to past the
+// last window's end) is then representable.
+bool window_fits_int64(int64_t in, int64_t kernel, int64_t stride, int64_t pad, int64_t dilation);
 
 // Sets g.OH and g.OW from the input plane and the window (see window_out_size).
 void set_output_size(Window2d& g, bool ceil_mode);

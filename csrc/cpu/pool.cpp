@@ -357,11 +357,11 @@ void max_pool_plane(const Window2d& p, const T* x, T* y, int64_t* ind) {
   for (int64_t oh = 0; oh < p.OH; ++oh) {
     int64_t ih0 = oh * p.sh - p.ph;
     const int64_t ih1 = std::min(ih0 + (p.R - 1) * p.dh + 1, H);
-    while (ih0 < 0) ih0 += p.dh;
+    if (ih0 < 0) ih0 += (-ih0 + p.dh - 1) / p.dh * p.dh;  // first tap inside the input
     for (int64_t ow = 0; ow < p.OW; ++ow) {
       int64_t iw0 = ow * p.sw - p.pw;
       const int64_t iw1 = std::min(iw0 + (p.S - 1) * p.dw + 1, W);
-      while (iw0 < 0) iw0 += p.dw;
+      if (iw0 < 0) iw0 += (-iw0 + p.dw - 1) / p.dw * p.dw;
       int64_t k = ih0 * W + iw0;
       T m = -std::numeric_limits<T>::infinity();
       for (int64_t ih = ih0; ih < ih1; ih += p.dh) {
