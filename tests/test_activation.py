@@ -1,4 +1,4 @@
-"""Activations: relu, leaky_relu, sigmoid, tanh, gelu (exact and tanh), bias_relu."""
+"""Activations: relu, leaky_relu, sigmoid, tanh, gelu (exact and tanh)."""
 
 import math
 
@@ -192,40 +192,6 @@ def test_leaky_relu_slope_values(rng):
         assert_allclose(y, np.where(x > 0, x, s * x), rtol=1e-6, atol=0)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize(
-    "shape", [(1, 1), (5, 3), (2, 3, 7), (2, 3, 4, 5), (1, 4, 1, 1), (3, 2, 0)]
-)
-def test_bias_relu_forward(rng, dtype, shape):
-    x = np.asarray(rng.standard_normal(shape), dtype)
-    b = np.asarray(rng.standard_normal(shape[1]), dtype)
-    if x.size:
-        x.flat[0] = np.nan
-    y = _C.bias_relu_forward(x, b)
-    bb = b.reshape((1, -1) + (1,) * (x.ndim - 2))
-    ref = x + bb  # same dtype arithmetic, so exact
-    ref = np.where(ref < 0, 0, ref)
-    assert y.dtype == dtype and y.shape == shape
-    assert np.array_equal(y, ref, equal_nan=True)
-
-
-def test_bias_relu_threads_bitwise(rng):
-    x = np.asarray(rng.standard_normal((8, 16, 33, 33)), np.float32)
-    b = np.asarray(rng.standard_normal(16), np.float32)
-    with num_threads(1):
-        y1 = _C.bias_relu_forward(x, b)
-    with num_threads(2):
-        y2 = _C.bias_relu_forward(x, b)
-    assert np.array_equal(y1, y2)
-
-
-def test_bias_relu_vs_torch(torch, rng):
-    x = np.asarray(rng.standard_normal((2, 3, 4, 5)), np.float32)
-    b = np.asarray(rng.standard_normal(3), np.float32)
-    ref = torch.relu(torch.tensor(x) + torch.tensor(b).view(1, 3, 1, 1)).numpy()
-    assert np.array_equal(_C.bias_relu_forward(x, b), ref)
-
-
 # ---------------------------------------------------------------- errors
 
 
@@ -260,21 +226,6 @@ def test_errors_gelu_approximate_and_slope():
         _C.leaky_relu_backward(x, x, True)
     with pytest.raises(TypeError, match="leaky_relu_forward: negative_slope must be a float"):
         _C.leaky_relu_forward(x, None)
-
-
-def test_errors_bias_relu():
-    x = np.ones((2, 3, 4), np.float32)
-    with pytest.raises(ValueError, match="bias_relu_forward: x must have at least 2 dimensions"):
-        _C.bias_relu_forward(np.ones(3, np.float32), np.ones(3, np.float32))
-    with pytest.raises(ValueError, match="bias_relu_forward: bias has 4 entries but x has 3"):
-        _C.bias_relu_forward(x, np.ones(4, np.float32))
-    with pytest.raises(ValueError, match="bias_relu_forward: bias must have 1 dimensions"):
-        _C.bias_relu_forward(x, np.ones((3, 1), np.float32))
-    with pytest.raises(TypeError, match="bias_relu_forward: bias must have the same dtype as x"):
-        _C.bias_relu_forward(x, np.ones(3))
-
-
-# ---------------------------------------------------------------- float32 math on each SIMD path
 
 
 def _simd_paths():

@@ -3,11 +3,15 @@ thread-count determinism, and every argument check."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import reference_conv as ref
 from conftest import assert_allclose, num_threads
 
+import gradcore as gc
+import gradcore.nn.functional as F
 from gradcore import _C
 
 DTYPES = [np.float32, np.float64]
@@ -421,3 +425,56 @@ def test_adaptive_avg_pool_errors():
         g(np.zeros((2, 3, 1, 1), np.float32), (2, 3, 6, 0))
     with pytest.raises(TypeError, match="adaptive_avg_pool2d_backward: dy must be float32"):
         g(np.zeros((2, 3, 1, 1), np.int32), x.shape)
+
+
+def _finishes(fn, seconds=30.0):
+    """fn()'s result (or its exception, re-raised), failing if it runs longer than `seconds`
+    (kernels release the GIL, so a spinning kernel cannot block this thread)."""
+    out = {}
+
+    def run():
+        try:
+            out["value"] = fn()
+        except BaseException as e:  # re-raised below
+            out["error"] = e
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(seconds)
+    assert not t.is_alive(), f"still running after {seconds} s"
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+def test_huge_windows_rejected_fast():
+    # Issue 16: max_pool2d(x, 2**40, 1, 2**39) spun in the start-index loop; the window taps
+    # (OH*OW*kh*kw) overflow int64, so it is rejected, like torch does.
+    x = np.ones((1, 1, 4, 4), np.float32)
+    with pytest.raises(ValueError, match="max_pool2d_forward: kernel_size: .* overflows int64"):
+        _finishes(lambda: _C.max_pool2d_forward(x, 2**40, 1, 2**39))
+    with pytest.raises(ValueError, match="avg_pool2d_forward: kernel_size: .* overflows int64"):
+        _finishes(lambda: _C.avg_pool2d_forward(x, 2**40, 1, 2**39))
+    with pytest.raises(ValueError, match="max_pool2d_forward: the window overflows int64"):
+        _finishes(lambda: _C.max_pool2d_forward(x, 3, 2**63 - 1, 1))
+    with pytest.raises(ValueError, match="max_pool2d_forward: the window overflows int64 along W"):
+        _finishes(lambda: _C.max_pool2d_forward(x, (1, 2**62), 1, 0, (1, 3)))
+    with pytest.raises(ValueError, match=r"avg_pool2d_backward: the input \(N, C, H, W\)"):
+        _finishes(
+            lambda: _C.avg_pool2d_backward(x[:, :, :1, :1], (1, 1, 2**40, 2**40), 2**40, 2**40)
+        )
+    with pytest.raises(ValueError, match="max_pool2d_forward: kernel_size"):
+        _finishes(lambda: F.max_pool2d(gc.tensor(x), 2**40, 1, 2**39))
+
+
+def test_large_padded_window_is_exact_and_fast(rng):
+    # Every window covers the whole 4x4 plane and starts 2**19 rows/columns inside the padding:
+    # the first tap inside the input is found arithmetically, not by stepping 2**19 times.
+    x = rng.standard_normal((2, 3, 4, 4)).astype(np.float32)
+    y, idx = _finishes(lambda: _C.max_pool2d_forward(x, 2**20, 1, 2**19))
+    assert y.shape == (2, 3, 5, 5)
+    flat = x.reshape(2, 3, 16)
+    assert np.array_equal(y, np.broadcast_to(flat.max(-1)[..., None, None], y.shape))
+    assert np.array_equal(idx, np.broadcast_to(flat.argmax(-1)[..., None, None], y.shape))
+    ya = _finishes(lambda: _C.avg_pool2d_forward(x, 2**20, 1, 2**19, False, False, 0))
+    assert_allclose(ya, np.broadcast_to(flat.mean(-1)[..., None, None], ya.shape), 1e-6, 1e-6)

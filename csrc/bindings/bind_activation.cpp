@@ -1,14 +1,18 @@
-// Activations (any shape): relu, leaky_relu, sigmoid, tanh, gelu forward/backward, and
-// the fused bias_relu_forward for (N, C, *) inputs.
+// Activations (any shape): relu, leaky_relu, sigmoid, tanh, gelu forward/backward.
 #include <string>
 
 #include "bindings/checks.h"
-#include "bindings/ops_util.h"
 #include "bindings/registry.h"
 #include "cpu/activation.h"
 
 namespace gradcore::bindings {
 namespace {
+
+bool parse_approximate(const std::string& a, const char* op) {
+  if (a == "none") return false;
+  if (a == "tanh") return true;
+  fail_value(op, "approximate must be one of 'none', 'tanh', got '" + a + "'");
+}
 
 // y = f(x) for a unary forward kernel k(x, y, n).
 template <class K>
@@ -144,31 +148,4 @@ GRADCORE_BINDINGS(activation) {
                       });
       },
       py::arg("dy"), py::arg("x"), py::arg("approximate") = "none", "dx = dy * gelu'(x).");
-
-  m.def(
-      "bias_relu_forward",
-      [](py::array x, py::array bias) {
-        const char* op = "bias_relu_forward";
-        const DType dt = float_input(x, op, "x");
-        if (x.ndim() < 2)
-          fail_value(op, "x must have at least 2 dimensions (N, C, *), got shape " + shape_str(x));
-        same_float(bias, dt, op, "bias", "x", 1);
-        const int64_t N = dim(x, 0), C = dim(x, 1);
-        int64_t S = 1;
-        for (int d = 2; d < x.ndim(); ++d) S *= dim(x, d);
-        if (dim(bias, 0) != C)
-          fail_value(op, "bias has " + std::to_string(dim(bias, 0)) + " entries but x has " +
-                             std::to_string(C) + " channels (x " + shape_str(x) + ", bias " +
-                             shape_str(bias) + ")");
-        py::array y = new_array(dt, shape_of(x));
-        dispatch_float(dt, [&](auto tag) {
-          using T = decltype(tag);
-          const T* px = data_ptr<T>(x);
-          const T* pb = data_ptr<T>(bias);
-          T* py_ = data_ptr<T>(y);
-          run_kernel([&] { gc::bias_relu_forward(px, pb, py_, N, C, S); });
-        });
-        return y;
-      },
-      py::arg("x"), py::arg("bias"), "y = relu(x + bias[c]) for x (N, C, *), in one pass.");
 }

@@ -4,7 +4,6 @@
 #include <string>
 
 #include "bindings/checks.h"
-#include "bindings/conv_args.h"
 #include "bindings/registry.h"
 #include "cpu/conv.h"
 
@@ -28,8 +27,8 @@ ConvArgs conv_args(const char* op, const py::handle& stride, const py::handle& p
   return a;
 }
 
-Conv2dParams make_params(const ConvArgs& a) {
-  Conv2dParams p;
+Window2d make_params(const ConvArgs& a) {
+  Window2d p;
   p.sh = a.stride.first;
   p.sw = a.stride.second;
   p.ph = a.padding.first;
@@ -40,17 +39,23 @@ Conv2dParams make_params(const ConvArgs& a) {
   return p;
 }
 
-// Sets OH/OW; fails when the (dilated) kernel does not fit the padded input.
-void output_shape(Conv2dParams& p, const char* op) {
-  conv2d_output_shape(p);
+// Sets OH/OW; fails when an index or the output size overflows int64, or when the (dilated)
+// kernel does not fit the padded input.
+void output_shape(Window2d& p, const char* op) {
+  set_window_output(p, /*ceil_mode=*/false, op, "kernel");
   if (p.OH < 1 || p.OW < 1)
     fail_value(op, "kernel " + pair_str(p.R, p.S) + " with dilation " + pair_str(p.dh, p.dw) +
                        " is larger than the padded input " +
                        pair_str(p.H + 2 * p.ph, p.W + 2 * p.pw) + " (input " + pair_str(p.H, p.W) +
                        ", padding " + pair_str(p.ph, p.pw) + ")");
+  const int64_t elem = 8;  // the larger float size: the checks hold for both dtypes
+  checked_numel({p.N, p.K, p.OH, p.OW}, elem, op,
+                "padding and stride give an output (N, K, OH, OW) =");
+  checked_numel({p.N, p.C, p.H, p.W}, elem, op, "the input (N, C, H, W) =");
+  checked_numel({p.K, p.C / p.groups, p.R, p.S}, elem, op, "the kernel (K, C/groups, R, S) =");
 }
 
-void check_groups(const Conv2dParams& p, const char* op, const std::string& shapes) {
+void check_groups(const Window2d& p, const char* op, const std::string& shapes) {
   if (p.K % p.groups != 0)
     fail_value(op, std::to_string(p.K) + " output channels are not divisible by groups=" +
                        std::to_string(p.groups) + " (" + shapes + ")");
@@ -70,7 +75,7 @@ void check_sizes(const py::array& a, const char* op, const char* arg, int first)
 
 GRADCORE_BINDINGS(conv) {
   using namespace gradcore::bindings;
-  using gradcore::Conv2dParams;
+  using gradcore::Window2d;
 
   m.def(
       "conv2d_forward",
@@ -83,7 +88,7 @@ GRADCORE_BINDINGS(conv) {
         check_sizes(x, op, "x", 1);
         check_sizes(weight, op, "weight", 0);
         const ConvArgs a = conv_args(op, stride, padding, dilation, groups);
-        Conv2dParams p = make_params(a);
+        Window2d p = make_params(a);
         p.N = dim(x, 0);
         p.C = dim(x, 1);
         p.H = dim(x, 2);
@@ -97,11 +102,9 @@ GRADCORE_BINDINGS(conv) {
                              std::to_string(dim(weight, 1) * p.groups) + " (" + shapes +
                              ", groups=" + std::to_string(p.groups) + ")");
         check_groups(p, op, shapes);
-        py::array b;
-        const bool has_bias = !bias.is_none();
+        const py::array b = optional_array(bias, op, "bias");
+        const bool has_bias = static_cast<bool>(b);
         if (has_bias) {
-          if (!py::isinstance<py::array>(bias)) fail_type(op, "bias must be a numpy array or None");
-          b = bias.cast<py::array>();
           check_array(b, op, "bias", dt, 1);
           check_shape(b, op, "bias", {p.K});
         }
@@ -135,7 +138,7 @@ GRADCORE_BINDINGS(conv) {
         const ConvArgs a = conv_args(op, stride, padding, dilation, groups);
         const auto hw = pair_arg(input_hw, op, "input_hw");
         check_pair(hw, op, "input_hw");
-        Conv2dParams p = make_params(a);
+        Window2d p = make_params(a);
         p.N = dim(dy, 0);
         p.K = dim(weight, 0);
         p.C = dim(weight, 1) * p.groups;
@@ -180,7 +183,7 @@ GRADCORE_BINDINGS(conv) {
         const ConvArgs a = conv_args(op, stride, padding, dilation, groups);
         const auto rs = pair_arg(kernel_hw, op, "kernel_hw");
         check_pair(rs, op, "kernel_hw");
-        Conv2dParams p = make_params(a);
+        Window2d p = make_params(a);
         p.N = dim(x, 0);
         p.C = dim(x, 1);
         p.H = dim(x, 2);

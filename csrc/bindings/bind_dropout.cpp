@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "bindings/checks.h"
-#include "bindings/normopt_checks.h"
 #include "bindings/registry.h"
 #include "cpu/dropout.h"
 

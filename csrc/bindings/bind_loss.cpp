@@ -2,14 +2,64 @@
 // bce_with_logits; forward returns a 0-d array for mean/sum, per-sample losses for none.
 #include <algorithm>
 #include <string>
+#include <vector>
 
 #include "bindings/checks.h"
-#include "bindings/ops_util.h"
 #include "bindings/registry.h"
 #include "cpu/loss.h"
 
 namespace gradcore::bindings {
 namespace {
+
+Reduction parse_reduction(const std::string& r, const char* op) {
+  if (r == "mean") return Reduction::kMean;
+  if (r == "sum") return Reduction::kSum;
+  if (r == "none") return Reduction::kNone;
+  fail_value(op, "reduction must be one of 'mean', 'sum', 'none', got '" + r + "'");
+}
+
+// int64 class targets (N,) with every value in [0, C) or equal to ignore_index.
+void check_targets(const py::array& target, int64_t N, int64_t C, int64_t ignore_index,
+                   const char* op) {
+  check_array(target, op, "target", DType::kInt64, 1);
+  if (dim(target, 0) != N)
+    fail_value(op, "target has " + std::to_string(dim(target, 0)) + " entries but the input has " +
+                       std::to_string(N) + " rows (target " + shape_str(target) + ")");
+  const auto* t = static_cast<const int64_t*>(target.data());
+  for (int64_t i = 0; i < N; ++i) {
+    if (t[i] != ignore_index && (t[i] < 0 || t[i] >= C))
+      fail_value(op, "target " + std::to_string(t[i]) + " at index " + std::to_string(i) +
+                         " is out of range [0, " + std::to_string(C) +
+                         ") (ignore_index=" + std::to_string(ignore_index) + ")");
+  }
+}
+
+// grad_out of a loss: one element for mean/sum, `none_shape` for none.
+void check_grad_out(const py::array& g, DType dt, Reduction r,
+                    const std::vector<int64_t>& none_shape, const char* op) {
+  same_float(g, dt, op, "grad_out", "the input");
+  if (r == Reduction::kNone) {
+    bool ok = static_cast<size_t>(g.ndim()) == none_shape.size();
+    for (size_t i = 0; ok && i < none_shape.size(); ++i)
+      ok = dim(g, static_cast<int>(i)) == none_shape[i];
+    if (!ok) {
+      std::string want = "(";
+      for (size_t i = 0; i < none_shape.size(); ++i)
+        want += (i ? ", " : "") + std::to_string(none_shape[i]);
+      want += none_shape.size() == 1 ? ",)" : ")";
+      fail_value(op,
+                 "grad_out must have shape " + want + " for reduction='none', got " + shape_str(g));
+    }
+  } else if (g.size() != 1) {
+    fail_value(op, "grad_out must have one element for reduction='mean' or 'sum', got shape " +
+                       shape_str(g));
+  }
+}
+
+// Output array for a loss: 0-d for mean/sum, `none_shape` for none.
+py::array loss_output(DType dt, Reduction r, const std::vector<int64_t>& none_shape) {
+  return new_array(dt, r == Reduction::kNone ? none_shape : std::vector<int64_t>{});
+}
 
 struct ClassArgs {
   DType dt;
@@ -24,7 +74,12 @@ ClassArgs check_class_loss(const py::array& input, const char* input_name, const
   a.dt = float_input(input, op, input_name, 2);
   a.N = dim(input, 0);
   a.C = dim(input, 1);
-  a.weight = optional_array(weight, a.dt, op, "weight", {a.C}, input_name);
+  const py::array w = optional_array(weight, op, "weight");
+  if (w) {
+    same_float(w, a.dt, op, "weight", input_name);
+    check_shape(w, op, "weight", {a.C});
+  }
+  a.weight = optional_cptr<void>(w);
   check_targets(target, a.N, a.C, ignore_index, op);
   return a;
 }
@@ -48,10 +103,8 @@ DType check_pair(const py::array& input, const py::array& target, const char* op
 const void* bce_weight(const py::object& o, const py::array& input, DType dt, const char* op,
                        const char* arg, int64_t* period) {
   *period = 1;
-  if (o.is_none()) return nullptr;
-  if (!py::isinstance<py::array>(o))
-    fail_type(op, std::string(arg) + " must be a numpy array or None");
-  py::array w = o.cast<py::array>();
+  const py::array w = optional_array(o, op, arg);
+  if (!w) return nullptr;
   same_float(w, dt, op, arg, "input");
   int lead = 0;  // leading size-1 dimensions of w
   while (lead < w.ndim() && dim(w, lead) == 1) ++lead;

@@ -8,7 +8,6 @@
 #include <string>
 
 #include "bindings/checks.h"
-#include "bindings/normopt_checks.h"
 #include "bindings/registry.h"
 #include "cpu/norm.h"
 

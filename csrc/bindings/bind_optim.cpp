@@ -11,7 +11,6 @@
 #include <string>
 
 #include "bindings/checks.h"
-#include "bindings/normopt_checks.h"
 #include "bindings/registry.h"
 #include "cpu/optim.h"
 

@@ -4,7 +4,6 @@
 #include <string>
 
 #include "bindings/checks.h"
-#include "bindings/conv_args.h"
 #include "bindings/registry.h"
 #include "cpu/pool.h"
 
@@ -12,9 +11,9 @@ namespace gradcore::bindings {
 namespace {
 
 // Window, stride (None: the window), padding, dilation and output size of a 2-d pooling.
-Pool2dParams pool_params(const char* op, int64_t N, int64_t C, int64_t H, int64_t W,
-                         const py::handle& kernel_size, const py::handle& stride,
-                         const py::handle& padding, const py::handle& dilation, bool ceil_mode) {
+Window2d pool_params(const char* op, int64_t N, int64_t C, int64_t H, int64_t W,
+                     const py::handle& kernel_size, const py::handle& stride,
+                     const py::handle& padding, const py::handle& dilation, bool ceil_mode) {
   const auto k = pair_arg(kernel_size, op, "kernel_size");
   check_pair(k, op, "kernel_size");
   const auto s = stride.is_none() ? k : pair_arg(stride, op, "stride");
@@ -26,26 +25,37 @@ Pool2dParams pool_params(const char* op, int64_t N, int64_t C, int64_t H, int64_
   if (pd.first > k.first / 2 || pd.second > k.second / 2)
     fail_value(op, "padding " + pair_str(pd.first, pd.second) +
                        " must be at most half of kernel_size " + pair_str(k.first, k.second));
-  Pool2dParams p;
+  Window2d p;
   p.N = N;
   p.C = C;
   p.H = H;
   p.W = W;
-  p.kh = k.first;
-  p.kw = k.second;
+  p.K = C;  // every channel is its own window
+  p.groups = C;
+  p.R = k.first;
+  p.S = k.second;
   p.sh = s.first;
   p.sw = s.second;
   p.ph = pd.first;
   p.pw = pd.second;
   p.dh = d.first;
   p.dw = d.second;
-  p.ceil_mode = ceil_mode;
-  pool2d_output_shape(p);
+  set_window_output(p, ceil_mode, op, "kernel_size");
   if (p.OH < 1 || p.OW < 1)
     fail_value(op, "output size " + pair_str(p.OH, p.OW) + " is too small for input " +
-                       pair_str(H, W) + " (kernel_size " + pair_str(p.kh, p.kw) + ", stride " +
+                       pair_str(H, W) + " (kernel_size " + pair_str(p.R, p.S) + ", stride " +
                        pair_str(p.sh, p.sw) + ", padding " + pair_str(p.ph, p.pw) + ", dilation " +
                        pair_str(p.dh, p.dw) + ")");
+  // The kernels count N*C*(H*W + OH*OW*kh*kw) window reads in int64.
+  checked_numel({N, C, H, W}, 8, op, "the input (N, C, H, W) =");
+  const int64_t taps = checked_numel({p.OH, p.OW, p.R, p.S}, 1, op,
+                                     "kernel_size: the window taps (OH, OW, kh, kw) =");
+  int64_t reads = 0;
+  if (__builtin_add_overflow(taps, H * W, &reads))
+    fail_value(op, "kernel_size " + pair_str(p.R, p.S) + " is too large for input " +
+                       pair_str(H, W) + ": the window reads overflow int64");
+  checked_numel({N, C, reads}, 8, op, "kernel_size: the pooling work (N, C, H*W + OH*OW*kh*kw) =");
+  checked_numel({N, C, p.OH, p.OW}, 8, op, "the output (N, C, OH, OW) =");
   return p;
 }
 
@@ -66,7 +76,7 @@ int64_t divisor_arg(const py::handle& h, const char* op) {
 }
 
 // The (N, C, H, W) of input_shape agrees with dy's (N, C, OH, OW) for these pooling params.
-void check_dy_shape(const py::array& dy, const Pool2dParams& p, const char* op) {
+void check_dy_shape(const py::array& dy, const Window2d& p, const char* op) {
   if (dim(dy, 0) != p.N || dim(dy, 1) != p.C || dim(dy, 2) != p.OH || dim(dy, 3) != p.OW)
     fail_value(op, "dy must have shape (" + std::to_string(p.N) + ", " + std::to_string(p.C) +
                        ", " + std::to_string(p.OH) + ", " + std::to_string(p.OW) +
@@ -80,7 +90,7 @@ void check_dy_shape(const py::array& dy, const Pool2dParams& p, const char* op) 
 
 GRADCORE_BINDINGS(pool) {
   using namespace gradcore::bindings;
-  using gradcore::Pool2dParams;
+  using gradcore::Window2d;
 
   m.def(
       "max_pool2d_forward",
@@ -89,8 +99,8 @@ GRADCORE_BINDINGS(pool) {
         const char* op = "max_pool2d_forward";
         const DType dt = float_dtype(x, op, "x");
         check_input4(x, op, "x", dt);
-        const Pool2dParams p = pool_params(op, dim(x, 0), dim(x, 1), dim(x, 2), dim(x, 3),
-                                           kernel_size, stride, padding, dilation, ceil_mode);
+        const Window2d p = pool_params(op, dim(x, 0), dim(x, 1), dim(x, 2), dim(x, 3), kernel_size,
+                                       stride, padding, dilation, ceil_mode);
         py::array y = new_array(dt, {p.N, p.C, p.OH, p.OW});
         py::array idx = new_array(DType::kInt64, {p.N, p.C, p.OH, p.OW});
         dispatch_float(dt, [&](auto tag) {
@@ -148,8 +158,8 @@ GRADCORE_BINDINGS(pool) {
         const DType dt = float_dtype(x, op, "x");
         check_input4(x, op, "x", dt);
         const int64_t div = divisor_arg(divisor_override, op);
-        const Pool2dParams p = pool_params(op, dim(x, 0), dim(x, 1), dim(x, 2), dim(x, 3),
-                                           kernel_size, stride, padding, py::int_(1), ceil_mode);
+        const Window2d p = pool_params(op, dim(x, 0), dim(x, 1), dim(x, 2), dim(x, 3), kernel_size,
+                                       stride, padding, py::int_(1), ceil_mode);
         py::array y = new_array(dt, {p.N, p.C, p.OH, p.OW});
         dispatch_float(dt, [&](auto tag) {
           using T = decltype(tag);
@@ -173,8 +183,8 @@ GRADCORE_BINDINGS(pool) {
         check_array(dy, op, "dy", dt, 4);
         const auto s = shape4_arg(input_shape, op, "input_shape");
         const int64_t div = divisor_arg(divisor_override, op);
-        const Pool2dParams p = pool_params(op, s[0], s[1], s[2], s[3], kernel_size, stride, padding,
-                                           py::int_(1), ceil_mode);
+        const Window2d p = pool_params(op, s[0], s[1], s[2], s[3], kernel_size, stride, padding,
+                                       py::int_(1), ceil_mode);
         check_dy_shape(dy, p, op);
         py::array dx = new_array(dt, {s[0], s[1], s[2], s[3]});
         dispatch_float(dt, [&](auto tag) {

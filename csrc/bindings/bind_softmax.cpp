@@ -1,6 +1,5 @@
 // Softmax and log-softmax over the last axis of a 2-d (rows, cols) array.
 #include "bindings/checks.h"
-#include "bindings/ops_util.h"
 #include "bindings/registry.h"
 #include "cpu/softmax.h"
 

@@ -147,32 +147,6 @@ void gelu_backward(const T* dy, const T* x, T* dx, int64_t n, bool approximate) 
   }
 }
 
-template <typename T>
-void bias_relu_forward(const T* x, const T* bias, T* y, int64_t N, int64_t C, int64_t S) {
-  GC_PROFILE_SCOPE("bias_relu_forward", 2.0 * N * C * S, (2.0 * N * C * S + C) * sizeof(T),
-                   {N, C, S}, {C});
-  if (S == 1) {  // (N, C): rows of C
-    parallel_for(N, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(C, 1)),
-                 [=](int64_t nb, int64_t ne) {
-                   for (int64_t r = nb; r < ne; ++r) {
-                     const T* xr = x + r * C;
-                     T* yr = y + r * C;
-                     for (int64_t c = 0; c < C; ++c) yr[c] = relu1(xr[c] + bias[c]);
-                   }
-                 });
-    return;
-  }
-  parallel_for(N * C, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(S, 1)),
-               [=](int64_t pb, int64_t pe) {
-                 for (int64_t p = pb; p < pe; ++p) {
-                   const T b = bias[p % C];
-                   const T* xp = x + p * S;
-                   T* yp = y + p * S;
-                   for (int64_t s = 0; s < S; ++s) yp[s] = relu1(xp[s] + b);
-                 }
-               });
-}
-
 #define GC_INSTANTIATE(T)                                                   \
   template void relu_forward<T>(const T*, T*, int64_t);                     \
   template void relu_backward<T>(const T*, const T*, T*, int64_t);          \
@@ -183,8 +157,7 @@ void bias_relu_forward(const T* x, const T* bias, T* y, int64_t N, int64_t C, in
   template void tanh_forward<T>(const T*, T*, int64_t);                     \
   template void tanh_backward<T>(const T*, const T*, T*, int64_t);          \
   template void gelu_forward<T>(const T*, T*, int64_t, bool);               \
-  template void gelu_backward<T>(const T*, const T*, T*, int64_t, bool);    \
-  template void bias_relu_forward<T>(const T*, const T*, T*, int64_t, int64_t, int64_t);
+  template void gelu_backward<T>(const T*, const T*, T*, int64_t, bool);
 GC_INSTANTIATE(float)
 GC_INSTANTIATE(double)
 #undef GC_INSTANTIATE

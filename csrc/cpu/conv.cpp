@@ -35,17 +35,6 @@
 
 namespace gradcore {
 
-int64_t conv_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dil) {
-  const int64_t num = in + 2 * pad - dil * (k - 1) - 1;
-  if (num < 0 || stride <= 0) return 0;
-  return num / stride + 1;
-}
-
-void conv2d_output_shape(Conv2dParams& p) {
-  p.OH = conv_out_size(p.H, p.R, p.sh, p.ph, p.dh);
-  p.OW = conv_out_size(p.W, p.S, p.sw, p.pw, p.dw);
-}
-
 namespace {
 
 // Blocking constants, measured on the 2-core AVX2 target with the packed GEMM.
@@ -65,10 +54,9 @@ struct Plan {
   int64_t nb;              // images per block (> 1 only with whole-image blocks)
   int64_t rows;            // output rows per block
   int64_t nchunks, ntiles;
-  ConvGeom geom;
 };
 
-Plan make_plan(const Conv2dParams& p, int64_t elem) {
+Plan make_plan(const Window2d& p, int64_t elem) {
   Plan pl;
   pl.Cg = p.C / p.groups;
   pl.Kg = p.K / p.groups;
@@ -88,7 +76,6 @@ Plan make_plan(const Conv2dParams& p, int64_t elem) {
   }
   pl.nchunks = (p.N + pl.nb - 1) / pl.nb;
   pl.ntiles = (p.OH + pl.rows - 1) / pl.rows;
-  pl.geom = ConvGeom{p.H, p.W, p.R, p.S, p.sh, p.sw, p.ph, p.pw, p.dh, p.dw, p.OH, p.OW};
   return pl;
 }
 
@@ -110,7 +97,7 @@ void for_units(int64_t n, double flops_per_unit, const F& f) {
 // The columns of images [n0, n0+nn), group g, output rows [oh0, oh1): CRS x nn*tp, row stride
 // *ld. The direct (1x1) case returns the input itself.
 template <typename T>
-const T* build_cols(const Plan& pl, const Conv2dParams& p, const T* x, int64_t n0, int64_t nn,
+const T* build_cols(const Plan& pl, const Window2d& p, const T* x, int64_t n0, int64_t nn,
                     int64_t g, int64_t oh0, int64_t oh1, int64_t* ld) {
   const int64_t HW = p.H * p.W, tp = (oh1 - oh0) * p.OW;
   if (pl.direct && nn == 1) {
@@ -119,7 +106,7 @@ const T* build_cols(const Plan& pl, const Conv2dParams& p, const T* x, int64_t n
   }
   T* cols = thread_scratch<T>(kSlotColumns, static_cast<size_t>(pl.CRS * nn * tp));
   for (int64_t i = 0; i < nn; ++i)
-    im2col(pl.geom, pl.Cg, x + ((n0 + i) * p.C + g * pl.Cg) * HW, oh0, oh1, cols + i * tp, nn * tp);
+    im2col(p, pl.Cg, x + ((n0 + i) * p.C + g * pl.Cg) * HW, oh0, oh1, cols + i * tp, nn * tp);
   *ld = nn * tp;
   return cols;
 }
@@ -127,8 +114,8 @@ const T* build_cols(const Plan& pl, const Conv2dParams& p, const T* x, int64_t n
 // dY of images [n0, n0+nn), group g, output rows [oh0, oh1) as a Kg x nn*tp matrix (row
 // stride *ld): a view for one image, a packed copy for several.
 template <typename T>
-const T* dy_block(const Plan& pl, const Conv2dParams& p, const T* dy, int64_t n0, int64_t nn,
-                  int64_t g, int64_t oh0, int64_t* ld) {
+const T* dy_block(const Plan& pl, const Window2d& p, const T* dy, int64_t n0, int64_t nn, int64_t g,
+                  int64_t oh0, int64_t* ld) {
   const int64_t P = pl.P;
   if (nn == 1) {
     *ld = P;
@@ -145,7 +132,7 @@ const T* dy_block(const Plan& pl, const Conv2dParams& p, const T* dy, int64_t n0
 // Packed left operands, one per group: W_g (Kg x CRS) for the forward pass, W_g^T (CRS x Kg)
 // for the input gradient. Packed once per call and shared by every image and thread.
 template <typename T>
-std::vector<PackedA<T>> pack_weights(const Plan& pl, const Conv2dParams& p, const T* w,
+std::vector<PackedA<T>> pack_weights(const Plan& pl, const Window2d& p, const T* w,
                                      bool transposed) {
   std::vector<PackedA<T>> packed;
   packed.reserve(static_cast<size_t>(p.groups));
@@ -166,7 +153,7 @@ std::vector<PackedA<T>> pack_weights(const Plan& pl, const Conv2dParams& p, cons
 // valid(r, s, p) ? x[c][p + off(r, s)] : 0. The GEMM gathers each B micro-panel straight from
 // the input planes (masked loads), so no columns are written to or read back from L2.
 
-bool implicit_ok(const ConvGeom& g) {
+bool implicit_ok(const Window2d& g) {
   return g.sh == 1 && g.sw == 1 && g.OW == g.W;
 }
 
@@ -178,7 +165,7 @@ struct ImplicitTaps {
   std::vector<int32_t> valid;  // (RS + 1) x Pp, the last row all zeros
 };
 
-ImplicitTaps make_taps(const ConvGeom& g) {
+ImplicitTaps make_taps(const Window2d& g) {
   ImplicitTaps t;
   t.RS = g.R * g.S;
   t.P = g.OH * g.OW;
@@ -333,7 +320,7 @@ PanelSource<T> cols_source(const ImplicitCols<T>& ic, int nr) {
 // out_{n,g} (Cout_g x P) = wp[g] (Cout_g x Cin_g*R*S) @ cols(in_{n,g}) (+ bias). Images run in
 // parallel (serial GEMM each) when there are enough of them, otherwise the GEMM threads.
 template <typename T>
-void implicit_conv(const ConvGeom& g, int64_t N, int64_t groups, int64_t Cin, int64_t Cout,
+void implicit_conv(const Window2d& g, int64_t N, int64_t groups, int64_t Cin, int64_t Cout,
                    const T* in, const std::vector<PackedA<T>>& wp, const T* bias, T* out) {
   const ImplicitTaps taps = make_taps(g);
   const int64_t HW = g.H * g.W, P = taps.P, Cin_g = Cin / groups, Cout_g = Cout / groups;
@@ -359,16 +346,15 @@ void implicit_conv(const ConvGeom& g, int64_t N, int64_t groups, int64_t Cin, in
 // The input gradient is a stride-1 convolution of dy that the implicit GEMM can run: stride 1,
 // padding at most the dilated kernel extent, OW == W, and images wide enough for one GEMM.
 // It wins over W^T @ dY + col2im only with enough input channels (the GEMM's rows; measured).
-bool input_grad_as_conv(const Conv2dParams& p) {
+bool input_grad_as_conv(const Window2d& p) {
   return p.C / p.groups >= kMinImplicitInputChannels && p.sh == 1 && p.sw == 1 && p.OW == p.W &&
          p.ph <= p.dh * (p.R - 1) && p.pw <= p.dw * (p.S - 1) &&
          (p.H * p.W >= kBatchBelow || p.N == 1) && !(p.R == 1 && p.S == 1);
 }
 
 template <typename T>
-void forward_block(const Plan& pl, const Conv2dParams& p, const T* x,
-                   const std::vector<PackedA<T>>& wp, const T* bias, T* y, int64_t n0, int64_t nn,
-                   int64_t oh0, int64_t oh1) {
+void forward_block(const Plan& pl, const Window2d& p, const T* x, const std::vector<PackedA<T>>& wp,
+                   const T* bias, T* y, int64_t n0, int64_t nn, int64_t oh0, int64_t oh1) {
   const int64_t P = pl.P, Kg = pl.Kg, tp = (oh1 - oh0) * p.OW;
   for (int64_t g = 0; g < p.groups; ++g) {
     int64_t ld;
@@ -403,7 +389,7 @@ void forward_block(const Plan& pl, const Conv2dParams& p, const T* x,
 }  // namespace
 
 template <typename T>
-void conv2d_forward(const Conv2dParams& p, const T* x, const T* w, const T* bias, T* y) {
+void conv2d_forward(const Window2d& p, const T* x, const T* w, const T* bias, T* y) {
   const int64_t Cg = p.C / p.groups;
   GC_PROFILE_SCOPE("conv2d_forward", 2.0 * p.N * p.K * p.OH * p.OW * Cg * p.R * p.S,
                    sizeof(T) * (p.N * p.C * p.H * p.W + p.K * Cg * p.R * p.S +
@@ -414,8 +400,8 @@ void conv2d_forward(const Conv2dParams& p, const T* x, const T* w, const T* bias
   const int64_t nblocks = pl.nchunks * pl.ntiles;
   const double flops = 2.0 * p.K * pl.CRS * pl.P * pl.nb / pl.ntiles;
   const std::vector<PackedA<T>> wp = pack_weights(pl, p, w, false);
-  if (!pl.direct && pl.nb == 1 && implicit_ok(pl.geom)) {
-    implicit_conv(pl.geom, p.N, p.groups, p.C, p.K, x, wp, bias, y);
+  if (!pl.direct && pl.nb == 1 && implicit_ok(p)) {
+    implicit_conv(p, p.N, p.groups, p.C, p.K, x, wp, bias, y);
     return;
   }
   for_units(nblocks, flops, [&](int64_t b0, int64_t b1) {
@@ -429,7 +415,7 @@ void conv2d_forward(const Conv2dParams& p, const T* x, const T* w, const T* bias
 }
 
 template <typename T>
-void conv2d_backward_input(const Conv2dParams& p, const T* dy, const T* w, T* dx) {
+void conv2d_backward_input(const Window2d& p, const T* dy, const T* w, T* dx) {
   const int64_t Cg = p.C / p.groups;
   GC_PROFILE_SCOPE(
       "conv2d_backward_input", 2.0 * p.N * p.K * p.OH * p.OW * Cg * p.R * p.S,
@@ -445,8 +431,10 @@ void conv2d_backward_input(const Conv2dParams& p, const T* dy, const T* w, T* dx
   if (input_grad_as_conv(p)) {
     // dx = conv(dy, w flipped), stride 1: the padding becomes dh*(R-1) - ph and the roles of
     // K and C swap; w'_g[c][k][R-1-r][S-1-s] = w[g*Kg + k][c][r][s].
-    const ConvGeom g{p.OH, p.OW, p.R, p.S, 1, 1, p.dh * (p.R - 1) - p.ph, p.dw * (p.S - 1) - p.pw,
-                     p.dh, p.dw, p.H, p.W};
+    Window2d g;  // the input-gradient convolution: dy planes in, dx planes out
+    g.H = p.OH, g.W = p.OW, g.R = p.R, g.S = p.S;
+    g.ph = p.dh * (p.R - 1) - p.ph, g.pw = p.dw * (p.S - 1) - p.pw;
+    g.dh = p.dh, g.dw = p.dw, g.OH = p.H, g.OW = p.W;
     const int64_t RS = p.R * p.S;
     std::vector<T> wf(static_cast<size_t>(Cg * pl.Kg * RS));
     std::vector<PackedA<T>> wfp;
@@ -484,8 +472,7 @@ void conv2d_backward_input(const Conv2dParams& p, const T* dy, const T* w, T* dx
           gemm_packed<T>(wtp[g], ncols, false, a, lda, T(0), dcols, ncols);
           const int64_t tp = (oh1 - oh0) * p.OW;
           for (int64_t i = 0; i < nn; ++i)
-            col2im_add(pl.geom, Cg, dcols + i * tp, ncols, oh0, oh1,
-                       dx + ((n0 + i) * p.C + g * Cg) * HW);
+            col2im_add(p, Cg, dcols + i * tp, ncols, oh0, oh1, dx + ((n0 + i) * p.C + g * Cg) * HW);
         }
       }
     }
@@ -493,7 +480,7 @@ void conv2d_backward_input(const Conv2dParams& p, const T* dy, const T* w, T* dx
 }
 
 template <typename T>
-void conv2d_backward_weight(const Conv2dParams& p, const T* dy, const T* x, T* dw) {
+void conv2d_backward_weight(const Window2d& p, const T* dy, const T* x, T* dw) {
   const int64_t Cg = p.C / p.groups;
   GC_PROFILE_SCOPE(
       "conv2d_backward_weight", 2.0 * p.N * p.K * p.OH * p.OW * Cg * p.R * p.S,
@@ -511,9 +498,9 @@ void conv2d_backward_weight(const Conv2dParams& p, const T* dy, const T* x, T* d
   while (G > 1 && (G - 1) * KCRS * static_cast<int64_t>(sizeof(T)) > kPartialBudget) --G;
   std::unique_ptr<T[]> partials(G > 1 ? new T[static_cast<size_t>((G - 1) * KCRS)] : nullptr);
   const double flops = 2.0 * p.K * pl.CRS * pl.P * p.N / G;
-  if (!pl.direct && pl.nb == 1 && implicit_ok(pl.geom)) {
+  if (!pl.direct && pl.nb == 1 && implicit_ok(p)) {
     // Implicit GEMM: dW_g += dY_{n,g} (Kg x P) @ cols(x_{n,g})^T, the columns gathered on the fly.
-    const ImplicitTaps taps = make_taps(pl.geom);
+    const ImplicitTaps taps = make_taps(p);
     const int64_t HW = p.H * p.W, P = pl.P;
     for_units(G, flops, [&](int64_t j0, int64_t j1) {
       PackedA<T> a;  // dY_{n,g}, repacked per image into the same storage
@@ -586,10 +573,10 @@ void conv2d_backward_bias(int64_t N, int64_t K, int64_t P, const T* dy, T* db) {
                });
 }
 
-#define GRADCORE_INSTANTIATE_CONV(T)                                                      \
-  template void conv2d_forward<T>(const Conv2dParams&, const T*, const T*, const T*, T*); \
-  template void conv2d_backward_input<T>(const Conv2dParams&, const T*, const T*, T*);    \
-  template void conv2d_backward_weight<T>(const Conv2dParams&, const T*, const T*, T*);   \
+#define GRADCORE_INSTANTIATE_CONV(T)                                                  \
+  template void conv2d_forward<T>(const Window2d&, const T*, const T*, const T*, T*); \
+  template void conv2d_backward_input<T>(const Window2d&, const T*, const T*, T*);    \
+  template void conv2d_backward_weight<T>(const Window2d&, const T*, const T*, T*);   \
   template void conv2d_backward_bias<T>(int64_t, int64_t, int64_t, const T*, T*);
 GRADCORE_INSTANTIATE_CONV(float)
 GRADCORE_INSTANTIATE_CONV(double)

@@ -10,11 +10,11 @@ namespace gradcore {
 bool dropout_keep(uint64_t seed, int64_t index, double p);
 
 // x, y (n,), mask (n,) uint8: mask[i] = keep(seed, i), y = x * mask / (1 - p)
-// (p == 1: every element dropped, y = x * 0).
+// (p == 1: every element dropped, y = x * 0). Overwrites y and mask.
 template <typename T>
 void dropout_forward(const T* x, T* y, uint8_t* mask, int64_t n, double p, uint64_t seed);
 
-// dx = dy * mask / (1 - p).
+// dx = dy * mask / (1 - p). Overwrites dx.
 template <typename T>
 void dropout_backward(const T* dy, const uint8_t* mask, T* dx, int64_t n, double p);
 

@@ -1,5 +1,5 @@
-// Elementwise and reduction helpers for autograd (gradient accumulation, bias gradients),
-// plus the deterministic summation utilities the loss and norm kernels share.
+// The bias gradient of linear layers (sum_rows), plus the deterministic summation utilities
+// the loss and norm kernels share.
 //
 // Determinism: every sum here uses a partition that depends only on the sizes (fixed chunks
 // of kReduceChunk elements, fixed lane order inside a chunk) and adds the partial sums in
@@ -47,22 +47,9 @@ double fixed_sum(int64_t n, const F& f) {
   return s;
 }
 
-// a (n) += b (n). Gradient accumulation.
-template <typename T>
-void add_inplace(T* a, const T* b, int64_t n);
-
-// y (n) += alpha * x (n).
-template <typename T>
-void axpy_inplace(T* y, T alpha, const T* x, int64_t n);
-
 // out (C) = column sums of x (R, C): out[c] = sum_r x[r, c] (double accumulation,
-// deterministic). Bias gradients of linear layers.
+// deterministic). Bias gradients of linear layers. Overwrites out.
 template <typename T>
 void sum_rows(const T* x, T* out, int64_t R, int64_t C);
-
-// out (C) = sum of x (N, C, S) over n and s: out[c] = sum_{n,s} x[n, c, s] (double
-// accumulation, deterministic). Bias gradients of convolutions.
-template <typename T>
-void sum_channels(const T* x, T* out, int64_t N, int64_t C, int64_t S);
 
 }  // namespace gradcore

@@ -20,7 +20,7 @@ inline int64_t floor_div(int64_t a, int64_t b) {
 }
 
 // Output columns ow in [lo, hi) read an input column iw = ow*sw - pw + s*dw inside [0, W).
-inline void valid_ow(const ConvGeom& g, int64_t s, int64_t* lo, int64_t* hi) {
+inline void valid_ow(const Window2d& g, int64_t s, int64_t* lo, int64_t* hi) {
   const int64_t off = s * g.dw - g.pw;  // iw = ow*sw + off
   // ow*sw + off >= 0  <=>  ow >= ceil(-off / sw)
   int64_t l = off >= 0 ? 0 : (-off + g.sw - 1) / g.sw;
@@ -36,7 +36,7 @@ inline void valid_ow(const ConvGeom& g, int64_t s, int64_t* lo, int64_t* hi) {
 // contiguous stretch of the input plane, so the copy (or the accumulation) is one long
 // vectorised loop; the columns that wrap around a row edge are masked out (written as zeros by
 // im2col, added as nothing by col2im) with per-column lane masks (column_masks).
-inline bool contiguous_rows(const ConvGeom& g) {
+inline bool contiguous_rows(const Window2d& g) {
   return g.sh == 1 && g.sw == 1 && g.OW == g.W;
 }
 
@@ -48,7 +48,7 @@ using Mask = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
 // t % OW reads inside the plane for kernel column s, zero where it reads the padding. Kept
 // per thread and rebuilt only when the geometry changes.
 template <typename T>
-const Mask<T>* column_masks(const ConvGeom& g, int64_t oh0, int64_t oh1) {
+const Mask<T>* column_masks(const Window2d& g, int64_t oh0, int64_t oh1) {
   struct Cache {
     std::vector<Mask<T>> m;
     int64_t key[6] = {-1, -1, -1, -1, -1, -1};
@@ -70,7 +70,7 @@ const Mask<T>* column_masks(const ConvGeom& g, int64_t oh0, int64_t oh1) {
 }
 
 template <typename T>
-GC_ALWAYS_INLINE void im2col_body(const ConvGeom& g, int64_t C, const T* x, int64_t oh0,
+GC_ALWAYS_INLINE void im2col_body(const Window2d& g, int64_t C, const T* x, int64_t oh0,
                                   int64_t oh1, T* col, int64_t ldcol) {
   const int64_t OW = g.OW, H = g.H, W = g.W, sw = g.sw;
   const bool contiguous = contiguous_rows(g);
@@ -129,7 +129,7 @@ GC_ALWAYS_INLINE void im2col_body(const ConvGeom& g, int64_t C, const T* x, int6
 }
 
 template <typename T>
-GC_ALWAYS_INLINE void col2im_body(const ConvGeom& g, int64_t C, T* col, int64_t ldcol, int64_t oh0,
+GC_ALWAYS_INLINE void col2im_body(const Window2d& g, int64_t C, T* col, int64_t ldcol, int64_t oh0,
                                   int64_t oh1, T* x) {
   const int64_t OW = g.OW, H = g.H, W = g.W, sw = g.sw;
   const bool contiguous = contiguous_rows(g);
@@ -172,23 +172,23 @@ GC_ALWAYS_INLINE void col2im_body(const ConvGeom& g, int64_t C, T* col, int64_t 
 }
 
 template <typename T>
-void im2col_generic(const ConvGeom& g, int64_t C, const T* x, int64_t oh0, int64_t oh1, T* col,
+void im2col_generic(const Window2d& g, int64_t C, const T* x, int64_t oh0, int64_t oh1, T* col,
                     int64_t ldcol) {
   im2col_body(g, C, x, oh0, oh1, col, ldcol);
 }
 template <typename T>
-void col2im_generic(const ConvGeom& g, int64_t C, T* col, int64_t ldcol, int64_t oh0, int64_t oh1,
+void col2im_generic(const Window2d& g, int64_t C, T* col, int64_t ldcol, int64_t oh0, int64_t oh1,
                     T* x) {
   col2im_body(g, C, col, ldcol, oh0, oh1, x);
 }
 #if GC_HAVE_AVX2_TARGET
 template <typename T>
-__attribute__((target("avx2"))) void im2col_avx2(const ConvGeom& g, int64_t C, const T* x,
+__attribute__((target("avx2"))) void im2col_avx2(const Window2d& g, int64_t C, const T* x,
                                                  int64_t oh0, int64_t oh1, T* col, int64_t ldcol) {
   im2col_body(g, C, x, oh0, oh1, col, ldcol);
 }
 template <typename T>
-__attribute__((target("avx2"))) void col2im_avx2(const ConvGeom& g, int64_t C, T* col,
+__attribute__((target("avx2"))) void col2im_avx2(const Window2d& g, int64_t C, T* col,
                                                  int64_t ldcol, int64_t oh0, int64_t oh1, T* x) {
   col2im_body(g, C, col, ldcol, oh0, oh1, x);
 }
@@ -197,7 +197,7 @@ __attribute__((target("avx2"))) void col2im_avx2(const ConvGeom& g, int64_t C, T
 }  // namespace
 
 template <typename T>
-void im2col(const ConvGeom& g, int64_t C, const T* x, int64_t oh0, int64_t oh1, T* col,
+void im2col(const Window2d& g, int64_t C, const T* x, int64_t oh0, int64_t oh1, T* col,
             int64_t ldcol) {
   GC_PROFILE_SCOPE("im2col", 0, sizeof(T) * C * g.R * g.S * (oh1 - oh0) * g.OW * 2, {C, g.H, g.W},
                    {g.R, g.S, oh1 - oh0, g.OW});
@@ -208,7 +208,7 @@ void im2col(const ConvGeom& g, int64_t C, const T* x, int64_t oh0, int64_t oh1, 
 }
 
 template <typename T>
-void col2im_add(const ConvGeom& g, int64_t C, T* col, int64_t ldcol, int64_t oh0, int64_t oh1,
+void col2im_add(const Window2d& g, int64_t C, T* col, int64_t ldcol, int64_t oh0, int64_t oh1,
                 T* x) {
   GC_PROFILE_SCOPE("col2im", C * g.R * g.S * (oh1 - oh0) * g.OW,
                    sizeof(T) * C * g.R * g.S * (oh1 - oh0) * g.OW * 3, {C, g.H, g.W},
@@ -219,13 +219,13 @@ void col2im_add(const ConvGeom& g, int64_t C, T* col, int64_t ldcol, int64_t oh0
   col2im_generic(g, C, col, ldcol, oh0, oh1, x);
 }
 
-template void im2col<float>(const ConvGeom&, int64_t, const float*, int64_t, int64_t, float*,
+template void im2col<float>(const Window2d&, int64_t, const float*, int64_t, int64_t, float*,
                             int64_t);
-template void im2col<double>(const ConvGeom&, int64_t, const double*, int64_t, int64_t, double*,
+template void im2col<double>(const Window2d&, int64_t, const double*, int64_t, int64_t, double*,
                              int64_t);
-template void col2im_add<float>(const ConvGeom&, int64_t, float*, int64_t, int64_t, int64_t,
+template void col2im_add<float>(const Window2d&, int64_t, float*, int64_t, int64_t, int64_t,
                                 float*);
-template void col2im_add<double>(const ConvGeom&, int64_t, double*, int64_t, int64_t, int64_t,
+template void col2im_add<double>(const Window2d&, int64_t, double*, int64_t, int64_t, int64_t,
                                  double*);
 
 }  // namespace gradcore

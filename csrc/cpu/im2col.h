@@ -1,7 +1,8 @@
 // im2col / col2im: the lowering that turns a convolution into a GEMM.
 //
-// For one image's C input planes (H x W) and a convolution geometry, the columns matrix has
-// C*R*S rows and one column per output pixel:
+// For one image's C input planes (H x W) and a window geometry g (core/shapes.h: only its plane
+// fields are read; C is an argument), the columns matrix has C*R*S rows and one column per output
+// pixel:
 //   col[(c*R + r)*S + s][(oh - oh0)*OW + ow] = x[c][oh*sh - ph + r*dh][ow*sw - pw + s*dw]
 // (zero where the input index falls into the padding). Only output rows [oh0, oh1) are
 // produced, so a convolution can be tiled over output rows and keep its columns in cache.
@@ -10,28 +11,21 @@
 #pragma once
 #include <cstdint>
 
+#include "core/shapes.h"
+
 namespace gradcore {
 
-struct ConvGeom {
-  int64_t H = 1, W = 1;    // input plane
-  int64_t R = 1, S = 1;    // kernel
-  int64_t sh = 1, sw = 1;  // stride
-  int64_t ph = 0, pw = 0;  // zero padding
-  int64_t dh = 1, dw = 1;  // dilation
-  int64_t OH = 1, OW = 1;  // output plane
-};
-
 // col (C*R*S x (oh1-oh0)*OW, row stride ldcol) = columns of x (C x H x W) for output rows
-// [oh0, oh1).
+// [oh0, oh1). Overwrites those columns of col.
 template <typename T>
-void im2col(const ConvGeom& g, int64_t C, const T* x, int64_t oh0, int64_t oh1, T* col,
+void im2col(const Window2d& g, int64_t C, const T* x, int64_t oh0, int64_t oh1, T* col,
             int64_t ldcol);
 
-// x (C x H x W) += the columns scattered back to the input positions they were read from
-// (the adjoint of im2col), for output rows [oh0, oh1). col is scratch: entries that map to
-// the padding may be overwritten with zeros.
+// Accumulates: x (C x H x W) += the columns scattered back to the input positions they were read
+// from (the adjoint of im2col), for output rows [oh0, oh1). col is scratch: entries that map to the
+// padding may be overwritten with zeros.
 template <typename T>
-void col2im_add(const ConvGeom& g, int64_t C, T* col, int64_t ldcol, int64_t oh0, int64_t oh1,
+void col2im_add(const Window2d& g, int64_t C, T* col, int64_t ldcol, int64_t oh0, int64_t oh1,
                 T* x);
 
 }  // namespace gradcore

@@ -18,13 +18,14 @@ struct BatchNormShape {
 // save_mean, save_invstd (C,) receive mean and invstd. When given, running stats are
 // updated in place like PyTorch: rm = (1-momentum)*rm + momentum*mean,
 // rv = (1-momentum)*rv + momentum*var*M/(M-1). weight/bias/running_* may be null.
-// Requires M > 1 (checked by the binding).
+// Requires M > 1 (checked by the binding). Overwrites y, save_mean and save_invstd.
 template <typename T>
 void batch_norm_forward_train(const T* x, const T* weight, const T* bias, T* running_mean,
                               T* running_var, T* y, T* save_mean, T* save_invstd, BatchNormShape sh,
                               double momentum, double eps);
 
 // Inference forward: y = (x - rm) / sqrt(rv + eps) * weight + bias (weight/bias may be null).
+// Overwrites y.
 template <typename T>
 void batch_norm_forward_eval(const T* x, const T* weight, const T* bias, const T* running_mean,
                              const T* running_var, T* y, BatchNormShape sh, double eps);
@@ -33,6 +34,7 @@ void batch_norm_forward_eval(const T* x, const T* weight, const T* bias, const T
 //   training: dx = invstd * g * (dy - sum(dy)/M - xhat * sum(dy*xhat)/M)
 //   eval (mean/invstd are constants from the running stats): dx = dy * g * invstd
 // dweight = sum(dy * xhat), dbias = sum(dy) per channel (skipped when the pointer is null).
+// Overwrites dx, dweight and dbias (gradients are not accumulated into them).
 template <typename T>
 void batch_norm_backward(const T* dy, const T* x, const T* weight, const T* mean, const T* invstd,
                          T* dx, T* dweight, T* dbias, BatchNormShape sh, bool training);

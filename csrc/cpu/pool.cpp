@@ -16,10 +16,6 @@
 namespace gradcore {
 namespace {
 
-inline int64_t floor_div(int64_t a, int64_t b) {
-  return a >= 0 ? a / b : -((-a + b - 1) / b);
-}
-
 // Planes per thread worth a thread: about 64K elements of work.
 inline int64_t plane_grain(int64_t per_plane) {
   return std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(per_plane, 1));
@@ -357,16 +353,16 @@ bool max_unpool_2x2_plane(const T* g, const int64_t* ind, int64_t H, int64_t W, 
 }
 
 template <typename T>
-void max_pool_plane(const Pool2dParams& p, const T* x, T* y, int64_t* ind) {
+void max_pool_plane(const Window2d& p, const T* x, T* y, int64_t* ind) {
   const int64_t H = p.H, W = p.W;
   for (int64_t oh = 0; oh < p.OH; ++oh) {
     int64_t ih0 = oh * p.sh - p.ph;
-    const int64_t ih1 = std::min(ih0 + (p.kh - 1) * p.dh + 1, H);
-    while (ih0 < 0) ih0 += p.dh;
+    const int64_t ih1 = std::min(ih0 + (p.R - 1) * p.dh + 1, H);
+    if (ih0 < 0) ih0 += (-ih0 + p.dh - 1) / p.dh * p.dh;  // first tap inside the input
     for (int64_t ow = 0; ow < p.OW; ++ow) {
       int64_t iw0 = ow * p.sw - p.pw;
-      const int64_t iw1 = std::min(iw0 + (p.kw - 1) * p.dw + 1, W);
-      while (iw0 < 0) iw0 += p.dw;
+      const int64_t iw1 = std::min(iw0 + (p.S - 1) * p.dw + 1, W);
+      if (iw0 < 0) iw0 += (-iw0 + p.dw - 1) / p.dw * p.dw;
       int64_t k = ih0 * W + iw0;
       T m = -std::numeric_limits<T>::infinity();
       for (int64_t ih = ih0; ih < ih1; ih += p.dh) {
@@ -451,8 +447,8 @@ void avg_unpool_2x2_plane(const T* g, int64_t H, int64_t W, int64_t OH, int64_t 
 }
 
 // 2x2 windows, stride 2, no padding, every window inside the plane (as for max pooling).
-inline bool is_2x2_cells(const Pool2dParams& p) {
-  return p.kh == 2 && p.kw == 2 && p.sh == 2 && p.sw == 2 && p.ph == 0 && p.pw == 0 &&
+inline bool is_2x2_cells(const Window2d& p) {
+  return p.R == 2 && p.S == 2 && p.sh == 2 && p.sw == 2 && p.ph == 0 && p.pw == 0 &&
          p.OH == p.H / 2 && p.OW == p.W / 2;
 }
 
@@ -461,10 +457,10 @@ struct AvgWindow {
   int64_t h0, h1, w0, w1, divisor;
 };
 
-inline AvgWindow avg_window(const Pool2dParams& p, bool count_include_pad, int64_t divisor_override,
+inline AvgWindow avg_window(const Window2d& p, bool count_include_pad, int64_t divisor_override,
                             int64_t oh, int64_t ow) {
   int64_t h0 = oh * p.sh - p.ph, w0 = ow * p.sw - p.pw;
-  int64_t h1 = std::min(h0 + p.kh, p.H + p.ph), w1 = std::min(w0 + p.kw, p.W + p.pw);
+  int64_t h1 = std::min(h0 + p.R, p.H + p.ph), w1 = std::min(w0 + p.S, p.W + p.pw);
   const int64_t pool_size = (h1 - h0) * (w1 - w0);
   h0 = std::max<int64_t>(h0, 0);
   w0 = std::max<int64_t>(w0, 0);
@@ -478,28 +474,14 @@ inline AvgWindow avg_window(const Pool2dParams& p, bool count_include_pad, int64
 
 }  // namespace
 
-int64_t pool_out_size(int64_t in, int64_t k, int64_t pad, int64_t stride, int64_t dil,
-                      bool ceil_mode) {
-  if (stride <= 0) return 0;
-  const int64_t num = in + 2 * pad - dil * (k - 1) - 1 + (ceil_mode ? stride - 1 : 0);
-  int64_t out = floor_div(num, stride) + 1;
-  if (ceil_mode && (out - 1) * stride >= in + pad) --out;
-  return out;
-}
-
-void pool2d_output_shape(Pool2dParams& p) {
-  p.OH = pool_out_size(p.H, p.kh, p.ph, p.sh, p.dh, p.ceil_mode);
-  p.OW = pool_out_size(p.W, p.kw, p.pw, p.sw, p.dw, p.ceil_mode);
-}
-
 template <typename T>
-void max_pool2d_forward(const Pool2dParams& p, const T* x, T* y, int64_t* idx) {
-  GC_PROFILE_SCOPE("max_pool2d_forward", p.N * p.C * p.OH * p.OW * p.kh * p.kw,
+void max_pool2d_forward(const Window2d& p, const T* x, T* y, int64_t* idx) {
+  GC_PROFILE_SCOPE("max_pool2d_forward", p.N * p.C * p.OH * p.OW * p.R * p.S,
                    p.N * p.C * (sizeof(T) * (p.H * p.W + p.OH * p.OW) + 8 * p.OH * p.OW),
-                   {p.N, p.C, p.H, p.W}, {p.kh, p.kw}, {p.N, p.C, p.OH, p.OW});
+                   {p.N, p.C, p.H, p.W}, {p.R, p.S}, {p.N, p.C, p.OH, p.OW});
   const int64_t HW = p.H * p.W, P = p.OH * p.OW;
   const bool fast = is_2x2_cells(p);
-  parallel_for(p.N * p.C, plane_grain(HW + P * p.kh * p.kw), [&](int64_t c0, int64_t c1) {
+  parallel_for(p.N * p.C, plane_grain(HW + P * p.R * p.S), [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       if (fast)
         max_pool_2x2_plane(x + c * HW, p.H, p.W, p.OH, p.OW, y + c * P, idx + c * P);
@@ -544,11 +526,11 @@ int64_t max_pool2d_backward(int64_t planes, int64_t H, int64_t W, int64_t OH, in
 }
 
 template <typename T>
-void avg_pool2d_forward(const Pool2dParams& p, bool count_include_pad, int64_t divisor_override,
+void avg_pool2d_forward(const Window2d& p, bool count_include_pad, int64_t divisor_override,
                         const T* x, T* y) {
-  GC_PROFILE_SCOPE("avg_pool2d_forward", p.N * p.C * p.OH * p.OW * p.kh * p.kw,
+  GC_PROFILE_SCOPE("avg_pool2d_forward", p.N * p.C * p.OH * p.OW * p.R * p.S,
                    sizeof(T) * p.N * p.C * (p.H * p.W + p.OH * p.OW), {p.N, p.C, p.H, p.W},
-                   {p.kh, p.kw}, {p.N, p.C, p.OH, p.OW});
+                   {p.R, p.S}, {p.N, p.C, p.OH, p.OW});
   const int64_t HW = p.H * p.W, P = p.OH * p.OW;
   if (is_2x2_cells(p)) {
     const T div = static_cast<T>(divisor_override > 0 ? divisor_override : 4);
@@ -558,7 +540,7 @@ void avg_pool2d_forward(const Pool2dParams& p, bool count_include_pad, int64_t d
     });
     return;
   }
-  parallel_for(p.N * p.C, plane_grain(HW + P * p.kh * p.kw), [&](int64_t c0, int64_t c1) {
+  parallel_for(p.N * p.C, plane_grain(HW + P * p.R * p.S), [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       const T* xp = x + c * HW;
       T* yp = y + c * P;
@@ -580,11 +562,11 @@ void avg_pool2d_forward(const Pool2dParams& p, bool count_include_pad, int64_t d
 }
 
 template <typename T>
-void avg_pool2d_backward(const Pool2dParams& p, bool count_include_pad, int64_t divisor_override,
+void avg_pool2d_backward(const Window2d& p, bool count_include_pad, int64_t divisor_override,
                          const T* dy, T* dx) {
-  GC_PROFILE_SCOPE("avg_pool2d_backward", p.N * p.C * p.OH * p.OW * p.kh * p.kw,
+  GC_PROFILE_SCOPE("avg_pool2d_backward", p.N * p.C * p.OH * p.OW * p.R * p.S,
                    sizeof(T) * p.N * p.C * (p.H * p.W + p.OH * p.OW), {p.N, p.C, p.OH, p.OW},
-                   {p.kh, p.kw}, {p.N, p.C, p.H, p.W});
+                   {p.R, p.S}, {p.N, p.C, p.H, p.W});
   const int64_t HW = p.H * p.W, P = p.OH * p.OW;
   if (is_2x2_cells(p)) {
     const T div = static_cast<T>(divisor_override > 0 ? divisor_override : 4);
@@ -594,7 +576,7 @@ void avg_pool2d_backward(const Pool2dParams& p, bool count_include_pad, int64_t 
     });
     return;
   }
-  parallel_for(p.N * p.C, plane_grain(HW + P * p.kh * p.kw), [&](int64_t c0, int64_t c1) {
+  parallel_for(p.N * p.C, plane_grain(HW + P * p.R * p.S), [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       const T* gp = dy + c * P;
       T* d = dx + c * HW;
@@ -661,11 +643,11 @@ void adaptive_avg_pool2d_backward(int64_t planes, int64_t H, int64_t W, int64_t 
 }
 
 #define GRADCORE_INSTANTIATE_POOL(T)                                                             \
-  template void max_pool2d_forward<T>(const Pool2dParams&, const T*, T*, int64_t*);              \
+  template void max_pool2d_forward<T>(const Window2d&, const T*, T*, int64_t*);                  \
   template int64_t max_pool2d_backward<T>(int64_t, int64_t, int64_t, int64_t, int64_t, const T*, \
                                           const int64_t*, T*);                                   \
-  template void avg_pool2d_forward<T>(const Pool2dParams&, bool, int64_t, const T*, T*);         \
-  template void avg_pool2d_backward<T>(const Pool2dParams&, bool, int64_t, const T*, T*);        \
+  template void avg_pool2d_forward<T>(const Window2d&, bool, int64_t, const T*, T*);             \
+  template void avg_pool2d_backward<T>(const Window2d&, bool, int64_t, const T*, T*);            \
   template void adaptive_avg_pool2d_forward<T>(int64_t, int64_t, int64_t, int64_t, int64_t,      \
                                                const T*, T*);                                    \
   template void adaptive_avg_pool2d_backward<T>(int64_t, int64_t, int64_t, int64_t, int64_t,     \

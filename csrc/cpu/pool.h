@@ -5,54 +5,44 @@
 // scatter-adds dy at those indices. Average pooling follows PyTorch's window clipping,
 // count_include_pad and divisor_override rules; adaptive average pooling uses the windows
 // [floor(i*H/OH), ceil((i+1)*H/OH)). All kernels run over planes in parallel and are
-// deterministic (no plane is written by two threads).
+// deterministic (no plane is written by two threads). Every kernel overwrites its outputs: a
+// backward kernel writes all of dx (the sum of the windows' contributions, 0 where none reach).
 #pragma once
 #include <cstdint>
 
+#include "core/shapes.h"
+
 namespace gradcore {
 
-struct Pool2dParams {
-  int64_t N = 1, C = 1, H = 1, W = 1;  // input
-  int64_t kh = 1, kw = 1;              // window
-  int64_t sh = 1, sw = 1;              // stride
-  int64_t ph = 0, pw = 0;              // padding (implicit -inf for max, zeros for avg)
-  int64_t dh = 1, dw = 1;              // dilation (max pooling only)
-  bool ceil_mode = false;
-  int64_t OH = 1, OW = 1;  // output; set by pool2d_output_shape()
-};
-
-// PyTorch's pooling_output_shape: floor or ceil of (in + 2*pad - dil*(k-1) - 1)/stride + 1,
-// where with ceil_mode the last window must start inside the input or the left padding.
-int64_t pool_out_size(int64_t in, int64_t k, int64_t pad, int64_t stride, int64_t dil,
-                      bool ceil_mode);
-void pool2d_output_shape(Pool2dParams& p);
-
 // y[n,c,oh,ow] = max over the window (NaN wins), idx = flat input index of that maximum.
+// Overwrites y and idx.
 template <typename T>
-void max_pool2d_forward(const Pool2dParams& p, const T* x, T* y, int64_t* idx);
+void max_pool2d_forward(const Window2d& p, const T* x, T* y, int64_t* idx);
 
 // dx (planes x H*W) = 0, then dx[plane][idx[o]] += dy[o] for every output o (P outputs per
-// plane). Returns the number of indices outside [0, H*W) (skipped; the caller reports them).
+// plane): overwrites dx. Returns the number of indices outside [0, H*W) (skipped; the caller
+// reports them).
 template <typename T>
 int64_t max_pool2d_backward(int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW,
                             const T* dy, const int64_t* idx, T* dx);
 
 // y = sum over the window clipped to the input / divisor, where the divisor is
 // divisor_override if > 0, else the window size clipped to the padded input
-// (count_include_pad) or to the input (not count_include_pad).
+// (count_include_pad) or to the input (not count_include_pad). Overwrites y.
 template <typename T>
-void avg_pool2d_forward(const Pool2dParams& p, bool count_include_pad, int64_t divisor_override,
+void avg_pool2d_forward(const Window2d& p, bool count_include_pad, int64_t divisor_override,
                         const T* x, T* y);
-// dx[window(o)] += dy[o] / divisor(o).
+// dx = 0, then dx[window(o)] += dy[o] / divisor(o) for every output o: overwrites dx.
 template <typename T>
-void avg_pool2d_backward(const Pool2dParams& p, bool count_include_pad, int64_t divisor_override,
+void avg_pool2d_backward(const Window2d& p, bool count_include_pad, int64_t divisor_override,
                          const T* dy, T* dx);
 
 // y[oh, ow] = mean of x over rows [floor(oh*H/OH), ceil((oh+1)*H/OH)) and likewise columns.
+// Overwrites y.
 template <typename T>
 void adaptive_avg_pool2d_forward(int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW,
                                  const T* x, T* y);
-// dx[window(o)] += dy[o] / |window(o)|.
+// dx = 0, then dx[window(o)] += dy[o] / |window(o)| for every output o: overwrites dx.
 template <typename T>
 void adaptive_avg_pool2d_backward(int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW,
                                   const T* dy, T* dx);

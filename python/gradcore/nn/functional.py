@@ -306,6 +306,11 @@ def linear(input, weight, bias=None):
         raise TypeError(
             f"linear: input dtype {input.dtype} differs from weight dtype {weight.dtype}"
         )
+    if bias is not None and (bias.shape != weight.shape[:1] or bias.dtype != weight.dtype):
+        raise ValueError(
+            f"linear: bias must have shape {weight.shape[:1]} and the weight's dtype "
+            f"{weight.dtype}, got {bias.shape} {bias.dtype}"
+        )
     if len(shp) == 2:
         return _Linear.apply(input, weight, bias)
     y = _Linear.apply(input.reshape(-1, shp[-1]), weight, bias)
