@@ -202,7 +202,7 @@ void im2col(const ConvGeom& g, int64_t C, const T* x, int64_t oh0, int64_t oh1, 
   GC_PROFILE_SCOPE("im2col", 0, sizeof(T) * C * g.R * g.S * (oh1 - oh0) * g.OW * 2, {C, g.H, g.W},
                    {g.R, g.S, oh1 - oh0, g.OW});
 #if GC_HAVE_AVX2_TARGET
-  if (simd_path() == SimdPath::kAvx2Fma) return im2col_avx2(g, C, x, oh0, oh1, col, ldcol);
+  if (at_least(CpuCapability::kAvx2Fma)) return im2col_avx2(g, C, x, oh0, oh1, col, ldcol);
 #endif
   im2col_generic(g, C, x, oh0, oh1, col, ldcol);
 }
@@ -214,7 +214,7 @@ void col2im_add(const ConvGeom& g, int64_t C, T* col, int64_t ldcol, int64_t oh0
                    sizeof(T) * C * g.R * g.S * (oh1 - oh0) * g.OW * 3, {C, g.H, g.W},
                    {g.R, g.S, oh1 - oh0, g.OW});
 #if GC_HAVE_AVX2_TARGET
-  if (simd_path() == SimdPath::kAvx2Fma) return col2im_avx2(g, C, col, ldcol, oh0, oh1, x);
+  if (at_least(CpuCapability::kAvx2Fma)) return col2im_avx2(g, C, col, ldcol, oh0, oh1, x);
 #endif
   col2im_generic(g, C, col, ldcol, oh0, oh1, x);
 }

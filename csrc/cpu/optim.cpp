@@ -106,7 +106,7 @@ GC_TARGET_AVX2 void run_avx2(const Body& body, int64_t b, int64_t e) {
 template <typename Body>
 void dispatch_elementwise(int64_t n, const Body& body) {
 #if GC_HAVE_AVX2_TARGET
-  if (simd_path() == SimdPath::kAvx2Fma) {
+  if (at_least(CpuCapability::kAvx2Fma)) {
     parallel_for(n, kGrain, [&](int64_t b, int64_t e) { run_avx2(body, b, e); });
     return;
   }

@@ -221,7 +221,7 @@ template <typename T>
 void max_pool_2x2_plane(const T* x, int64_t H, int64_t W, int64_t OH, int64_t OW, T* y,
                         int64_t* ind) {
 #if GC_HAVE_AVX2_TARGET
-  if (simd_path() == SimdPath::kAvx2Fma) {
+  if (at_least(CpuCapability::kAvx2Fma)) {
     if constexpr (std::is_same_v<T, float>)
       if (H * W < (int64_t{1} << 31)) return max_pool_2x2_avx2_f32(x, W, OH, OW, y, ind);
     return max_pool_2x2_avx2(x, W, OH, OW, y, ind);
@@ -345,7 +345,7 @@ template <typename T>
 bool max_unpool_2x2_plane(const T* g, const int64_t* ind, int64_t H, int64_t W, int64_t OH,
                           int64_t OW, T* d) {
 #if GC_HAVE_AVX2_TARGET
-  if (simd_path() == SimdPath::kAvx2Fma) {
+  if (at_least(CpuCapability::kAvx2Fma)) {
     if constexpr (std::is_same_v<T, float>)
       return max_unpool_2x2_avx2_f32(g, ind, H, W, OH, OW, d);
     else
@@ -437,14 +437,14 @@ __attribute__((target("avx2"))) void avg_unpool_2x2_avx2(const T* g, int64_t H, 
 template <typename T>
 void avg_pool_2x2_plane(const T* x, int64_t W, int64_t OH, int64_t OW, T div, T* y) {
 #if GC_HAVE_AVX2_TARGET
-  if (simd_path() == SimdPath::kAvx2Fma) return avg_pool_2x2_avx2(x, W, OH, OW, div, y);
+  if (at_least(CpuCapability::kAvx2Fma)) return avg_pool_2x2_avx2(x, W, OH, OW, div, y);
 #endif
   avg_pool_2x2_generic(x, W, OH, OW, div, y);
 }
 template <typename T>
 void avg_unpool_2x2_plane(const T* g, int64_t H, int64_t W, int64_t OH, int64_t OW, T div, T* d) {
 #if GC_HAVE_AVX2_TARGET
-  if (simd_path() == SimdPath::kAvx2Fma) return avg_unpool_2x2_avx2(g, H, W, OH, OW, div, d);
+  if (at_least(CpuCapability::kAvx2Fma)) return avg_unpool_2x2_avx2(g, H, W, OH, OW, div, d);
 #endif
   avg_unpool_2x2_generic(g, H, W, OH, OW, div, d);
 }

@@ -142,7 +142,7 @@ __attribute__((target("avx2,fma"), flatten)) void call_avx2(const F& f) {
 
 // True when loops should take the AVX2+FMA build (read once per kernel call).
 inline bool use_avx2() {
-  return simd_path() == SimdPath::kAvx2Fma;
+  return at_least(CpuCapability::kAvx2Fma);
 }
 
 // f(i) for i in [lo, hi): the AVX2+FMA build when `avx2`, else the portable one. Results may
