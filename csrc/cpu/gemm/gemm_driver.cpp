@@ -1,4 +1,6 @@
-// BLIS-style blocking driver and dispatch for gemm<T> (contract in gemm.h).
+// BLIS-style blocking driver for gemm<T> (contract in gemm.h). The path (kernels, blocking,
+// cache budgets) comes from the selected CPU capability (paths.cpp); the measurements behind
+// the rules below are in docs/gemm_tuning.md.
 //
 // Loops: jc over NC columns -> pc over KC of the inner dimension -> ic over MC rows (pack
 // the A block, alpha folded in) -> jr over NR (pack B micro-panels during the first ic
@@ -42,9 +44,8 @@ inline int64_t round_up(int64_t x, int64_t m) {
 }
 
 // Products of up to this many rows are one row block (an A block of up to 1.5x MC rows): as
-// MC rows and the rest they would stream B twice, as one block once (150x500x3000 +9%,
-// 200x1000x700 +2% at 1 thread). Taller products keep MC-row blocks: 216-row blocks for all
-// measured -3% at 2 threads on 1024^3.
+// MC rows and the rest they would stream B twice, as one block once. Taller products keep
+// MC-row blocks (measurements: docs/gemm_tuning.md).
 template <typename T>
 int64_t single_block_rows(const GemmPath<T>& p) {
   return p.mc * 3 / 2;
@@ -155,8 +156,7 @@ inline void block_times_panel(const GemmPath<T>& p, int64_t kc, const T* ablk, i
   int64_t ir = 0, q = 0;
   if (p.narrow && p.tall && nrr > half && nrr <= half + nr / 4) {
     // 9-12 of 16 columns: the first 8 by the tall kernel, the rest by the narrow one, instead
-    // of a full-width edge tile that computes 16 (1 thread: 120x400x25 +12%, 64x576x41 +7%,
-    // 48x1200x169 +2%).
+    // of a full-width edge tile that computes 16 (docs/gemm_tuning.md).
     block_times_panel(p, kc, ablk, mc, b, ldb, half, c, ldc, beta, before);
     block_times_panel(p, kc, ablk, mc, b + half, ldb, nrr - half, c + half, ldc, beta,
                       NoPrefetch{});
@@ -317,7 +317,7 @@ void gemm_block_range(const GemmPath<T>& p, const Problem<T>& pr, int64_t m0, in
           // Several row blocks share the packed B block (the first row block packs it, a group
           // of panels at a time in one pass over B's rows, while the next group's source is
           // prefetched a slice per micro-kernel call; the others reuse it), computed in row
-          // order a group at a time: 2048^3 +4%, 1536^3 +4% at 1 thread, others within noise.
+          // order a group at a time (docs/gemm_tuning.md).
           const int64_t step = group * nr;
           const bool first = ic == m0;
           for (int64_t jg = 0; jg < nc; jg += step) {
@@ -425,11 +425,9 @@ void gemm_split_n(const GemmPath<T>& p, const Problem<T>& pr, int nt, const T* p
   });
 }
 
-// The KC block for an inner dimension K: K itself up to 1.25 KC (the B panel, 20 KiB at most,
-// and an A sliver still fit L1; C is written once instead of read back per block: at 1 thread
-// 64x288x12544 +4.5%, 64x288x3136 +5.5%, 1000x300x1000 +2.6%, but 64x288x196 -3.4%, whose
-// 144-row halves of B were read in place), else the fewest blocks of at most p.kc, of equal
-// size.
+// The KC block for an inner dimension K: K itself up to 1.25 KC (the B panel and an A sliver
+// still fit L1; C is written once instead of read back per block), else the fewest blocks of
+// at most p.kc, of equal size (measurements: docs/gemm_tuning.md).
 template <typename T>
 int64_t kc_for(const GemmPath<T>& p, int64_t K) {
   if (K <= p.kc * 5 / 4) return K;

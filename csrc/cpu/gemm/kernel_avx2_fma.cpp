@@ -426,9 +426,9 @@ void pack_a_f32(bool trans, const float* A, int64_t lda, int64_t i0, int64_t mc,
 }
 
 // Rows of B that pack_b_f32 prefetches ahead of the row it copies when asked to: for the groups
-// of a one-row-block product, packed with little arithmetic in between (20x500x4096 +11%,
-// 64x64x12544 +7%, 64x288x12544 +3% at 1 thread). For the B block shared by several row
-// blocks, whose source the driver prefetches during the arithmetic, it only adds instructions.
+// of a one-row-block product, packed with little arithmetic in between. For the B block shared
+// by several row blocks, whose source the driver prefetches during the arithmetic, it only adds
+// instructions (measurements: docs/gemm_tuning.md).
 constexpr int64_t kPackAhead = 8;
 
 // op(B) rows [p0, p0+kc) x columns [j0, j0+nc) into 16-column micro-panels.
