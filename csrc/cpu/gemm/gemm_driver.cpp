@@ -1,3 +1,4 @@
+// long-file: one blocking driver (loop nest, thread split, packing schedule) on shared state.
 // BLIS-style blocking driver for gemm<T> (contract in gemm.h). The path (kernels, blocking,
 // cache budgets) comes from the selected CPU capability (paths.cpp); the measurements behind
 // the rules below are in docs/gemm_tuning.md.

@@ -1,3 +1,4 @@
+// long-file: the whole AVX2 GEMM path (kernels, packers) in one ISA file, internal linkage.
 // AVX2 + FMA micro-kernels (6x16 float, 6x8 double: 12 ymm accumulators each), their
 // edge-tile variants (fewer rows, one vector column, masked last vector) and AVX2 packing
 // routines. An ISA file (rules in cpu/gemm/gemm_isa.h and CMakeLists.txt): compiled with
