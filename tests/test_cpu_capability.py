@@ -18,10 +18,11 @@ LEVELS = ("generic", "avx2_fma", "avx512")  # in order
 PYTHON_DIR = str(Path(gradcore.__file__).resolve().parent.parent)
 
 
-def _import_with(level: str) -> subprocess.CompletedProcess:
+def _import_with(level: str, **extra: str) -> subprocess.CompletedProcess:
     """A fresh interpreter importing gradcore with GRADCORE_CPU_CAPABILITY=level."""
     code = "import gradcore; from gradcore import _C; print(_C.cpu_capability())"
-    env = dict(os.environ, GRADCORE_CPU_CAPABILITY=level)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRADCORE_")}
+    env.update(GRADCORE_CPU_CAPABILITY=level, **extra)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [PYTHON_DIR, env.get("PYTHONPATH")]))
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
 
@@ -105,3 +106,13 @@ def test_environment_variable_refuses_unavailable_levels(level):
     assert "ImportError" in out.stderr
     assert f"GRADCORE_CPU_CAPABILITY={level}" in out.stderr
     assert "available here: " + ", ".join(CPU_CAPABILITIES) in out.stderr
+
+
+def test_replaced_force_generic_variable_is_not_ignored():
+    out = _import_with("", GRADCORE_FORCE_GENERIC="1")
+    assert out.returncode != 0
+    assert "GRADCORE_FORCE_GENERIC is no longer read" in out.stderr
+    assert "GRADCORE_CPU_CAPABILITY=generic" in out.stderr
+    out = _import_with("generic", GRADCORE_FORCE_GENERIC="1")  # the new variable wins
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "generic"

@@ -102,6 +102,10 @@ std::vector<CpuCapability> supported_cpu_capabilities() {
 
 std::string apply_cpu_capability_env() {
   const char* v = std::getenv(kCpuCapabilityEnvVar);
+  const char* old = std::getenv("GRADCORE_FORCE_GENERIC");  // the variable this one replaced
+  if ((v == nullptr || *v == '\0') && old != nullptr && *old != '\0' && std::string(old) != "0")
+    return std::string("GRADCORE_FORCE_GENERIC is no longer read: set ") + kCpuCapabilityEnvVar +
+           "=generic instead";
   if (v == nullptr || *v == '\0') return "";
   std::string available;
   for (CpuCapability c : supported_cpu_capabilities())

@@ -53,7 +53,8 @@ bool parse_capability(const std::string& name, CpuCapability* out);
 std::vector<CpuCapability> supported_cpu_capabilities();
 
 // Applies GRADCORE_CPU_CAPABILITY if set. Returns "" on success (or when unset), else a
-// message naming the variable, the level asked and the levels available.
+// message naming the variable, the level asked and the levels available (or, for the
+// replaced GRADCORE_FORCE_GENERIC=1 alone, what to set instead).
 std::string apply_cpu_capability_env();
 
 }  // namespace gradcore
