@@ -10,8 +10,9 @@ use the same number of threads), times every library round-robin per shape (9 ro
 order reversed every other round) and reports GFLOP/s (median over the rounds), the ratio
 numpy_time / gradcore_time (> 1: gradcore is faster; the median of the per-round ratios, each
 round's times taken seconds apart under the same load; the ratio of the two medians is in
-the JSON as ratio_of_medians_vs_numpy) and the fraction of the machine's peak (cores x 32
-fp32 FLOP/cycle x clock).
+the JSON as ratio_of_medians_vs_numpy) and the fraction of the machine's peak (cores x fp32
+FLOP/cycle of the CPU path in use x clock). GRADCORE_CPU_CAPABILITY=generic benchmarks the
+portable path.
 """
 
 from __future__ import annotations

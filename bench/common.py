@@ -97,7 +97,11 @@ def write_json(path, payload) -> Path:
 
 
 def machine_peak_gflops() -> float:
-    """cores x 32 fp32 FLOP/cycle (AVX2+FMA: 2 FMA units x 8 lanes x 2) x clock (GHz)."""
+    """cores x fp32 FLOP/cycle of gradcore's CPU path in use (its tuning: AVX2+FMA 2 FMA units
+    x 8 lanes x 2 = 32) x clock (GHz)."""
+    from gradcore import _C
+
+    per_cycle = _C.cpu_path_tuning()["flops_per_cycle_f32"]
     mhz = []
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -107,7 +111,7 @@ def machine_peak_gflops() -> float:
         pass
     cores = os.cpu_count() or 1
     ghz = (max(mhz) if mhz else 2500.0) / 1000.0
-    return cores * 32 * ghz
+    return cores * per_cycle * ghz
 
 
 def machine_info() -> dict:
@@ -116,7 +120,15 @@ def machine_info() -> dict:
         "processor": platform.processor(),
         "cpus": os.cpu_count(),
         "peak_gflops_fp32": round(machine_peak_gflops(), 1),
+        "cpu_capability": _cpu_capability(),
     }
+
+
+def _cpu_capability() -> str:
+    """gradcore's CPU path in use (GRADCORE_CPU_CAPABILITY selects a lower one)."""
+    from gradcore import _C
+
+    return _C.cpu_capability()
 
 
 _blas_setter = None

@@ -228,19 +228,7 @@ def test_errors_gelu_approximate_and_slope():
         _C.leaky_relu_forward(x, None)
 
 
-def _simd_paths():
-    paths = ["generic"]
-    if _C.build_info().get("cpu_has_avx2_fma"):
-        paths.append("avx2_fma")
-    return paths
-
-
-@pytest.fixture(params=_simd_paths())
-def simd_path(request):
-    before = _C.simd_path()
-    assert _C.set_simd_path(request.param) == request.param
-    yield request.param
-    _C.set_simd_path(before)
+# ------------------------------------------------- float32 math (on each CPU path: conftest.py)
 
 
 # float32 results within a few ulp of the exact value, over the whole range (dense grid).
@@ -253,7 +241,7 @@ DENSE = {
 
 
 @pytest.mark.parametrize("name", sorted(DENSE))
-def test_float32_accuracy_dense(simd_path, name):
+def test_float32_accuracy_dense(cpu_capability, name):
     f, ref = DENSE[name]
     x = np.linspace(-30, 30, 200_001, dtype=np.float32)
     x = np.concatenate([x, np.float32([-1e-30, 1e-30, -1e-6, 1e-6, -100, 100, -1e4, 1e4])])
@@ -264,10 +252,10 @@ def test_float32_accuracy_dense(simd_path, name):
     # as PyTorch evaluates it, loses most digits); tanh-GELU's 1 + tanh(u) cancels to 0 below
     # about -5 in float32 by its formula, so it gets an absolute floor instead.
     rtol, atol = {"gelu": (5e-6, 1e-12), "gelu_tanh": (6e-7, 1e-7)}.get(name, (6e-7, 1e-12))
-    np.testing.assert_allclose(y, r, rtol=rtol, atol=atol, err_msg=f"{name} on {simd_path}")
+    np.testing.assert_allclose(y, r, rtol=rtol, atol=atol, err_msg=f"{name} on {cpu_capability}")
 
 
-def test_float32_edges(simd_path):
+def test_float32_edges(cpu_capability):
     f32 = np.float32
     x = f32([np.inf, -np.inf, np.nan, -0.0, 0.0])
     assert np.array_equal(_C.sigmoid_forward(x), f32([1, 0, np.nan, 0.5, 0.5]), equal_nan=True)

@@ -197,18 +197,12 @@ def test_one_and_two_threads_bitwise(rng, dtype, case):
         assert np.array_equal(b2, c2), f"{name} differs between runs"
 
 
-@pytest.mark.parametrize("path", ["generic", "avx2_fma"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_simd_paths_agree(rng, path, dtype):
-    """Every conv path (implicit GEMM, input grad as conv, im2col) on both SIMD paths."""
-    before = _C.simd_path()
-    try:
-        if _C.set_simd_path(path) != path:
-            pytest.skip(f"this CPU cannot run the {path} path")
-        _check_against_reference(rng, dtype, 2, 64, 13, 12, 7, 3, 3, (1, 1), (1, 1), (1, 1), 1)
-        _check_against_reference(rng, dtype, 2, 5, 16, 9, 6, 3, 3, (2, 1), (1, 1), (1, 1), 1)
-    finally:
-        _C.set_simd_path(before)
+def test_every_conv_route_on_each_cpu_path(rng, dtype):
+    """Every conv route (implicit GEMM, input grad as conv, im2col), on each CPU path
+    (conftest.py) against the reference."""
+    _check_against_reference(rng, dtype, 2, 64, 13, 12, 7, 3, 3, (1, 1), (1, 1), (1, 1), 1)
+    _check_against_reference(rng, dtype, 2, 5, 16, 9, 6, 3, 3, (2, 1), (1, 1), (1, 1), 1)
 
 
 def test_padding_lanes_are_exact_zeros(rng):

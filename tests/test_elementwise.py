@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import assert_allclose, num_threads
+from conftest import CPU_CAPABILITIES, assert_allclose, cpu_capability_selected, num_threads
 
 from gradcore import _C
 
@@ -84,14 +84,12 @@ def test_kernels_record_profile_scopes():
     assert recs["relu_forward"][6][0] == (12,)
 
 
-def test_sums_identical_on_both_simd_paths(rng):
+@pytest.mark.across_cpu_capabilities
+def test_sums_identical_on_every_cpu_path(rng):
     x = np.asarray(rng.standard_normal((3000, 37)), np.float32)
-    before = _C.simd_path()
-    try:
-        _C.set_simd_path("generic")
-        a = _C.sum_rows(x)
-        _C.set_simd_path("avx2_fma")  # falls back to generic where the CPU lacks AVX2
-        b = _C.sum_rows(x)
-    finally:
-        _C.set_simd_path(before)
-    assert np.array_equal(a, b)
+    sums = {}
+    for path in CPU_CAPABILITIES:
+        with cpu_capability_selected(path):
+            sums[path] = _C.sum_rows(x)
+    for path in CPU_CAPABILITIES[1:]:
+        assert np.array_equal(sums["generic"], sums[path]), path

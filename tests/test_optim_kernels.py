@@ -3,7 +3,7 @@
 
 import numpy as np
 import pytest
-from conftest import assert_allclose, num_threads
+from conftest import CPU_CAPABILITIES, assert_allclose, cpu_capability_selected, num_threads
 
 from gradcore import _C
 
@@ -329,23 +329,21 @@ def test_threads_bitwise(rng, kind, cfg):
             assert np.array_equal(buf, out[1][1][name])
 
 
+@pytest.mark.across_cpu_capabilities
 @pytest.mark.parametrize(("kind", "cfg"), CONFIGS, ids=IDS)
-def test_simd_paths_bitwise(rng, kind, cfg):
+def test_cpu_paths_bitwise(rng, kind, cfg):
     # fma rounds once on every path, so the AVX2 clone and the portable loop agree exactly.
     p0 = rng.standard_normal(1003).astype(np.float32)
     grads = _grads(rng, p0.shape, np.float32, steps=3)
-    before = _C.simd_path()
     out = []
-    try:
-        for path in ("generic", "avx2_fma"):
-            _C.set_simd_path(path)
+    for path in CPU_CAPABILITIES:
+        with cpu_capability_selected(path):
             out.append(_run(ours_step, kind, cfg, p0, grads))
-    finally:
-        _C.set_simd_path(before)
-    assert np.array_equal(out[0][0], out[1][0])
-    for name, buf in out[0][1].items():
-        if buf is not None:
-            assert np.array_equal(buf, out[1][1][name])
+    for other in out[1:]:
+        assert np.array_equal(out[0][0], other[0])
+        for name, buf in out[0][1].items():
+            if buf is not None:
+                assert np.array_equal(buf, other[1][name])
 
 
 def test_sgd_first_step_sets_buffer(rng):

@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 import reference_conv as ref
-from conftest import assert_allclose, num_threads
+from conftest import CPU_CAPABILITIES, assert_allclose, cpu_capability_selected, num_threads
 
 import gradcore as gc
 import gradcore.nn.functional as F
@@ -63,28 +63,13 @@ def test_max_pool_ties_nan_and_inf():
     assert np.array_equal(idx, ridx) and np.array_equal(np.isnan(y), np.isnan(ry))
 
 
-def _simd_paths():
-    paths = ["generic"]
-    if _C.build_info().get("cpu_has_avx2_fma"):
-        paths.append("avx2_fma")
-    return paths
-
-
-@pytest.fixture(params=_simd_paths())
-def simd_path(request):
-    before = _C.simd_path()
-    assert _C.set_simd_path(request.param) == request.param
-    yield request.param
-    _C.set_simd_path(before)
-
-
 # Widths covering every branch of the float 2x2 kernels: rows of < 4 outputs (scalar), 4-7
 # (4-wide steps, overlapping tail), 8, and > 8 with an overlapping 8-wide tail; odd H and W.
 WIDTHS_2X2 = [2, 3, 6, 8, 9, 10, 14, 15, 16, 17, 22, 28, 31, 34, 40]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_max_pool_2x2_all_row_widths(rng, simd_path, dtype):
+def test_max_pool_2x2_all_row_widths(rng, cpu_capability, dtype):
     for w in WIDTHS_2X2:
         for h in (2, 5, 6):
             x = rng.standard_normal((2, 3, h, w)).astype(dtype)
@@ -93,8 +78,8 @@ def test_max_pool_2x2_all_row_widths(rng, simd_path, dtype):
             x[1, 2, 0, :2] = [np.inf, -np.inf]
             y, idx = _C.max_pool2d_forward(x, 2, 2)
             ry, ridx = ref.max_pool2d(x, 2, 2)
-            assert np.array_equal(idx, ridx), (simd_path, h, w)
-            assert np.array_equal(y, ry.astype(dtype), equal_nan=True), (simd_path, h, w)
+            assert np.array_equal(idx, ridx), (cpu_capability, h, w)
+            assert np.array_equal(y, ry.astype(dtype), equal_nan=True), (cpu_capability, h, w)
             dy = rng.standard_normal(y.shape).astype(dtype)
             dx = _C.max_pool2d_backward(dy, idx, x.shape)
             assert np.array_equal(dx, ref.max_pool2d_backward(dy, ridx, x.shape).astype(dtype))
@@ -106,7 +91,7 @@ def test_max_pool_2x2_all_row_widths(rng, simd_path, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_avg_pool_2x2_fast_path_matches_general(rng, simd_path, dtype):
+def test_avg_pool_2x2_fast_path_matches_general(rng, cpu_capability, dtype):
     # the 2x2/2 fast path (every window inside the plane; odd H/W leave a row/column out),
     # every row width, NaN/Inf, and -0 sums giving +0 like the general kernel's 0 + ... sums
     for w in WIDTHS_2X2:
@@ -128,19 +113,17 @@ def test_avg_pool_2x2_fast_path_matches_general(rng, simd_path, dtype):
                 assert not np.signbit(dx[0, 0, 0, 0])
 
 
-def test_max_pool_2x2_simd_paths_agree(rng):
+@pytest.mark.across_cpu_capabilities
+def test_max_pool_2x2_cpu_paths_agree(rng):
     x = rng.standard_normal((3, 5, 30, 22)).astype(np.float32)
     out = {}
-    for path in _simd_paths():
-        before = _C.simd_path()
-        _C.set_simd_path(path)
-        try:
+    for path in CPU_CAPABILITIES:
+        with cpu_capability_selected(path):
             y, idx = _C.max_pool2d_forward(x, 2, 2)
             out[path] = (y, idx, _C.max_pool2d_backward(y, idx, x.shape))
-        finally:
-            _C.set_simd_path(before)
-    for a, b in zip(out["generic"], out[_simd_paths()[-1]]):
-        assert np.array_equal(a, b)
+    for path in CPU_CAPABILITIES[1:]:
+        for a, b in zip(out["generic"], out[path]):
+            assert np.array_equal(a, b), path
 
 
 def test_max_pool_backward_overlapping_and_foreign_indices(rng):

@@ -102,19 +102,9 @@ def test_long_file_marker_parsing():
 BINDINGS_DIR = "csrc/bindings"
 # Bound names that no library code calls, each with the reason it stays bound.
 TEST_ONLY_SYMBOLS: Dict[str, str] = {
-    "set_simd_path": "tests force each SIMD path the CPU supports",
+    "set_cpu_capability": "tests run each kernel on every CPU path the machine supports",
     "profiler_enabled": "tests check that the native profiler is off outside a profile",
     "profiler_scope_cost_ns": "bench/bench_profiler.py measures the cost of a profiling scope",
-    # No caller at 33e0a6f; issue 15 deletes these bindings or routes the library through them
-    # (the integrator drops each entry with its binding; see tests/test_linear.py and
-    # tests/test_elementwise.py, test_activation.py for their kernel tests).
-    "add_": "no caller yet (issue 15: delete or route)",
-    "axpy_": "no caller yet (issue 15: delete or route)",
-    "sum_channels": "no caller yet (issue 15: duplicates conv2d_backward_bias)",
-    "bias_relu_forward": "no caller yet (issue 15: delete or route)",
-    "linear_forward": "no caller yet (issue 15: F.linear uses gemm + sum_rows)",
-    "linear_backward_input": "no caller yet (issue 15: F.linear uses gemm + sum_rows)",
-    "linear_backward_weight": "no caller yet (issue 15: F.linear uses gemm + sum_rows)",
 }
 
 _DEF_CALL = re.compile(r"\.\s*def\s*\(\s*(?:\"([A-Za-z_]\w*)\"|([A-Za-z_]\w*))")

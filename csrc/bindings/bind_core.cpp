@@ -1,10 +1,12 @@
-// Build information, threads, SIMD path, denormal mode, and the native profiler's switch.
+// Build information, threads, CPU capability and path tuning, denormal mode, and the native
+// profiler's switch.
 #include <algorithm>
 #include <string>
 
 #include "bindings/checks.h"
 #include "bindings/registry.h"
 #include "core/cpu_features.h"
+#include "core/cpu_path_tuning.h"
 #include "core/fpmode.h"
 #include "core/malloc_tuning.h"
 #include "core/parallel.h"
@@ -46,7 +48,8 @@ GRADCORE_BINDINGS(core) {
     d["compiler"] = GRADCORE_COMPILER;
     d["openmp"] = openmp_enabled();
     d["cuda_compiled"] = false;
-    d["cpu_has_avx2_fma"] = cpu_has_avx2_fma();
+    d["cpu_has_avx2_fma"] =
+        static_cast<int>(cpu_detected_capability()) >= static_cast<int>(CpuCapability::kAvx2Fma);
     d["malloc_tuned"] = tune_malloc();
     return d;
   });
@@ -59,20 +62,72 @@ GRADCORE_BINDINGS(core) {
         set_num_threads(n);
       },
       py::arg("n"));
-  m.def("simd_path", [] { return std::string(simd_path_name(simd_path())); });
+  // GRADCORE_CPU_CAPABILITY is applied once, here, when gradcore._C is imported; a level
+  // this CPU or build cannot run fails the import (pybind11 raises it as ImportError).
+  if (const std::string err = apply_cpu_capability_env(); !err.empty())
+    throw py::import_error("gradcore: " + err);
   m.def(
-      "set_simd_path",
-      [](const std::string& name) {
-        if (name == "generic")
-          set_simd_path(SimdPath::kGeneric);
-        else if (name == "avx2_fma")
-          set_simd_path(SimdPath::kAvx2Fma);
-        else
-          throw py::value_error("set_simd_path: expected 'generic' or 'avx2_fma', got '" + name +
-                                "'");
-        return std::string(simd_path_name(simd_path()));
+      "cpu_capability", [] { return std::string(capability_name(cpu_capability())); },
+      "The CPU capability level the kernels use now: 'generic', 'avx2_fma' or 'avx512'.");
+  m.def(
+      "cpu_detected_capability",
+      [] { return std::string(capability_name(cpu_detected_capability())); },
+      "The highest level the CPU and OS support, whatever this build implements.");
+  m.def(
+      "supported_cpu_capabilities",
+      [] {
+        py::list out;
+        for (CpuCapability c : supported_cpu_capabilities()) out.append(capability_name(c));
+        return out;
       },
-      py::arg("name"));
+      "Every level this CPU and build can run, lowest first.");
+  m.def(
+      "set_cpu_capability",
+      [](const std::string& name) {
+        CpuCapability c;
+        std::string available;
+        for (CpuCapability s : supported_cpu_capabilities())
+          available += std::string(available.empty() ? "" : ", ") + capability_name(s);
+        if (!parse_capability(name, &c))
+          throw py::value_error(
+              "set_cpu_capability: unknown level '" + name +
+              "' (known: generic, avx2_fma, avx512; available here: " + available + ")");
+        if (!set_cpu_capability(c))
+          throw py::value_error(
+              "set_cpu_capability: level '" + name +
+              "' is not available on this CPU and build (available here: " + available + ")");
+        return std::string(capability_name(cpu_capability()));
+      },
+      py::arg("name"), "Selects a capability level (for tests and benchmarks); returns it.");
+  m.def(
+      "cpu_path_tuning",
+      [](const std::string& name) {
+        CpuCapability c = cpu_capability();
+        if (!name.empty() && !parse_capability(name, &c))
+          throw py::value_error("cpu_path_tuning: unknown level '" + name + "'");
+        const CpuPathTuning& t = cpu_path_tuning(c);
+        auto blocking = [](const GemmBlocking& b) {
+          py::dict d;
+          d["mr"] = b.mr;
+          d["nr"] = b.nr;
+          d["mc"] = b.mc;
+          d["kc"] = b.kc;
+          d["nc"] = b.nc;
+          return d;
+        };
+        py::dict d;
+        d["name"] = t.name;
+        d["gemm_f32"] = blocking(t.gemm_f32);
+        d["gemm_f64"] = blocking(t.gemm_f64);
+        d["l1d_bytes"] = t.l1d_bytes;
+        d["l2_bytes"] = t.l2_bytes;
+        d["flops_per_cycle_f32"] = t.flops_per_cycle_f32;
+        d["flops_per_cycle_f64"] = t.flops_per_cycle_f64;
+        return d;
+      },
+      py::arg("name") = "",
+      "The tuning of a path (default: the selected one): GEMM blocking, the caches it was tuned "
+      "for, and peak FLOPs per cycle per core.");
   m.def("flush_denormal_enabled", &flush_denormal_enabled);
   m.def("set_flush_denormal", &set_flush_denormal, py::arg("on"));
   m.def("profiler_set_enabled", &profiler::set_enabled, py::arg("on"));

@@ -1,16 +1,60 @@
-// Run-time CPU feature detection: one wheel for any x86-64, AVX2+FMA where the CPU has it.
+// CPU capability: what the CPU (and OS) can run, what this build implements, and which path
+// the kernels use. One wheel runs on any x86-64 and takes the best path it has.
+//
+// The levels are ordered, generic < avx2_fma < avx512: code asks at_least(level), never for
+// equality, so a CPU above the highest implemented path still gets the best one there is.
+// ISA dispatch rule (see CMakeLists.txt, "ISA files"): code for one level lives in
+// `*_<isa>.cpp` files compiled with that level's flags, inside a namespace of its own; the
+// portable code calls it through plain declarations after an at_least() check and never
+// includes intrinsics itself.
 #pragma once
 #include <string>
+#include <vector>
 
 namespace gradcore {
 
-enum class SimdPath { kGeneric, kAvx2Fma };
+enum class CpuCapability : int { kGeneric = 0, kAvx2Fma = 1, kAvx512 = 2 };
 
-// The SIMD path kernels use. kAvx2Fma when the CPU has AVX2 and FMA, unless the
-// environment variable GRADCORE_FORCE_GENERIC=1 (or set_simd_path) forces the portable path.
-SimdPath simd_path();
-void set_simd_path(SimdPath p);  // for tests; falls back to generic if the CPU lacks AVX2+FMA
-bool cpu_has_avx2_fma();
-const char* simd_path_name(SimdPath p);
+// The highest level this build has kernels for. AVX-512 is detected but has no kernels yet.
+#if GRADCORE_ISA_AVX2_FMA
+constexpr CpuCapability kHighestImplementedCapability = CpuCapability::kAvx2Fma;
+#else
+constexpr CpuCapability kHighestImplementedCapability = CpuCapability::kGeneric;
+#endif
+
+// The environment variable that selects a path at import time: generic|avx2_fma|avx512.
+constexpr const char* kCpuCapabilityEnvVar = "GRADCORE_CPU_CAPABILITY";
+
+// The highest level the CPU and OS support (AVX2+FMA; AVX-512 F+BW+VL+DQ with the OS saving
+// the ZMM state), whatever this build implements. Detected once.
+CpuCapability cpu_detected_capability();
+
+// The highest level this CPU and this build can both run: min(detected, implemented).
+CpuCapability cpu_max_capability();
+
+// The level the kernels use now (default: cpu_max_capability()).
+CpuCapability cpu_capability();
+
+// Kernels for level c may run: the selected level is c or above.
+inline bool at_least(CpuCapability c) {
+  return static_cast<int>(cpu_capability()) >= static_cast<int>(c);
+}
+
+// Selects level c; false (and no change) when c is above cpu_max_capability().
+bool set_cpu_capability(CpuCapability c);
+
+// "generic", "avx2_fma", "avx512".
+const char* capability_name(CpuCapability c);
+
+// The level named `name`; false when the name is unknown.
+bool parse_capability(const std::string& name, CpuCapability* out);
+
+// Every level from generic up to cpu_max_capability(), in increasing order.
+std::vector<CpuCapability> supported_cpu_capabilities();
+
+// Applies GRADCORE_CPU_CAPABILITY if set. Returns "" on success (or when unset), else a
+// message naming the variable, the level asked and the levels available (or, for the
+// replaced GRADCORE_FORCE_GENERIC=1 alone, what to set instead).
+std::string apply_cpu_capability_env();
 
 }  // namespace gradcore

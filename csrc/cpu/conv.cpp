@@ -24,13 +24,12 @@
 #include <type_traits>
 #include <vector>
 
-#include "core/cpu_features.h"
+#include "core/cpu_path_tuning.h"
 #include "core/parallel.h"
-#include "core/simd_target.h"
 #include "core/workspace.h"
+#include "cpu/conv_panels.h"
 #include "cpu/gemm/gemm.h"
 #include "cpu/im2col.h"
-#include "cpu/simd_transpose.h"
 #include "profiler/profiler.h"
 
 namespace gradcore {
@@ -186,56 +185,19 @@ ImplicitTaps make_taps(const Window2d& g) {
   return t;
 }
 
-template <typename T>
-struct ImplicitCols {
-  const T* x;  // the image's input planes of this group
-  int64_t HW;
-  const ImplicitTaps* taps;
-  const T *lo, *hi;  // the whole input tensor: vector loads stay inside it
-};
-
 // PanelSource::pack for ImplicitCols: rows [p0, p0+kc) x pixels [j0, j0+nr) of the columns.
 template <typename T>
 void pack_cols_panel(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int64_t, int nr, T* out) {
   const ImplicitCols<T>& ic = *static_cast<const ImplicitCols<T>*>(ctx);
-  const ImplicitTaps& t = *ic.taps;
-  int64_t c = p0 / t.RS, rs = p0 % t.RS;
+  int64_t c = p0 / ic.RS, rs = p0 % ic.RS;
   for (int64_t k = 0; k < kc; ++k, out += nr) {
     const T* src = ic.x + c * ic.HW + j0;
-    const int64_t off = t.off[static_cast<size_t>(rs)];
-    const int32_t* m = t.valid.data() + rs * t.Pp + j0;
+    const int64_t off = ic.off[rs];
+    const int32_t* m = ic.valid + rs * ic.Pp + j0;
     for (int j = 0; j < nr; ++j) out[j] = m[j] ? src[j + off] : T(0);
-    if (++rs == t.RS) rs = 0, ++c;
+    if (++rs == ic.RS) rs = 0, ++c;
   }
 }
-
-#if GC_HAVE_AVX2_TARGET
-// The same for float with 16-wide panels (the AVX2 path): two unaligned loads per row, the
-// padding lanes cleared by AND with the lane masks (exact zeros whatever they read, NaN too).
-// A row whose 16 lanes would reach outside the input tensor takes the scalar copy instead.
-__attribute__((target("avx2"))) void pack_cols_panel16(const void* ctx, int64_t p0, int64_t kc,
-                                                       int64_t j0, int64_t, int, float* out) {
-  const ImplicitCols<float>& ic = *static_cast<const ImplicitCols<float>*>(ctx);
-  const ImplicitTaps& t = *ic.taps;
-  int64_t c = p0 / t.RS, rs = p0 % t.RS;
-  for (int64_t k = 0; k < kc; ++k, out += 16) {
-    const int64_t off = t.off[static_cast<size_t>(rs)];
-    const float* row = ic.x + c * ic.HW + j0;  // src[j] = row[j + off]
-    const int32_t* m = t.valid.data() + rs * t.Pp + j0;
-    const std::ptrdiff_t lo = row + off - ic.lo, hi = ic.hi - (row + off);
-    if (lo >= 0 && hi >= 16) {
-      const float* src = row + off;
-      const __m256 m0 = _mm256_loadu_ps(reinterpret_cast<const float*>(m));
-      const __m256 m1 = _mm256_loadu_ps(reinterpret_cast<const float*>(m + 8));
-      _mm256_storeu_ps(out, _mm256_and_ps(_mm256_loadu_ps(src), m0));
-      _mm256_storeu_ps(out + 8, _mm256_and_ps(_mm256_loadu_ps(src + 8), m1));
-    } else {
-      for (int j = 0; j < 16; ++j) out[j] = m[j] ? row[j + off] : 0.0f;
-    }
-    if (++rs == t.RS) rs = 0, ++c;
-  }
-}
-#endif
 
 // PanelSource::pack for op(B) = cols^T (P x CRS, the weight gradient's right operand): rows
 // (pixels) [p0, p0+kc) x columns (c, r, s) [j0, j0+nc), each column a masked stretch of a plane.
@@ -243,76 +205,37 @@ template <typename T>
 void pack_cols_t_panel(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr,
                        T* out) {
   const ImplicitCols<T>& ic = *static_cast<const ImplicitCols<T>*>(ctx);
-  const ImplicitTaps& t = *ic.taps;
   for (int j = 0; j < nr; ++j) {
     if (j >= nc) {
       for (int64_t k = 0; k < kc; ++k) out[k * nr + j] = T(0);
       continue;
     }
-    const int64_t c = (j0 + j) / t.RS, rs = (j0 + j) % t.RS;
-    const T* src = ic.x + c * ic.HW + t.off[static_cast<size_t>(rs)] + p0;
-    const int32_t* m = t.valid.data() + rs * t.Pp + p0;
+    const int64_t c = (j0 + j) / ic.RS, rs = (j0 + j) % ic.RS;
+    const T* src = ic.x + c * ic.HW + ic.off[rs] + p0;
+    const int32_t* m = ic.valid + rs * ic.Pp + p0;
     for (int64_t k = 0; k < kc; ++k) out[k * nr + j] = m[k] ? src[k] : T(0);
   }
 }
 
-#if GC_HAVE_AVX2_TARGET
-// The same for float with 16-wide panels: 8 x 8 blocks of AND-masked loads, transposed (columns
-// past nc read with an all-zero mask). Reads that would leave the tensor and the k tail go
-// scalar.
-GC_TARGET_AVX2 void pack_cols_t_panel16(const void* ctx, int64_t p0, int64_t kc, int64_t j0,
-                                        int64_t nc, int nr, float* out) {
-  const ImplicitCols<float>& ic = *static_cast<const ImplicitCols<float>*>(ctx);
-  const ImplicitTaps& t = *ic.taps;
-  const float* src[16];
-  const int32_t* msk[16];
-  bool inside = true;
-  for (int j = 0; j < 16 && inside; ++j) {
-    if (j >= nc) {  // past the last column: any readable row, all-zero mask (row RS)
-      src[j] = src[0];
-      msk[j] = t.valid.data() + t.RS * t.Pp + p0;
-      continue;
-    }
-    const int64_t c = (j0 + j) / t.RS, rs = (j0 + j) % t.RS;
-    src[j] = ic.x + c * ic.HW + t.off[static_cast<size_t>(rs)] + p0;
-    msk[j] = t.valid.data() + rs * t.Pp + p0;
-    inside = src[j] - ic.lo >= 0 && ic.hi - src[j] >= kc;
-  }
-  if (!inside) return pack_cols_t_panel<float>(ctx, p0, kc, j0, nc, nr, out);
-  int64_t k = 0;
-  for (; k + 8 <= kc; k += 8) {
-    for (int h = 0; h < 2; ++h) {
-      __m256 r[8];
-      for (int q = 0; q < 8; ++q) {
-        const __m256 m = _mm256_loadu_ps(reinterpret_cast<const float*>(msk[h * 8 + q] + k));
-        r[q] = _mm256_and_ps(_mm256_loadu_ps(src[h * 8 + q] + k), m);
-      }
-      transpose8(r);
-      for (int q = 0; q < 8; ++q) _mm256_storeu_ps(out + (k + q) * 16 + h * 8, r[q]);
-    }
-  }
-  for (; k < kc; ++k)
-    for (int j = 0; j < 16; ++j) out[k * 16 + j] = msk[j][k] ? src[j][k] : 0.0f;
-}
-#endif
-
+// The packers of the selected path (its tuning names them; they write panels as wide as the
+// path's float GEMM tile, which packed `a`).
 template <typename T>
-PanelSource<T> cols_t_source(const ImplicitCols<T>& ic, int nr) {
-#if GC_HAVE_AVX2_TARGET
+PanelSource<T> cols_t_source(const ImplicitCols<T>& ic) {
+#if GRADCORE_ISA_AVX2_FMA
   if constexpr (std::is_same_v<T, float>)
-    if (nr == 16) return PanelSource<T>{&pack_cols_t_panel16, &ic};
+    if (cpu_path_tuning().conv_packer == ConvPacker::kAvx2Panel16)
+      return PanelSource<T>{&avx2_fma::pack_cols_t_panel16, &ic};
 #endif
-  (void)nr;
   return PanelSource<T>{&pack_cols_t_panel<T>, &ic};
 }
 
 template <typename T>
-PanelSource<T> cols_source(const ImplicitCols<T>& ic, int nr) {
-#if GC_HAVE_AVX2_TARGET
+PanelSource<T> cols_source(const ImplicitCols<T>& ic) {
+#if GRADCORE_ISA_AVX2_FMA
   if constexpr (std::is_same_v<T, float>)
-    if (nr == 16) return PanelSource<T>{&pack_cols_panel16, &ic};
+    if (cpu_path_tuning().conv_packer == ConvPacker::kAvx2Panel16)
+      return PanelSource<T>{&avx2_fma::pack_cols_panel16, &ic};
 #endif
-  (void)nr;
   return PanelSource<T>{&pack_cols_panel<T>, &ic};
 }
 
@@ -328,7 +251,13 @@ void implicit_conv(const Window2d& g, int64_t N, int64_t groups, int64_t Cin, in
   for_units(N, flops, [&](int64_t n0, int64_t n1) {
     for (int64_t n = n0; n < n1; ++n)
       for (int64_t gi = 0; gi < groups; ++gi) {
-        const ImplicitCols<T> ic{in + (n * Cin + gi * Cin_g) * HW, HW, &taps, in,
+        const ImplicitCols<T> ic{in + (n * Cin + gi * Cin_g) * HW,
+                                 HW,
+                                 taps.RS,
+                                 taps.Pp,
+                                 taps.off.data(),
+                                 taps.valid.data(),
+                                 in,
                                  in + N * Cin * HW};
         T* o = out + (n * Cout + gi * Cout_g) * P;
         T beta = T(0);
@@ -338,7 +267,7 @@ void implicit_conv(const Window2d& g, int64_t N, int64_t groups, int64_t Cin, in
           beta = T(1);
         }
         const PackedA<T>& a = wp[static_cast<size_t>(gi)];
-        gemm_packed_source<T>(a, P, cols_source(ic, a.panel_width()), beta, o, P);
+        gemm_packed_source<T>(a, P, cols_source(ic), beta, o, P);
       }
   });
 }
@@ -510,9 +439,11 @@ void conv2d_backward_weight(const Window2d& p, const T* dy, const T* x, T* dw) {
         for (int64_t n = n0; n < n1; ++n)
           for (int64_t g = 0; g < p.groups; ++g) {
             a.pack(false, pl.Kg, P, T(1), dy + (n * p.K + g * pl.Kg) * P, P);
-            const ImplicitCols<T> ic{x + (n * p.C + g * Cg) * HW, HW, &taps, x, x + p.N * p.C * HW};
-            gemm_packed_source<T>(a, pl.CRS, cols_t_source(ic, a.panel_width()),
-                                  n == n0 ? T(0) : T(1), part + g * pl.Kg * pl.CRS, pl.CRS);
+            const ImplicitCols<T> ic{
+                x + (n * p.C + g * Cg) * HW, HW, taps.RS,           taps.Pp, taps.off.data(),
+                taps.valid.data(),           x,  x + p.N * p.C * HW};
+            gemm_packed_source<T>(a, pl.CRS, cols_t_source(ic), n == n0 ? T(0) : T(1),
+                                  part + g * pl.Kg * pl.CRS, pl.CRS);
           }
       }
     });

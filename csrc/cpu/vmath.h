@@ -1,6 +1,13 @@
 // Branch-free float32 exp and tanh that g++ -O3 auto-vectorises (libm's expf/tanhf are
 // opaque calls, which keep elementwise loops scalar), and simd_loop(), which runs a loop body
-// compiled for AVX2+FMA when simd_path() selects it (8 lanes instead of SSE2's 4).
+// compiled for AVX2+FMA when at_least(CpuCapability::kAvx2Fma) (8 lanes instead of SSE2's 4).
+//
+// The one place left with a function-level target attribute (GC_TARGET_AVX2_FMA below): the
+// loop bodies are lambdas in activation.cpp, softmax.cpp, loss.cpp and elementwise.cpp, and a
+// lambda can only be compiled for AVX2 in its own file this way. It is safe from linker
+// merging: loop_avx2<F> is instantiated for one lambda type only, and everything it calls
+// here is always_inline. Moving these bodies to *_avx2_fma.cpp files (as pool, im2col, conv,
+// GEMM and the optimizers are) is the next step of the ISA dispatch (CMakeLists.txt).
 // float64 uses libm for full accuracy.
 //
 // IEEE behaviour at the edges is kept: NaN -> NaN, exp(+inf) = +inf, exp(-inf) = 0,
@@ -16,7 +23,6 @@
 #include <cstring>
 
 #include "core/cpu_features.h"
-#include "core/simd_target.h"
 
 namespace gradcore {
 
@@ -124,32 +130,32 @@ inline void loop_generic(int64_t lo, int64_t hi, const F& f) {
   for (int64_t i = lo; i < hi; ++i) f(i);
 }
 
-#if GC_HAVE_AVX2_TARGET
+#if GRADCORE_ISA_AVX2_FMA
+#define GC_TARGET_AVX2_FMA __attribute__((target("avx2,fma"), flatten))
+
 // The same loop compiled for AVX2+FMA; flatten inlines f (and what it calls) into it.
 template <class F>
-__attribute__((target("avx2,fma"), flatten)) void loop_avx2(int64_t lo, int64_t hi, const F& f) {
+GC_TARGET_AVX2_FMA void loop_avx2(int64_t lo, int64_t hi, const F& f) {
   for (int64_t i = lo; i < hi; ++i) f(i);
 }
-#endif
 
-#if GC_HAVE_AVX2_TARGET
 // f() compiled for AVX2+FMA, with everything it calls inlined (whole row bodies).
 template <class F>
-__attribute__((target("avx2,fma"), flatten)) void call_avx2(const F& f) {
+GC_TARGET_AVX2_FMA void call_avx2(const F& f) {
   f();
 }
 #endif
 
 // True when loops should take the AVX2+FMA build (read once per kernel call).
 inline bool use_avx2() {
-  return simd_path() == SimdPath::kAvx2Fma;
+  return at_least(CpuCapability::kAvx2Fma);
 }
 
 // f(i) for i in [lo, hi): the AVX2+FMA build when `avx2`, else the portable one. Results may
 // differ in the last bit between the two (FMA contraction), never between thread counts.
 template <class F>
 inline void simd_loop(bool avx2, int64_t lo, int64_t hi, const F& f) {
-#if GC_HAVE_AVX2_TARGET
+#if GRADCORE_ISA_AVX2_FMA
   if (avx2) {
     loop_avx2(lo, hi, f);
     return;
@@ -161,7 +167,7 @@ inline void simd_loop(bool avx2, int64_t lo, int64_t hi, const F& f) {
 // f(): the AVX2+FMA build when `avx2`, else the portable one (for bodies with several loops).
 template <class F>
 inline void simd_call(bool avx2, const F& f) {
-#if GC_HAVE_AVX2_TARGET
+#if GRADCORE_ISA_AVX2_FMA
   if (avx2) {
     call_avx2(f);
     return;

@@ -2,7 +2,7 @@
 
 For each kernel: arithmetic intensity (FLOP/byte), achieved GFLOP/s and GB/s, the
 roofline bound min(peak, intensity x bandwidth) and how close the kernel gets to it.
-Peak = cores x FLOP/cycle of the SIMD path x measured clock; bandwidth = a measured
+Peak = cores x FLOP/cycle of the CPU path in use (its tuning) x measured clock; bandwidth = a measured
 large-array copy. The fuller comparisons with numpy and PyTorch live in bench/.
 """
 
@@ -101,7 +101,7 @@ def run(repeats: int = 5) -> str:
         f"{'GB/s':>8} {'% peak':>7} {'roof GF/s':>10} {'% roof':>7}"
     )
     lines = [
-        f"peak {peak:.1f} GFLOP/s ({_C.get_num_threads()} threads, {_C.simd_path()}), "
+        f"peak {peak:.1f} GFLOP/s ({_C.get_num_threads()} threads, {_C.cpu_capability()}), "
         f"copy bandwidth {bw:.1f} GB/s",
         head,
         "-" * len(head),

@@ -12,13 +12,18 @@ from gradcore import _C
 def info() -> dict[str, Any]:
     """Return what this build of gradcore is and how it runs here.
 
-    Keys: version, compiler, openmp, num_threads, simd, cpu_has_avx2_fma,
+    Keys: version, compiler, openmp, num_threads, cpu_capability (the kernel path in use:
+    generic, avx2_fma, ...; GRADCORE_CPU_CAPABILITY selects a lower one),
+    cpu_capabilities (the paths this CPU and build can run), cpu_detected_capability (the
+    CPU's own level, even one this build has no kernels for), cpu_has_avx2_fma,
     cuda_compiled, cuda_available, flush_denormal, malloc_tuned (large freed blocks stay
     in the process: GRADCORE_MALLOC_TUNING=0 turns this off), python, machine.
     """
     d = dict(_C.build_info())
     d["num_threads"] = _C.get_num_threads()
-    d["simd"] = _C.simd_path()
+    d["cpu_capability"] = _C.cpu_capability()
+    d["cpu_capabilities"] = list(_C.supported_cpu_capabilities())
+    d["cpu_detected_capability"] = _C.cpu_detected_capability()
     d["flush_denormal"] = _C.flush_denormal_enabled()
     d["cuda_available"] = False
     d["python"] = platform.python_version()

@@ -89,15 +89,15 @@ _peak_cache: dict = {}
 def peak_gflops(threads: Optional[int] = None) -> float:
     """Estimated fp32 peak GFLOP/s of this machine for `threads` cores.
 
-    FLOPs per cycle per core from the SIMD path in use (AVX2+FMA: 2 FMA units x 8 lanes
-    x 2 = 32; the portable path: 8, two 4-wide SSE ops) times a measured clock.
+    FLOPs per cycle per core come from the tuning of the CPU path in use
+    (`_C.cpu_path_tuning()["flops_per_cycle_f32"]`, e.g. AVX2+FMA: 2 FMA units x 8 lanes x 2
+    = 32), times a measured clock.
     """
     n = threads if threads is not None else _C.get_num_threads()
     n = max(1, min(n, os.cpu_count() or 1))
-    simd = _C.simd_path()
+    per_cycle = _C.cpu_path_tuning()["flops_per_cycle_f32"]
     if "ghz" not in _peak_cache:
         _peak_cache["ghz"] = _C.measure_clock_ghz() or _cpuinfo_ghz()
-    per_cycle = 32 if simd == "avx2_fma" else 8
     return n * per_cycle * _peak_cache["ghz"]
 
 
@@ -261,7 +261,7 @@ class profile:
             lines.append(line)
         lines.append(
             f"wall time {wall / 1e6:.3f} ms; peak {peak:.1f} GFLOP/s "
-            f"({_C.get_num_threads()} threads, {_C.simd_path()})"
+            f"({_C.get_num_threads()} threads, {_C.cpu_capability()})"
         )
         return "\n".join(lines)
 

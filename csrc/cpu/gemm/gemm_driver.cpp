@@ -1,5 +1,7 @@
-// long-file: ISA code being moved out into *_<isa>.cpp files (issue 15)
-// BLIS-style blocking driver and dispatch for gemm<T> (contract in gemm.h).
+// long-file: one blocking driver (loop nest, thread split, packing schedule) on shared state.
+// BLIS-style blocking driver for gemm<T> (contract in gemm.h). The path (kernels, blocking,
+// cache budgets) comes from the selected CPU capability (paths.cpp); the measurements behind
+// the rules below are in docs/gemm_tuning.md.
 //
 // Loops: jc over NC columns -> pc over KC of the inner dimension -> ic over MC rows (pack
 // the A block, alpha folded in) -> jr over NR (pack B micro-panels during the first ic
@@ -21,11 +23,12 @@
 #include <algorithm>
 #include <cstring>
 
-#include "core/cpu_features.h"
+#include "core/cpu_path_tuning.h"
 #include "core/parallel.h"
 #include "core/workspace.h"
 #include "cpu/gemm/gemm.h"
 #include "cpu/gemm/gemm_internal.h"
+#include "cpu/gemm/gemm_isa.h"
 #include "profiler/profiler.h"
 
 namespace gradcore {
@@ -37,27 +40,13 @@ using gemm_detail::prefetch_rows;
 // Below this many multiply-adds per thread, extra threads cost more than they save.
 constexpr int64_t kMinWorkPerThread = int64_t{1} << 17;
 
-template <typename T>
-const GemmPath<T>& select_path();
-template <>
-const GemmPath<float>& select_path<float>() {
-  return simd_path() == SimdPath::kAvx2Fma ? gemm_detail::avx2_path_f32()
-                                           : gemm_detail::generic_path_f32();
-}
-template <>
-const GemmPath<double>& select_path<double>() {
-  return simd_path() == SimdPath::kAvx2Fma ? gemm_detail::avx2_path_f64()
-                                           : gemm_detail::generic_path_f64();
-}
-
 inline int64_t round_up(int64_t x, int64_t m) {
   return (x + m - 1) / m * m;
 }
 
 // Products of up to this many rows are one row block (an A block of up to 1.5x MC rows): as
-// MC rows and the rest they would stream B twice, as one block once (150x500x3000 +9%,
-// 200x1000x700 +2% at 1 thread). Taller products keep MC-row blocks: 216-row blocks for all
-// measured -3% at 2 threads on 1024^3.
+// MC rows and the rest they would stream B twice, as one block once. Taller products keep
+// MC-row blocks (measurements: docs/gemm_tuning.md).
 template <typename T>
 int64_t single_block_rows(const GemmPath<T>& p) {
   return p.mc * 3 / 2;
@@ -103,11 +92,10 @@ inline void prefetch_a_source(const Problem<T>& pr, int64_t i0, int64_t mc, int6
     prefetch_rows<2>(pr.A + p0 * pr.lda + i0, pr.lda, mc, u0, u1);
 }
 
-// Up to this many bytes of B per KC block (one thread's columns), reading B in place can beat
-// packing it; a larger block streams from L3 or memory, and the micro-kernel's strided reads
-// of it stall where packing a group at a time reads each row as one prefetched run (64x576 @
-// 576x3137 at 1 thread: packed 1.15x the speed of in place; 64x576x197: in place 1.035x).
-constexpr int64_t kInPlaceBBytes = 256 * 1024;
+// Up to tuning.in_place_b_bytes of B per KC block (one thread's columns), reading B in place
+// can beat packing it; a larger block streams from L3 or memory, and the micro-kernel's
+// strided reads of it stall where packing a group at a time reads each row as one prefetched
+// run (measurements: docs/gemm_tuning.md).
 
 // Rows of C up to which B may be read in place with a panel larger than L1 allows.
 constexpr int64_t kFewRowsInPlace = 36;
@@ -118,33 +106,31 @@ constexpr int64_t kFewRowsInPlace = 36;
 // rows of a KC x NR panel spread over enough L1 sets to stay resident (a row stride that is a
 // multiple of 1 KiB maps all rows to a few sets, and packing wins).
 template <typename T>
-bool use_b_in_place(const Problem<T>& pr, int64_t rows, int64_t mc, int64_t cols) {
+bool use_b_in_place(const GemmPath<T>& p, const Problem<T>& pr, int64_t rows, int64_t mc,
+                    int64_t cols) {
   if (pr.trans_b || rows > mc) return false;
-  if (pr.kc * cols * static_cast<int64_t>(sizeof(T)) > kInPlaceBBytes) return false;
+  if (pr.kc * cols * static_cast<int64_t>(sizeof(T)) > p.tuning->in_place_b_bytes) return false;
   const int64_t stride = pr.ldb * static_cast<int64_t>(sizeof(T));
   int64_t g = 4096;  // gcd(stride, 4096): row starts take 4096 / g positions modulo 4 KiB
   while (stride % g != 0) g /= 2;
-  const int64_t sets = std::min<int64_t>(64, 4096 / g);  // of the 64 L1d sets of 64 B
+  const int64_t l1d_lines = p.tuning->l1d_bytes / 64;  // 512 for 32 KiB
+  const int64_t l1d_sets = l1d_lines / 8;              // 8-way: 64 sets of 64 B
+  const int64_t sets = std::min<int64_t>(l1d_sets, 4096 / g);
   // A row segment of NR values takes two cache lines unless rows start line-aligned; the
-  // panel's lines must leave most of the 32 KiB L1d (512 lines) to A and C. With few rows
+  // panel's lines must leave most of the L1d (3/4 of its lines) to A and C. With few rows
   // (a panel used by at most 6 row tiles) packing costs more per use, and a panel of up to
-  // 576 lines, partly read from L2, still wins (1 thread: 16x600x300 +16%, 32x800x196 +6-8%;
-  // with 48 rows, 48x1200x169 measured -2.5%).
+  // 9/8 of the L1d's lines, partly read from L2, still wins (docs/gemm_tuning.md).
   const int64_t lines_per_row = stride % 64 == 0 ? 1 : 2;
-  const int64_t max_lines = rows <= kFewRowsInPlace ? 576 : 384;
+  const int64_t max_lines = rows <= kFewRowsInPlace ? l1d_lines * 9 / 8 : l1d_lines * 3 / 4;
   return pr.kc <= 4 * sets && pr.kc * lines_per_row <= max_lines;
 }
 
-// Bytes of C kept in L2 across the KC blocks when A is pre-packed and has one MC block.
-constexpr int64_t kCBlockBytes = 128 * 1024;
-
-// Bytes of B micro-panels packed in one pass over B's rows when each panel is used once.
-constexpr int64_t kGroupBytes = int64_t{1} << 17;
-
-// B micro-panels (kc x nr) in one group of about kGroupBytes, at least one.
+// B micro-panels (kc x nr) in one group of about tuning.group_bytes (the bytes of B panels
+// packed in one pass over B's rows when each panel is used once), at least one.
 template <typename T>
-int64_t panels_per_group(int64_t kc, int nr) {
-  return std::max<int64_t>(1, kGroupBytes / (static_cast<int64_t>(sizeof(T)) * kc * nr));
+int64_t panels_per_group(const GemmPath<T>& p, int64_t kc, int nr) {
+  const int64_t group_bytes = p.tuning->group_bytes;
+  return std::max<int64_t>(1, group_bytes / (static_cast<int64_t>(sizeof(T)) * kc * nr));
 }
 
 // Up to this KC the micro-kernels are bound by writing C, not by the FMAs.
@@ -171,8 +157,7 @@ inline void block_times_panel(const GemmPath<T>& p, int64_t kc, const T* ablk, i
   int64_t ir = 0, q = 0;
   if (p.narrow && p.tall && nrr > half && nrr <= half + nr / 4) {
     // 9-12 of 16 columns: the first 8 by the tall kernel, the rest by the narrow one, instead
-    // of a full-width edge tile that computes 16 (1 thread: 120x400x25 +12%, 64x576x41 +7%,
-    // 48x1200x169 +2%).
+    // of a full-width edge tile that computes 16 (docs/gemm_tuning.md).
     block_times_panel(p, kc, ablk, mc, b, ldb, half, c, ldc, beta, before);
     block_times_panel(p, kc, ablk, mc, b + half, ldb, nrr - half, c + half, ldc, beta,
                       NoPrefetch{});
@@ -249,8 +234,8 @@ inline void block_times_group(const GemmPath<T>& p, int64_t kc, const T* ablk, i
 }
 
 // One MC x NC block of C for a short inner dimension (kc <= kSmallKc), in strip order, a group
-// of columns at a time: the group's B panels (about kGroupBytes, so that they stay in L2) are
-// packed in one pass over B's rows (or read in place), then each MR-row strip of C is swept
+// of columns at a time: the group's B panels (about tuning.group_bytes, so that they stay in L2)
+// are packed in one pass over B's rows (or read in place), then each MR-row strip of C is swept
 // along the group. Only MR rows of C are written at a time (the panel order writes all mc rows
 // at once, too many streams for the hardware prefetchers once C leaves the caches). Every
 // element of C gets the same k order as in the panel order.
@@ -259,7 +244,7 @@ void strip_order_block(const GemmPath<T>& p, const Problem<T>& pr, const T* ablk
                        int64_t kc, int64_t pc, int64_t ic, int64_t jc, int64_t nc, T beta,
                        bool direct_b, const PanelSource<T>* src, T* pack_b) {
   const int mr = p.mr, nr = p.nr;
-  const int64_t step = panels_per_group<T>(kc, nr) * nr;
+  const int64_t step = panels_per_group<T>(p, kc, nr) * nr;
   for (int64_t js = jc; js < jc + nc; js += step) {
     const int64_t ns = std::min(step, jc + nc - js);
     const bool in_place = direct_b && ns % nr == 0;
@@ -300,7 +285,8 @@ void gemm_block_range(const GemmPath<T>& p, const Problem<T>& pr, int64_t m0, in
   const int64_t mcb = m1 - m0 <= single_block_rows(p) ? round_up(m1 - m0, mr) : p.mc;
   int64_t ncb = p.nc;  // NC block
   if (packed_a && m1 - m0 <= mcb && pr.K > pr.kc) {
-    const int64_t fit = kCBlockBytes / (static_cast<int64_t>(sizeof(T)) * (m1 - m0)) / nr * nr;
+    const int64_t fit =
+        p.tuning->c_block_bytes / (static_cast<int64_t>(sizeof(T)) * (m1 - m0)) / nr * nr;
     ncb = std::clamp<int64_t>(fit, 4 * nr, p.nc);
   }
   const int64_t nc_max = std::min(ncb, round_up(n1 - n0, nr));
@@ -308,13 +294,13 @@ void gemm_block_range(const GemmPath<T>& p, const Problem<T>& pr, int64_t m0, in
       packed_a ? nullptr : thread_scratch<T>(kSlotGemmPackA, static_cast<size_t>(mcb * pr.kc));
   T* pack_b = thread_scratch<T>(kSlotGemmPackB, static_cast<size_t>(nc_max * pr.kc));
 
-  const bool direct_b = !src && use_b_in_place(pr, m1 - m0, mcb, n1 - n0);
+  const bool direct_b = !src && use_b_in_place(p, pr, m1 - m0, mcb, n1 - n0);
   const bool single_ic = m1 - m0 <= mcb;
-  // B micro-panels packed from B itself are packed `group` at a time (about kGroupBytes), each
-  // row of B read once per group: during the first ic block, into the B block buffer (later
-  // ic blocks reuse it), or, with a single ic block, into a buffer of one group.
+  // B micro-panels packed from B itself are packed `group` at a time (about tuning.group_bytes),
+  // each row of B read once per group: during the first ic block, into the B block buffer (later ic
+  // blocks reuse it), or, with a single ic block, into a buffer of one group.
   const bool grouped_b = !src && !direct_b;
-  const int64_t group = std::min<int64_t>(panels_per_group<T>(pr.kc, nr), nc_max / nr);
+  const int64_t group = std::min<int64_t>(panels_per_group<T>(p, pr.kc, nr), nc_max / nr);
   for (int64_t jc = n0; jc < n1; jc += ncb) {
     const int64_t nc = std::min(ncb, n1 - jc);
     for (int64_t pc = 0; pc < pr.K; pc += pr.kc) {
@@ -332,7 +318,7 @@ void gemm_block_range(const GemmPath<T>& p, const Problem<T>& pr, int64_t m0, in
           // Several row blocks share the packed B block (the first row block packs it, a group
           // of panels at a time in one pass over B's rows, while the next group's source is
           // prefetched a slice per micro-kernel call; the others reuse it), computed in row
-          // order a group at a time: 2048^3 +4%, 1536^3 +4% at 1 thread, others within noise.
+          // order a group at a time (docs/gemm_tuning.md).
           const int64_t step = group * nr;
           const bool first = ic == m0;
           for (int64_t jg = 0; jg < nc; jg += step) {
@@ -440,11 +426,9 @@ void gemm_split_n(const GemmPath<T>& p, const Problem<T>& pr, int nt, const T* p
   });
 }
 
-// The KC block for an inner dimension K: K itself up to 1.25 KC (the B panel, 20 KiB at most,
-// and an A sliver still fit L1; C is written once instead of read back per block: at 1 thread
-// 64x288x12544 +4.5%, 64x288x3136 +5.5%, 1000x300x1000 +2.6%, but 64x288x196 -3.4%, whose
-// 144-row halves of B were read in place), else the fewest blocks of at most p.kc, of equal
-// size.
+// The KC block for an inner dimension K: K itself up to 1.25 KC (the B panel and an A sliver
+// still fit L1; C is written once instead of read back per block), else the fewest blocks of
+// at most p.kc, of equal size (measurements: docs/gemm_tuning.md).
 template <typename T>
 int64_t kc_for(const GemmPath<T>& p, int64_t K) {
   if (K <= p.kc * 5 / 4) return K;
@@ -477,7 +461,7 @@ void gemm_shared_b(const GemmPath<T>& p, const Problem<T>& pr, int nt) {
       const int64_t q0 = panels * t / team, q1 = panels * (t + 1) / team;
       for (int64_t pc = 0; pc < pr.K; pc += pr.kc) {
         const int64_t kc = std::min(pr.kc, pr.K - pc);
-        const int64_t step = panels_per_group<T>(kc, nr) * nr;  // columns of a B group
+        const int64_t step = panels_per_group<T>(p, kc, nr) * nr;  // columns of a B group
         const T beta = pc == 0 ? pr.beta : T(1);
         if (q1 > q0)
           p.pack_b(pr.trans_b, pr.B, pr.ldb, pc, kc, jc + q0 * nr, std::min(nc, q1 * nr) - q0 * nr,
@@ -541,7 +525,7 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
     scale_c(M, N, beta, C, ldc);
     return;
   }
-  const GemmPath<T>& p = select_path<T>();
+  const GemmPath<T>& p = gemm_detail::selected_gemm_path<T>();
   const Problem<T> pr{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, kc_for(p, K)};
   const int64_t m_tiles = (M + p.mr - 1) / p.mr, mp = m_tiles * p.mr;
   const int nt = threads_for(M * N * K, kMinWorkPerThread);
@@ -566,7 +550,7 @@ template <typename T>
 void PackedA<T>::pack(bool trans_a, int64_t M, int64_t K, T alpha, const T* A, int64_t lda) {
   M_ = std::max<int64_t>(M, 0);
   K_ = std::max<int64_t>(K, 0);
-  const GemmPath<T>& p = select_path<T>();
+  const GemmPath<T>& p = gemm_detail::selected_gemm_path<T>();
   path_ = &p;
   mp_ = round_up(M_, p.mr);
   data_.resize(static_cast<size_t>(mp_ * K_));

@@ -12,6 +12,10 @@
 #pragma once
 #include <cstdint>
 
+namespace gradcore {
+struct CpuPathTuning;  // core/cpu_path_tuning.h
+}
+
 namespace gradcore::gemm_detail {
 
 // c[MR x NR] (row stride ldc) = sum_k a[k*MR + i] * b[k*ldb + j] + beta * c; beta == 0
@@ -70,16 +74,15 @@ struct GemmPath {
   EdgeKernel<T> edge;
   PackA<T> pack_a;
   PackB<T> pack_b;
-  TallKernel<T> tall;      // null: edge tiles only
-  NarrowKernel<T> narrow;  // null: tall or edge tiles
+  TallKernel<T> tall;           // null: edge tiles only
+  NarrowKernel<T> narrow;       // null: tall or edge tiles
+  const CpuPathTuning* tuning;  // the path's cache budgets for the driver
 };
 
-// Portable C++ paths (any CPU).
-const GemmPath<float>& generic_path_f32();
-const GemmPath<double>& generic_path_f64();
-// AVX2 + FMA paths (x86-64 with AVX2/FMA only; check cpu_has_avx2_fma() before use).
-const GemmPath<float>& avx2_path_f32();
-const GemmPath<double>& avx2_path_f64();
+// The templates below have internal linkage (anonymous namespace): ISA files include this
+// header, and an -mavx2 copy of an inline template with external linkage could be merged by
+// the linker with the portable copy and run on a CPU without AVX2 (rule in gemm_isa.h).
+namespace {
 
 // Prefetches rows [u0, u1) of a row-major block (row stride ld, w values per row), every
 // cache line of each row; Locality as in __builtin_prefetch (3: into L1, 2: into L2).
@@ -167,4 +170,5 @@ void edge_via_tile(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_
     for (int j = 0; j < n; ++j) c[i * ldc + j] = tile[i * NR + j];
 }
 
+}  // namespace
 }  // namespace gradcore::gemm_detail

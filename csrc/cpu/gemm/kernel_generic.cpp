@@ -1,7 +1,8 @@
 // Portable micro-kernels in plain C++ for any CPU (the compiler vectorises them for the
 // baseline ISA, e.g. SSE2 on x86-64). Used when AVX2+FMA is missing or forced off
-// (GRADCORE_FORCE_GENERIC=1, gradcore._C.set_simd_path("generic")).
+// (GRADCORE_CPU_CAPABILITY=generic, gradcore._C.set_cpu_capability("generic")).
 #include "cpu/gemm/gemm_internal.h"
+#include "cpu/gemm/gemm_isa.h"
 
 namespace gradcore::gemm_detail {
 namespace {
@@ -27,41 +28,32 @@ void kernel_generic(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64
   }
 }
 
-constexpr int kMrF = 4, kNrF = 8;  // 8 SSE registers of accumulators
-constexpr int kMrD = 4, kNrD = 4;
-
 }  // namespace
 
-const GemmPath<float>& generic_path_f32() {
-  static const GemmPath<float> p{
-      kMrF,
-      kNrF,
-      128,
-      256,
-      4096,
-      &kernel_generic<float, kMrF, kNrF>,
-      &edge_via_tile<float, kMrF, kNrF, &kernel_generic<float, kMrF, kNrF>>,
-      &pack_a_generic<float, kMrF>,
-      &pack_b_generic<float, kNrF>,
-      nullptr,
-      nullptr};
-  return p;
-}
-
-const GemmPath<double>& generic_path_f64() {
-  static const GemmPath<double> p{
-      kMrD,
-      kNrD,
-      64,
-      256,
-      4096,
-      &kernel_generic<double, kMrD, kNrD>,
-      &edge_via_tile<double, kMrD, kNrD, &kernel_generic<double, kMrD, kNrD>>,
-      &pack_a_generic<double, kMrD>,
-      &pack_b_generic<double, kNrD>,
-      nullptr,
-      nullptr};
-  return p;
-}
-
 }  // namespace gradcore::gemm_detail
+
+namespace gradcore::generic {
+
+using gemm_detail::edge_via_tile;
+using gemm_detail::kernel_generic;
+
+void sgemm_kernel(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
+                  float beta) {
+  kernel_generic<float, kGemmMrF32, kGemmNrF32>(kc, a, b, ldb, c, ldc, beta);
+}
+void sgemm_edge_tile(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
+                     float beta, int m, int n) {
+  edge_via_tile<float, kGemmMrF32, kGemmNrF32, &kernel_generic<float, kGemmMrF32, kGemmNrF32>>(
+      kc, a, b, ldb, c, ldc, beta, m, n);
+}
+void dgemm_kernel(int64_t kc, const double* a, const double* b, int64_t ldb, double* c, int64_t ldc,
+                  double beta) {
+  kernel_generic<double, kGemmMrF64, kGemmNrF64>(kc, a, b, ldb, c, ldc, beta);
+}
+void dgemm_edge_tile(int64_t kc, const double* a, const double* b, int64_t ldb, double* c,
+                     int64_t ldc, double beta, int m, int n) {
+  edge_via_tile<double, kGemmMrF64, kGemmNrF64, &kernel_generic<double, kGemmMrF64, kGemmNrF64>>(
+      kc, a, b, ldb, c, ldc, beta, m, n);
+}
+
+}  // namespace gradcore::generic

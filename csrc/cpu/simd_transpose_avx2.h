@@ -1,14 +1,17 @@
 // 8 x 8 float transpose in AVX2 registers, shared by the GEMM's B packing and the implicit
-// convolution's transposed column panels. Only for code that runs on the AVX2+FMA path.
+// convolution's transposed column panels. For AVX2 ISA files only (*_avx2_fma.cpp): internal
+// linkage, so no copy of it can be merged into portable code.
 #pragma once
+#if !defined(__AVX2__)
+#error "simd_transpose_avx2.h is for ISA files compiled with -mavx2 -mfma"
+#endif
+#include <immintrin.h>
 
-#include "core/simd_target.h"
-
-#if GC_HAVE_AVX2_TARGET
-namespace gradcore {
+namespace gradcore::avx2_fma {
+namespace {
 
 // In-place transpose of 8 ymm rows (r[i] lane j <- r[j] lane i).
-GC_TARGET_AVX2 GC_ALWAYS_INLINE void transpose8(__m256 r[8]) {
+inline __attribute__((always_inline)) void transpose8(__m256 r[8]) {
   const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
   const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
   const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
@@ -27,5 +30,5 @@ GC_TARGET_AVX2 GC_ALWAYS_INLINE void transpose8(__m256 r[8]) {
   r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
-}  // namespace gradcore
-#endif
+}  // namespace
+}  // namespace gradcore::avx2_fma

@@ -1,21 +1,31 @@
-// long-file: ISA code being moved out into *_<isa>.cpp files (issue 15)
+// long-file: the whole AVX2 GEMM path (kernels, packers) in one ISA file, internal linkage.
 // AVX2 + FMA micro-kernels (6x16 float, 6x8 double: 12 ymm accumulators each), their
-// edge-tile variants (fewer rows, one vector column, masked last vector) and AVX2
-// packing routines. Compiled without -march flags: only these functions carry
-// target("avx2,fma"), and the driver calls them only when the CPU has AVX2 and FMA.
-#include <algorithm>
-#include <array>
-#include <cstring>
-#include <utility>
+// edge-tile variants (fewer rows, one vector column, masked last vector) and AVX2 packing
+// routines. An ISA file (rules in cpu/gemm/gemm_isa.h and CMakeLists.txt): compiled with
+// -mavx2 -mfma, everything in gradcore::avx2_fma or an anonymous namespace, run only when
+// at_least(CpuCapability::kAvx2Fma). Blocking and tuning measurements: docs/gemm_tuning.md.
+#if !defined(__AVX2__) || !defined(__FMA__)
+#error "kernel_avx2_fma.cpp must be compiled with -mavx2 -mfma (CMakeLists.txt, ISA files)"
+#endif
+#include <immintrin.h>
 
-#include "core/simd_target.h"
 #include "cpu/gemm/gemm_internal.h"
-#include "cpu/simd_transpose.h"
+#include "cpu/gemm/gemm_isa.h"
+#include "cpu/simd_transpose_avx2.h"
 
-namespace gradcore::gemm_detail {
-
-#if GC_HAVE_AVX2_TARGET
+namespace gradcore::avx2_fma {
 namespace {
+
+using gemm_detail::pack_a_generic;
+using gemm_detail::pack_b_generic;
+using gemm_detail::prefetch_rows;
+
+constexpr int min_int(int a, int b) {
+  return a < b ? a : b;
+}
+constexpr int64_t min_i64(int64_t a, int64_t b) {
+  return a < b ? a : b;
+}
 
 constexpr int kMrF = 6, kNrF = 16;
 constexpr int kMrD = 6, kNrD = 8;
@@ -32,43 +42,42 @@ template <>
 struct Ymm<float> {
   using V = __m256;
   static constexpr int kLanes = 8;
-  GC_TARGET_AVX2 static V zero() { return _mm256_setzero_ps(); }
-  GC_TARGET_AVX2 static V set1(float x) { return _mm256_set1_ps(x); }
-  GC_TARGET_AVX2 static V load(const float* p) { return _mm256_loadu_ps(p); }
-  GC_TARGET_AVX2 static V broadcast(const float* p) { return _mm256_broadcast_ss(p); }
-  GC_TARGET_AVX2 static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
-  GC_TARGET_AVX2 static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
+  static V zero() { return _mm256_setzero_ps(); }
+  static V set1(float x) { return _mm256_set1_ps(x); }
+  static V load(const float* p) { return _mm256_loadu_ps(p); }
+  static V broadcast(const float* p) { return _mm256_broadcast_ss(p); }
+  static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
   // Lanes [0, n) (0 < n <= 8).
-  GC_TARGET_AVX2 static __m256i mask(int n) {
+  static __m256i mask(int n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   }
-  GC_TARGET_AVX2 static V maskload(const float* p, __m256i m) { return _mm256_maskload_ps(p, m); }
-  GC_TARGET_AVX2 static void maskstore(float* p, __m256i m, V v) { _mm256_maskstore_ps(p, m, v); }
+  static V maskload(const float* p, __m256i m) { return _mm256_maskload_ps(p, m); }
+  static void maskstore(float* p, __m256i m, V v) { _mm256_maskstore_ps(p, m, v); }
 };
 
 template <>
 struct Ymm<double> {
   using V = __m256d;
   static constexpr int kLanes = 4;
-  GC_TARGET_AVX2 static V zero() { return _mm256_setzero_pd(); }
-  GC_TARGET_AVX2 static V set1(double x) { return _mm256_set1_pd(x); }
-  GC_TARGET_AVX2 static V load(const double* p) { return _mm256_loadu_pd(p); }
-  GC_TARGET_AVX2 static V broadcast(const double* p) { return _mm256_broadcast_sd(p); }
-  GC_TARGET_AVX2 static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
-  GC_TARGET_AVX2 static void store(double* p, V v) { _mm256_storeu_pd(p, v); }
+  static V zero() { return _mm256_setzero_pd(); }
+  static V set1(double x) { return _mm256_set1_pd(x); }
+  static V load(const double* p) { return _mm256_loadu_pd(p); }
+  static V broadcast(const double* p) { return _mm256_broadcast_sd(p); }
+  static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+  static void store(double* p, V v) { _mm256_storeu_pd(p, v); }
   // Lanes [0, n) (0 < n <= 4).
-  GC_TARGET_AVX2 static __m256i mask(int n) {
+  static __m256i mask(int n) {
     return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
   }
-  GC_TARGET_AVX2 static V maskload(const double* p, __m256i m) { return _mm256_maskload_pd(p, m); }
-  GC_TARGET_AVX2 static void maskstore(double* p, __m256i m, V v) { _mm256_maskstore_pd(p, m, v); }
+  static V maskload(const double* p, __m256i m) { return _mm256_maskload_pd(p, m); }
+  static void maskstore(double* p, __m256i m, V v) { _mm256_maskstore_pd(p, m, v); }
 };
 
 // c[R x n] = acc + beta*c (beta == 0: acc overwrites c without reading it), with
 // L(V-1) < n <= LV for L lanes: the last vector of each row is masked to n.
 template <typename T, int R, int V>
-GC_TARGET_AVX2 inline void store_tile(const typename Ymm<T>::V (&acc)[R][V], T* c, int64_t ldc,
-                                      T beta, int n) {
+inline void store_tile(const typename Ymm<T>::V (&acc)[R][V], T* c, int64_t ldc, T beta, int n) {
   using Y = Ymm<T>;
   constexpr int L = Y::kLanes;
   const bool full = n == L * V;
@@ -109,8 +118,8 @@ GC_TARGET_AVX2 inline void store_tile(const typename Ymm<T>::V (&acc)[R][V], T* 
 // element's value does not depend on which tile shape computed it. R1 > 0 lets a tile
 // straddle two row panels.
 template <typename T, int MR, int R0, int R1, int V>
-GC_TARGET_AVX2 inline void tile_rows(int64_t kc, const T* a0, const T* a1, const T* b, int64_t ldb,
-                                     T* c, int64_t ldc, T beta, int n) {
+inline void tile_rows(int64_t kc, const T* a0, const T* a1, const T* b, int64_t ldb, T* c,
+                      int64_t ldc, T beta, int n) {
   using Y = Ymm<T>;
   constexpr int R = R0 + R1, L = Y::kLanes;
   typename Y::V acc[R][V];
@@ -149,15 +158,15 @@ GC_TARGET_AVX2 inline void tile_rows(int64_t kc, const T* a0, const T* a1, const
 // float micro-kernels (6x16)
 
 template <int R0, int R1, int V>
-GC_TARGET_AVX2 inline void sgemm_rows(int64_t kc, const float* a0, const float* a1, const float* b,
-                                      int64_t ldb, float* c, int64_t ldc, float beta, int n) {
+inline void sgemm_rows(int64_t kc, const float* a0, const float* a1, const float* b, int64_t ldb,
+                       float* c, int64_t ldc, float beta, int n) {
   tile_rows<float, kMrF, R0, R1, V>(kc, a0, a1, b, ldb, c, ldc, beta, n);
 }
 
 // c[R x n] = the first R rows of one a-panel @ b-panel + beta*c (8(V-1) < n <= 8V).
 template <int R, int V>
-GC_TARGET_AVX2 inline void sgemm_tile(int64_t kc, const float* a, const float* b, int64_t ldb,
-                                      float* c, int64_t ldc, float beta, int n) {
+inline void sgemm_tile(int64_t kc, const float* a, const float* b, int64_t ldb, float* c,
+                       int64_t ldc, float beta, int n) {
   sgemm_rows<R, 0, V>(kc, a, a, b, ldb, c, ldc, beta, n);
 }
 
@@ -171,8 +180,8 @@ GC_TARGET_AVX2 inline void sgemm_tile(int64_t kc, const float* a, const float* b
 //            panels (7 rows as 4 + 3, 8 as 4 + 4, 9 as 5 + 4): 1.04-1.09x the speed of two
 //            (6 + m1) x 8 tiles on 19, 20 and 21 x 500 x 4096.
 template <int M1>
-GC_TARGET_AVX2 void sgemm_tall(int64_t kc, const float* a0, const float* a1, const float* b,
-                               int64_t ldb, float* c, int64_t ldc, float beta, int n) {
+void sgemm_tall(int64_t kc, const float* a0, const float* a1, const float* b, int64_t ldb, float* c,
+                int64_t ldc, float beta, int n) {
   if constexpr (M1 <= 3) {
     if (n > 8) {
       constexpr int kTop = M1 <= 2 ? 4 : 5;  // rows from a0 alone
@@ -194,14 +203,14 @@ void sgemm_tall_dispatch(int64_t kc, const float* a0, const float* a1, int m1, c
   kSTall[m1 - 1](kc, a0, a1, b, ldb, c, ldc, beta, n);
 }
 
-GC_TARGET_AVX2 void sgemm_kernel_6x16(int64_t kc, const float* a, const float* b, int64_t ldb,
-                                      float* c, int64_t ldc, float beta) {
+void sgemm_kernel_6x16(int64_t kc, const float* a, const float* b, int64_t ldb, float* c,
+                       int64_t ldc, float beta) {
   sgemm_tile<6, 2>(kc, a, b, ldb, c, ldc, beta, 16);
 }
 
 template <int R, int V>
-GC_TARGET_AVX2 void sgemm_edge_rv(int64_t kc, const float* a, const float* b, int64_t ldb, float* c,
-                                  int64_t ldc, float beta, int n) {
+void sgemm_edge_rv(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
+                   float beta, int n) {
   sgemm_tile<R, V>(kc, a, b, ldb, c, ldc, beta, n);
 }
 
@@ -220,13 +229,12 @@ void sgemm_edge(int64_t kc, const float* a, const float* b, int64_t ldb, float* 
 // accumulators the registers allow either the NC broadcasts of b (NC <= 3) or the P rows of a
 // (NC == 4) to stay live across the step, not both.
 template <int NC, int P, bool kLast>
-GC_TARGET_AVX2 __attribute__((always_inline)) inline void narrow_step(__m256 (&acc)[P][NC],
-                                                                      int64_t k, const float* a,
-                                                                      int64_t ps, const float* b,
-                                                                      int64_t ldb) {
+inline __attribute__((always_inline)) void narrow_step(__m256 (&acc)[P][NC], int64_t k,
+                                                       const float* a, int64_t ps, const float* b,
+                                                       int64_t ldb) {
   const float* ak = a + k * kMrF;
   const float* bk = b + k * ldb;
-  auto load_a = [&](int q) GC_TARGET_AVX2 {
+  auto load_a = [&](int q) {
     return kLast ? _mm256_maskload_ps(ak + q * ps, Ymm<float>::mask(kMrF))
                  : _mm256_loadu_ps(ak + q * ps);
   };
@@ -260,8 +268,8 @@ GC_TARGET_AVX2 __attribute__((always_inline)) inline void narrow_step(__m256 (&a
 // columns. acc[p][j] holds rows 6p..6p+5 of column j; each element gets the same FMA chain
 // from zero and the same beta FMA as in sgemm_tile. ps: floats between consecutive a-panels.
 template <int NC, int P>
-GC_TARGET_AVX2 void sgemm_narrow(int64_t kc, const float* a, int64_t ps, const float* b,
-                                 int64_t ldb, float* c, int64_t ldc, float beta, int m) {
+void sgemm_narrow(int64_t kc, const float* a, int64_t ps, const float* b, int64_t ldb, float* c,
+                  int64_t ldc, float beta, int m) {
   __m256 acc[P][NC];
 #pragma GCC unroll 12
   for (int q = 0; q < P; ++q)
@@ -281,7 +289,7 @@ GC_TARGET_AVX2 void sgemm_narrow(int64_t kc, const float* a, int64_t ps, const f
   const __m256 vb = _mm256_set1_ps(beta);
   alignas(32) float col[8] = {};
   for (int q = 0; q < P; ++q) {
-    const int rows = std::min(kMrF, m - q * kMrF);
+    const int rows = min_int(kMrF, m - q * kMrF);
     float* cq = c + q * kMrF * ldc;
     for (int j = 0; j < NC; ++j) {
       if (beta != 0.0f) {
@@ -302,24 +310,29 @@ constexpr int narrow_panels(int nc) {
 using SNarrow = void (*)(int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t,
                          float, int);
 
+template <int... Ps>
+struct Seq {};
+using Seq12 = Seq<0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11>;
+
+struct SNarrowRow {
+  SNarrow f[12];
+};
+
 template <int NC, int... Ps>
-constexpr std::array<SNarrow, 12> narrow_table(std::integer_sequence<int, Ps...>) {
-  return {{&sgemm_narrow<NC, std::min(Ps + 1, narrow_panels(NC))>...}};
+constexpr SNarrowRow narrow_table(Seq<Ps...>) {
+  return {{&sgemm_narrow<NC, min_int(Ps + 1, narrow_panels(NC))>...}};
 }
 
 // kSNarrow[n - 1][panels - 1]: n columns, panels a-panels (entries past narrow_panels(n)
 // repeat the largest and are never called).
-const std::array<SNarrow, 12> kSNarrow[4] = {
-    narrow_table<1>(std::make_integer_sequence<int, 12>{}),
-    narrow_table<2>(std::make_integer_sequence<int, 12>{}),
-    narrow_table<3>(std::make_integer_sequence<int, 12>{}),
-    narrow_table<4>(std::make_integer_sequence<int, 12>{})};
+const SNarrowRow kSNarrow[4] = {narrow_table<1>(Seq12{}), narrow_table<2>(Seq12{}),
+                                narrow_table<3>(Seq12{}), narrow_table<4>(Seq12{})};
 
 int sgemm_narrow_dispatch(int64_t kc, const float* a, int m, const float* b, int64_t ldb, float* c,
                           int64_t ldc, float beta, int n) {
-  const int panels = std::min(narrow_panels(n), (m + kMrF - 1) / kMrF);
-  const int rows = std::min(m, panels * kMrF);
-  kSNarrow[n - 1][panels - 1](kc, a, kMrF * kc, b, ldb, c, ldc, beta, rows);
+  const int panels = min_int(narrow_panels(n), (m + kMrF - 1) / kMrF);
+  const int rows = min_int(m, panels * kMrF);
+  kSNarrow[n - 1].f[panels - 1](kc, a, kMrF * kc, b, ldb, c, ldc, beta, rows);
   return rows;
 }
 
@@ -328,19 +341,19 @@ int sgemm_narrow_dispatch(int64_t kc, const float* a, int m, const float* b, int
 
 // c[R x n] = the first R rows of one a-panel @ b-panel + beta*c (4(V-1) < n <= 4V).
 template <int R, int V>
-GC_TARGET_AVX2 inline void dgemm_tile(int64_t kc, const double* a, const double* b, int64_t ldb,
-                                      double* c, int64_t ldc, double beta, int n) {
+inline void dgemm_tile(int64_t kc, const double* a, const double* b, int64_t ldb, double* c,
+                       int64_t ldc, double beta, int n) {
   tile_rows<double, kMrD, R, 0, V>(kc, a, a, b, ldb, c, ldc, beta, n);
 }
 
-GC_TARGET_AVX2 void dgemm_kernel_6x8(int64_t kc, const double* a, const double* b, int64_t ldb,
-                                     double* c, int64_t ldc, double beta) {
+void dgemm_kernel_6x8(int64_t kc, const double* a, const double* b, int64_t ldb, double* c,
+                      int64_t ldc, double beta) {
   dgemm_tile<6, 2>(kc, a, b, ldb, c, ldc, beta, 8);
 }
 
 template <int R, int V>
-GC_TARGET_AVX2 void dgemm_edge_rv(int64_t kc, const double* a, const double* b, int64_t ldb,
-                                  double* c, int64_t ldc, double beta, int n) {
+void dgemm_edge_rv(int64_t kc, const double* a, const double* b, int64_t ldb, double* c,
+                   int64_t ldc, double beta, int n) {
   dgemm_tile<R, V>(kc, a, b, ldb, c, ldc, beta, n);
 }
 
@@ -360,11 +373,11 @@ void dgemm_edge(int64_t kc, const double* a, const double* b, int64_t ldb, doubl
 // float packing
 
 // alpha*op(A) rows [i0, i0+mc) x columns [p0, p0+kc) into 6-row micro-panels.
-GC_TARGET_AVX2 void pack_a_f32(bool trans, const float* A, int64_t lda, int64_t i0, int64_t mc,
-                               int64_t p0, int64_t kc, float alpha, float* out) {
+void pack_a_f32(bool trans, const float* A, int64_t lda, int64_t i0, int64_t mc, int64_t p0,
+                int64_t kc, float alpha, float* out) {
   const __m256 va = _mm256_set1_ps(alpha);
   for (int64_t ir = 0; ir < mc; ir += kMrF) {
-    const int64_t rows = std::min<int64_t>(kMrF, mc - ir);
+    const int64_t rows = min_i64(kMrF, mc - ir);
     if (rows < kMrF && trans) {  // partial panel: portable path (zero-fills the missing rows)
       pack_a_generic<float, kMrF>(trans, A, lda, i0 + ir, rows, p0, kc, alpha, out + ir * kc);
       continue;
@@ -375,7 +388,7 @@ GC_TARGET_AVX2 void pack_a_f32(bool trans, const float* A, int64_t lda, int64_t 
       // 8-column blocks (rows 6, 7 are don't-care); the last kc % 8 columns by masked loads.
       const float* src = A + (i0 + ir) * lda + p0;
       for (int64_t k = 0; k < kc; k += 8) {
-        const int64_t w = std::min<int64_t>(8, kc - k);
+        const int64_t w = min_i64(8, kc - k);
         __m256 r[8];
         if (rows == kMrF && w == 8) {
           for (int i = 0; i < kMrF; ++i)
@@ -397,7 +410,7 @@ GC_TARGET_AVX2 void pack_a_f32(bool trans, const float* A, int64_t lda, int64_t 
           alignas(32) float cols[8][8];
           for (int j = 0; j < 8; ++j) _mm256_store_ps(cols[j], r[j]);
           for (int64_t j = 0; j < w; ++j)
-            std::memcpy(dst + (k + j) * kMrF, cols[j], sizeof(float) * kMrF);
+            __builtin_memcpy(dst + (k + j) * kMrF, cols[j], sizeof(float) * kMrF);
         }
       }
     } else {
@@ -414,14 +427,14 @@ GC_TARGET_AVX2 void pack_a_f32(bool trans, const float* A, int64_t lda, int64_t 
 }
 
 // Rows of B that pack_b_f32 prefetches ahead of the row it copies when asked to: for the groups
-// of a one-row-block product, packed with little arithmetic in between (20x500x4096 +11%,
-// 64x64x12544 +7%, 64x288x12544 +3% at 1 thread). For the B block shared by several row
-// blocks, whose source the driver prefetches during the arithmetic, it only adds instructions.
+// of a one-row-block product, packed with little arithmetic in between. For the B block shared
+// by several row blocks, whose source the driver prefetches during the arithmetic, it only adds
+// instructions (measurements: docs/gemm_tuning.md).
 constexpr int64_t kPackAhead = 8;
 
 // op(B) rows [p0, p0+kc) x columns [j0, j0+nc) into 16-column micro-panels.
-GC_TARGET_AVX2 void pack_b_f32(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t kc,
-                               int64_t j0, int64_t nc, float* out, bool ahead) {
+void pack_b_f32(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
+                int64_t nc, float* out, bool ahead) {
   const int64_t full = nc / kNrF * kNrF;  // columns in full panels
   if (!trans) {
     // Up to 16 full panels at once, row by row: each row of B is read as one contiguous run
@@ -430,7 +443,7 @@ GC_TARGET_AVX2 void pack_b_f32(bool trans, const float* B, int64_t ldb, int64_t 
     constexpr int64_t kChunk = 16 * kNrF;
     const float* src = B + p0 * ldb + j0;
     for (int64_t j1 = 0; j1 < full; j1 += kChunk) {
-      const int64_t j2 = std::min(full, j1 + kChunk);
+      const int64_t j2 = min_i64(full, j1 + kChunk);
       for (int64_t k = 0; k < kc; ++k) {
         const float* s = src + k * ldb;
         if (ahead && k + kPackAhead < kc)
@@ -467,8 +480,8 @@ GC_TARGET_AVX2 void pack_b_f32(bool trans, const float* B, int64_t ldb, int64_t 
 // ---------------------------------------------------------------------------------------
 // double packing (B not transposed vectorised; the rest is the portable code)
 
-GC_TARGET_AVX2 void pack_b_f64(bool trans, const double* B, int64_t ldb, int64_t p0, int64_t kc,
-                               int64_t j0, int64_t nc, double* out, bool /*ahead*/) {
+void pack_b_f64(bool trans, const double* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
+                int64_t nc, double* out, bool /*ahead*/) {
   if (trans) {
     pack_b_generic<double, kNrD>(trans, B, ldb, p0, kc, j0, nc, out);
     return;
@@ -490,42 +503,41 @@ GC_TARGET_AVX2 void pack_b_f64(bool trans, const double* B, int64_t ldb, int64_t
 
 }  // namespace
 
-const GemmPath<float>& avx2_path_f32() {
-  // Zen 3: a 16 KiB B micro-panel (256 x 16) in L1d, a 144 KiB A block in L2,
-  // the B block (256 x 4080, 4 MiB) in L3.
-  static const GemmPath<float> p{kMrF,
-                                 kNrF,
-                                 144,
-                                 256,
-                                 4080,
-                                 &sgemm_kernel_6x16,
-                                 &sgemm_edge,
-                                 &pack_a_f32,
-                                 &pack_b_f32,
-                                 &sgemm_tall_dispatch,
-                                 &sgemm_narrow_dispatch};
-  return p;
+void sgemm_kernel(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
+                  float beta) {
+  sgemm_kernel_6x16(kc, a, b, ldb, c, ldc, beta);
+}
+void sgemm_edge_tile(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
+                     float beta, int m, int n) {
+  sgemm_edge(kc, a, b, ldb, c, ldc, beta, m, n);
+}
+void sgemm_tall_tiles(int64_t kc, const float* a0, const float* a1, int m1, const float* b,
+                      int64_t ldb, float* c, int64_t ldc, float beta, int n) {
+  sgemm_tall_dispatch(kc, a0, a1, m1, b, ldb, c, ldc, beta, n);
+}
+int sgemm_narrow_panel(int64_t kc, const float* a, int m, const float* b, int64_t ldb, float* c,
+                       int64_t ldc, float beta, int n) {
+  return sgemm_narrow_dispatch(kc, a, m, b, ldb, c, ldc, beta, n);
+}
+void sgemm_pack_a(bool trans, const float* A, int64_t lda, int64_t i0, int64_t mc, int64_t p0,
+                  int64_t kc, float alpha, float* out) {
+  pack_a_f32(trans, A, lda, i0, mc, p0, kc, alpha, out);
+}
+void sgemm_pack_b(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
+                  int64_t nc, float* out, bool ahead) {
+  pack_b_f32(trans, B, ldb, p0, kc, j0, nc, out, ahead);
+}
+void dgemm_kernel(int64_t kc, const double* a, const double* b, int64_t ldb, double* c, int64_t ldc,
+                  double beta) {
+  dgemm_kernel_6x8(kc, a, b, ldb, c, ldc, beta);
+}
+void dgemm_edge_tile(int64_t kc, const double* a, const double* b, int64_t ldb, double* c,
+                     int64_t ldc, double beta, int m, int n) {
+  dgemm_edge(kc, a, b, ldb, c, ldc, beta, m, n);
+}
+void dgemm_pack_b(bool trans, const double* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
+                  int64_t nc, double* out, bool ahead) {
+  pack_b_f64(trans, B, ldb, p0, kc, j0, nc, out, ahead);
 }
 
-const GemmPath<double>& avx2_path_f64() {
-  static const GemmPath<double> p{kMrD,        kNrD,
-                                  96,          256,
-                                  4080,        &dgemm_kernel_6x8,
-                                  &dgemm_edge, &pack_a_generic<double, kMrD>,
-                                  &pack_b_f64, nullptr,
-                                  nullptr};
-  return p;
-}
-
-#else  // not x86: the driver never selects these (cpu_has_avx2_fma() is false)
-
-const GemmPath<float>& avx2_path_f32() {
-  return generic_path_f32();
-}
-const GemmPath<double>& avx2_path_f64() {
-  return generic_path_f64();
-}
-
-#endif
-
-}  // namespace gradcore::gemm_detail
+}  // namespace gradcore::avx2_fma

@@ -1,0 +1,122 @@
+// The GEMM paths and their tuning, one table per ISA path, and the choice between them by the
+// selected capability (core/cpu_features.h). Portable code: it only takes the addresses of the
+// ISA functions declared in gemm_isa.h. How the numbers were measured: docs/gemm_tuning.md.
+#include "core/cpu_features.h"
+#include "core/cpu_path_tuning.h"
+#include "cpu/gemm/gemm_internal.h"
+#include "cpu/gemm/gemm_isa.h"
+
+namespace gradcore {
+namespace {
+
+using gemm_detail::GemmPath;
+using gemm_detail::pack_a_generic;
+using gemm_detail::pack_b_generic;
+
+// Portable path (any CPU; tuned on the same Zen 3 as AVX2). Peak: SSE2, 4 float lanes x
+// (1 add + 1 mul) x 2 pipes = 8 float / 4 double FLOPs per cycle.
+const CpuPathTuning kGenericTuning{"generic",
+                                   {generic::kGemmMrF32, generic::kGemmNrF32, 128, 256, 4096},
+                                   {generic::kGemmMrF64, generic::kGemmNrF64, 64, 256, 4096},
+                                   32 * 1024,   // L1d
+                                   512 * 1024,  // L2
+                                   256 * 1024,  // in_place_b_bytes
+                                   128 * 1024,  // c_block_bytes
+                                   128 * 1024,  // group_bytes
+                                   8,
+                                   4,
+                                   ConvPacker::kGeneric};
+
+const GemmPath<float> kGenericF32{kGenericTuning.gemm_f32.mr,
+                                  kGenericTuning.gemm_f32.nr,
+                                  kGenericTuning.gemm_f32.mc,
+                                  kGenericTuning.gemm_f32.kc,
+                                  kGenericTuning.gemm_f32.nc,
+                                  &generic::sgemm_kernel,
+                                  &generic::sgemm_edge_tile,
+                                  &pack_a_generic<float, generic::kGemmMrF32>,
+                                  &pack_b_generic<float, generic::kGemmNrF32>,
+                                  nullptr,
+                                  nullptr,
+                                  &kGenericTuning};
+
+const GemmPath<double> kGenericF64{kGenericTuning.gemm_f64.mr,
+                                   kGenericTuning.gemm_f64.nr,
+                                   kGenericTuning.gemm_f64.mc,
+                                   kGenericTuning.gemm_f64.kc,
+                                   kGenericTuning.gemm_f64.nc,
+                                   &generic::dgemm_kernel,
+                                   &generic::dgemm_edge_tile,
+                                   &pack_a_generic<double, generic::kGemmMrF64>,
+                                   &pack_b_generic<double, generic::kGemmNrF64>,
+                                   nullptr,
+                                   nullptr,
+                                   &kGenericTuning};
+
+#if GRADCORE_ISA_AVX2_FMA
+// AVX2 + FMA, tuned on Zen 3 (32 KiB L1d, 512 KiB L2 per core): a 16 KiB B micro-panel
+// (256 x 16 floats) in L1d, a 144 KiB A block (144 x 256) in L2, the B block (256 x 4080,
+// 4 MiB) in L3. Peak: 2 FMA units x 8 float lanes x 2 = 32 float / 16 double FLOPs per cycle.
+const CpuPathTuning kAvx2FmaTuning{"avx2_fma",
+                                   {avx2_fma::kGemmMrF32, avx2_fma::kGemmNrF32, 144, 256, 4080},
+                                   {avx2_fma::kGemmMrF64, avx2_fma::kGemmNrF64, 96, 256, 4080},
+                                   32 * 1024,   // L1d
+                                   512 * 1024,  // L2
+                                   256 * 1024,  // in_place_b_bytes
+                                   128 * 1024,  // c_block_bytes
+                                   128 * 1024,  // group_bytes
+                                   32,
+                                   16,
+                                   ConvPacker::kAvx2Panel16};
+
+const GemmPath<float> kAvx2FmaF32{
+    kAvx2FmaTuning.gemm_f32.mr,  kAvx2FmaTuning.gemm_f32.nr,    kAvx2FmaTuning.gemm_f32.mc,
+    kAvx2FmaTuning.gemm_f32.kc,  kAvx2FmaTuning.gemm_f32.nc,    &avx2_fma::sgemm_kernel,
+    &avx2_fma::sgemm_edge_tile,  &avx2_fma::sgemm_pack_a,       &avx2_fma::sgemm_pack_b,
+    &avx2_fma::sgemm_tall_tiles, &avx2_fma::sgemm_narrow_panel, &kAvx2FmaTuning};
+
+// double packs A with the portable packer (compiled here, for the baseline ISA).
+const GemmPath<double> kAvx2FmaF64{kAvx2FmaTuning.gemm_f64.mr,
+                                   kAvx2FmaTuning.gemm_f64.nr,
+                                   kAvx2FmaTuning.gemm_f64.mc,
+                                   kAvx2FmaTuning.gemm_f64.kc,
+                                   kAvx2FmaTuning.gemm_f64.nc,
+                                   &avx2_fma::dgemm_kernel,
+                                   &avx2_fma::dgemm_edge_tile,
+                                   &pack_a_generic<double, avx2_fma::kGemmMrF64>,
+                                   &avx2_fma::dgemm_pack_b,
+                                   nullptr,
+                                   nullptr,
+                                   &kAvx2FmaTuning};
+#endif
+
+}  // namespace
+
+const CpuPathTuning& cpu_path_tuning(CpuCapability c) {
+#if GRADCORE_ISA_AVX2_FMA
+  if (static_cast<int>(c) >= static_cast<int>(CpuCapability::kAvx2Fma)) return kAvx2FmaTuning;
+#endif
+  (void)c;
+  return kGenericTuning;
+}
+
+namespace gemm_detail {
+
+template <>
+const GemmPath<float>& selected_gemm_path<float>() {
+#if GRADCORE_ISA_AVX2_FMA
+  if (at_least(CpuCapability::kAvx2Fma)) return kAvx2FmaF32;
+#endif
+  return kGenericF32;
+}
+
+template <>
+const GemmPath<double>& selected_gemm_path<double>() {
+#if GRADCORE_ISA_AVX2_FMA
+  if (at_least(CpuCapability::kAvx2Fma)) return kAvx2FmaF64;
+#endif
+  return kGenericF64;
+}
+
+}  // namespace gemm_detail
+}  // namespace gradcore

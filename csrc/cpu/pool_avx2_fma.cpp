@@ -1,0 +1,249 @@
+// The 2x2/2 pooling planes for AVX2: the portable bodies of pool_2x2.h compiled for AVX2, and
+// explicit AVX2 float kernels. An ISA file: compiled with -mavx2 -mfma, called by pool.cpp only
+// when at_least(CpuCapability::kAvx2Fma) (rules: CMakeLists.txt, "ISA files").
+#if !defined(__AVX2__) || !defined(__FMA__)
+#error "pool_avx2_fma.cpp must be compiled with -mavx2 -mfma (CMakeLists.txt, ISA files)"
+#endif
+#include <immintrin.h>
+
+#include "cpu/pool_2x2.h"
+
+namespace gradcore::avx2_fma {
+namespace {
+
+// float 2x2/2 max pooling, explicit AVX2. A row pair (r0, r1) of the input gives one output
+// row; outputs go 8 (or 4) at a time, and a row whose width is not a multiple of the step
+// ends with a step that overlaps the previous one (it rewrites the same values), so every
+// load and store is a full, unmasked vector inside the row. Rows narrower than 4 outputs
+// use the scalar body. Indices are formed in 32-bit lanes: the caller checks H*W < 2^31.
+// NaN wins and the first maximum wins ties, as in max_pool_2x2_body.
+
+// y[j] = max of r0[2j], r0[2j+1], r1[2j], r1[2j+1], ind[j] = base + 2j + {0, 1, W, W+1},
+// j < 8.
+inline __attribute__((always_inline)) void max_pool_2x2_step8(const float* r0, const float* r1,
+                                                              int64_t base, __m256i kW, __m256i kW1,
+                                                              float* yo, int64_t* io) {
+  const __m256 a0 = _mm256_loadu_ps(r0), a1 = _mm256_loadu_ps(r0 + 8);
+  const __m256 b0 = _mm256_loadu_ps(r1), b1 = _mm256_loadu_ps(r1 + 8);
+  // Even/odd columns; lanes come out in output order 0 1 4 5 2 3 6 7 (fixed at the end).
+  const __m256 a = _mm256_shuffle_ps(a0, a1, 0x88), b = _mm256_shuffle_ps(a0, a1, 0xDD);
+  const __m256 c = _mm256_shuffle_ps(b0, b1, 0x88), d = _mm256_shuffle_ps(b0, b1, 0xDD);
+  __m256 m = a, k = _mm256_setzero_ps();
+  __m256 t = _mm256_or_ps(_mm256_cmp_ps(b, m, _CMP_GT_OQ), _mm256_cmp_ps(b, b, _CMP_UNORD_Q));
+  m = _mm256_blendv_ps(m, b, t);
+  k = _mm256_blendv_ps(k, _mm256_castsi256_ps(_mm256_set1_epi32(1)), t);
+  t = _mm256_or_ps(_mm256_cmp_ps(c, m, _CMP_GT_OQ), _mm256_cmp_ps(c, c, _CMP_UNORD_Q));
+  m = _mm256_blendv_ps(m, c, t);
+  k = _mm256_blendv_ps(k, _mm256_castsi256_ps(kW), t);
+  t = _mm256_or_ps(_mm256_cmp_ps(d, m, _CMP_GT_OQ), _mm256_cmp_ps(d, d, _CMP_UNORD_Q));
+  m = _mm256_blendv_ps(m, d, t);
+  k = _mm256_blendv_ps(k, _mm256_castsi256_ps(kW1), t);
+  const __m256 yv = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(m), 0xD8));
+  const __m256i kv = _mm256_permute4x64_epi64(_mm256_castps_si256(k), 0xD8);
+  const __m256i iv =
+      _mm256_add_epi32(kv, _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(base)),
+                                            _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14)));
+  _mm256_storeu_ps(yo, yv);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(io),
+                      _mm256_cvtepi32_epi64(_mm256_castsi256_si128(iv)));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(io + 4),
+                      _mm256_cvtepi32_epi64(_mm256_extracti128_si256(iv, 1)));
+}
+
+// The same for 4 outputs (128-bit vectors; lanes stay in order).
+inline __attribute__((always_inline)) void max_pool_2x2_step4(const float* r0, const float* r1,
+                                                              int64_t base, __m128i kW, __m128i kW1,
+                                                              float* yo, int64_t* io) {
+  const __m128 a0 = _mm_loadu_ps(r0), a1 = _mm_loadu_ps(r0 + 4);
+  const __m128 b0 = _mm_loadu_ps(r1), b1 = _mm_loadu_ps(r1 + 4);
+  const __m128 a = _mm_shuffle_ps(a0, a1, 0x88), b = _mm_shuffle_ps(a0, a1, 0xDD);
+  const __m128 c = _mm_shuffle_ps(b0, b1, 0x88), d = _mm_shuffle_ps(b0, b1, 0xDD);
+  __m128 m = a, k = _mm_setzero_ps();
+  __m128 t = _mm_or_ps(_mm_cmp_ps(b, m, _CMP_GT_OQ), _mm_cmp_ps(b, b, _CMP_UNORD_Q));
+  m = _mm_blendv_ps(m, b, t);
+  k = _mm_blendv_ps(k, _mm_castsi128_ps(_mm_set1_epi32(1)), t);
+  t = _mm_or_ps(_mm_cmp_ps(c, m, _CMP_GT_OQ), _mm_cmp_ps(c, c, _CMP_UNORD_Q));
+  m = _mm_blendv_ps(m, c, t);
+  k = _mm_blendv_ps(k, _mm_castsi128_ps(kW), t);
+  t = _mm_or_ps(_mm_cmp_ps(d, m, _CMP_GT_OQ), _mm_cmp_ps(d, d, _CMP_UNORD_Q));
+  m = _mm_blendv_ps(m, d, t);
+  k = _mm_blendv_ps(k, _mm_castsi128_ps(kW1), t);
+  const __m128i iv = _mm_add_epi32(
+      _mm_castps_si128(k),
+      _mm_add_epi32(_mm_set1_epi32(static_cast<int>(base)), _mm_setr_epi32(0, 2, 4, 6)));
+  _mm_storeu_ps(yo, m);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(io), _mm256_cvtepi32_epi64(iv));
+}
+
+void max_pool_2x2_i32_impl(const float* x, int64_t W, int64_t OH, int64_t OW, float* y,
+                           int64_t* ind) {
+  if (OW < 4) return max_pool_2x2_body(x, W, OH, OW, y, ind);
+  const __m256i kW = _mm256_set1_epi32(static_cast<int>(W));
+  const __m256i kW1 = _mm256_set1_epi32(static_cast<int>(W + 1));
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    const float* r0 = x + 2 * oh * W;
+    const float* r1 = r0 + W;
+    float* yo = y + oh * OW;
+    int64_t* io = ind + oh * OW;
+    const int64_t row = 2 * oh * W;
+    if (OW >= 8) {
+      int64_t ow = 0;
+      for (; ow + 8 <= OW; ow += 8)
+        max_pool_2x2_step8(r0 + 2 * ow, r1 + 2 * ow, row + 2 * ow, kW, kW1, yo + ow, io + ow);
+      if (ow < OW) {
+        ow = OW - 8;
+        max_pool_2x2_step8(r0 + 2 * ow, r1 + 2 * ow, row + 2 * ow, kW, kW1, yo + ow, io + ow);
+      }
+    } else {
+      const __m128i kw = _mm256_castsi256_si128(kW), kw1 = _mm256_castsi256_si128(kW1);
+      max_pool_2x2_step4(r0, r1, row, kw, kw1, yo, io);
+      const int64_t ow = OW - 4;
+      if (ow > 0)
+        max_pool_2x2_step4(r0 + 2 * ow, r1 + 2 * ow, row + 2 * ow, kw, kw1, yo + ow, io + ow);
+    }
+  }
+}
+
+// dx of 8 outputs of one row pair (float): the offsets of the indices from their cells'
+// corners (checked to fit 32 bits) are compared with 0, 1, W, W+1, the masks select dy into
+// the four cell positions, and unpacks interleave them into the two rows. Returns false,
+// having written nothing, if some index lies outside its cell.
+inline __attribute__((always_inline)) bool max_unpool_2x2_step8(const float* go, const int64_t* io,
+                                                                int64_t base, __m256i kW,
+                                                                __m256i kW1, float* r0, float* r1) {
+  const __m256i b0 = _mm256_add_epi64(_mm256_set1_epi64x(base), _mm256_setr_epi64x(0, 2, 4, 6));
+  const __m256i b1 = _mm256_add_epi64(b0, _mm256_set1_epi64x(8));
+  const __m256i i0 = _mm256_sub_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(io)), b0);
+  const __m256i i1 =
+      _mm256_sub_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(io + 4)), b1);
+  // every offset in [0, 2^32): then its low 32 bits are the offset
+  const __m256i high = _mm256_set1_epi64x(static_cast<long long>(0xFFFFFFFF00000000ull));
+  if (!_mm256_testz_si256(_mm256_or_si256(i0, i1), high)) return false;
+  const __m256i off = _mm256_permutevar8x32_epi32(_mm256_or_si256(i0, _mm256_slli_epi64(i1, 32)),
+                                                  _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7));
+  const __m256i m0 = _mm256_cmpeq_epi32(off, _mm256_setzero_si256());
+  const __m256i m1 = _mm256_cmpeq_epi32(off, _mm256_set1_epi32(1));
+  const __m256i m2 = _mm256_cmpeq_epi32(off, kW), m3 = _mm256_cmpeq_epi32(off, kW1);
+  const __m256i any = _mm256_or_si256(_mm256_or_si256(m0, m1), _mm256_or_si256(m2, m3));
+  if (_mm256_movemask_ps(_mm256_castsi256_ps(any)) != 0xFF) return false;
+  const __m256 v = _mm256_loadu_ps(go);
+  const __m256 a = _mm256_and_ps(v, _mm256_castsi256_ps(m0));
+  const __m256 b = _mm256_and_ps(v, _mm256_castsi256_ps(m1));
+  const __m256 c = _mm256_and_ps(v, _mm256_castsi256_ps(m2));
+  const __m256 e = _mm256_and_ps(v, _mm256_castsi256_ps(m3));
+  const __m256 ablo = _mm256_unpacklo_ps(a, b), abhi = _mm256_unpackhi_ps(a, b);
+  const __m256 celo = _mm256_unpacklo_ps(c, e), cehi = _mm256_unpackhi_ps(c, e);
+  _mm256_storeu_ps(r0, _mm256_permute2f128_ps(ablo, abhi, 0x20));
+  _mm256_storeu_ps(r0 + 8, _mm256_permute2f128_ps(ablo, abhi, 0x31));
+  _mm256_storeu_ps(r1, _mm256_permute2f128_ps(celo, cehi, 0x20));
+  _mm256_storeu_ps(r1 + 8, _mm256_permute2f128_ps(celo, cehi, 0x31));
+  return true;
+}
+
+// 4 x 64-bit all-ones/zero masks -> 4 x 32-bit masks.
+inline __attribute__((always_inline)) __m128 low32_mask(__m256i mk) {
+  const __m256i low = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+  return _mm_castsi128_ps(_mm256_castsi256_si128(_mm256_permutevar8x32_epi32(mk, low)));
+}
+
+// The same for 4 outputs (64-bit compares, 128-bit stores).
+inline __attribute__((always_inline)) bool max_unpool_2x2_step4(const float* go, const int64_t* io,
+                                                                int64_t base, __m256i kW,
+                                                                __m256i kW1, float* r0, float* r1) {
+  const __m256i off =
+      _mm256_sub_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(io)),
+                       _mm256_add_epi64(_mm256_set1_epi64x(base), _mm256_setr_epi64x(0, 2, 4, 6)));
+  const __m256i m0 = _mm256_cmpeq_epi64(off, _mm256_setzero_si256());
+  const __m256i m1 = _mm256_cmpeq_epi64(off, _mm256_set1_epi64x(1));
+  const __m256i m2 = _mm256_cmpeq_epi64(off, kW), m3 = _mm256_cmpeq_epi64(off, kW1);
+  const __m256i any = _mm256_or_si256(_mm256_or_si256(m0, m1), _mm256_or_si256(m2, m3));
+  if (_mm256_movemask_pd(_mm256_castsi256_pd(any)) != 0xF) return false;
+  const __m128 v = _mm_loadu_ps(go);
+  const __m128 a = _mm_and_ps(v, low32_mask(m0)), b = _mm_and_ps(v, low32_mask(m1));
+  const __m128 c = _mm_and_ps(v, low32_mask(m2)), e = _mm_and_ps(v, low32_mask(m3));
+  _mm_storeu_ps(r0, _mm_unpacklo_ps(a, b));
+  _mm_storeu_ps(r0 + 4, _mm_unpackhi_ps(a, b));
+  _mm_storeu_ps(r1, _mm_unpacklo_ps(c, e));
+  _mm_storeu_ps(r1 + 4, _mm_unpackhi_ps(c, e));
+  return true;
+}
+
+// dx of one float plane when every index lies in its own 2x2 cell (each element written
+// once; a row's last step may overlap the previous one and rewrite the same values).
+// Returns false (having written part of the plane) otherwise.
+bool max_unpool_2x2_i32_impl(const float* g, const int64_t* ind, int64_t H, int64_t W, int64_t OH,
+                             int64_t OW, float* d) {
+  if (OW < 4 || W + 1 >= (int64_t{1} << 31)) return max_unpool_2x2_body(g, ind, H, W, OH, OW, d);
+  const __m256i kW32 = _mm256_set1_epi32(static_cast<int>(W));
+  const __m256i kW132 = _mm256_set1_epi32(static_cast<int>(W + 1));
+  const __m256i kW64 = _mm256_set1_epi64x(W), kW164 = _mm256_set1_epi64x(W + 1);
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    float* r0 = d + 2 * oh * W;
+    float* r1 = r0 + W;
+    const float* go = g + oh * OW;
+    const int64_t* io = ind + oh * OW;
+    const int64_t row = 2 * oh * W;
+    if (OW >= 8) {
+      int64_t ow = 0;
+      for (; ow + 8 <= OW; ow += 8)
+        if (!max_unpool_2x2_step8(go + ow, io + ow, row + 2 * ow, kW32, kW132, r0 + 2 * ow,
+                                  r1 + 2 * ow))
+          return false;
+      if (ow < OW) {
+        ow = OW - 8;
+        if (!max_unpool_2x2_step8(go + ow, io + ow, row + 2 * ow, kW32, kW132, r0 + 2 * ow,
+                                  r1 + 2 * ow))
+          return false;
+      }
+    } else {
+      if (!max_unpool_2x2_step4(go, io, row, kW64, kW164, r0, r1)) return false;
+      const int64_t ow = OW - 4;
+      if (ow > 0 && !max_unpool_2x2_step4(go + ow, io + ow, row + 2 * ow, kW64, kW164, r0 + 2 * ow,
+                                          r1 + 2 * ow))
+        return false;
+    }
+    if (W > 2 * OW) r0[W - 1] = r1[W - 1] = 0.0f;
+  }
+  if (H > 2 * OH) fill_zero(d + (H - 1) * W, d + H * W);
+  return true;
+}
+
+}  // namespace
+
+void max_pool_2x2(const float* x, int64_t W, int64_t OH, int64_t OW, float* y, int64_t* ind) {
+  max_pool_2x2_body(x, W, OH, OW, y, ind);
+}
+void max_pool_2x2(const double* x, int64_t W, int64_t OH, int64_t OW, double* y, int64_t* ind) {
+  max_pool_2x2_body(x, W, OH, OW, y, ind);
+}
+bool max_unpool_2x2(const float* g, const int64_t* ind, int64_t H, int64_t W, int64_t OH,
+                    int64_t OW, float* d) {
+  return max_unpool_2x2_body(g, ind, H, W, OH, OW, d);
+}
+bool max_unpool_2x2(const double* g, const int64_t* ind, int64_t H, int64_t W, int64_t OH,
+                    int64_t OW, double* d) {
+  return max_unpool_2x2_body(g, ind, H, W, OH, OW, d);
+}
+void avg_pool_2x2(const float* x, int64_t W, int64_t OH, int64_t OW, float div, float* y) {
+  avg_pool_2x2_body(x, W, OH, OW, div, y);
+}
+void avg_pool_2x2(const double* x, int64_t W, int64_t OH, int64_t OW, double div, double* y) {
+  avg_pool_2x2_body(x, W, OH, OW, div, y);
+}
+void avg_unpool_2x2(const float* g, int64_t H, int64_t W, int64_t OH, int64_t OW, float div,
+                    float* d) {
+  avg_unpool_2x2_body(g, H, W, OH, OW, div, d);
+}
+void avg_unpool_2x2(const double* g, int64_t H, int64_t W, int64_t OH, int64_t OW, double div,
+                    double* d) {
+  avg_unpool_2x2_body(g, H, W, OH, OW, div, d);
+}
+void max_pool_2x2_i32(const float* x, int64_t W, int64_t OH, int64_t OW, float* y, int64_t* ind) {
+  max_pool_2x2_i32_impl(x, W, OH, OW, y, ind);
+}
+bool max_unpool_2x2_i32(const float* g, const int64_t* ind, int64_t H, int64_t W, int64_t OH,
+                        int64_t OW, float* d) {
+  return max_unpool_2x2_i32_impl(g, ind, H, W, OH, OW, d);
+}
+
+}  // namespace gradcore::avx2_fma
