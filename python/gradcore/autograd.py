@@ -44,15 +44,46 @@ __all__ = [
     "is_anomaly_enabled",
     "gradcheck",
     "GradcheckError",
+    "register_tensor_type",
+    "wrap",
 ]
 
 # Module-level flags: read with one LOAD_GLOBAL on the hot path.
 _grad_enabled = True
 _anomaly = False
 
-# Set by gradcore.tensor on import (avoids a circular import).
+# The Tensor type, registered by gradcore.tensor on import (see register_tensor_type).
 Tensor: Any = None
-_wrap: Any = None
+_new = object.__new__
+
+
+def register_tensor_type(cls: type) -> None:
+    """Register the Tensor class that Function.apply and `wrap` create.
+
+    Why a registration: the dependency order is autograd -> ops -> tensor, so neither this
+    module nor gradcore.ops may import gradcore.tensor (tensor.py imports the ops for its
+    methods). gradcore.tensor defines the class and calls this once at import; from then on
+    `autograd.Tensor` is that class and `wrap` builds its instances. Code below tensor.py
+    (the ops) creates Tensors only through `wrap` / Function.apply and tests for them with
+    `isinstance(x, autograd.Tensor)`.
+    """
+    global Tensor
+    Tensor = cls
+
+
+def wrap(arr, requires_grad: bool = False, grad_fn=None):
+    """A Tensor around the array `arr` as is (no copy, no dtype conversion): the internal
+    constructor that ops and modules use. `grad_fn` is the graph node that made it (or None
+    for a leaf); `requires_grad` must be True whenever `grad_fn` is set."""
+    t = _new(Tensor)
+    t._data = arr
+    t.requires_grad = requires_grad
+    t.grad = None
+    t.grad_fn = grad_fn
+    return t
+
+
+_wrap = wrap
 
 _FREED_MSG = (
     "Trying to backward through the graph a second time (or to use saved values after they "
@@ -153,7 +184,6 @@ class Function:
         return _wrap(out, record, ctx if record else None)
 
 
-_new = object.__new__
 _ndarray = np.ndarray
 
 

@@ -11,9 +11,14 @@ import numpy as np
 
 from gradcore import _C
 from gradcore import profiler as _profiler
-from gradcore.tensor import Tensor, _check_device, _wrap
+from gradcore.tensor import Tensor, check_device
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList"]
+
+
+def param_dtype(dtype) -> np.dtype:
+    """The dtype of a layer's parameters: `dtype`, float32 when None."""
+    return np.dtype(np.float32 if dtype is None else dtype)
 
 
 class Parameter(Tensor):
@@ -260,7 +265,7 @@ class Module:
             else:
                 dtype = a
         if device is not None:
-            _check_device(device)
+            check_device(device)
         if dtype is not None:
             dt = np.dtype(dtype)
             if dt.kind != "f":
@@ -276,7 +281,7 @@ class Module:
         return self
 
     def cuda(self, device=None) -> Module:
-        _check_device("cuda")
+        check_device("cuda")
         return self  # pragma: no cover
 
     def float(self) -> Module:
@@ -485,6 +490,3 @@ class ModuleList(Module):
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleList is a container; iterate over it in forward()")
-
-
-_ = _wrap  # re-exported helper used by layers

@@ -1,0 +1,132 @@
+"""Activations through the native kernels: relu, leaky_relu, sigmoid, tanh, gelu.
+
+Elementwise; backward multiplies g by the derivative: relu' = [y > 0],
+leaky_relu' = 1 or slope, sigmoid' = y (1 - y), tanh' = 1 - y^2, gelu' from x (erf or tanh
+form).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradcore import _C
+from gradcore import autograd as ag
+from gradcore import profiler as _profiler
+from gradcore.autograd import Function, _node1
+from gradcore.ops.arrays import contiguous
+
+__all__ = ["relu", "leaky_relu", "sigmoid", "tanh", "gelu"]
+
+wrap = ag.wrap
+_relu_forward = _C.relu_forward
+_relu_backward = _C.relu_backward
+
+
+class ReLU(Function):
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx, x):
+        y = _C.relu_forward(contiguous(x))
+        ctx.saved_tensors = y
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        try:
+            return _relu_backward(g, ctx.saved_tensors)
+        except ValueError:
+            return _relu_backward(np.ascontiguousarray(g), ctx.saved_tensors)
+
+
+def relu(input, inplace: bool = False):
+    if _profiler._active is not None:  # the general path records a "ReLU.forward" span
+        return ReLU.apply(input)
+    x = input._data
+    try:
+        y = _relu_forward(x)
+    except ValueError:  # not C-contiguous (or the binding's own error, raised again below)
+        y = _relu_forward(np.ascontiguousarray(x))
+    if input.requires_grad and ag._grad_enabled:
+        ctx = _node1(ReLU, input)
+        ctx.saved_tensors = y
+        if ag._anomaly:
+            ag._check_finite(y, "ReLU", "forward output")
+        return wrap(y, True, ctx)
+    return wrap(y, False, None)
+
+
+class LeakyReLU(Function):
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx, x, slope):
+        x = contiguous(x)
+        ctx.saved_tensors = (x, slope)
+        return _C.leaky_relu_forward(x, slope)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, slope = ctx.saved_tensors
+        return _C.leaky_relu_backward(contiguous(g), x, slope), None
+
+
+def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
+    return LeakyReLU.apply(input, float(negative_slope))
+
+
+class Sigmoid(Function):
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx, x):
+        y = _C.sigmoid_forward(contiguous(x))
+        ctx.saved_tensors = y
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        return _C.sigmoid_backward(contiguous(g), ctx.saved_tensors)
+
+
+def sigmoid(input):
+    return Sigmoid.apply(input)
+
+
+class Tanh(Function):
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx, x):
+        y = _C.tanh_forward(contiguous(x))
+        ctx.saved_tensors = y
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        return _C.tanh_backward(contiguous(g), ctx.saved_tensors)
+
+
+def tanh(input):
+    return Tanh.apply(input)
+
+
+class GELU(Function):
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx, x, approximate):
+        x = contiguous(x)
+        ctx.saved_tensors = (x, approximate)
+        return _C.gelu_forward(x, approximate)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, approximate = ctx.saved_tensors
+        return _C.gelu_backward(contiguous(g), x, approximate), None
+
+
+def gelu(input, approximate: str = "none"):
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return GELU.apply(input, approximate)

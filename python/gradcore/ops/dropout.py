@@ -1,0 +1,38 @@
+"""Dropout through the native kernel: y = x * mask / (1 - p), mask ~ Bernoulli(1 - p);
+dx = g * mask / (1 - p)."""
+
+from __future__ import annotations
+
+from gradcore import _C
+from gradcore import random as _random
+from gradcore.autograd import Function
+from gradcore.ops.arrays import contiguous
+
+__all__ = ["dropout"]
+
+
+class Dropout(Function):
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx, x, p, seed):
+        y, mask = _C.dropout_forward(contiguous(x), p, seed)
+        ctx.saved_tensors = (mask, p)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        mask, p = ctx.saved_tensors
+        return _C.dropout_backward(contiguous(g), mask, p), None, None
+
+
+def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False):
+    """Zero elements with probability p and scale the rest by 1/(1-p) (training only). The
+    native RNG is seeded from the global generator, so gradcore.manual_seed reproduces it."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    return Dropout.apply(input, float(p), _random.draw_seed())

@@ -1,0 +1,49 @@
+"""Window arguments of convolution and pooling: the one `pair` parser and the output-size
+formula (PyTorch's)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["pair", "window_out_size"]
+
+_PAIRS: dict = {}  # int or tuple argument -> (h, w) pair, so repeated calls skip the parsing
+
+
+def _parse_pair(v, name: str, op: str) -> tuple:
+    if isinstance(v, (int, np.integer)):
+        return (int(v), int(v))
+    try:
+        t = tuple(int(x) for x in v)
+    except TypeError:
+        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {v!r}") from None
+    if len(t) == 1:
+        return (t[0], t[0])
+    if len(t) != 2:
+        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {v!r}")
+    return t
+
+
+def pair(v, name: str, op: str) -> tuple:
+    """(h, w) from an int or a 1- or 2-sequence of ints; `name` and `op` name the argument
+    and the op in the TypeError/ValueError raised for anything else."""
+    try:
+        return _PAIRS[v]
+    except (KeyError, TypeError):
+        p = _parse_pair(v, name, op)
+        if isinstance(v, (int, tuple)) and not isinstance(v, bool):
+            _PAIRS[v] = p
+        return p
+
+
+def window_out_size(size: int, k: int, s: int, p: int, d: int = 1, ceil_mode: bool = False) -> int:
+    """Output length of a conv/pool window along one axis (PyTorch's formula):
+    floor-or-ceil((size + 2p - d(k - 1) - 1) / s) + 1, less one when ceil mode would start
+    the last window in the right padding."""
+    num = size + 2 * p - d * (k - 1) - 1
+    out = (math.ceil(num / s) if ceil_mode else num // s) + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1
+    return out
