@@ -132,94 +132,140 @@ class Function:
     # ---------------------------------------------------------------- apply
     @classmethod
     def apply(cls, *args):
-        """Run forward on the arguments' arrays, record a node when a gradient is needed."""
-        prof = _profiler._active
-        if prof is None:
-            return cls._apply(*args)
-        start = _C.profiler_now_ns()  # a Python span "<Op>.forward" around its kernels
-        try:
-            return cls._apply(*args)
-        finally:
-            prof._add_python_span(_span_name(cls, "forward"), start, _C.profiler_now_ns())
+        """Run forward on the arguments' arrays, record a node when a gradient is needed.
 
-    @classmethod
-    def _apply(cls, *args):
-        ctx = object.__new__(cls)
-        raw = []
-        nxt = []
-        record = False
-        for a in args:
-            if isinstance(a, Tensor):
-                raw.append(a._data)
-                if a.requires_grad:
-                    fn = a.grad_fn
-                    nxt.append(a if fn is None else fn)
+        The one recording path of every op: Tensors in `args` are replaced by their arrays,
+        a node (the ctx) is linked to the parents that require grad (when grad mode is on),
+        the anomaly check runs on the output, and while profiling the call is a span
+        "<Op>.forward" around its kernels. Calls with one or two arguments, all Tensors
+        (elementwise ops, matmul, activations, full sums), take a specialised path that
+        skips the general loop; the results are the same."""
+        if _profiler._active is not None:
+            return _apply_profiled(cls, args)
+        ctx = _new(cls)
+        n = len(args)
+        if n == 2:
+            a, b = args
+            if isinstance(a, Tensor) and isinstance(b, Tensor):
+                if (a.requires_grad or b.requires_grad) and _grad_enabled:
+                    if a.requires_grad:
+                        fa = a.grad_fn
+                        na = a if fa is None else fa
+                        if b.requires_grad:
+                            fb = b.grad_fn
+                            ctx.next_functions = (na, b if fb is None else fb)
+                            ctx.needs_input_grad = _NEEDS_AB
+                        else:
+                            ctx.next_functions = (na, None)
+                            ctx.needs_input_grad = _NEEDS_A_
+                    else:
+                        fb = b.grad_fn
+                        ctx.next_functions = (None, b if fb is None else fb)
+                        ctx.needs_input_grad = _NEEDS__B
+                    ctx._g = None
+                    ctx._retained = None
+                    out = cls.forward(ctx, a._data, b._data)
                     record = True
                 else:
-                    nxt.append(None)
+                    ctx.needs_input_grad = _NEEDS_NONE2
+                    out = cls.forward(ctx, a._data, b._data)
+                    record = False
             else:
-                raw.append(a)
-                nxt.append(None)
-        record = record and _grad_enabled
-        if record:
-            ctx.needs_input_grad = tuple([n is not None for n in nxt])
-            ctx._g = None
-            ctx._retained = None
-            out = cls.forward(ctx, *raw)
-            ctx.next_functions = nxt
+                return _apply_general(cls, ctx, args)
+        elif n == 1:
+            a = args[0]
+            if not isinstance(a, Tensor):
+                return _apply_general(cls, ctx, args)
+            if a.requires_grad and _grad_enabled:
+                fa = a.grad_fn
+                ctx.next_functions = (a if fa is None else fa,)
+                ctx.needs_input_grad = _NEEDS_A
+                ctx._g = None
+                ctx._retained = None
+                out = cls.forward(ctx, a._data)
+                record = True
+            else:
+                ctx.needs_input_grad = _NEEDS_NONE1
+                out = cls.forward(ctx, a._data)
+                record = False
         else:
-            ctx.needs_input_grad = (False,) * len(raw)
-            out = cls.forward(ctx, *raw)
+            return _apply_general(cls, ctx, args)
+        if out.__class__ is not _ndarray or _anomaly:
+            return _output(cls, ctx, out, record)
+        t = _new(Tensor)  # wrap(out, record, ctx), inlined
+        t._data = out
+        t.requires_grad = record
+        t.grad = None
+        t.grad_fn = ctx if record else None
+        return t
+
+
+_ndarray = np.ndarray
+_now_ns = _C.profiler_now_ns
+_NEEDS_A = (True,)
+_NEEDS_AB = (True, True)
+_NEEDS_A_ = (True, False)
+_NEEDS__B = (False, True)
+_NEEDS_NONE1 = (False,)
+_NEEDS_NONE2 = (False, False)
+
+
+def _apply_profiled(cls, args: tuple):
+    """Function.apply while profiling: the general path inside a span "<Op>.forward"."""
+    prof = _profiler._active
+    start = _now_ns()
+    try:
+        return _apply_general(cls, _new(cls), args)
+    finally:
+        prof._add_python_span(_span_name(cls, "forward"), start, _now_ns())
+
+
+def _apply_general(cls, ctx, args: tuple):
+    """Function.apply for any arguments: one loop over them (Tensors -> arrays + parents)."""
+    raw = []
+    nxt = []
+    record = False
+    for a in args:
+        if isinstance(a, Tensor):
+            raw.append(a._data)
+            if a.requires_grad:
+                fn = a.grad_fn
+                nxt.append(a if fn is None else fn)
+                record = True
+            else:
+                nxt.append(None)
+        else:
+            raw.append(a)
+            nxt.append(None)
+    if record and _grad_enabled:
+        ctx.needs_input_grad = tuple([p is not None for p in nxt])
+        ctx._g = None
+        ctx._retained = None
+        ctx.next_functions = nxt
+        return _output(cls, ctx, cls.forward(ctx, *raw), True)
+    ctx.needs_input_grad = (False,) * len(raw)
+    return _output(cls, ctx, cls.forward(ctx, *raw), False)
+
+
+def _output(cls, ctx, out, record: bool):
+    """Wrap forward's result: an array (or a Tensor) becomes the op's output Tensor, with
+    `ctx` as its grad_fn when recording; a tuple's first element is the differentiable
+    output and the rest come back as non-differentiable Tensors."""
+    if out.__class__ is not _ndarray:
         if isinstance(out, Tensor):  # a forward written PyTorch-style
             out = out._data
-        if type(out) is tuple:
+        elif type(out) is tuple:
             out = tuple(o._data if isinstance(o, Tensor) else o for o in out)
             first = out[0]
             if _anomaly:
                 _check_finite(first, cls.__name__, "forward output")
-            res = _wrap(first, record, ctx if record else None)
-            return (res,) + tuple(_wrap(o, False, None) for o in out[1:])
-        if _anomaly:
-            _check_finite(out, cls.__name__, "forward output")
-        return _wrap(out, record, ctx if record else None)
-
-
-_ndarray = np.ndarray
-
-
-def _node1(cls, t):
-    """The graph node of built-in op `cls` with one Tensor input `t` that requires grad (the
-    caller checked that and grad mode): the fast path that skips Function.apply's loop."""
-    ctx = _new(cls)
-    fn = t.grad_fn
-    ctx.next_functions = (t if fn is None else fn,)
-    ctx.needs_input_grad = _NEEDS1
-    ctx._g = None
-    ctx._retained = None
-    return ctx
-
-
-def _node2(cls, a, b):
-    """Like _node1 for two Tensor inputs, at least one of which requires grad."""
-    ctx = _new(cls)
-    if a.requires_grad:
-        fa = a.grad_fn
-        na = a if fa is None else fa
-    else:
-        na = None
-    if b.requires_grad:
-        fb = b.grad_fn
-        nb = b if fb is None else fb
-    else:
-        nb = None
-    ctx.next_functions = (na, nb)
-    ctx.needs_input_grad = (na is not None, nb is not None)
-    ctx._g = None
-    ctx._retained = None
-    return ctx
-
-
-_NEEDS1 = (True,)
+            res = wrap(first, record, ctx if record else None)
+            return (res,) + tuple(wrap(o, False, None) for o in out[1:])
+    if _anomaly:
+        _check_finite(out, cls.__name__, "forward output")
+    if record:
+        return wrap(out, True, ctx)
+    return wrap(out, False, None)
 
 
 def _span_name(cls: type, phase: str) -> str:

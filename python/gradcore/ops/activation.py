@@ -7,19 +7,11 @@ form).
 
 from __future__ import annotations
 
-import numpy as np
-
 from gradcore import _C
-from gradcore import autograd as ag
-from gradcore import profiler as _profiler
-from gradcore.autograd import Function, _node1
+from gradcore.autograd import Function
 from gradcore.ops.arrays import contiguous
 
 __all__ = ["relu", "leaky_relu", "sigmoid", "tanh", "gelu"]
-
-wrap = ag.wrap
-_relu_forward = _C.relu_forward
-_relu_backward = _C.relu_backward
 
 
 class ReLU(Function):
@@ -33,27 +25,12 @@ class ReLU(Function):
 
     @staticmethod
     def backward(ctx, g):
-        try:
-            return _relu_backward(g, ctx.saved_tensors)
-        except ValueError:
-            return _relu_backward(np.ascontiguousarray(g), ctx.saved_tensors)
+        return _C.relu_backward(contiguous(g), ctx.saved_tensors)
 
 
 def relu(input, inplace: bool = False):
-    if _profiler._active is not None:  # the general path records a "ReLU.forward" span
-        return ReLU.apply(input)
-    x = input._data
-    try:
-        y = _relu_forward(x)
-    except ValueError:  # not C-contiguous (or the binding's own error, raised again below)
-        y = _relu_forward(np.ascontiguousarray(x))
-    if input.requires_grad and ag._grad_enabled:
-        ctx = _node1(ReLU, input)
-        ctx.saved_tensors = y
-        if ag._anomaly:
-            ag._check_finite(y, "ReLU", "forward output")
-        return wrap(y, True, ctx)
-    return wrap(y, False, None)
+    """max(x, 0) elementwise."""
+    return ReLU.apply(input)
 
 
 class LeakyReLU(Function):

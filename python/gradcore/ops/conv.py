@@ -10,14 +10,11 @@ over (N, OH, OW).
 from __future__ import annotations
 
 from gradcore import _C
-from gradcore import autograd as ag
 from gradcore.autograd import Function
 from gradcore.ops.arrays import contiguous
 from gradcore.ops.window import pair
 
 __all__ = ["conv2d"]
-
-wrap = ag.wrap
 
 
 class Conv2d(Function):
@@ -57,22 +54,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     x = input._data
     if x.ndim == 4 and padding.__class__ is not str:
         padding = pair(padding, "padding", "conv2d")
-        if ag._grad_enabled and (
-            input.requires_grad or weight.requires_grad or (bias is not None and bias.requires_grad)
-        ):
-            return Conv2d.apply(input, weight, bias, stride, padding, dilation, int(groups))
-        # inference: no node, straight to the kernel
-        w = weight._data
-        b = None if bias is None else bias._data
-        try:
-            y = _C.conv2d_forward(x, w, b, stride, padding, dilation, groups)
-        except ValueError:
-            y = _C.conv2d_forward(
-                contiguous(x), contiguous(w), b, stride, padding, dilation, groups
-            )
-        if ag._anomaly:
-            ag._check_finite(y, "Conv2d", "forward output")
-        return wrap(y, False, None)
+        return Conv2d.apply(input, weight, bias, stride, padding, dilation, int(groups))
     if isinstance(padding, str):
         if padding == "valid":
             padding = (0, 0)

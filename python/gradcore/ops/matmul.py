@@ -11,8 +11,7 @@ import numpy as np
 
 from gradcore import _C
 from gradcore import autograd as ag
-from gradcore import profiler as _profiler
-from gradcore.autograd import Function, _node2
+from gradcore.autograd import Function
 from gradcore.ops.arrays import const_like, unbroadcast
 
 __all__ = ["matmul", "rmatmul", "mm"]
@@ -31,15 +30,16 @@ def _gemm_operand(a):
 
 
 def mm(a, b, ta: bool = False, tb: bool = False):
-    """op(a) @ op(b) of 2-d arrays (op: transpose when ta/tb), as a new array."""
-    try:  # the binding accepts any row-major layout with unit inner stride
-        return _gemm(a, b, None, ta, tb)
-    except ValueError:
-        a2, t1 = _gemm_operand(a)
-        b2, t2 = _gemm_operand(b)
-        if a2 is a and b2 is b:
-            raise
-        return _gemm(a2, b2, None, ta ^ t1, tb ^ t2)
+    """op(a) @ op(b) of 2-d arrays (op: transpose when ta/tb), as a new array. Operands
+    that are not C-contiguous are passed as transposes (F-contiguous) or copied first, so
+    the binding is called once and its errors are about the values, not the layout."""
+    if not a.flags.c_contiguous:
+        a, t = _gemm_operand(a)
+        ta ^= t
+    if not b.flags.c_contiguous:
+        b, t = _gemm_operand(b)
+        tb ^= t
+    return _gemm(a, b, None, ta, tb)
 
 
 class MatMul2d(Function):
@@ -100,19 +100,10 @@ def matmul(a, b):
     """Matrix product (PyTorch/numpy semantics for 1-d, 2-d and batched operands), computed
     by the native GEMM. Tensors in: a Tensor with autograd; numpy arrays in: a numpy array."""
     Tensor = ag.Tensor
-    if a.__class__ is Tensor and b.__class__ is Tensor:
+    if a.__class__ is Tensor and b.__class__ is Tensor:  # the common 2-d product first
         da, db = a._data, b._data
         if da.ndim == 2 and db.ndim == 2 and da.shape[1] == db.shape[0] and da.dtype == db.dtype:
-            if _profiler._active is not None:
-                return MatMul2d.apply(a, b)
-            out = mm(da, db)
-            if (a.requires_grad or b.requires_grad) and ag._grad_enabled:
-                ctx = _node2(MatMul2d, a, b)
-                ctx.saved_tensors = (da, db)
-                if ag._anomaly:
-                    ag._check_finite(out, "MatMul2d", "forward output")
-                return wrap(out, True, ctx)
-            return wrap(out, False, None)
+            return MatMul2d.apply(a, b)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = np.asarray(a)
         b = np.asarray(b)
