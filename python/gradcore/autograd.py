@@ -31,6 +31,7 @@ import numpy as np
 
 from gradcore import _C
 from gradcore import profiler as _profiler
+from gradcore.devices import device_of
 
 __all__ = [
     "Function",
@@ -99,6 +100,7 @@ class Function:
         "next_functions",
         "saved_tensors",
         "needs_input_grad",
+        "kernels",
         "_g",
         "_retained",
         "__dict__",
@@ -147,6 +149,8 @@ class Function:
         if n == 2:
             a, b = args
             if isinstance(a, Tensor) and isinstance(b, Tensor):
+                if a._data.__class__ is not b._data.__class__:
+                    _check_same_device(cls, args)
                 if (a.requires_grad or b.requires_grad) and _grad_enabled:
                     if a.requires_grad:
                         fa = a.grad_fn
@@ -225,9 +229,15 @@ def _apply_general(cls, ctx, args: tuple):
     raw = []
     nxt = []
     record = False
+    storage = None
     for a in args:
         if isinstance(a, Tensor):
-            raw.append(a._data)
+            d = a._data
+            raw.append(d)
+            if storage is None:
+                storage = d.__class__
+            elif d.__class__ is not storage:
+                _check_same_device(cls, args)
             if a.requires_grad:
                 fn = a.grad_fn
                 nxt.append(a if fn is None else fn)
@@ -245,6 +255,22 @@ def _apply_general(cls, ctx, args: tuple):
         return _output(cls, ctx, cls.forward(ctx, *raw), True)
     ctx.needs_input_grad = (False,) * len(raw)
     return _output(cls, ctx, cls.forward(ctx, *raw), False)
+
+
+def _check_same_device(cls, args: tuple) -> None:
+    """Raise when the Tensor arguments of op `cls` live on different devices (storages of
+    different types may still share one: an np.memmap is on the cpu like an ndarray)."""
+    devs = []
+    for a in args:
+        if isinstance(a, Tensor):
+            d = device_of(a._data)
+            if d not in devs:
+                devs.append(d)
+    if len(devs) > 1:
+        raise RuntimeError(
+            f"{_span_name(cls, 'forward').split('.')[0]}: expected all tensors on the same "
+            f"device, got tensors on {' and '.join(repr(str(d)) for d in devs)}"
+        )
 
 
 def _output(cls, ctx, out, record: bool):

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from gradcore import autograd as _ag
+from gradcore import devices
 from gradcore import random as _random
 from gradcore.ops import activation, elementwise, reduce
 from gradcore.ops import matmul as _matmul
@@ -110,8 +111,9 @@ class Tensor:
         return self._data.dtype
 
     @property
-    def device(self) -> str:
-        return "cpu"
+    def device(self) -> devices.device:
+        """Where the storage lives (a gradcore.device; equal to "cpu" for numpy storage)."""
+        return devices.device_of(self._data)
 
     @property
     def ndim(self) -> int:
@@ -123,7 +125,7 @@ class Tensor:
 
     @property
     def is_cuda(self) -> bool:
-        return False
+        return devices.device_of(self._data).type == "cuda"
 
     @property
     def T(self) -> Tensor:  # noqa: N802
@@ -229,27 +231,28 @@ class Tensor:
 
     # --------------------------------------------------------------- devices
     def to(self, device=None, dtype=None, *args, **kwargs) -> Tensor:
-        """`.to("cpu")`, `.to(dtype)` or `.to("cpu", dtype)`; "cuda" needs a CUDA build."""
-        if device is not None and not isinstance(device, str) and dtype is None:
+        """`.to(device)`, `.to(dtype)` or `.to(device, dtype)` (device: a string or a
+        gradcore.device; "cuda" needs a CUDA build). Returns self when nothing changes."""
+        if device is not None and not isinstance(device, (str, devices.device)) and dtype is None:
             try:
                 dtype = np.dtype(device)
                 device = None
             except TypeError:
                 pass
-        if device is not None:
-            check_device(device)
+        t = self if device is None else shape_ops.to_device(self, device)
         if dtype is not None:
             dtype = np.dtype(dtype)
-            if dtype != self._data.dtype:
-                return shape_ops.cast(self, dtype)
-        return self
+            if dtype != t._data.dtype:
+                return shape_ops.cast(t, dtype)
+        return t
 
     def cpu(self) -> Tensor:
-        return self
+        return shape_ops.to_device(self, devices.CPU)
 
     def cuda(self, device=None) -> Tensor:
-        check_device("cuda")
-        return self  # pragma: no cover - unreachable without CUDA
+        return shape_ops.to_device(
+            self, "cuda" if device is None else devices.device("cuda", device)
+        )
 
     def type(self, dtype=None):
         if dtype is None:
@@ -471,25 +474,17 @@ _wrap = _ag.wrap
 
 
 def check_device(device) -> None:
-    """Raise for a device this build cannot place tensors on (anything but the CPU)."""
-    d = str(device)
-    if d == "cpu" or d.startswith("cpu:"):
-        return
-    if d.startswith("cuda"):
-        raise RuntimeError(
-            f"device '{d}': CUDA is not available in this build of gradcore "
-            "(gradcore.cuda.is_available() is False); use device 'cpu'"
-        )
-    raise ValueError(f"unknown device '{d}' (expected 'cpu' or 'cuda')")
+    """Raise for a device this build cannot place tensors on: ValueError for an unknown
+    device type, RuntimeError for one that is not available (CUDA without a CUDA build)."""
+    devices.backend(device)
 
 
 # --------------------------------------------------------------- factories
 def tensor(data, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """A Tensor from data (nested lists, numbers, numpy arrays: shares memory when the dtype
     already matches). Python floats become float32 and ints int64, like PyTorch."""
-    if device is not None:
-        check_device(device)
-    t = _wrap(_to_array(data, _as_dtype(dtype)), False, None)
+    arr = _to_array(data, _as_dtype(dtype))
+    t = _wrap(arr if device is None else devices.move(arr, device), False, None)
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -514,51 +509,53 @@ def _shape(size) -> tuple:
     return tuple(size)
 
 
-def _make(arr, requires_grad) -> Tensor:
-    t = _wrap(arr, False, None)
+def _make(arr, requires_grad, device=None) -> Tensor:
+    t = _wrap(arr if device is None else devices.move(arr, device), False, None)
     if requires_grad:
         t.requires_grad_(True)
     return t
 
 
 def zeros(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
-    return _make(np.zeros(_shape(size), dtype=_as_dtype(dtype) or float32), requires_grad)
+    return _make(np.zeros(_shape(size), dtype=_as_dtype(dtype) or float32), requires_grad, device)
 
 
 def ones(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
-    return _make(np.ones(_shape(size), dtype=_as_dtype(dtype) or float32), requires_grad)
+    return _make(np.ones(_shape(size), dtype=_as_dtype(dtype) or float32), requires_grad, device)
 
 
 def full(size, fill_value, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     return _make(
-        np.full(_shape((size,)), fill_value, dtype=_as_dtype(dtype) or float32), requires_grad
+        np.full(_shape((size,)), fill_value, dtype=_as_dtype(dtype) or float32),
+        requires_grad,
+        device,
     )
 
 
 def empty(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
-    return _make(np.empty(_shape(size), dtype=_as_dtype(dtype) or float32), requires_grad)
+    return _make(np.empty(_shape(size), dtype=_as_dtype(dtype) or float32), requires_grad, device)
 
 
 def randn(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """Standard normal samples from the global generator (gradcore.manual_seed)."""
     dt = _as_dtype(dtype) or float32
     g = _random.default_generator()
-    return _make(g.standard_normal(_shape(size)).astype(dt, copy=False), requires_grad)
+    return _make(g.standard_normal(_shape(size)).astype(dt, copy=False), requires_grad, device)
 
 
 def rand(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """Uniform [0, 1) samples from the global generator."""
     dt = _as_dtype(dtype) or float32
     g = _random.default_generator()
-    return _make(g.random(_shape(size)).astype(dt, copy=False), requires_grad)
+    return _make(g.random(_shape(size)).astype(dt, copy=False), requires_grad, device)
 
 
 def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
     if high is None:
         low, high = 0, low
     g = _random.default_generator()
-    return _wrap(
-        g.integers(low, high, size=tuple(size)).astype(_as_dtype(dtype) or int64), False, None
+    return _make(
+        g.integers(low, high, size=tuple(size)).astype(_as_dtype(dtype) or int64), False, device
     )
 
 
@@ -569,7 +566,7 @@ def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False, dev
     if dt is None:
         is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dt = int64 if is_int else float32
-    return _make(np.arange(start, end, step).astype(dt), requires_grad)
+    return _make(np.arange(start, end, step).astype(dt), requires_grad, device)
 
 
 def zeros_like(t, dtype=None, requires_grad: bool = False) -> Tensor:

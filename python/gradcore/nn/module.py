@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from gradcore import _C
+from gradcore import _C, devices
 from gradcore import profiler as _profiler
 from gradcore.tensor import Tensor, check_device
 
@@ -260,12 +260,17 @@ class Module:
         device = kwargs.pop("device", None)
         dtype = kwargs.pop("dtype", None)
         for a in args:
-            if isinstance(a, str):
+            if isinstance(a, (str, devices.device)):
                 device = a
             else:
                 dtype = a
         if device is not None:
             check_device(device)
+            if devices.device(device).type != "cpu":
+                raise NotImplementedError(
+                    f"Module.to: moving a module's parameters to device '{device}' is not "
+                    "supported yet"
+                )
         if dtype is not None:
             dt = np.dtype(dtype)
             if dt.kind != "f":

@@ -7,8 +7,8 @@ form).
 
 from __future__ import annotations
 
-from gradcore import _C
 from gradcore.autograd import Function
+from gradcore.devices import KERNELS
 from gradcore.ops.arrays import contiguous
 
 __all__ = ["relu", "leaky_relu", "sigmoid", "tanh", "gelu"]
@@ -19,13 +19,15 @@ class ReLU(Function):
 
     @staticmethod
     def forward(ctx, x):
-        y = _C.relu_forward(contiguous(x))
+        kern = ctx.kernels = KERNELS[x.__class__]
+        y = kern.relu_forward(contiguous(x))
         ctx.saved_tensors = y
         return y
 
     @staticmethod
     def backward(ctx, g):
-        return _C.relu_backward(contiguous(g), ctx.saved_tensors)
+        kern = ctx.kernels
+        return kern.relu_backward(contiguous(g), ctx.saved_tensors)
 
 
 def relu(input, inplace: bool = False):
@@ -38,14 +40,16 @@ class LeakyReLU(Function):
 
     @staticmethod
     def forward(ctx, x, slope):
+        kern = ctx.kernels = KERNELS[x.__class__]
         x = contiguous(x)
         ctx.saved_tensors = (x, slope)
-        return _C.leaky_relu_forward(x, slope)
+        return kern.leaky_relu_forward(x, slope)
 
     @staticmethod
     def backward(ctx, g):
+        kern = ctx.kernels
         x, slope = ctx.saved_tensors
-        return _C.leaky_relu_backward(contiguous(g), x, slope), None
+        return kern.leaky_relu_backward(contiguous(g), x, slope), None
 
 
 def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
@@ -57,13 +61,15 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx, x):
-        y = _C.sigmoid_forward(contiguous(x))
+        kern = ctx.kernels = KERNELS[x.__class__]
+        y = kern.sigmoid_forward(contiguous(x))
         ctx.saved_tensors = y
         return y
 
     @staticmethod
     def backward(ctx, g):
-        return _C.sigmoid_backward(contiguous(g), ctx.saved_tensors)
+        kern = ctx.kernels
+        return kern.sigmoid_backward(contiguous(g), ctx.saved_tensors)
 
 
 def sigmoid(input):
@@ -75,13 +81,15 @@ class Tanh(Function):
 
     @staticmethod
     def forward(ctx, x):
-        y = _C.tanh_forward(contiguous(x))
+        kern = ctx.kernels = KERNELS[x.__class__]
+        y = kern.tanh_forward(contiguous(x))
         ctx.saved_tensors = y
         return y
 
     @staticmethod
     def backward(ctx, g):
-        return _C.tanh_backward(contiguous(g), ctx.saved_tensors)
+        kern = ctx.kernels
+        return kern.tanh_backward(contiguous(g), ctx.saved_tensors)
 
 
 def tanh(input):
@@ -93,14 +101,16 @@ class GELU(Function):
 
     @staticmethod
     def forward(ctx, x, approximate):
+        kern = ctx.kernels = KERNELS[x.__class__]
         x = contiguous(x)
         ctx.saved_tensors = (x, approximate)
-        return _C.gelu_forward(x, approximate)
+        return kern.gelu_forward(x, approximate)
 
     @staticmethod
     def backward(ctx, g):
+        kern = ctx.kernels
         x, approximate = ctx.saved_tensors
-        return _C.gelu_backward(contiguous(g), x, approximate), None
+        return kern.gelu_backward(contiguous(g), x, approximate), None
 
 
 def gelu(input, approximate: str = "none"):

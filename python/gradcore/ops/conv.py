@@ -9,8 +9,8 @@ over (N, OH, OW).
 
 from __future__ import annotations
 
-from gradcore import _C
 from gradcore.autograd import Function
+from gradcore.devices import KERNELS
 from gradcore.ops.arrays import contiguous
 from gradcore.ops.window import pair
 
@@ -22,27 +22,29 @@ class Conv2d(Function):
 
     @staticmethod
     def forward(ctx, x, w, b, stride, padding, dilation, groups):
+        kern = ctx.kernels = KERNELS[x.__class__]
         x = contiguous(x)
         w = contiguous(w)
         ctx.saved_tensors = (x, w, stride, padding, dilation, groups)
-        return _C.conv2d_forward(x, w, b, stride, padding, dilation, groups)
+        return kern.conv2d_forward(x, w, b, stride, padding, dilation, groups)
 
     @staticmethod
     def backward(ctx, g):
+        kern = ctx.kernels
         x, w, stride, padding, dilation, groups = ctx.saved_tensors
         n = ctx.needs_input_grad
         g = contiguous(g)
         dx = (
-            _C.conv2d_backward_input(g, w, x.shape[2:], stride, padding, dilation, groups)
+            kern.conv2d_backward_input(g, w, x.shape[2:], stride, padding, dilation, groups)
             if n[0]
             else None
         )
         dw = (
-            _C.conv2d_backward_weight(g, x, w.shape[2:], stride, padding, dilation, groups)
+            kern.conv2d_backward_weight(g, x, w.shape[2:], stride, padding, dilation, groups)
             if n[1]
             else None
         )
-        db = _C.conv2d_backward_bias(g) if n[2] else None
+        db = kern.conv2d_backward_bias(g) if n[2] else None
         return dx, dw, db, None, None, None, None
 
 

@@ -3,9 +3,9 @@ dx = g * mask / (1 - p)."""
 
 from __future__ import annotations
 
-from gradcore import _C
 from gradcore import random as _random
 from gradcore.autograd import Function
+from gradcore.devices import KERNELS
 from gradcore.ops.arrays import contiguous
 
 __all__ = ["dropout"]
@@ -16,14 +16,16 @@ class Dropout(Function):
 
     @staticmethod
     def forward(ctx, x, p, seed):
-        y, mask = _C.dropout_forward(contiguous(x), p, seed)
+        kern = ctx.kernels = KERNELS[x.__class__]
+        y, mask = kern.dropout_forward(contiguous(x), p, seed)
         ctx.saved_tensors = (mask, p)
         return y
 
     @staticmethod
     def backward(ctx, g):
+        kern = ctx.kernels
         mask, p = ctx.saved_tensors
-        return _C.dropout_backward(contiguous(g), mask, p), None, None
+        return kern.dropout_backward(contiguous(g), mask, p), None, None
 
 
 def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False):

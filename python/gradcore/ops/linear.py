@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradcore import _C
 from gradcore.autograd import Function
+from gradcore.devices import KERNELS
 from gradcore.ops.arrays import contiguous
 
 __all__ = ["linear"]
-
-_gemm = _C.gemm
 
 
 class Linear(Function):
@@ -24,23 +22,25 @@ class Linear(Function):
 
     @staticmethod
     def forward(ctx, x, w, b):
+        kern = ctx.kernels = KERNELS[x.__class__]
         x = contiguous(x)
         w = contiguous(w)
         ctx.saved_tensors = (x, w)
         if b is None:
-            return _gemm(x, w, None, False, True)
+            return kern.gemm(x, w, None, False, True)
         y = np.empty((x.shape[0], w.shape[0]), dtype=x.dtype)
         y[...] = b
-        return _gemm(x, w, y, False, True, 1.0, 1.0)
+        return kern.gemm(x, w, y, False, True, 1.0, 1.0)
 
     @staticmethod
     def backward(ctx, g):
+        kern = ctx.kernels
         x, w = ctx.saved_tensors
         n = ctx.needs_input_grad
         g = contiguous(g)
-        dx = _gemm(g, w) if n[0] else None
-        dw = _gemm(g, x, None, True, False) if n[1] else None
-        db = _C.sum_rows(g) if n[2] else None
+        dx = kern.gemm(g, w) if n[0] else None
+        dw = kern.gemm(g, x, None, True, False) if n[1] else None
+        db = kern.sum_rows(g) if n[2] else None
         return dx, dw, db
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradcore import _C
 from gradcore import autograd as ag
 from gradcore.autograd import Function
+from gradcore.devices import KERNELS
 from gradcore.ops.arrays import contiguous
 
 __all__ = [
@@ -65,8 +65,9 @@ class CrossEntropy(Function):
 
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, label_smoothing, reduction):
+        kern = ctx.kernels = KERNELS[x.__class__]
         x = contiguous(x)
-        loss, lse = _C.cross_entropy_forward(
+        loss, lse = kern.cross_entropy_forward(
             x, target, weight, ignore_index, label_smoothing, reduction
         )
         ctx.saved_tensors = (x, target, lse, weight, ignore_index, label_smoothing, reduction)
@@ -74,8 +75,9 @@ class CrossEntropy(Function):
 
     @staticmethod
     def backward(ctx, g):
+        kern = ctx.kernels
         x, target, lse, weight, ii, ls, reduction = ctx.saved_tensors
-        dx = _C.cross_entropy_backward(contiguous(g), x, target, lse, weight, ii, ls, reduction)
+        dx = kern.cross_entropy_backward(contiguous(g), x, target, lse, weight, ii, ls, reduction)
         return dx, None, None, None, None, None
 
 
@@ -112,14 +114,16 @@ class NLLLoss(Function):
 
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, reduction):
+        kern = ctx.kernels = KERNELS[x.__class__]
         x = contiguous(x)
         ctx.saved_tensors = (x, target, weight, ignore_index, reduction)
-        return _C.nll_loss_forward(x, target, weight, ignore_index, reduction)
+        return kern.nll_loss_forward(x, target, weight, ignore_index, reduction)
 
     @staticmethod
     def backward(ctx, g):
+        kern = ctx.kernels
         x, target, weight, ii, reduction = ctx.saved_tensors
-        dx = _C.nll_loss_backward(contiguous(g), x, target, weight, ii, reduction)
+        dx = kern.nll_loss_backward(contiguous(g), x, target, weight, ii, reduction)
         return dx, None, None, None, None
 
 
@@ -180,16 +184,18 @@ class PointwiseLoss(Function):
 
     @staticmethod
     def forward(ctx, x, t, reduction, which):
+        kern = ctx.kernels = KERNELS[x.__class__]
         x = contiguous(x)
         t = contiguous(t)
         ctx.saved_tensors = (x, t, reduction, which)
-        f = _C.mse_loss_forward if which == 0 else _C.l1_loss_forward
+        f = kern.mse_loss_forward if which == 0 else kern.l1_loss_forward
         return f(x, t, reduction)
 
     @staticmethod
     def backward(ctx, g):
+        kern = ctx.kernels
         x, t, reduction, which = ctx.saved_tensors
-        f = _C.mse_loss_backward if which == 0 else _C.l1_loss_backward
+        f = kern.mse_loss_backward if which == 0 else kern.l1_loss_backward
         dx = f(contiguous(g), x, t, reduction)
         n = ctx.needs_input_grad
         return (dx if n[0] else None, -dx if n[1] else None, None, None)
@@ -212,15 +218,17 @@ class BCEWithLogits(Function):
 
     @staticmethod
     def forward(ctx, x, t, weight, pos_weight, reduction):
+        kern = ctx.kernels = KERNELS[x.__class__]
         x = contiguous(x)
         t = contiguous(t)
         ctx.saved_tensors = (x, t, weight, pos_weight, reduction)
-        return _C.bce_with_logits_forward(x, t, weight, pos_weight, reduction)
+        return kern.bce_with_logits_forward(x, t, weight, pos_weight, reduction)
 
     @staticmethod
     def backward(ctx, g):
+        kern = ctx.kernels
         x, t, weight, pw, reduction = ctx.saved_tensors
-        dx = _C.bce_with_logits_backward(contiguous(g), x, t, weight, pw, reduction)
+        dx = kern.bce_with_logits_backward(contiguous(g), x, t, weight, pw, reduction)
         return dx, None, None, None, None
 
 

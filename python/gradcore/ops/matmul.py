@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradcore import _C
 from gradcore import autograd as ag
 from gradcore.autograd import Function
+from gradcore.devices import KERNELS
 from gradcore.ops.arrays import const_like, unbroadcast
 
 __all__ = ["matmul", "rmatmul", "mm"]
 
-_gemm = _C.gemm
 wrap = ag.wrap
 
 
@@ -29,8 +28,8 @@ def _gemm_operand(a):
     return np.ascontiguousarray(a), False
 
 
-def mm(a, b, ta: bool = False, tb: bool = False):
-    """op(a) @ op(b) of 2-d arrays (op: transpose when ta/tb), as a new array. Operands
+def mm(kern, a, b, ta: bool = False, tb: bool = False):
+    """op(a) @ op(b) of 2-d arrays by the kernel table `kern`'s gemm (op: transpose when ta/tb), as a new array. Operands
     that are not C-contiguous are passed as transposes (F-contiguous) or copied first, so
     the binding is called once and its errors are about the values, not the layout."""
     if not a.flags.c_contiguous:
@@ -39,7 +38,7 @@ def mm(a, b, ta: bool = False, tb: bool = False):
     if not b.flags.c_contiguous:
         b, t = _gemm_operand(b)
         tb ^= t
-    return _gemm(a, b, None, ta, tb)
+    return kern.gemm(a, b, None, ta, tb)
 
 
 class MatMul2d(Function):
@@ -50,13 +49,18 @@ class MatMul2d(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.saved_tensors = (a, b)
-        return mm(a, b)
+        kern = ctx.kernels = KERNELS[a.__class__]
+        return mm(kern, a, b)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
+        kern = ctx.kernels
         n = ctx.needs_input_grad
-        return (mm(g, b, False, True) if n[0] else None, mm(a, g, True, False) if n[1] else None)
+        return (
+            mm(kern, g, b, False, True) if n[0] else None,
+            mm(kern, a, g, True, False) if n[1] else None,
+        )
 
 
 class BatchedMatMul(Function):
@@ -68,17 +72,19 @@ class BatchedMatMul(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.saved_tensors = (a, b)
+        kern = ctx.kernels = KERNELS[a.__class__]
         batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
         ab = np.broadcast_to(a, batch + a.shape[-2:])
         bb = np.broadcast_to(b, batch + b.shape[-2:])
         out = np.empty(batch + (a.shape[-2], b.shape[-1]), dtype=np.result_type(a, b))
         for i in np.ndindex(*batch):
-            out[i] = mm(ab[i], bb[i])
+            out[i] = mm(kern, ab[i], bb[i])
         return out
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
+        kern = ctx.kernels
         batch = g.shape[:-2]
         ab = np.broadcast_to(a, batch + a.shape[-2:])
         bb = np.broadcast_to(b, batch + b.shape[-2:])
@@ -87,9 +93,9 @@ class BatchedMatMul(Function):
         gb = np.empty(batch + b.shape[-2:], dtype=g.dtype) if n[1] else None
         for i in np.ndindex(*batch):
             if n[0]:
-                ga[i] = mm(g[i], bb[i], False, True)
+                ga[i] = mm(kern, g[i], bb[i], False, True)
             if n[1]:
-                gb[i] = mm(ab[i], g[i], True, False)
+                gb[i] = mm(kern, ab[i], g[i], True, False)
         return (
             unbroadcast(ga, a.shape) if n[0] else None,
             unbroadcast(gb, b.shape) if n[1] else None,

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradcore import _C
 from gradcore.autograd import Function
+from gradcore.devices import KERNELS
 from gradcore.ops.arrays import contiguous
 
 __all__ = ["batch_norm"]
@@ -20,11 +20,12 @@ class BatchNorm(Function):
 
     @staticmethod
     def forward(ctx, x, w, b, rm, rv, training, momentum, eps):
+        kern = ctx.kernels = KERNELS[x.__class__]
         x = contiguous(x)
         if training:
-            y, mean, invstd = _C.batch_norm_forward_train(x, w, b, rm, rv, momentum, eps)
+            y, mean, invstd = kern.batch_norm_forward_train(x, w, b, rm, rv, momentum, eps)
         else:
-            y = _C.batch_norm_forward_eval(x, w, b, rm, rv, eps)
+            y = kern.batch_norm_forward_eval(x, w, b, rm, rv, eps)
             mean = rm.copy()
             invstd = (1.0 / np.sqrt(rv + eps)).astype(rv.dtype)
         ctx.saved_tensors = (x, w, mean, invstd, training)
@@ -32,9 +33,10 @@ class BatchNorm(Function):
 
     @staticmethod
     def backward(ctx, g):
+        kern = ctx.kernels
         x, w, mean, invstd, training = ctx.saved_tensors
         n = ctx.needs_input_grad
-        dx, dw, db = _C.batch_norm_backward(contiguous(g), x, w, mean, invstd, training)
+        dx, dw, db = kern.batch_norm_backward(contiguous(g), x, w, mean, invstd, training)
         return (
             dx if n[0] else None,
             dw if n[1] else None,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradcore import _C
 from gradcore.autograd import Function
+from gradcore.devices import KERNELS
 from gradcore.ops.arrays import contiguous
 from gradcore.ops.window import pair
 
@@ -23,14 +23,16 @@ class MaxPool2d(Function):
 
     @staticmethod
     def forward(ctx, x, k, s, p, d, ceil_mode):
-        y, idx = _C.max_pool2d_forward(contiguous(x), k, s, p, d, ceil_mode)
+        kern = ctx.kernels = KERNELS[x.__class__]
+        y, idx = kern.max_pool2d_forward(contiguous(x), k, s, p, d, ceil_mode)
         ctx.saved_tensors = (idx, x.shape)
         return y, idx
 
     @staticmethod
     def backward(ctx, g):
+        kern = ctx.kernels
         idx, shape = ctx.saved_tensors
-        return _C.max_pool2d_backward(contiguous(g), idx, shape), None, None, None, None, None
+        return kern.max_pool2d_backward(contiguous(g), idx, shape), None, None, None, None, None
 
 
 def max_pool2d(
@@ -56,13 +58,15 @@ class AvgPool2d(Function):
 
     @staticmethod
     def forward(ctx, x, k, s, p, ceil_mode, cip, div):
+        kern = ctx.kernels = KERNELS[x.__class__]
         ctx.saved_tensors = (x.shape, k, s, p, ceil_mode, cip, div)
-        return _C.avg_pool2d_forward(contiguous(x), k, s, p, ceil_mode, cip, div)
+        return kern.avg_pool2d_forward(contiguous(x), k, s, p, ceil_mode, cip, div)
 
     @staticmethod
     def backward(ctx, g):
+        kern = ctx.kernels
         shape, k, s, p, ceil_mode, cip, div = ctx.saved_tensors
-        dx = _C.avg_pool2d_backward(contiguous(g), shape, k, s, p, ceil_mode, cip, div)
+        dx = kern.avg_pool2d_backward(contiguous(g), shape, k, s, p, ceil_mode, cip, div)
         return dx, None, None, None, None, None, None
 
 
@@ -95,12 +99,14 @@ class AdaptiveAvgPool2d(Function):
 
     @staticmethod
     def forward(ctx, x, out_hw):
+        kern = ctx.kernels = KERNELS[x.__class__]
         ctx.saved_tensors = x.shape
-        return _C.adaptive_avg_pool2d_forward(contiguous(x), out_hw)
+        return kern.adaptive_avg_pool2d_forward(contiguous(x), out_hw)
 
     @staticmethod
     def backward(ctx, g):
-        return _C.adaptive_avg_pool2d_backward(contiguous(g), ctx.saved_tensors), None
+        kern = ctx.kernels
+        return kern.adaptive_avg_pool2d_backward(contiguous(g), ctx.saved_tensors), None
 
 
 def adaptive_avg_pool2d(input, output_size):

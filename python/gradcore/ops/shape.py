@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradcore import autograd as ag
+from gradcore import devices
 from gradcore.autograd import Function
 from gradcore.ops.arrays import as_array, to_array, unbroadcast
 
@@ -29,6 +30,7 @@ __all__ = [
     "getitem",
     "cat",
     "stack",
+    "to_device",
 ]
 
 
@@ -59,6 +61,21 @@ class Cast(Function):
     @staticmethod
     def backward(ctx, g):
         return g.astype(ctx.saved_tensors), None
+
+
+class ToDevice(Function):
+    """out = a copied to device `dst` (Tensor.to(device)); da = g copied back to a's device."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx, a, dst):
+        ctx.saved_tensors = devices.device_of(a)
+        return devices.move(a, dst)
+
+    @staticmethod
+    def backward(ctx, g):
+        return devices.move(g, ctx.saved_tensors), None
 
 
 class Reshape(Function):
@@ -182,6 +199,16 @@ def contiguous(self):
 def cast(self, dtype):
     """self as numpy dtype `dtype` (differentiable; Tensor.to(dtype))."""
     return Cast.apply(self, dtype)
+
+
+def to_device(self, dev):
+    """self on device `dev` (a string or gradcore.device): self when it is already there,
+    else a copy in the graph. Devices that are not available raise a RuntimeError."""
+    d = dev if isinstance(dev, devices.device) else devices.device(dev)
+    devices.backend(d)  # a clear error for a device this build does not have
+    if devices.device_of(self._data).type == d.type:
+        return self
+    return ToDevice.apply(self, d)
 
 
 def reshape(self, *shape):

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradcore import _C
 from gradcore.autograd import Function
+from gradcore.devices import KERNELS
 from gradcore.ops.arrays import contiguous
 
 __all__ = ["softmax", "log_softmax"]
@@ -32,16 +32,18 @@ class Softmax(Function):
 
     @staticmethod
     def forward(ctx, x, dim, log):
+        kern = ctx.kernels = KERNELS[x.__class__]
         x2, moved = _to_rows(x, dim)
-        y2 = _C.log_softmax_forward(x2) if log else _C.softmax_forward(x2)
+        y2 = kern.log_softmax_forward(x2) if log else kern.softmax_forward(x2)
         ctx.saved_tensors = (y2, moved, dim, log)
         return _from_rows(y2, moved, dim, x.ndim)
 
     @staticmethod
     def backward(ctx, g):
+        kern = ctx.kernels
         y2, moved, dim, log = ctx.saved_tensors
         g2, _ = _to_rows(g, dim)
-        dx2 = _C.log_softmax_backward(g2, y2) if log else _C.softmax_backward(g2, y2)
+        dx2 = kern.log_softmax_backward(g2, y2) if log else kern.softmax_backward(g2, y2)
         return _from_rows(dx2, moved, dim, g.ndim), None, None
 
 
