@@ -149,7 +149,9 @@ class Function:
         if n == 2:
             a, b = args
             if isinstance(a, Tensor) and isinstance(b, Tensor):
-                if a._data.__class__ is not b._data.__class__:
+                da = a._data
+                db = b._data
+                if da.__class__ is not db.__class__:
                     _check_same_device(cls, args)
                 if (a.requires_grad or b.requires_grad) and _grad_enabled:
                     if a.requires_grad:
@@ -168,11 +170,11 @@ class Function:
                         ctx.needs_input_grad = _NEEDS__B
                     ctx._g = None
                     ctx._retained = None
-                    out = cls.forward(ctx, a._data, b._data)
+                    out = cls.forward(ctx, da, db)
                     record = True
                 else:
                     ctx.needs_input_grad = _NEEDS_NONE2
-                    out = cls.forward(ctx, a._data, b._data)
+                    out = cls.forward(ctx, da, db)
                     record = False
             else:
                 return _apply_general(cls, ctx, args)
@@ -212,6 +214,7 @@ _NEEDS_A_ = (True, False)
 _NEEDS__B = (False, True)
 _NEEDS_NONE1 = (False,)
 _NEEDS_NONE2 = (False, False)
+_NO_GRADS = [(False,) * n for n in range(8)]
 
 
 def _apply_profiled(cls, args: tuple):
@@ -253,7 +256,8 @@ def _apply_general(cls, ctx, args: tuple):
         ctx._retained = None
         ctx.next_functions = nxt
         return _output(cls, ctx, cls.forward(ctx, *raw), True)
-    ctx.needs_input_grad = (False,) * len(raw)
+    n = len(raw)
+    ctx.needs_input_grad = _NO_GRADS[n] if n < 8 else (False,) * n
     return _output(cls, ctx, cls.forward(ctx, *raw), False)
 
 

@@ -7,6 +7,8 @@ form).
 
 from __future__ import annotations
 
+import numpy as np
+
 from gradcore.autograd import Function
 from gradcore.devices import KERNELS
 from gradcore.ops.arrays import contiguous
@@ -20,7 +22,7 @@ class ReLU(Function):
     @staticmethod
     def forward(ctx, x):
         kern = ctx.kernels = KERNELS[x.__class__]
-        y = kern.relu_forward(contiguous(x))
+        y = kern.relu_forward(x if x.flags.c_contiguous else np.ascontiguousarray(x))
         ctx.saved_tensors = y
         return y
 
