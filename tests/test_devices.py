@@ -163,3 +163,20 @@ def test_bindings_are_called_once_on_invalid_input(fake, rng):
     with pytest.raises((TypeError, ValueError)):
         F.relu(ints)
     assert fake.calls["relu_forward"] == 1
+    from gradcore.ops.matmul import mm
+
+    a = np.asfortranarray(rng.standard_normal((3, 4)).astype(np.float32)).view(FakeArray)
+    b = rng.standard_normal((5, 2)).astype(np.float32).view(FakeArray)  # 4 != 5
+    with pytest.raises(ValueError, match="gemm"):
+        mm(fake, a, b)
+    assert fake.calls["gemm"] == 1
+
+
+def test_strided_operands_are_passed_without_changing_results(fake, rng):
+    """A layout the kernel rejects (transposed views) is fixed and computed once more."""
+    x0 = rng.standard_normal((6, 4)).astype(np.float32)
+    w0 = rng.standard_normal((6, 3)).astype(np.float32)
+    x = gradcore.tensor(x0).to("fake")
+    w = gradcore.tensor(w0).to("fake")
+    np.testing.assert_array_equal(np.asarray((x.t() @ w).numpy()), _C.gemm(x0, w0, None, True))
+    np.testing.assert_array_equal(np.asarray(F.relu(x.t()).numpy()), np.maximum(x0.T, 0))

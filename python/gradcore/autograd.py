@@ -1,3 +1,4 @@
+# long-file: Function.apply (the one recording path), the backward engine, grad/anomaly modes and gradcheck read the same module globals (_grad_enabled, _anomaly) on the hot path
 """Define-by-run autograd: Function (forward/backward with ctx), the backward engine,
 grad modes (no_grad / enable_grad), anomaly detection and gradcheck.
 

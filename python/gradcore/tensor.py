@@ -1,3 +1,4 @@
+# long-file: the Tensor class is ~350 lines of storage plumbing and one-line op bindings; its factories follow it
 """Tensor: a numpy array (the storage, shared without copies) plus requires_grad, grad and
 grad_fn, and the tensor factories (tensor, zeros, randn, ...).
 

@@ -17,12 +17,19 @@ __all__ = ["relu", "leaky_relu", "sigmoid", "tanh", "gelu"]
 
 
 class ReLU(Function):
+    """y = max(x, 0); dx = g * [y > 0] (from the saved output)."""
+
     __slots__ = ()
 
     @staticmethod
     def forward(ctx, x):
         kern = ctx.kernels = KERNELS[x.__class__]
-        y = kern.relu_forward(x if x.flags.c_contiguous else np.ascontiguousarray(x))
+        try:
+            y = kern.relu_forward(x)
+        except ValueError:  # a layout the kernel does not take: retried contiguous only
+            if x.flags.c_contiguous or x.dtype.kind != "f":  # when that is all that is wrong
+                raise
+            y = kern.relu_forward(np.ascontiguousarray(x))
         ctx.saved_tensors = y
         return y
 
@@ -38,6 +45,8 @@ def relu(input, inplace: bool = False):
 
 
 class LeakyReLU(Function):
+    """y = x if x > 0 else slope * x; dx = g * (1 if x > 0 else slope)."""
+
     __slots__ = ()
 
     @staticmethod
@@ -59,6 +68,8 @@ def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
 
 
 class Sigmoid(Function):
+    """y = 1 / (1 + exp(-x)); dx = g * y * (1 - y)."""
+
     __slots__ = ()
 
     @staticmethod
@@ -79,6 +90,8 @@ def sigmoid(input):
 
 
 class Tanh(Function):
+    """y = tanh(x); dx = g * (1 - y^2)."""
+
     __slots__ = ()
 
     @staticmethod
@@ -99,6 +112,8 @@ def tanh(input):
 
 
 class GELU(Function):
+    """y = x * Phi(x) (erf form) or its tanh approximation; dx = g * dy/dx at x."""
+
     __slots__ = ()
 
     @staticmethod

@@ -12,6 +12,8 @@ __all__ = ["dropout"]
 
 
 class Dropout(Function):
+    """y = x * mask / (1 - p) with a native Bernoulli(1 - p) mask; dx = g * mask / (1 - p)."""
+
     __slots__ = ()
 
     @staticmethod

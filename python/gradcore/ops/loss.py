@@ -61,6 +61,10 @@ def _class_rows(input, target_arr, op: str):
 
 
 class CrossEntropy(Function):
+    """(M, C) logits, (M,) int64 targets -> loss (reduced or (M,)): fused log-softmax +
+    NLL with class weights, ignore_index and label smoothing; dx = (softmax - smoothed
+    one-hot) * weights * g, from the saved log-sum-exp."""
+
     __slots__ = ()
 
     @staticmethod
@@ -110,6 +114,9 @@ def cross_entropy(
 
 
 class NLLLoss(Function):
+    """(M, C) log-probabilities, (M,) int64 targets -> -w[t] * x[t] (reduced or (M,));
+    dx = -w[t] * g at the target class, zero elsewhere."""
+
     __slots__ = ()
 
     @staticmethod
@@ -180,6 +187,9 @@ def _same_shape(input, target, op):
 
 
 class PointwiseLoss(Function):
+    """MSE (which=0): (x - t)^2, L1 (which=1): |x - t|, reduced by `reduction`;
+    dx = 2 (x - t) g or sign(x - t) g (divided by n for "mean"); dt = -dx."""
+
     __slots__ = ()
 
     @staticmethod
@@ -214,6 +224,9 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mea
 
 
 class BCEWithLogits(Function):
+    """loss = -w [pw t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))], stable form;
+    dx = w [(pw t + 1 - t) sigmoid(x) - pw t] g."""
+
     __slots__ = ()
 
     @staticmethod

@@ -29,16 +29,31 @@ def _gemm_operand(a):
 
 
 def mm(kern, a, b, ta: bool = False, tb: bool = False):
-    """op(a) @ op(b) of 2-d arrays by the kernel table `kern`'s gemm (op: transpose when ta/tb), as a new array. Operands
-    that are not C-contiguous are passed as transposes (F-contiguous) or copied first, so
-    the binding is called once and its errors are about the values, not the layout."""
-    if not a.flags.c_contiguous:
-        a, t = _gemm_operand(a)
-        ta ^= t
-    if not b.flags.c_contiguous:
-        b, t = _gemm_operand(b)
-        tb ^= t
-    return kern.gemm(a, b, None, ta, tb)
+    """op(a) @ op(b) of 2-d arrays by the kernel table `kern`'s gemm (op: transpose when
+    ta/tb), as a new array. The binding takes any row-major layout with unit inner stride;
+    when it rejects a layout, operands are passed as transposes (F-contiguous) or copied and
+    the call is made once more, but only for operands that are otherwise valid (2-d, one
+    float dtype, inner sizes that agree), so invalid input reaches the binding once."""
+    try:
+        return kern.gemm(a, b, None, ta, tb)
+    except ValueError:
+        if not _only_layout_is_wrong(a, b, ta, tb):
+            raise
+    a2, t1 = _gemm_operand(a)
+    b2, t2 = _gemm_operand(b)
+    return kern.gemm(a2, b2, None, ta ^ t1, tb ^ t2)
+
+
+def _only_layout_is_wrong(a, b, ta: bool, tb: bool) -> bool:
+    """True when gemm(a, b) is valid but for the operands' strides."""
+    return (
+        a.ndim == 2
+        and b.ndim == 2
+        and a.dtype == b.dtype
+        and a.dtype.kind == "f"
+        and a.shape[0 if ta else 1] == b.shape[1 if tb else 0]
+        and not (a.flags.c_contiguous and b.flags.c_contiguous)
+    )
 
 
 class MatMul2d(Function):

@@ -16,6 +16,9 @@ __all__ = ["batch_norm"]
 
 
 class BatchNorm(Function):
+    """(N, C, *) x, per-channel w, b -> y = (x - mean) * invstd * w + b; backward from
+    the saved mean/invstd (batch statistics in training, running ones in eval)."""
+
     __slots__ = ()
 
     @staticmethod

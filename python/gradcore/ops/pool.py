@@ -19,6 +19,9 @@ __all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]
 
 
 class MaxPool2d(Function):
+    """(N, C, H, W) -> (N, C, OH, OW) window maxima and their flat argmax indices;
+    dx = g scattered to the argmax positions."""
+
     __slots__ = ()
 
     @staticmethod
@@ -54,6 +57,9 @@ def max_pool2d(
 
 
 class AvgPool2d(Function):
+    """(N, C, H, W) -> (N, C, OH, OW) window means (divisor: window size, with or
+    without padding, or divisor_override); dx = g / divisor spread over each window."""
+
     __slots__ = ()
 
     @staticmethod
@@ -95,6 +101,9 @@ def avg_pool2d(
 
 
 class AdaptiveAvgPool2d(Function):
+    """(N, C, H, W) -> (N, C, oh, ow) means over PyTorch's adaptive windows;
+    dx = g / window size spread over each window."""
+
     __slots__ = ()
 
     @staticmethod

@@ -28,6 +28,9 @@ def _from_rows(y2: np.ndarray, moved_shape, dim: int, ndim: int):
 
 
 class Softmax(Function):
+    """softmax (log=False) or log_softmax along `dim`; backward per row:
+    dx = y (g - sum(g y)) or g - exp(y) sum(g)."""
+
     __slots__ = ()
 
     @staticmethod
