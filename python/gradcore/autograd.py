@@ -229,37 +229,48 @@ def _apply_profiled(cls, args: tuple):
 
 
 def _apply_general(cls, ctx, args: tuple):
-    """Function.apply for any arguments: one loop over them (Tensors -> arrays + parents)."""
-    raw = []
-    nxt = []
+    """Function.apply for any arguments: one pass replaces Tensors by their arrays (and
+    checks their devices); the parents are collected only when a node is recorded."""
+    raw = list(args)
     record = False
     storage = None
+    i = 0
     for a in args:
         if isinstance(a, Tensor):
             d = a._data
-            raw.append(d)
+            raw[i] = d
             if storage is None:
                 storage = d.__class__
             elif d.__class__ is not storage:
                 _check_same_device(cls, args)
             if a.requires_grad:
-                fn = a.grad_fn
-                nxt.append(a if fn is None else fn)
                 record = True
-            else:
-                nxt.append(None)
-        else:
-            raw.append(a)
-            nxt.append(None)
+        i += 1
     if record and _grad_enabled:
+        nxt = [
+            (a if a.grad_fn is None else a.grad_fn)
+            if isinstance(a, Tensor) and a.requires_grad
+            else None
+            for a in args
+        ]
         ctx.needs_input_grad = tuple([p is not None for p in nxt])
         ctx._g = None
         ctx._retained = None
         ctx.next_functions = nxt
-        return _output(cls, ctx, cls.forward(ctx, *raw), True)
-    n = len(raw)
-    ctx.needs_input_grad = _NO_GRADS[n] if n < 8 else (False,) * n
-    return _output(cls, ctx, cls.forward(ctx, *raw), False)
+        out = cls.forward(ctx, *raw)
+    else:
+        n = len(raw)
+        ctx.needs_input_grad = _NO_GRADS[n] if n < 8 else (False,) * n
+        out = cls.forward(ctx, *raw)
+        record = False
+    if out.__class__ is not _ndarray or _anomaly:
+        return _output(cls, ctx, out, record)
+    t = _new(Tensor)  # wrap(out, record, ctx), inlined
+    t._data = out
+    t.requires_grad = record
+    t.grad = None
+    t.grad_fn = ctx if record else None
+    return t
 
 
 def _check_same_device(cls, args: tuple) -> None:
