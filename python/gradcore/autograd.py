@@ -1,4 +1,4 @@
-# long-file: Function, backward engine, modes, gradcheck (issue 15 reworks Function.apply)
+# long-file: Function.apply (the one recording path), the backward engine, grad/anomaly modes and gradcheck read the same module globals (_grad_enabled, _anomaly) on the hot path
 """Define-by-run autograd: Function (forward/backward with ctx), the backward engine,
 grad modes (no_grad / enable_grad), anomaly detection and gradcheck.
 
@@ -32,6 +32,7 @@ import numpy as np
 
 from gradcore import _C
 from gradcore import profiler as _profiler
+from gradcore.devices import device_of
 
 __all__ = [
     "Function",
@@ -45,15 +46,46 @@ __all__ = [
     "is_anomaly_enabled",
     "gradcheck",
     "GradcheckError",
+    "register_tensor_type",
+    "wrap",
 ]
 
 # Module-level flags: read with one LOAD_GLOBAL on the hot path.
 _grad_enabled = True
 _anomaly = False
 
-# Set by gradcore.tensor on import (avoids a circular import).
+# The Tensor type, registered by gradcore.tensor on import (see register_tensor_type).
 Tensor: Any = None
-_wrap: Any = None
+_new = object.__new__
+
+
+def register_tensor_type(cls: type) -> None:
+    """Register the Tensor class that Function.apply and `wrap` create.
+
+    Why a registration: the dependency order is autograd -> ops -> tensor, so neither this
+    module nor gradcore.ops may import gradcore.tensor (tensor.py imports the ops for its
+    methods). gradcore.tensor defines the class and calls this once at import; from then on
+    `autograd.Tensor` is that class and `wrap` builds its instances. Code below tensor.py
+    (the ops) creates Tensors only through `wrap` / Function.apply and tests for them with
+    `isinstance(x, autograd.Tensor)`.
+    """
+    global Tensor
+    Tensor = cls
+
+
+def wrap(arr, requires_grad: bool = False, grad_fn=None):
+    """A Tensor around the array `arr` as is (no copy, no dtype conversion): the internal
+    constructor that ops and modules use. `grad_fn` is the graph node that made it (or None
+    for a leaf); `requires_grad` must be True whenever `grad_fn` is set."""
+    t = _new(Tensor)
+    t._data = arr
+    t.requires_grad = requires_grad
+    t.grad = None
+    t.grad_fn = grad_fn
+    return t
+
+
+_wrap = wrap
 
 _FREED_MSG = (
     "Trying to backward through the graph a second time (or to use saved values after they "
@@ -69,6 +101,7 @@ class Function:
         "next_functions",
         "saved_tensors",
         "needs_input_grad",
+        "kernels",
         "_g",
         "_retained",
         "__dict__",
@@ -102,95 +135,179 @@ class Function:
     # ---------------------------------------------------------------- apply
     @classmethod
     def apply(cls, *args):
-        """Run forward on the arguments' arrays, record a node when a gradient is needed."""
-        prof = _profiler._active
-        if prof is None:
-            return cls._apply(*args)
-        start = _C.profiler_now_ns()  # a Python span "<Op>.forward" around its kernels
-        try:
-            return cls._apply(*args)
-        finally:
-            prof._add_python_span(_span_name(cls, "forward"), start, _C.profiler_now_ns())
+        """Run forward on the arguments' arrays, record a node when a gradient is needed.
 
-    @classmethod
-    def _apply(cls, *args):
-        ctx = object.__new__(cls)
-        raw = []
-        nxt = []
-        record = False
-        for a in args:
-            if isinstance(a, Tensor):
-                raw.append(a._data)
-                if a.requires_grad:
-                    fn = a.grad_fn
-                    nxt.append(a if fn is None else fn)
+        The one recording path of every op: Tensors in `args` are replaced by their arrays,
+        a node (the ctx) is linked to the parents that require grad (when grad mode is on),
+        the anomaly check runs on the output, and while profiling the call is a span
+        "<Op>.forward" around its kernels. Calls with one or two arguments, all Tensors
+        (elementwise ops, matmul, activations, full sums), take a specialised path that
+        skips the general loop; the results are the same."""
+        if _profiler._active is not None:
+            return _apply_profiled(cls, args)
+        ctx = _new(cls)
+        n = len(args)
+        if n == 2:
+            a, b = args
+            if isinstance(a, Tensor) and isinstance(b, Tensor):
+                da = a._data
+                db = b._data
+                if da.__class__ is not db.__class__:
+                    _check_same_device(cls, args)
+                if (a.requires_grad or b.requires_grad) and _grad_enabled:
+                    if a.requires_grad:
+                        fa = a.grad_fn
+                        na = a if fa is None else fa
+                        if b.requires_grad:
+                            fb = b.grad_fn
+                            ctx.next_functions = (na, b if fb is None else fb)
+                            ctx.needs_input_grad = _NEEDS_AB
+                        else:
+                            ctx.next_functions = (na, None)
+                            ctx.needs_input_grad = _NEEDS_A_
+                    else:
+                        fb = b.grad_fn
+                        ctx.next_functions = (None, b if fb is None else fb)
+                        ctx.needs_input_grad = _NEEDS__B
+                    ctx._g = None
+                    ctx._retained = None
+                    out = cls.forward(ctx, da, db)
                     record = True
                 else:
-                    nxt.append(None)
+                    ctx.needs_input_grad = _NEEDS_NONE2
+                    out = cls.forward(ctx, da, db)
+                    record = False
             else:
-                raw.append(a)
-                nxt.append(None)
-        record = record and _grad_enabled
-        if record:
-            ctx.needs_input_grad = tuple([n is not None for n in nxt])
-            ctx._g = None
-            ctx._retained = None
-            out = cls.forward(ctx, *raw)
-            ctx.next_functions = nxt
+                return _apply_general(cls, ctx, args)
+        elif n == 1:
+            a = args[0]
+            if not isinstance(a, Tensor):
+                return _apply_general(cls, ctx, args)
+            if a.requires_grad and _grad_enabled:
+                fa = a.grad_fn
+                ctx.next_functions = (a if fa is None else fa,)
+                ctx.needs_input_grad = _NEEDS_A
+                ctx._g = None
+                ctx._retained = None
+                out = cls.forward(ctx, a._data)
+                record = True
+            else:
+                ctx.needs_input_grad = _NEEDS_NONE1
+                out = cls.forward(ctx, a._data)
+                record = False
         else:
-            ctx.needs_input_grad = (False,) * len(raw)
-            out = cls.forward(ctx, *raw)
+            return _apply_general(cls, ctx, args)
+        if out.__class__ is not _ndarray or _anomaly:
+            return _output(cls, ctx, out, record)
+        t = _new(Tensor)  # wrap(out, record, ctx), inlined
+        t._data = out
+        t.requires_grad = record
+        t.grad = None
+        t.grad_fn = ctx if record else None
+        return t
+
+
+_ndarray = np.ndarray
+_now_ns = _C.profiler_now_ns
+_NEEDS_A = (True,)
+_NEEDS_AB = (True, True)
+_NEEDS_A_ = (True, False)
+_NEEDS__B = (False, True)
+_NEEDS_NONE1 = (False,)
+_NEEDS_NONE2 = (False, False)
+_NO_GRADS = [(False,) * n for n in range(8)]
+
+
+def _apply_profiled(cls, args: tuple):
+    """Function.apply while profiling: the general path inside a span "<Op>.forward"."""
+    prof = _profiler._active
+    start = _now_ns()
+    try:
+        return _apply_general(cls, _new(cls), args)
+    finally:
+        prof._add_python_span(_span_name(cls, "forward"), start, _now_ns())
+
+
+def _apply_general(cls, ctx, args: tuple):
+    """Function.apply for any arguments: one pass replaces Tensors by their arrays (and
+    checks their devices); the parents are collected only when a node is recorded."""
+    raw = list(args)
+    record = False
+    storage = None
+    i = 0
+    for a in args:
+        if isinstance(a, Tensor):
+            d = a._data
+            raw[i] = d
+            if storage is None:
+                storage = d.__class__
+            elif d.__class__ is not storage:
+                _check_same_device(cls, args)
+            if a.requires_grad:
+                record = True
+        i += 1
+    if record and _grad_enabled:
+        nxt = [
+            (a if a.grad_fn is None else a.grad_fn)
+            if isinstance(a, Tensor) and a.requires_grad
+            else None
+            for a in args
+        ]
+        ctx.needs_input_grad = tuple([p is not None for p in nxt])
+        ctx._g = None
+        ctx._retained = None
+        ctx.next_functions = nxt
+        out = cls.forward(ctx, *raw)
+    else:
+        n = len(raw)
+        ctx.needs_input_grad = _NO_GRADS[n] if n < 8 else (False,) * n
+        out = cls.forward(ctx, *raw)
+        record = False
+    if out.__class__ is not _ndarray or _anomaly:
+        return _output(cls, ctx, out, record)
+    t = _new(Tensor)  # wrap(out, record, ctx), inlined
+    t._data = out
+    t.requires_grad = record
+    t.grad = None
+    t.grad_fn = ctx if record else None
+    return t
+
+
+def _check_same_device(cls, args: tuple) -> None:
+    """Raise when the Tensor arguments of op `cls` live on different devices (storages of
+    different types may still share one: an np.memmap is on the cpu like an ndarray)."""
+    devs = []
+    for a in args:
+        if isinstance(a, Tensor):
+            d = device_of(a._data)
+            if d not in devs:
+                devs.append(d)
+    if len(devs) > 1:
+        raise RuntimeError(
+            f"{_span_name(cls, 'forward').split('.')[0]}: expected all tensors on the same "
+            f"device, got tensors on {' and '.join(repr(str(d)) for d in devs)}"
+        )
+
+
+def _output(cls, ctx, out, record: bool):
+    """Wrap forward's result: an array (or a Tensor) becomes the op's output Tensor, with
+    `ctx` as its grad_fn when recording; a tuple's first element is the differentiable
+    output and the rest come back as non-differentiable Tensors."""
+    if out.__class__ is not _ndarray:
         if isinstance(out, Tensor):  # a forward written PyTorch-style
             out = out._data
-        if type(out) is tuple:
+        elif type(out) is tuple:
             out = tuple(o._data if isinstance(o, Tensor) else o for o in out)
             first = out[0]
             if _anomaly:
                 _check_finite(first, cls.__name__, "forward output")
-            res = _wrap(first, record, ctx if record else None)
-            return (res,) + tuple(_wrap(o, False, None) for o in out[1:])
-        if _anomaly:
-            _check_finite(out, cls.__name__, "forward output")
-        return _wrap(out, record, ctx if record else None)
-
-
-_new = object.__new__
-_ndarray = np.ndarray
-
-
-def _node1(cls, t):
-    """The graph node of built-in op `cls` with one Tensor input `t` that requires grad (the
-    caller checked that and grad mode): the fast path that skips Function.apply's loop."""
-    ctx = _new(cls)
-    fn = t.grad_fn
-    ctx.next_functions = (t if fn is None else fn,)
-    ctx.needs_input_grad = _NEEDS1
-    ctx._g = None
-    ctx._retained = None
-    return ctx
-
-
-def _node2(cls, a, b):
-    """Like _node1 for two Tensor inputs, at least one of which requires grad."""
-    ctx = _new(cls)
-    if a.requires_grad:
-        fa = a.grad_fn
-        na = a if fa is None else fa
-    else:
-        na = None
-    if b.requires_grad:
-        fb = b.grad_fn
-        nb = b if fb is None else fb
-    else:
-        nb = None
-    ctx.next_functions = (na, nb)
-    ctx.needs_input_grad = (na is not None, nb is not None)
-    ctx._g = None
-    ctx._retained = None
-    return ctx
-
-
-_NEEDS1 = (True,)
+            res = wrap(first, record, ctx if record else None)
+            return (res,) + tuple(wrap(o, False, None) for o in out[1:])
+    if _anomaly:
+        _check_finite(out, cls.__name__, "forward output")
+    if record:
+        return wrap(out, True, ctx)
+    return wrap(out, False, None)
 
 
 def _span_name(cls: type, phase: str) -> str:
