@@ -173,7 +173,7 @@ def test_missing_dataset_exit_3(tmp_path, no_user_data, capsys):
 def test_bad_weights(tmp_path, data_args, capsys):
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"not a file of weights")
-    assert main(["evaluate", "--weights", str(junk)] + data_args) == 1
+    assert main(["evaluate", "--weights", str(junk)] + data_args) == 2
     assert "not a readable gradcore file" in capsys.readouterr().err
     from gradcore import save
     from gradcore.models import build_model
@@ -182,7 +182,7 @@ def test_bad_weights(tmp_path, data_args, capsys):
     rc = main(
         ["evaluate", "--weights", str(tmp_path / "mlp.npz"), "--model", "cnn-small"] + data_args
     )
-    assert rc == 1
+    assert rc == 2  # a --weights file that does not fit --model is a usage error
     assert "does not fit model cnn-small" in capsys.readouterr().err
     assert main(["evaluate", "--weights", str(tmp_path / "missing.npz")]) == 2
 
