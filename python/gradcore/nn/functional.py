@@ -86,6 +86,7 @@ class _Conv2d(Function):
         x = _c(x)
         w = _c(w)
         ctx.saved_tensors = (x, w, stride, padding, dilation, groups)
+        b = None if b is None else _c(b)  # a strided view of a bias (issue 16 property test)
         return _C.conv2d_forward(x, w, b, stride, padding, dilation, groups)
 
     @staticmethod
@@ -138,6 +139,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         try:
             y = _C.conv2d_forward(x, w, b, stride, padding, dilation, groups)
         except ValueError:
+            b = None if b is None else _c(b)
             y = _C.conv2d_forward(_c(x), _c(w), b, stride, padding, dilation, groups)
         if _ag._anomaly:
             _ag._check_finite(y, "Conv2d", "forward output")
