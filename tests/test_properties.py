@@ -31,13 +31,17 @@ torch.set_num_threads(1)
 
 PROFILE = settings(
     derandomize=True,
-    max_examples=60,
+    max_examples=150,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 CLEAN_ERRORS = (ValueError, RuntimeError, TypeError)
 LAYOUTS = ("contiguous", "transposed", "sliced")
+# Left out of every strategy: integer inputs to conv2d / the pools / linear, which torch
+# computes on CPU while gradcore's kernels take float32 and float64 only (a TypeError naming
+# the dtype); and mixed float32/float64 inputs to the pointwise losses, which torch promotes
+# while gradcore raises TypeError. Both are scope decisions, reported to the integrator.
 FLOATS = (np.float32, np.float64)
 TOL = {np.dtype(np.float32): (2e-4, 2e-4), np.dtype(np.float64): (1e-9, 1e-9)}
 
@@ -263,12 +267,15 @@ def test_avg_pool2d(case, count_include_pad, divisor_override):
 @st.composite
 def linear_case(draw):
     dtype = draw(st.sampled_from(FLOATS))
+    x_dtype = dtype
+    if draw(st.integers(0, 14)) == 0:  # mixed precision: torch refuses
+        x_dtype = np.float64 if dtype == np.float32 else np.float32
     lead = draw(st.lists(st.integers(1, 4), min_size=0, max_size=2))
     n_in, n_out = draw(st.integers(1, 8)), draw(st.integers(1, 8))
     w_in = n_in + (1 if draw(st.integers(0, 9)) == 0 else 0)  # sometimes mismatched
     has_bias = draw(st.booleans())
     return {
-        "x": draw(float_input((*lead, n_in), dtype)),
+        "x": draw(float_input((*lead, n_in), x_dtype)),
         "weight": draw(float_input((n_out, w_in), dtype)),
         "bias": draw(float_input((n_out,), dtype)) if has_bias else None,
     }
@@ -330,17 +337,16 @@ def test_nll_loss(case):
 
 
 @st.composite
-def pointwise_loss_case(draw):
-    dtype = draw(st.sampled_from(FLOATS))
+def pointwise_loss_case(draw, integers: bool = True):
+    dtypes = FLOATS + ((np.int64,) if integers else ())  # torch refuses int64 losses
+    dtype = draw(st.sampled_from(dtypes))
     shape = tuple(draw(st.lists(st.integers(1, 5), min_size=1, max_size=3)))
     x = draw(float_input(shape, dtype))
     t = draw(float_input(shape, dtype, grad=draw(st.booleans())))
     return x, t, draw(st.sampled_from(REDUCTIONS))
 
 
-@PROFILE
-@given(pointwise_loss_case(), st.sampled_from(["mse_loss", "l1_loss"]))
-def test_mse_and_l1_loss(case, name):
+def _pointwise_loss(case, name: str) -> None:
     x, t, reduction = case
     check_against_torch(
         {"x": x, "t": t},
@@ -350,7 +356,19 @@ def test_mse_and_l1_loss(case, name):
 
 
 @PROFILE
-@given(pointwise_loss_case(), st.booleans(), st.booleans())
+@given(pointwise_loss_case())
+def test_mse_loss(case):
+    _pointwise_loss(case, "mse_loss")
+
+
+@PROFILE
+@given(pointwise_loss_case(integers=False))  # torch computes l1_loss of int64 (sum, none)
+def test_l1_loss(case):
+    _pointwise_loss(case, "l1_loss")
+
+
+@PROFILE
+@given(pointwise_loss_case(integers=False), st.booleans(), st.booleans())
 def test_binary_cross_entropy_with_logits(case, with_weight, with_pos_weight):
     x, t, reduction = case
     shape = x.shape
