@@ -301,9 +301,10 @@ class _Decoder:
         raise self._corrupt(f"unknown node type {kind!r}")
 
 
-def _check_entry_sizes(zf: zipfile.ZipFile, path: str) -> None:
-    """Refuse .npy entries whose header declares more bytes than the entry holds (so a
-    forged header cannot make `load` allocate terabytes before failing)."""
+def _check_entry_sizes(data: bytes, path: str) -> None:
+    """Raise FileFormatError for a .npy entry whose header declares more bytes than the entry
+    holds (run when loading ran out of memory: a forged header asks numpy for terabytes)."""
+    zf = zipfile.ZipFile(io.BytesIO(data))
     for info in zf.infolist():
         if not info.filename.endswith(".npy"):
             continue
@@ -343,7 +344,6 @@ def _load_archive(data: bytes, path: str, as_tensors: bool) -> Any:
                 f"gradcore.load: {path} is an npz archive but not a gradcore file (no "
                 f"{_FORMAT_KEY} entry); read plain npz files with numpy.load"
             )
-        _check_entry_sizes(npz.zip, path)
         version_arr = npz[_FORMAT_KEY]
         if version_arr.shape != () or version_arr.dtype.kind not in "iu":
             raise FileFormatError(
@@ -394,7 +394,13 @@ def load(path: PathLike, map_location: Any = None, *, as_tensors: bool = True) -
         return _load_archive(data, path, as_tensors)
     except FileFormatError:
         raise
-    except MemoryError:  # entry sizes are checked first: this is a genuinely large file
+    except MemoryError:
+        try:
+            _check_entry_sizes(data, path)  # a forged size: FileFormatError
+        except FileFormatError:
+            raise
+        except Exception:  # the check itself could not read the archive: keep MemoryError
+            pass
         raise
     except RecursionError:
         raise FileFormatError(
