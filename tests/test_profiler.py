@@ -220,3 +220,19 @@ def test_python_spans_cost_nothing_when_off(rng):
     with profile() as prof:
         pass
     assert prof.events == []
+
+
+def test_export_chrome_trace_bad_paths_leave_no_stray_file(rng, tmp_path):
+    """A directory, or a file in a missing directory: a clear error and no temporary file
+    anywhere (the old code left `<path>.tmp<pid>` next to the directory)."""
+    with profile() as prof:
+        _gemm(rng, 4, 4, 4)
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        prof.export_chrome_trace(str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        prof.export_chrome_trace(str(tmp_path / "missing" / "t.json"))
+    assert os.listdir(tmp_path) == []
+    assert not os.path.exists(f"{tmp_path}.tmp{os.getpid()}")
+    prof.export_chrome_trace(str(tmp_path / "t.json"))
+    assert os.listdir(tmp_path) == ["t.json"]
+    assert json.loads((tmp_path / "t.json").read_text())["traceEvents"]

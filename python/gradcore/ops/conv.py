@@ -32,6 +32,8 @@ class Conv2d(Function):
             x = np.ascontiguousarray(x)
         if not w.flags.c_contiguous:
             w = np.ascontiguousarray(w)
+        if b is not None and not b.flags.c_contiguous:  # a strided view of a bias
+            b = np.ascontiguousarray(b)
         ctx.saved_tensors = (x, w, geom)
         return kern.conv2d_forward(x, w, b, *geom)
 
