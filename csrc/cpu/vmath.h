@@ -14,7 +14,7 @@
 // outputs and returns 0 where the exact result is below FLT_MIN (the flush-to-zero value);
 // tanh_f32 is within 1-2 ulp.
 //
-// Files that use these compile without -ftrapping-math (#pragma GCC optimize
+// Files whose loops call exp/tanh/erfc compile without -ftrapping-math (#pragma GCC optimize
 // ("no-trapping-math") at the top of the .cpp) so that g++ may if-convert the remaining
 // selects; values are unaffected.
 #pragma once
