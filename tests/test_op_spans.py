@@ -41,6 +41,7 @@ CASES = {
     "relu": ("ReLU", lambda r: F.relu(_t(r, 4, 5))),
     "leaky_relu": ("LeakyReLU", lambda r: F.leaky_relu(_t(r, 4, 5))),
     "sigmoid": ("Sigmoid", lambda r: F.sigmoid(_t(r, 4, 5))),
+    "silu": ("SiLU", lambda r: F.silu(_t(r, 4, 5))),
     "tanh": ("Tanh", lambda r: F.tanh(_t(r, 4, 5))),
     "gelu": ("GELU", lambda r: F.gelu(_t(r, 4, 5))),
     "softmax": ("Softmax", lambda r: F.softmax(_t(r, 4, 5), 1)),

@@ -95,6 +95,18 @@ void gelu_backward(const T* dy, const T* x, T* dx, int64_t n, bool approximate) 
   run_loop(k, ActivationArgs<T>{x, nullptr, dy, dx, T(0)}, n);
 }
 
+template <typename T>
+void silu_forward(const T* x, T* y, int64_t n) {
+  GC_PROFILE_SCOPE("silu_forward", 5.0 * n, 2.0 * n * sizeof(T), {n});
+  run_loop(ActivationLoop::kSiluForward, ActivationArgs<T>{x, nullptr, nullptr, y, T(0)}, n);
+}
+
+template <typename T>
+void silu_backward(const T* dy, const T* x, T* dx, int64_t n) {
+  GC_PROFILE_SCOPE("silu_backward", 9.0 * n, 3.0 * n * sizeof(T), {n});
+  run_loop(ActivationLoop::kSiluBackward, ActivationArgs<T>{x, nullptr, dy, dx, T(0)}, n);
+}
+
 #define GC_INSTANTIATE(T)                                                   \
   template void relu_forward<T>(const T*, T*, int64_t);                     \
   template void relu_backward<T>(const T*, const T*, T*, int64_t);          \
@@ -105,7 +117,9 @@ void gelu_backward(const T* dy, const T* x, T* dx, int64_t n, bool approximate) 
   template void tanh_forward<T>(const T*, T*, int64_t);                     \
   template void tanh_backward<T>(const T*, const T*, T*, int64_t);          \
   template void gelu_forward<T>(const T*, T*, int64_t, bool);               \
-  template void gelu_backward<T>(const T*, const T*, T*, int64_t, bool);
+  template void gelu_backward<T>(const T*, const T*, T*, int64_t, bool);    \
+  template void silu_forward<T>(const T*, T*, int64_t);                     \
+  template void silu_backward<T>(const T*, const T*, T*, int64_t);
 GC_INSTANTIATE(float)
 GC_INSTANTIATE(double)
 #undef GC_INSTANTIATE

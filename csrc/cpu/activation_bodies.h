@@ -26,6 +26,8 @@ enum class ActivationLoop : int {
   kGeluErfBackward,
   kGeluTanhForward,  // gelu_forward(approximate = true)
   kGeluTanhBackward,
+  kSiluForward,
+  kSiluBackward,
 };
 
 // The arrays (n elements each, elements [lo, hi) touched) and scalar of one activation call.
@@ -189,6 +191,33 @@ inline void gelu_tanh_backward_loop(const ActivationArgs<T>& a, int64_t lo, int6
   }
 }
 
+// out = x sigma(x), sigma(x) = 1 / (1 + exp(-x)) from e = exp(-|x|) as in sigmoid_forward_loop.
+template <typename T>
+inline void silu_forward_loop(const ActivationArgs<T>& a, int64_t lo, int64_t hi) {
+  const T* x = a.x;
+  T* y = a.out;
+  for (int64_t i = lo; i < hi; ++i) {
+    const T v = x[i];
+    const T e = vexp(-vabs(v));
+    const T s = T(1) / (T(1) + e);
+    y[i] = v * (v >= T(0) ? s : e * s);  // NaN: e is NaN, so y is NaN
+  }
+}
+
+// out = dy sigma(x) (1 + x (1 - sigma(x))) (PyTorch's silu_backward).
+template <typename T>
+inline void silu_backward_loop(const ActivationArgs<T>& a, int64_t lo, int64_t hi) {
+  const T *dy = a.dy, *x = a.x;
+  T* dx = a.out;
+  for (int64_t i = lo; i < hi; ++i) {
+    const T v = x[i];
+    const T e = vexp(-vabs(v));
+    const T r = T(1) / (T(1) + e);
+    const T s = v >= T(0) ? r : e * r;
+    dx[i] = dy[i] * s * (T(1) + v * (T(1) - s));
+  }
+}
+
 // Runs loop k over elements [lo, hi).
 template <typename T>
 inline void activation_loop_body(ActivationLoop k, const ActivationArgs<T>& a, int64_t lo,
@@ -218,6 +247,10 @@ inline void activation_loop_body(ActivationLoop k, const ActivationArgs<T>& a, i
       return gelu_tanh_forward_loop(a, lo, hi);
     case ActivationLoop::kGeluTanhBackward:
       return gelu_tanh_backward_loop(a, lo, hi);
+    case ActivationLoop::kSiluForward:
+      return silu_forward_loop(a, lo, hi);
+    case ActivationLoop::kSiluBackward:
+      return silu_backward_loop(a, lo, hi);
   }
 }
 

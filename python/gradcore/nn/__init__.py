@@ -3,7 +3,16 @@
 from importlib.util import find_spec as _find_spec
 
 from gradcore.nn import functional, init
-from gradcore.nn.activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from gradcore.nn.activation import (
+    GELU,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Tanh,
+)
 from gradcore.nn.blocks import BasicBlock
 from gradcore.nn.conv import Conv2d
 from gradcore.nn.conv_transpose import ConvTranspose2d
@@ -31,6 +40,7 @@ __all__ = [
     "Dropout",
     "Flatten",
     "GELU",
+    "SiLU",
     "Identity",
     "L1Loss",
     "LeakyReLU",

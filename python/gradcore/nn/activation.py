@@ -1,11 +1,11 @@
-"""Activation layers: ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, LogSoftmax."""
+"""Activation layers: ReLU, LeakyReLU, Sigmoid, SiLU, Tanh, GELU, Softmax, LogSoftmax."""
 
 from __future__ import annotations
 
 from gradcore.nn import functional as F
 from gradcore.nn.module import Module
 
-__all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax"]
+__all__ = ["ReLU", "LeakyReLU", "Sigmoid", "SiLU", "Tanh", "GELU", "Softmax", "LogSoftmax"]
 
 
 class ReLU(Module):
@@ -36,6 +36,20 @@ class LeakyReLU(Module):
 class Sigmoid(Module):
     def forward(self, x):
         return F.sigmoid(x)
+
+
+class SiLU(Module):
+    """y = x * sigmoid(x) (PyTorch's nn.SiLU)."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x):
+        return F.silu(x)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 class Tanh(Module):

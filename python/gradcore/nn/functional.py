@@ -1,7 +1,7 @@
 """Differentiable operations with PyTorch's names, arguments and defaults: an import-only
 facade over gradcore.ops (one module per op family; see gradcore/ops/__init__.py)."""
 
-from gradcore.ops.activation import gelu, leaky_relu, relu, sigmoid, tanh
+from gradcore.ops.activation import gelu, leaky_relu, relu, sigmoid, silu, tanh
 from gradcore.ops.conv import conv2d
 from gradcore.ops.conv_transpose import conv_transpose2d
 from gradcore.ops.dropout import dropout
@@ -32,6 +32,7 @@ __all__ = [
     "sigmoid",
     "tanh",
     "gelu",
+    "silu",
     "softmax",
     "log_softmax",
     "dropout",

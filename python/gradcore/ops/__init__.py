@@ -4,7 +4,7 @@
     shape        reshape permute cat ...  matmul      matmul (2-d, batched, 1-d)
     linear       linear                  conv        conv2d
     conv_transpose  conv_transpose2d
-    pool         max/avg/adaptive pool   activation  relu leaky_relu sigmoid tanh gelu
+    pool         max/avg/adaptive pool   activation  relu leaky_relu sigmoid silu tanh gelu
     softmax      softmax log_softmax     dropout     dropout
     norm         batch_norm              loss        cross_entropy nll mse l1 bce
 

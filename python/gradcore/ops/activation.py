@@ -13,7 +13,7 @@ from gradcore.autograd import Function
 from gradcore.devices import KERNELS
 from gradcore.ops.arrays import contiguous
 
-__all__ = ["relu", "leaky_relu", "sigmoid", "tanh", "gelu"]
+__all__ = ["relu", "leaky_relu", "sigmoid", "silu", "tanh", "gelu"]
 
 
 class ReLU(Function):
@@ -87,6 +87,29 @@ class Sigmoid(Function):
 
 def sigmoid(input):
     return Sigmoid.apply(input)
+
+
+class SiLU(Function):
+    """y = x * sigmoid(x); dx = g * s * (1 + x * (1 - s)), s = sigmoid(x) (from the saved x)."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx, x):
+        kern = ctx.kernels = KERNELS[x.__class__]
+        x = contiguous(x)
+        ctx.saved_tensors = x
+        return kern.silu_forward(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        kern = ctx.kernels
+        return kern.silu_backward(contiguous(g), ctx.saved_tensors)
+
+
+def silu(input, inplace: bool = False):
+    """x * sigmoid(x) elementwise (SiLU, also called swish)."""
+    return SiLU.apply(input)
 
 
 class Tanh(Function):
