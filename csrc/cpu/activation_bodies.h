@@ -95,17 +95,20 @@ inline void leaky_relu_backward_loop(const ActivationArgs<T>& a, int64_t lo, int
   }
 }
 
-// out = 1 / (1 + exp(-x)) from e = exp(-|x|): x >= 0 ? 1 / (1 + e) : e / (1 + e).
+// 1 / (1 + exp(-v)) from e = exp(-|v|): v >= 0 ? 1 / (1 + e) : e / (1 + e).
+template <typename T>
+inline T stable_sigmoid(T v) {
+  const T e = vexp(-vabs(v));  // in (0, 1]: never overflows
+  const T s = T(1) / (T(1) + e);
+  return v >= T(0) ? s : e * s;  // NaN: e is NaN, so both branches give NaN
+}
+
+// out = sigmoid(x) (stable_sigmoid).
 template <typename T>
 inline void sigmoid_forward_loop(const ActivationArgs<T>& a, int64_t lo, int64_t hi) {
   const T* x = a.x;
   T* y = a.out;
-  for (int64_t i = lo; i < hi; ++i) {
-    const T v = x[i];
-    const T e = vexp(-vabs(v));  // in (0, 1]: never overflows
-    const T s = T(1) / (T(1) + e);
-    y[i] = v >= T(0) ? s : e * s;  // NaN: e is NaN, so both branches give NaN
-  }
+  for (int64_t i = lo; i < hi; ++i) y[i] = stable_sigmoid(x[i]);
 }
 
 // out = dy (1 - y) y.
@@ -191,17 +194,12 @@ inline void gelu_tanh_backward_loop(const ActivationArgs<T>& a, int64_t lo, int6
   }
 }
 
-// out = x sigma(x), sigma(x) = 1 / (1 + exp(-x)) from e = exp(-|x|) as in sigmoid_forward_loop.
+// out = x sigmoid(x) (NaN and -inf give NaN, as PyTorch).
 template <typename T>
 inline void silu_forward_loop(const ActivationArgs<T>& a, int64_t lo, int64_t hi) {
   const T* x = a.x;
   T* y = a.out;
-  for (int64_t i = lo; i < hi; ++i) {
-    const T v = x[i];
-    const T e = vexp(-vabs(v));
-    const T s = T(1) / (T(1) + e);
-    y[i] = v * (v >= T(0) ? s : e * s);  // NaN: e is NaN, so y is NaN
-  }
+  for (int64_t i = lo; i < hi; ++i) y[i] = x[i] * stable_sigmoid(x[i]);
 }
 
 // out = dy sigma(x) (1 + x (1 - sigma(x))) (PyTorch's silu_backward).
@@ -211,9 +209,7 @@ inline void silu_backward_loop(const ActivationArgs<T>& a, int64_t lo, int64_t h
   T* dx = a.out;
   for (int64_t i = lo; i < hi; ++i) {
     const T v = x[i];
-    const T e = vexp(-vabs(v));
-    const T r = T(1) / (T(1) + e);
-    const T s = v >= T(0) ? r : e * r;
+    const T s = stable_sigmoid(v);
     dx[i] = dy[i] * s * (T(1) + v * (T(1) - s));
   }
 }
