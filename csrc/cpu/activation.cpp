@@ -6,6 +6,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <type_traits>
 
 #include "cpu/elementwise.h"
 #include "cpu/vmath.h"
@@ -22,10 +26,24 @@ inline void for_each_index(int64_t n, const F& f) {
   parallel_for(n, kElementwiseGrain, [&](int64_t lo, int64_t hi) { simd_loop(avx2, lo, hi, f); });
 }
 
-// relu that propagates NaN: NaN < 0 is false, so NaN is returned unchanged.
+// v's magnitude is a nonzero denormal (exponent bits 0, mantissa bits not all 0), read from
+// the bits: with flush-to-zero on (DAZ, see core/fpmode.h) comparisons see denormals as 0.
+template <typename T>
+inline bool is_denormal_bits(T v) {
+  using U = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+  U u, min_normal;
+  const T tiny = std::numeric_limits<T>::min();
+  std::memcpy(&u, &v, sizeof u);
+  std::memcpy(&min_normal, &tiny, sizeof u);
+  u &= ~(U(1) << (8 * sizeof(U) - 1));
+  return u != 0 && u < min_normal;
+}
+
+// relu that propagates NaN: NaN < 0 is false, so NaN is returned unchanged. A negative
+// denormal gives 0 also under DAZ (where `v < 0` is false for it), as without it.
 template <typename T>
 inline T relu1(T v) {
-  return v < T(0) ? T(0) : v;
+  return (v < T(0) || (std::signbit(v) && is_denormal_bits(v))) ? T(0) : v;
 }
 
 }  // namespace
@@ -41,7 +59,8 @@ void relu_backward(const T* dy, const T* y, T* dx, int64_t n) {
   GC_PROFILE_SCOPE("relu_backward", n, 3.0 * n * sizeof(T), {n});
   for_each_index(n, [=](int64_t i) {
     const T g = dy[i];  // loaded unconditionally so the select vectorises
-    dx[i] = y[i] <= T(0) ? T(0) : g;
+    const T v = y[i];   // a positive denormal output passes g also under DAZ
+    dx[i] = (v <= T(0) && !(!std::signbit(v) && is_denormal_bits(v))) ? T(0) : g;
   });
 }
 
