@@ -9,7 +9,6 @@ from conftest import assert_allclose
 import gradcore as gc
 import gradcore.nn.functional as F
 from gradcore import nn
-from gradcore.versions import version
 
 MODIFIED = "modified by an inplace operation"
 
@@ -303,8 +302,9 @@ def test_versions_of_fresh_storages_are_zero_and_entries_are_dropped():
     a = np.zeros(3)
     t = gc.from_numpy(a)
     t.add_(1.0)
+    from gradcore.versions import COUNTERS, version
+
     assert version(a) == 1 and version(a[1:]) == 1
-    from gradcore.versions import COUNTERS
 
     key = id(a)
     assert key in COUNTERS
