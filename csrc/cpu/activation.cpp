@@ -26,24 +26,47 @@ inline void for_each_index(int64_t n, const F& f) {
   parallel_for(n, kElementwiseGrain, [&](int64_t lo, int64_t hi) { simd_loop(avx2, lo, hi, f); });
 }
 
-// v's magnitude is a nonzero denormal (exponent bits 0, mantissa bits not all 0), read from
-// the bits: with flush-to-zero on (DAZ, see core/fpmode.h) comparisons see denormals as 0.
+// relu on the bit patterns, read as a signed integer of the value's width: the integer's
+// sign is the sign bit and every negative non-NaN value (and -0) has bits <= those of -inf.
+// Integer compares are not changed by DAZ (flush-to-zero on, see core/fpmode.h), under which
+// float compares see denormals as 0 (relu(-1e-40) would stay -1e-40, and the gradient at
+// +1e-40 would be 0); the results below are IEEE's with and without it, branch-free.
 template <typename T>
-inline bool is_denormal_bits(T v) {
-  using U = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
-  U u, min_normal;
-  const T tiny = std::numeric_limits<T>::min();
-  std::memcpy(&u, &v, sizeof u);
-  std::memcpy(&min_normal, &tiny, sizeof u);
-  u &= ~(U(1) << (8 * sizeof(U) - 1));
-  return u != 0 && u < min_normal;
+using SignedBits = std::conditional_t<sizeof(T) == 4, std::int32_t, std::int64_t>;
+
+template <typename T>
+constexpr SignedBits<T> kNegInfBits =
+    sizeof(T) == 4 ? SignedBits<T>(std::int32_t(0xFF800000u))
+                   : SignedBits<T>(std::int64_t(0xFFF0000000000000ull));
+
+template <typename T>
+__attribute__((always_inline)) inline SignedBits<T> bits_of(T v) {
+  SignedBits<T> i;
+  std::memcpy(&i, &v, sizeof i);
+  return i;
 }
 
-// relu that propagates NaN: NaN < 0 is false, so NaN is returned unchanged. A negative
-// denormal gives 0 also under DAZ (where `v < 0` is false for it), as without it.
 template <typename T>
-inline T relu1(T v) {
-  return (v < T(0) || (std::signbit(v) && is_denormal_bits(v))) ? T(0) : v;
+__attribute__((always_inline)) inline T from_bits(SignedBits<T> i) {
+  T v;
+  std::memcpy(&v, &i, sizeof v);
+  return v;
+}
+
+// relu that propagates NaN: v < 0 (negative, not -0, not NaN) gives +0, anything else v.
+template <typename T>
+__attribute__((always_inline)) inline T relu1(T v) {
+  const SignedBits<T> i = bits_of(v);
+  const bool negative = (i > std::numeric_limits<SignedBits<T>>::min()) & (i <= kNegInfBits<T>);
+  return from_bits<T>(i & ~(-static_cast<SignedBits<T>>(negative)));
+}
+
+// relu's gradient: 0 where y <= 0 (+-0 or negative, not NaN), else g.
+template <typename T>
+__attribute__((always_inline)) inline T relu_grad1(T g, T y) {
+  const SignedBits<T> i = bits_of(y);
+  const bool at_or_below_zero = (i == 0) | (i <= kNegInfBits<T>);
+  return from_bits<T>(bits_of(g) & ~(-static_cast<SignedBits<T>>(at_or_below_zero)));
 }
 
 }  // namespace
@@ -57,11 +80,7 @@ void relu_forward(const T* x, T* y, int64_t n) {
 template <typename T>
 void relu_backward(const T* dy, const T* y, T* dx, int64_t n) {
   GC_PROFILE_SCOPE("relu_backward", n, 3.0 * n * sizeof(T), {n});
-  for_each_index(n, [=](int64_t i) {
-    const T g = dy[i];  // loaded unconditionally so the select vectorises
-    const T v = y[i];   // a positive denormal output passes g also under DAZ
-    dx[i] = (v <= T(0) && !(!std::signbit(v) && is_denormal_bits(v))) ? T(0) : g;
-  });
+  for_each_index(n, [=](int64_t i) { dx[i] = relu_grad1(dy[i], y[i]); });
 }
 
 template <typename T>

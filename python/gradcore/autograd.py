@@ -89,10 +89,13 @@ def _set_grad_mode(mode: bool) -> bool:
     m = _modes
     prev = m.grad_enabled
     if prev != mode:
-        with _modes_lock:
-            m.grad_enabled = mode
-            _grad_off_threads += -1 if mode else 1
-            _grad_everywhere = _grad_off_threads == 0
+        lock = _modes_lock
+        lock.acquire()
+        m.grad_enabled = mode
+        n = _grad_off_threads - 1 if mode else _grad_off_threads + 1
+        _grad_off_threads = n
+        _grad_everywhere = not n
+        lock.release()
     return prev
 
 

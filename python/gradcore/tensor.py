@@ -158,7 +158,8 @@ class Tensor:
     __hash__ = object.__hash__
 
     def numpy(self) -> np.ndarray:
-        """The storage itself (shares memory; writes are visible to the tensor)."""
+        """The storage itself (shares memory; writes are visible to the tensor, but autograd
+        cannot see them: they do not bump the storage's version, see gradcore.versions)."""
         return self._data
 
     def __array__(self, dtype=None, copy=None):
