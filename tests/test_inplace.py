@@ -310,3 +310,30 @@ def test_versions_of_fresh_storages_are_zero_and_entries_are_dropped():
     assert key in COUNTERS
     del t, a
     assert key not in COUNTERS
+
+
+def test_expected_version_counts_the_writes_before_the_save():
+    w = gc.tensor([3.0, 4.0], requires_grad=True)
+    with gc.no_grad():
+        w.add_(1.0)
+    y = (gc.tensor([1.0, 2.0], requires_grad=True) * w).sum()
+    with gc.no_grad():
+        w.mul_(2.0)
+        w.mul_(2.0)
+    with pytest.raises(RuntimeError, match="is at version 3; expected version 1 instead"):
+        y.backward()
+
+
+def test_training_with_batch_norm_and_an_optimizer_raises_nothing():
+    # running statistics and optimizer steps write in place between recordings
+    gc.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2))
+    opt = gc.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    x = gc.randn(4, 1, 5, 5)
+    for _ in range(3):
+        opt.zero_grad()
+        out = model(x)
+        out += 1.0  # the batch norm output: saved by no node
+        (F.relu(out) ** 2).mean().backward()
+        opt.step()
+    assert model[1].running_mean._version == 3

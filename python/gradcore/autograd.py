@@ -30,9 +30,10 @@ off) and `_anomaly_anywhere` (some thread has anomaly on); only when the flag al
 answer is the thread-local state read.
 
 Saved arrays are checked against in-place writes (gradcore.versions): while recording,
-and only once some storage has been written in place, a node notes the versions of the
-arrays it saved; before its backward runs they must be unchanged, else a RuntimeError
-names the array (PyTorch's "modified by an inplace operation" error).
+and only once some storage has been written in place, a node notes the write clock; before
+its backward runs, if writes happened since, the arrays it saved must not be among the
+written storages, else a RuntimeError names the array (PyTorch's "modified by an inplace
+operation" error).
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ from gradcore import _C
 from gradcore import profiler as _profiler
 from gradcore.devices import device_of
 from gradcore.versions import COUNTERS as _counters
-from gradcore.versions import version as _version
+from gradcore.versions import EPOCH as _epoch
+from gradcore.versions import written_since
 
 __all__ = [
     "Function",
@@ -167,9 +169,10 @@ class Function:
 
     # Tensors have `_is_node = False`; this tells the engine a parent is a node, not a leaf.
     _is_node = True
-    # {position in saved_tensors: storage version when saved} for saved arrays whose
-    # storage was not at version 0 (None: all at version 0); see _note_versions.
-    _saved_versions = None
+    # The write clock (gradcore.versions.EPOCH) when the node was recorded; -1: before any
+    # write (the registry of written storages was empty). Backward checks the saved arrays
+    # of a node whose clock is behind.
+    _saved_epoch = -1
     # True for ops whose output is a view of their input's storage (reshape, permute,
     # slicing): an in-place op on such an output is refused (see gradcore.ops.inplace).
     _makes_view = False
@@ -239,7 +242,7 @@ class Function:
                     ctx._retained = None
                     out = cls.forward(ctx, da, db)
                     if _counters:
-                        _note_versions(ctx)
+                        ctx._saved_epoch = _epoch[0]
                     record = True
                 else:
                     ctx.needs_input_grad = _NEEDS_NONE2
@@ -259,7 +262,7 @@ class Function:
                 ctx._retained = None
                 out = cls.forward(ctx, a._data)
                 if _counters:
-                    _note_versions(ctx)
+                    ctx._saved_epoch = _epoch[0]
                 record = True
             else:
                 ctx.needs_input_grad = _NEEDS_NONE1
@@ -329,7 +332,7 @@ def _apply_general(cls, ctx, args: tuple):
         ctx.next_functions = nxt
         out = cls.forward(ctx, *raw)
         if _counters:
-            _note_versions(ctx)
+            ctx._saved_epoch = _epoch[0]
     else:
         n = len(raw)
         ctx.needs_input_grad = _NO_GRADS[n] if n < 8 else (False,) * n
@@ -354,36 +357,21 @@ def _saved_items(ctx) -> tuple:
     return saved if type(saved) is tuple else (saved,)
 
 
-def _note_versions(ctx) -> None:
-    """Record the storage versions of the arrays `ctx` saved (called while recording, once
-    some storage has been written in place; before that every version is 0)."""
-    noted = None
-    i = 0
-    for x in _saved_items(ctx):
-        if x.__class__ is _ndarray or isinstance(x, _ndarray):
-            v = _version(x)
-            if v:
-                if noted is None:
-                    noted = {}
-                noted[i] = v
-        i += 1
-    ctx._saved_versions = noted
-
-
 def _check_versions(node) -> None:
-    """Raise PyTorch's error when an array `node` saved was written in place since."""
-    noted = node._saved_versions
+    """Raise PyTorch's error when an array `node` saved was written in place after the node
+    was recorded (see gradcore.versions)."""
+    tick = node._saved_epoch
     i = 0
     for x in _saved_items(node):
         if x.__class__ is _ndarray or isinstance(x, _ndarray):
-            expected = 0 if noted is None else noted.get(i, 0)
-            now = _version(x)
-            if now != expected:
+            changed = written_since(x, tick)
+            if changed is not None:
+                now, then = changed
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified "
                     f"by an inplace operation: [{x.dtype} {list(x.shape)}], which is saved "
                     f"tensor {i} of {_span_name(type(node), 'backward').split('.')[0]}, is at "
-                    f"version {now}; expected version {expected} instead. Hint: clone() the "
+                    f"version {now}; expected version {then} instead. Hint: clone() the "
                     "tensor before changing it in place, or use the out-of-place op."
                 )
         i += 1
@@ -524,7 +512,7 @@ def _run_backward(root, g, deps: dict, retain_graph: bool, prof) -> None:
                 t = node._retained()
                 if t is not None:
                     _accumulate_leaf(t, g)
-            if _counters:  # some storage was written in place: are the saved arrays intact?
+            if _counters and node._saved_epoch != _epoch[0]:  # writes since it was recorded
                 _check_versions(node)
             if prof is None:
                 grads = node.backward(node, g)

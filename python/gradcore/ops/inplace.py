@@ -29,7 +29,7 @@ from gradcore import autograd as ag
 from gradcore.autograd import Function
 from gradcore.ops import activation, elementwise
 from gradcore.ops.arrays import const_like, unbroadcast
-from gradcore.versions import bump, version
+from gradcore.versions import EPOCH, bump, storage_root
 
 __all__ = ["iadd", "isub", "imul", "itruediv", "fill_", "zero_", "copy_", "relu_", "setitem"]
 
@@ -103,8 +103,8 @@ def _rebase(self, src, result, keep_output: bool = False):
     """Write `result` (the out-of-place op on `src`) into self's storage and make its node
     self's grad_fn. The node's saved references to the overwritten storage (`src`, when it
     is not a copy) are replaced by a stand-in of the same shape and dtype; with
-    `keep_output` the node's saved output becomes self's storage, noted at its new version
-    (so later writes to self are caught)."""
+    `keep_output` the node's saved output becomes self's storage (so later writes to self
+    are caught). The node counts as recorded after the write."""
     data = self._data
     out = result._data
     if out.shape != data.shape:
@@ -125,20 +125,28 @@ def _rebase(self, src, result, keep_output: bool = False):
         saved = None
     if saved is not None:
         items = saved if type(saved) is tuple else (saved,)
-        noted = dict(node._saved_versions or {})
+        root = storage_root(data)
         fixed = []
-        for i, x in enumerate(items):
+        stale = False
+        for x in items:
             if x is src._data and shared:
                 # the node keeps only the shape and dtype of the overwritten values (it never
                 # reads them: when it would, src is a copy), so later writes do not matter
                 x = np.broadcast_to(np.zeros((), dtype=x.dtype), x.shape)
-                noted.pop(i, None)
             elif keep_output and x is out:
                 x = data
-                noted[i] = version(data)
+            elif isinstance(x, np.ndarray) and storage_root(x) is root:
+                stale = True  # the other operand is self's storage (h.mul_(h)), as in torch
             fixed.append(x)
         node.saved_tensors = tuple(fixed) if type(saved) is tuple else fixed[0]
-        node._saved_versions = noted
+        if stale:  # the node keeps its recording time: backward raises
+            return _set_history(self, node)
+    node._saved_epoch = EPOCH[0]  # recorded just now: only this write came after it
+    return _set_history(self, node)
+
+
+def _set_history(self, node):
+    """Make `node` the grad_fn of `self` (the tensor an in-place op wrote)."""
     self.grad_fn = node
     self.requires_grad = True
     return self
