@@ -27,7 +27,10 @@ not change another thread's mode, every new thread starts with grad on and anoma
 and backward turns recording off only in the thread that runs it (restoring it after).
 The hot path reads one module flag per op: `_grad_everywhere` (no thread has grad mode
 off) and `_anomaly_anywhere` (some thread has anomaly on); only when the flag alone cannot
-answer is the thread-local state read.
+answer is the thread-local state read. (A thread that ends with grad mode still off, after a
+set_grad_enabled(False) it never undid, keeps the flag down: results stay right, and ops in
+other threads read their thread-local mode, a few tens of ns each.) Switching a mode takes a
+lock (~0.25 us), so backward() costs ~0.5 us more than with one process-wide mode.
 
 Saved arrays are checked against in-place writes (gradcore.versions): while recording,
 and only once some storage has been written in place, a node notes the write clock; before
