@@ -330,3 +330,21 @@ def test_errors_silu():
         _C.silu_backward(x, x.astype(np.float32))
     with pytest.raises(ValueError, match=r"silu_backward: dy \(4, 6\) and x \(6, 4\) must have"):
         _C.silu_backward(x, x.T.copy())
+
+
+@pytest.mark.parametrize("flush", [True, False])
+@pytest.mark.parametrize("dtype, tiny", [(np.float32, 1e-40), (np.float64, 1e-310)])
+def test_relu_of_denormals_is_torchs_with_and_without_flush_to_zero(flush, dtype, tiny):
+    # issue 16 item 9: with FTZ/DAZ on, relu(-1e-40) was -1e-40 and its gradient at +1e-40 0
+    import gradcore as gc
+
+    before = _C.flush_denormal_enabled()
+    gc.set_flush_denormal(flush)
+    try:
+        x = gc.tensor(np.array([-tiny, tiny, -1.0, 2.0, 0.0], dtype), requires_grad=True)
+        y = gc.nn.functional.relu(x)
+        np.testing.assert_array_equal(y.numpy(), np.array([0.0, tiny, 0.0, 2.0, 0.0], dtype))
+        y.sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), [0.0, 1.0, 0.0, 1.0, 0.0])
+    finally:
+        gc.set_flush_denormal(before)

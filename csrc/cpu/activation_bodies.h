@@ -6,7 +6,7 @@
 // rule: CMakeLists.txt, "ISA files"). The two builds may differ in the last bit (FMA
 // contraction), never between thread counts. Formulas: activation.h.
 #pragma once
-#include <cstdint>
+#include <cstdint>  // int32_t, int64_t, INT32_MIN, INT64_MIN
 
 #include "cpu/vmath.h"
 
@@ -48,25 +48,64 @@ constexpr double kGeluPdf = 0.39894228040143267794;   // 1/sqrt(2*pi)
 constexpr double kGeluBeta = 0.79788456080286535588;  // sqrt(2/pi)
 constexpr double kGeluKappa = 0.044715;
 
-// out = max(x, 0), NaN propagating: NaN < 0 is false, so NaN is returned unchanged.
+// relu works on the bit patterns, read as a signed integer of the value's width: the
+// integer's sign is the sign bit, and every negative non-NaN value (and -0) has bits <= those
+// of -inf. Integer compares are not changed by DAZ (flush-to-zero on, core/fpmode.h), under
+// which float compares see denormals as 0 (relu(-1e-40) would stay -1e-40, and the gradient
+// at +1e-40 would be 0); the results are IEEE's with and without it, branch-free.
+template <typename T>
+struct ReluBits;
+template <>
+struct ReluBits<float> {
+  using Int = int32_t;
+  static constexpr Int kMin = INT32_MIN;
+  static constexpr Int kNegInf = static_cast<Int>(0xFF800000u);
+};
+template <>
+struct ReluBits<double> {
+  using Int = int64_t;
+  static constexpr Int kMin = INT64_MIN;
+  static constexpr Int kNegInf = static_cast<Int>(0xFFF0000000000000ull);
+};
+
+template <typename T>
+inline typename ReluBits<T>::Int bits_of(T v) {
+  typename ReluBits<T>::Int i;
+  __builtin_memcpy(&i, &v, sizeof i);
+  return i;
+}
+
+template <typename T>
+inline T from_bits(typename ReluBits<T>::Int i) {
+  T v;
+  __builtin_memcpy(&v, &i, sizeof v);
+  return v;
+}
+
+// out = max(x, 0): x < 0 (negative, not -0, not NaN) gives +0, anything else x (NaN
+// propagates).
 template <typename T>
 inline void relu_forward_loop(const ActivationArgs<T>& a, int64_t lo, int64_t hi) {
+  using B = ReluBits<T>;
   const T* x = a.x;
   T* y = a.out;
   for (int64_t i = lo; i < hi; ++i) {
-    const T v = x[i];
-    y[i] = v < T(0) ? T(0) : v;
+    const typename B::Int b = bits_of(x[i]);
+    const bool negative = (b > B::kMin) & (b <= B::kNegInf);
+    y[i] = from_bits<T>(b & ~(-static_cast<typename B::Int>(negative)));
   }
 }
 
-// out = y <= 0 ? 0 : dy.
+// out = y <= 0 (+-0 or negative, not NaN) ? 0 : dy.
 template <typename T>
 inline void relu_backward_loop(const ActivationArgs<T>& a, int64_t lo, int64_t hi) {
+  using B = ReluBits<T>;
   const T *dy = a.dy, *y = a.y;
   T* dx = a.out;
   for (int64_t i = lo; i < hi; ++i) {
-    const T g = dy[i];  // loaded unconditionally so the select vectorises
-    dx[i] = y[i] <= T(0) ? T(0) : g;
+    const typename B::Int b = bits_of(y[i]);
+    const bool at_or_below_zero = (b == 0) | (b <= B::kNegInf);
+    dx[i] = from_bits<T>(bits_of(dy[i]) & ~(-static_cast<typename B::Int>(at_or_below_zero)));
   }
 }
 

@@ -18,7 +18,8 @@ import numpy as np
 from gradcore import autograd as _ag
 from gradcore import devices
 from gradcore import random as _random
-from gradcore.ops import activation, elementwise, reduce
+from gradcore import versions as _versions
+from gradcore.ops import activation, elementwise, inplace, reduce
 from gradcore.ops import matmul as _matmul
 from gradcore.ops import shape as shape_ops
 from gradcore.ops import softmax as _softmax
@@ -157,7 +158,8 @@ class Tensor:
     __hash__ = object.__hash__
 
     def numpy(self) -> np.ndarray:
-        """The storage itself (shares memory; writes are visible to the tensor)."""
+        """The storage itself (shares memory; writes are visible to the tensor, but autograd
+        cannot see them: they do not bump the storage's version, see gradcore.versions)."""
         return self._data
 
     def __array__(self, dtype=None, copy=None):
@@ -188,7 +190,8 @@ class Tensor:
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and self._data.dtype.kind not in "fc":
             raise RuntimeError(
-                f"only floating point tensors can require gradients, got dtype {self._data.dtype}"
+                "only Tensors of floating point dtype can require gradients, got dtype "
+                f"{self._data.dtype}"
             )
         if not requires_grad and self.grad_fn is not None:
             raise RuntimeError("requires_grad_(False) is only allowed on leaf tensors")
@@ -213,19 +216,9 @@ class Tensor:
         retain_graph=True). A non-scalar tensor needs an explicit `gradient`."""
         _ag.backward(self, gradient, retain_graph)
 
-    def zero_(self) -> Tensor:
-        self._data[...] = 0
-        return self
-
-    def fill_(self, value) -> Tensor:
-        self._data[...] = value
-        return self
-
-    def copy_(self, src) -> Tensor:
-        """Copy `src` (Tensor or array, broadcastable) into this tensor's storage."""
-        arr = src._data if isinstance(src, Tensor) else _asarray(src)
-        np.copyto(self._data, arr, casting="same_kind")
-        return self
+    zero_ = inplace.zero_
+    fill_ = inplace.fill_
+    copy_ = inplace.copy_
 
     def is_contiguous(self) -> bool:
         return self._data.flags.c_contiguous
@@ -365,12 +358,7 @@ class Tensor:
         return self.T
 
     def __setitem__(self, idx, value):
-        if self.requires_grad and _ag.is_grad_enabled():
-            raise RuntimeError(
-                "in-place assignment to a tensor that requires grad is not supported "
-                "(use gradcore.no_grad())"
-            )
-        self._data[shape_ops.index_arg(idx)] = value._data if isinstance(value, Tensor) else value
+        inplace.setitem(self, shape_ops.index_arg(idx), value)
 
     sum = reduce.sum
     mean = reduce.mean
@@ -391,43 +379,18 @@ class Tensor:
     def log_softmax(self, dim: int):
         return _softmax.log_softmax(self, dim)
 
-    # ------------------------------------------------------ in-place helpers
-    # (no autograd; for parameter updates under no_grad, like PyTorch's in-place ops)
-    def _inplace_check(self):
-        if self.requires_grad and _ag.is_grad_enabled() and self.grad_fn is None:
-            raise RuntimeError(
-                "a leaf Variable that requires grad is being used in an in-place operation "
-                "(wrap the update in gradcore.no_grad())"
-            )
+    # ---------------------------------------- in-place ops (gradcore.ops.inplace)
+    __iadd__ = add_ = inplace.iadd
+    __isub__ = sub_ = inplace.isub
+    __imul__ = mul_ = inplace.imul
+    __itruediv__ = div_ = inplace.itruediv
+    relu_ = inplace.relu_
 
-    def __iadd__(self, other):
-        self._inplace_check()
-        self._data += other._data if isinstance(other, Tensor) else other
-        return self
-
-    def __isub__(self, other):
-        self._inplace_check()
-        self._data -= other._data if isinstance(other, Tensor) else other
-        return self
-
-    def __imul__(self, other):
-        self._inplace_check()
-        self._data *= other._data if isinstance(other, Tensor) else other
-        return self
-
-    def __itruediv__(self, other):
-        self._inplace_check()
-        self._data /= other._data if isinstance(other, Tensor) else other
-        return self
-
-    def add_(self, other, alpha=1):
-        self._inplace_check()
-        o = other._data if isinstance(other, Tensor) else other
-        self._data += o if alpha == 1 else alpha * o
-        return self
-
-    def mul_(self, other):
-        return self.__imul__(other)
+    @property
+    def _version(self) -> int:
+        """How many in-place writes gradcore made to this tensor's storage (PyTorch's
+        `_version`; shared by views of the storage, see gradcore.versions)."""
+        return _versions.version(self._data)
 
     # ----------------------------------------------------------- comparisons
     def _cmp(self, other, op):
@@ -501,7 +464,7 @@ def from_numpy(a: np.ndarray) -> Tensor:
     """A Tensor sharing memory with the numpy array `a` (dtype kept)."""
     if not isinstance(a, np.ndarray):
         raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(a).__name__}")
-    return _wrap(a, False, None)
+    return _wrap(_to_array(a, None), False, None)
 
 
 def _shape(size) -> tuple:

@@ -9,6 +9,11 @@ __all__ = ["ReLU", "LeakyReLU", "Sigmoid", "SiLU", "Tanh", "GELU", "Softmax", "L
 
 
 class ReLU(Module):
+    """max(x, 0). `inplace` is kept for PyTorch compatibility (and shown in the repr), but
+    the module computes out of place: the same values and gradients, without the cost of an
+    in-place op that is recorded (and without refusing views). For an in-place relu call
+    `F.relu(x, inplace=True)` or `x.relu_()`."""
+
     def __init__(self, inplace: bool = False):
         super().__init__()
         self.inplace = inplace

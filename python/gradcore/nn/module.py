@@ -12,6 +12,7 @@ import numpy as np
 from gradcore import _C, devices
 from gradcore import profiler as _profiler
 from gradcore.tensor import Tensor, check_device
+from gradcore.versions import bump
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList"]
 
@@ -371,6 +372,7 @@ class Module:
             )
         for dst, arr in pending:
             np.copyto(dst._data, arr, casting="unsafe")
+            bump(dst._data)
         return IncompatibleKeys(missing, unexpected)
 
     # ---------------------------------------------------------------- repr

@@ -8,6 +8,7 @@ from gradcore.autograd import wrap
 from gradcore.nn import functional as F
 from gradcore.nn import init
 from gradcore.nn.module import Module, Parameter, param_dtype
+from gradcore.versions import bump
 
 __all__ = ["BatchNorm1d", "BatchNorm2d"]
 
@@ -49,9 +50,13 @@ class _BatchNorm(Module):
 
     def reset_running_stats(self) -> None:
         if self.track_running_stats:
-            self.running_mean._data[...] = 0
-            self.running_var._data[...] = 1
-            self.num_batches_tracked._data[...] = 0
+            for buf, value in (
+                (self.running_mean, 0),
+                (self.running_var, 1),
+                (self.num_batches_tracked, 0),
+            ):
+                buf._data[...] = value
+                bump(buf._data)
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
@@ -74,6 +79,7 @@ class _BatchNorm(Module):
         eaf = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
             self.num_batches_tracked._data += 1
+            bump(self.num_batches_tracked._data)
             if self.momentum is None:
                 eaf = 1.0 / float(self.num_batches_tracked._data)
         bn_training = self.training or (self.running_mean is None and self.running_var is None)

@@ -6,6 +6,7 @@
     conv_transpose  conv_transpose2d
     pool         max/avg/adaptive pool   activation  relu leaky_relu sigmoid silu tanh gelu
     softmax      softmax log_softmax     dropout     dropout
+    inplace      += -= *= /= add_ mul_ zero_ fill_ copy_ relu_ (recorded, version-checked)
     norm         batch_norm              loss        cross_entropy nll mse l1 bce
 
 Each module holds its Function subclasses (forward and backward side by side, shapes and
@@ -26,6 +27,7 @@ from gradcore.ops import (
     conv_transpose,
     dropout,
     elementwise,
+    inplace,
     linear,
     loss,
     matmul,
@@ -44,6 +46,7 @@ __all__ = [
     "conv_transpose",
     "dropout",
     "elementwise",
+    "inplace",
     "linear",
     "loss",
     "matmul",

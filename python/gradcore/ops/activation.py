@@ -40,7 +40,12 @@ class ReLU(Function):
 
 
 def relu(input, inplace: bool = False):
-    """max(x, 0) elementwise."""
+    """max(x, 0) elementwise; with `inplace` written into `input` (Tensor.relu_)."""
+    if inplace:
+        # imported here: gradcore.ops.inplace builds on this module (ReLU)
+        from gradcore.ops.inplace import relu_
+
+        return relu_(input)
     return ReLU.apply(input)
 
 

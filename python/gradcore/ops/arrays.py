@@ -49,19 +49,32 @@ def const_like(value, like):
     return ag.wrap(arr, False, None)
 
 
+def _numeric(arr: np.ndarray) -> np.ndarray:
+    """`arr` when its dtype is numeric (bool, int, float, complex); else a TypeError, as
+    PyTorch raises for object, string and structured arrays."""
+    if arr.dtype.kind not in "biufc":
+        raise TypeError(
+            f"can't convert an array of dtype {arr.dtype} to a tensor: the only supported "
+            "types are bool, integer, floating point and complex numbers"
+        )
+    return arr
+
+
 def to_array(data, dtype) -> np.ndarray:
     """Storage for `gradcore.tensor(data)`: numpy arrays are kept (shared) when the dtype
-    matches; Python floats become float32 and ints int64, like PyTorch."""
+    matches; Python floats become float32 and ints int64, like PyTorch. Object, string and
+    structured data raise a TypeError."""
     if isinstance(data, ag.Tensor):
         data = data._data
     if isinstance(data, np.ndarray):
+        _numeric(data)
         if dtype is not None and data.dtype != dtype:
             return data.astype(dtype)
         if data.dtype == np.float16 or data.dtype.kind == "b" and False:
             return data.astype(np.float32)
         return data
     if dtype is None:
-        arr = np.asarray(data)
+        arr = _numeric(np.asarray(data))
         if arr.dtype.kind == "f":
             arr = arr.astype(np.float32)
         elif arr.dtype.kind in "iu":

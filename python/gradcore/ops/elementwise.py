@@ -13,7 +13,18 @@ from gradcore import autograd as ag
 from gradcore.autograd import Function
 from gradcore.ops.arrays import as_array, const_like, unbroadcast
 
-__all__ = ["add", "sub", "rsub", "mul", "truediv", "rtruediv", "neg", "pow", "abs"]
+__all__ = [
+    "add",
+    "sub",
+    "rsub",
+    "mul",
+    "truediv",
+    "rtruediv",
+    "neg",
+    "pow",
+    "abs",
+    "python_scalar",
+]
 
 wrap = ag.wrap
 _ndarray = np.ndarray
@@ -159,10 +170,19 @@ class Abs(Function):
         return as_array(g * np.sign(ctx.saved_tensors))
 
 
+def python_scalar(other):
+    """A numpy scalar as the Python number it holds: numpy scalars act like Python numbers
+    in Tensor arithmetic (PyTorch's rule), so `x * np.float64(.5)` stays float32 for a
+    float32 x, with and without grad mode. Other values pass through."""
+    return other.item() if isinstance(other, np.generic) else other
+
+
 def add(self, other):
     """self + other (Tensor.__add__ / __radd__); `other` a Tensor or a number."""
     if isinstance(other, ag.Tensor):
         return Add.apply(self, other)
+    if other.__class__ is not float and other.__class__ is not int:
+        other = python_scalar(other)
     if self.requires_grad and ag.is_grad_enabled():
         return AddScalar.apply(self, other)
     return wrap(as_array(self._data + other), False, None)
@@ -172,6 +192,8 @@ def sub(self, other):
     """self - other (Tensor.__sub__)."""
     if isinstance(other, ag.Tensor):
         return Sub.apply(self, other)
+    if other.__class__ is not float and other.__class__ is not int:
+        other = python_scalar(other)
     if self.requires_grad and ag.is_grad_enabled():
         return AddScalar.apply(self, -other)
     return wrap(as_array(self._data - other), False, None)
@@ -186,6 +208,8 @@ def mul(self, other):
     """self * other (Tensor.__mul__ / __rmul__); `other` a Tensor or a number."""
     if isinstance(other, ag.Tensor):
         return Mul.apply(self, other)
+    if other.__class__ is not float and other.__class__ is not int:
+        other = python_scalar(other)
     if self.requires_grad and ag.is_grad_enabled():
         return MulScalar.apply(self, other)
     return wrap(as_array(self._data * other), False, None)
@@ -195,6 +219,8 @@ def truediv(self, other):
     """self / other (Tensor.__truediv__)."""
     if isinstance(other, ag.Tensor):
         return Div.apply(self, other)
+    if other.__class__ is not float and other.__class__ is not int:
+        other = python_scalar(other)
     if self.requires_grad and ag.is_grad_enabled():
         return MulScalar.apply(self, 1.0 / other)
     return wrap(as_array(self._data / other), False, None)
@@ -216,6 +242,7 @@ def pow(self, exponent):  # noqa: A001 - PyTorch's name
     """self ** exponent for a Python number exponent (Tensor.__pow__ / pow)."""
     if isinstance(exponent, ag.Tensor):
         raise TypeError("pow: tensor exponents are not supported; use a Python number")
+    exponent = python_scalar(exponent)
     return PowScalar.apply(self, exponent)
 
 

@@ -11,6 +11,7 @@ import numpy as np
 from gradcore.autograd import Function
 from gradcore.devices import KERNELS
 from gradcore.ops.arrays import contiguous
+from gradcore.versions import bump
 
 __all__ = ["batch_norm"]
 
@@ -76,6 +77,11 @@ def batch_norm(
         raise ValueError("batch_norm: running_mean and running_var are needed when not training")
     rm = None if running_mean is None else running_mean._data
     rv = None if running_var is None else running_var._data
+    if training:  # the kernel updates the running stats in place
+        if rm is not None:
+            bump(rm)
+        if rv is not None:
+            bump(rv)
     return BatchNorm.apply(
         input,
         weight,

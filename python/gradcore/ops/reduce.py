@@ -7,7 +7,6 @@ the whole-tensor form, to the returned index along a dim).
 
 from __future__ import annotations
 
-import builtins
 from collections import namedtuple
 
 import numpy as np
@@ -16,9 +15,8 @@ from gradcore import autograd as ag
 from gradcore.autograd import Function
 from gradcore.ops.arrays import as_array
 from gradcore.ops.elementwise import mul, sub, truediv
-from gradcore.ops.elementwise import pow as pow_
 
-__all__ = ["MinMax", "sum", "mean", "var", "std", "max", "min", "argmax", "argmin"]
+__all__ = ["MinMax", "SqrtOfVar", "sum", "mean", "var", "std", "max", "min", "argmax", "argmin"]
 
 MinMax = namedtuple("MinMax", ["values", "indices"])
 
@@ -84,7 +82,8 @@ class Mean(Function):
 
 class MaxAll(Function):
     """out = max (is_max) or min of all of a; da = g spread evenly over the tied extremes
-    (PyTorch's rule)."""
+    (PyTorch's rule). When a holds NaN the result is NaN and g goes to the NaN elements
+    only (spread evenly over them), as in PyTorch."""
 
     __slots__ = ()
 
@@ -99,7 +98,7 @@ class MaxAll(Function):
     @staticmethod
     def backward(ctx, g):
         a, v = ctx.saved_tensors
-        mask = a == v
+        mask = a == v if v == v else np.isnan(a)
         # PyTorch spreads the gradient evenly over ties
         return (mask * (g / mask.sum())).astype(g.dtype), None
 
@@ -149,19 +148,44 @@ def mean(self, dim=None, keepdim: bool = False):
     return Mean.apply(self, dims_arg(dim), keepdim)
 
 
+class SqrtOfVar(Function):
+    """out = v ** 0.5 for a variance v >= 0 (std); dv = g * 0.5 * v ** -0.5 where v > 0 and
+    0 where v == 0 (a constant input has std gradient 0, as in PyTorch, not NaN)."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx, v):
+        ctx.saved_tensors = v
+        return as_array(v**0.5).astype(v.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        v = ctx.saved_tensors
+        zero = v == 0
+        if zero.any():
+            with np.errstate(divide="ignore", invalid="ignore"):
+                dv = as_array(g * (0.5 * v**-0.5)).astype(g.dtype, copy=False)
+            return np.where(zero, np.zeros((), dtype=dv.dtype), dv)
+        return as_array(g * (0.5 * v**-0.5)).astype(g.dtype, copy=False)
+
+
 def var(self, dim=None, unbiased: bool = True, keepdim: bool = False):
-    """Variance over `dim`: sum((x - mean)^2) / (n - 1) (unbiased) or / n."""
+    """Variance over `dim`: sum((x - mean)^2) / (n - 1) (unbiased) or / n; NaN when the
+    divisor is <= 0 (one element, unbiased), as in PyTorch."""
     mu = mean(self, dim, keepdim=True)
     d = sub(self, mu)
     n = self._data.size if dim is None else int(np.prod([self.shape[i] for i in dims_arg(dim)]))
-    return truediv(
-        sum(mul(d, d), dim, keepdim=keepdim), builtins.max(n - (1 if unbiased else 0), 1)
-    )
+    dof = n - (1 if unbiased else 0)
+    ss = sum(mul(d, d), dim, keepdim=keepdim)
+    if dof <= 0:
+        return mul(ss, float("nan"))
+    return truediv(ss, dof)
 
 
 def std(self, dim=None, unbiased: bool = True, keepdim: bool = False):
-    """Standard deviation: var(...) ** 0.5."""
-    return pow_(var(self, dim, unbiased, keepdim), 0.5)
+    """Standard deviation: var(...) ** 0.5 (gradient 0 where the variance is 0)."""
+    return SqrtOfVar.apply(var(self, dim, unbiased, keepdim))
 
 
 def _reduce_minmax(t, dim: int, keepdim: bool, is_max: bool) -> MinMax:

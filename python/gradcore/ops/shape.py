@@ -14,6 +14,7 @@ from gradcore import autograd as ag
 from gradcore import devices
 from gradcore.autograd import Function
 from gradcore.ops.arrays import as_array, to_array, unbroadcast
+from gradcore.versions import storage_root
 
 __all__ = [
     "clone",
@@ -32,6 +33,21 @@ __all__ = [
     "stack",
     "to_device",
 ]
+
+
+def _view_output(ctx, a: np.ndarray, out: np.ndarray):
+    """`out` when it is a view of `a`'s storage and `ctx` is being recorded, else None.
+
+    A recorded view node saves its output so that the backward pass checks the storage's
+    version: an in-place write to the viewed tensor after the view was taken (whose graph
+    the view's node does not see) raises instead of giving a wrong gradient. The node is
+    also marked `_makes_view`: in-place ops on its output raise (gradcore.ops.inplace)."""
+    if not ctx.needs_input_grad[0]:
+        return None
+    if out.base is None or storage_root(out) is not storage_root(a):
+        return None
+    ctx._makes_view = True
+    return out
 
 
 class Clone(Function):
@@ -85,18 +101,19 @@ class Reshape(Function):
 
     @staticmethod
     def forward(ctx, a, shape):
-        ctx.saved_tensors = a.shape
         try:
-            return a.reshape(shape)
+            out = a.reshape(shape)
         except ValueError:
             raise RuntimeError(
                 f"shape {tuple(shape)} is invalid for input of size {a.size} "
                 f"(shape {tuple(a.shape)})"
             ) from None
+        ctx.saved_tensors = (a.shape, _view_output(ctx, a, out))
+        return out
 
     @staticmethod
     def backward(ctx, g):
-        return g.reshape(ctx.saved_tensors), None
+        return g.reshape(ctx.saved_tensors[0]), None
 
 
 class Expand(Function):
@@ -106,12 +123,13 @@ class Expand(Function):
 
     @staticmethod
     def forward(ctx, a, shape):
-        ctx.saved_tensors = a.shape
-        return np.broadcast_to(a, shape)
+        out = np.broadcast_to(a, shape)
+        ctx.saved_tensors = (a.shape, _view_output(ctx, a, out))
+        return out
 
     @staticmethod
     def backward(ctx, g):
-        return unbroadcast(g, ctx.saved_tensors), None
+        return unbroadcast(g, ctx.saved_tensors[0]), None
 
 
 class Permute(Function):
@@ -121,12 +139,13 @@ class Permute(Function):
 
     @staticmethod
     def forward(ctx, a, perm):
-        ctx.saved_tensors = perm
-        return a.transpose(perm)
+        out = a.transpose(perm)
+        ctx.saved_tensors = (perm, _view_output(ctx, a, out))
+        return out
 
     @staticmethod
     def backward(ctx, g):
-        return g.transpose(np.argsort(ctx.saved_tensors)), None
+        return g.transpose(np.argsort(ctx.saved_tensors[0])), None
 
 
 def _is_basic_index(idx) -> bool:
@@ -145,12 +164,13 @@ class GetItem(Function):
 
     @staticmethod
     def forward(ctx, a, idx):
-        ctx.saved_tensors = (a.shape, a.dtype, idx)
-        return as_array(a[idx])
+        out = as_array(a[idx])
+        ctx.saved_tensors = (a.shape, a.dtype, idx, _view_output(ctx, a, out))
+        return out
 
     @staticmethod
     def backward(ctx, g):
-        shape, dtype, idx = ctx.saved_tensors
+        shape, dtype, idx, _ = ctx.saved_tensors
         out = np.zeros(shape, dtype=g.dtype)
         if _is_basic_index(idx):
             out[idx] = g

@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, MutableMapping
 import numpy as np
 
 from gradcore.profiler import record_function
+from gradcore.versions import bump
 
 
 class _RequiredParameter:
@@ -188,6 +189,11 @@ class Optimizer:
                 self._validate_group(group)
             for group in self.param_groups:
                 self._step_group(group)
+                # the fused kernels wrote the parameters in place: a new version, as in
+                # PyTorch, so a graph that saved a parameter before the step cannot use it
+                for p in group["params"]:
+                    if p.grad is not None:
+                        bump(p._data)
         return loss
 
     def _step_group(self, group: Dict[str, Any]) -> None:  # pragma: no cover - abstract
