@@ -6,50 +6,86 @@
 #endif
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include "cpu/conv_panels.h"
 #include "cpu/simd_transpose_avx2.h"
 
 namespace gradcore::avx2_fma {
 
-// Two unaligned loads per row, the padding lanes cleared by AND with the lane masks (exact
-// zeros whatever they read, NaN too). A row whose 16 lanes would reach outside the input
-// tensor takes the scalar copy instead.
+// Two unaligned loads per row, the padding lanes cleared by AND with the column lane masks
+// (exact zeros whatever they read, NaN too). A row whose 16 pixels all lie outside its
+// kernel row's pixel range is zeros; one that straddles an end of the range, or whose 16
+// lanes would reach outside the input tensor, takes the scalar copy.
 void pack_cols_panel16(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int64_t, int,
                        float* out) {
   const ImplicitCols<float>& ic = *static_cast<const ImplicitCols<float>*>(ctx);
-  int64_t c = p0 / ic.RS, rs = p0 % ic.RS;
+  const int64_t rs0 = p0 % (ic.R * ic.S), wm = ic.W + kColMaskPad, q0 = j0 % ic.W;
+  int64_t c = p0 / (ic.R * ic.S), r = rs0 / ic.S, s = rs0 % ic.S;
   for (int64_t k = 0; k < kc; ++k, out += 16) {
-    const int64_t off = ic.off[rs];
+    const int64_t off = ic.row_off[r] + ic.col_off[s], plo = ic.p_lo[r], phi = ic.p_hi[r];
     const float* row = ic.x + c * ic.HW + j0;  // src[j] = row[j + off]
-    const int32_t* m = ic.valid + rs * ic.Pp + j0;
+    const int32_t* m = ic.col_ok + s * wm + q0;
     const int64_t lo = row + off - ic.lo, hi = ic.hi - (row + off);
-    if (lo >= 0 && hi >= 16) {
+    if (j0 + 16 <= plo || j0 >= phi) {
+      _mm256_storeu_ps(out, _mm256_setzero_ps());
+      _mm256_storeu_ps(out + 8, _mm256_setzero_ps());
+    } else if (j0 >= plo && j0 + 16 <= phi && lo >= 0 && hi >= 16) {
       const float* src = row + off;
       const __m256 m0 = _mm256_loadu_ps(reinterpret_cast<const float*>(m));
       const __m256 m1 = _mm256_loadu_ps(reinterpret_cast<const float*>(m + 8));
       _mm256_storeu_ps(out, _mm256_and_ps(_mm256_loadu_ps(src), m0));
       _mm256_storeu_ps(out + 8, _mm256_and_ps(_mm256_loadu_ps(src + 8), m1));
     } else {
-      for (int j = 0; j < 16; ++j) out[j] = m[j] ? row[j + off] : 0.0f;
+      for (int j = 0; j < 16; ++j)
+        out[j] = j0 + j >= plo && j0 + j < phi && m[j] ? row[j + off] : 0.0f;
     }
-    if (++rs == ic.RS) rs = 0, ++c;
+    if (++s == ic.S) {
+      s = 0;
+      if (++r == ic.R) r = 0, ++c;
+    }
   }
 }
 
 namespace {
 
-// The scalar copy of pack_cols_t_panel16 (as conv.cpp's portable pack_cols_t_panel).
-void pack_cols_t_panel_scalar(const ImplicitCols<float>& ic, int64_t p0, int64_t kc, int64_t j0,
-                              int64_t nc, int nr, float* out) {
-  for (int j = 0; j < nr; ++j) {
-    if (j >= nc) {
-      for (int64_t k = 0; k < kc; ++k) out[k * nr + j] = 0.0f;
-      continue;
+// Column j of a transposed panel: its source stretch, its column lane masks (indexed by
+// p % W) and the panel rows [a, b) inside its kernel row's pixel range (a == b: none).
+struct TapColumn {
+  const float* src;
+  const int32_t* col_ok;
+  int64_t a, b;
+};
+
+TapColumn tap_column(const ImplicitCols<float>& ic, int64_t p0, int64_t kc, int64_t col) {
+  const int64_t RS = ic.R * ic.S, c = col / RS, r = col % RS / ic.S, s = col % ic.S;
+  const int64_t a = std::clamp<int64_t>(ic.p_lo[r] - p0, 0, kc);
+  const int64_t b = std::clamp<int64_t>(ic.p_hi[r] - p0, a, kc);
+  return {ic.x + c * ic.HW + ic.row_off[r] + ic.col_off[s] + p0,
+          ic.col_ok + s * (ic.W + kColMaskPad), a, b};
+}
+
+// The lane mask of panel rows [k, k+8) of a column whose output column index is q at row k.
+inline __m256 lane_mask8(const TapColumn& t, int64_t k, int64_t q) {
+  if (k + 8 <= t.a || k >= t.b) return _mm256_setzero_ps();
+  const __m256 m = _mm256_loadu_ps(reinterpret_cast<const float*>(t.col_ok + q));
+  if (k >= t.a && k + 8 <= t.b) return m;
+  alignas(32) int32_t in_rows[8];  // straddles an end of the pixel range
+  for (int i = 0; i < 8; ++i) in_rows[i] = k + i >= t.a && k + i < t.b ? -1 : 0;
+  return _mm256_and_ps(m, _mm256_load_ps(reinterpret_cast<const float*>(in_rows)));
+}
+
+// The scalar copy of pack_cols_t_panel16 (as conv.cpp's portable pack_cols_t_panel), from
+// panel row k0 on.
+void pack_cols_t_rows_scalar(const ImplicitCols<float>& ic, const TapColumn* col, int64_t p0,
+                             int64_t k0, int64_t kc, float* out) {
+  int64_t q = (p0 + k0) % ic.W;
+  for (int64_t k = k0; k < kc; ++k) {
+    for (int j = 0; j < 16; ++j) {
+      const TapColumn& t = col[j];
+      out[k * 16 + j] = k >= t.a && k < t.b && t.col_ok[q] ? t.src[k] : 0.0f;
     }
-    const int64_t c = (j0 + j) / ic.RS, rs = (j0 + j) % ic.RS;
-    const float* src = ic.x + c * ic.HW + ic.off[rs] + p0;
-    const int32_t* m = ic.valid + rs * ic.Pp + p0;
-    for (int64_t k = 0; k < kc; ++k) out[k * nr + j] = m[k] ? src[k] : 0.0f;
+    if (++q == ic.W) q = 0;
   }
 }
 
@@ -60,35 +96,30 @@ void pack_cols_t_panel_scalar(const ImplicitCols<float>& ic, int64_t p0, int64_t
 void pack_cols_t_panel16(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr,
                          float* out) {
   const ImplicitCols<float>& ic = *static_cast<const ImplicitCols<float>*>(ctx);
-  const float* src[16];
-  const int32_t* msk[16];
+  TapColumn col[16];
   bool inside = true;
-  for (int j = 0; j < 16 && inside; ++j) {
-    if (j >= nc) {  // past the last column: any readable row, all-zero mask (row RS)
-      src[j] = src[0];
-      msk[j] = ic.valid + ic.RS * ic.Pp + p0;
+  for (int j = 0; j < 16; ++j) {
+    if (j >= nc) {  // past the last column: any readable stretch, no rows in range
+      col[j] = {col[0].src, col[0].col_ok, 0, 0};
       continue;
     }
-    const int64_t c = (j0 + j) / ic.RS, rs = (j0 + j) % ic.RS;
-    src[j] = ic.x + c * ic.HW + ic.off[rs] + p0;
-    msk[j] = ic.valid + rs * ic.Pp + p0;
-    inside = src[j] - ic.lo >= 0 && ic.hi - src[j] >= kc;
+    col[j] = tap_column(ic, p0, kc, j0 + j);
+    inside = inside && col[j].src - ic.lo >= 0 && ic.hi - col[j].src >= kc;
   }
-  if (!inside) return pack_cols_t_panel_scalar(ic, p0, kc, j0, nc, nr, out);
-  int64_t k = 0;
-  for (; k + 8 <= kc; k += 8) {
+  if (!inside) return pack_cols_t_rows_scalar(ic, col, p0, 0, kc, out);
+  int64_t k = 0, q = p0 % ic.W;  // q: the output column of pixel p0 + k
+  for (; k + 8 <= kc; k += 8, q = (q + 8) % ic.W) {
     for (int h = 0; h < 2; ++h) {
       __m256 r[8];
-      for (int q = 0; q < 8; ++q) {
-        const __m256 m = _mm256_loadu_ps(reinterpret_cast<const float*>(msk[h * 8 + q] + k));
-        r[q] = _mm256_and_ps(_mm256_loadu_ps(src[h * 8 + q] + k), m);
+      for (int i = 0; i < 8; ++i) {
+        const TapColumn& t = col[h * 8 + i];
+        r[i] = _mm256_and_ps(_mm256_loadu_ps(t.src + k), lane_mask8(t, k, q));
       }
       transpose8(r);
-      for (int q = 0; q < 8; ++q) _mm256_storeu_ps(out + (k + q) * 16 + h * 8, r[q]);
+      for (int i = 0; i < 8; ++i) _mm256_storeu_ps(out + (k + i) * 16 + h * 8, r[i]);
     }
   }
-  for (; k < kc; ++k)
-    for (int j = 0; j < 16; ++j) out[k * 16 + j] = msk[j][k] ? src[j][k] : 0.0f;
+  pack_cols_t_rows_scalar(ic, col, p0, k, kc, out);
 }
 
 }  // namespace gradcore::avx2_fma
