@@ -156,8 +156,9 @@ bool implicit_ok(const Window2d& g) {
   return g.sh == 1 && g.sw == 1 && g.OW == g.W;
 }
 
-// Shifts, pixel ranges and column lane masks of the taps (conv_panels.h): O(R + S*W) memory,
-// a small fraction of the input's whatever the kernel and image sizes.
+// Shifts, pixel ranges and column lane masks of the taps (conv_panels.h): 3R + S int64s and
+// S*(W + 16) int32s, one image row's worth per kernel column, whatever the image height
+// (per tap and pixel, (R*S + 1) x OH*OW int32s, it took ~1 GB for a 31x31 kernel on 512x512).
 struct ImplicitTaps {
   int64_t R, S, W, P;
   std::vector<int64_t> row_off, p_lo, p_hi;  // R each

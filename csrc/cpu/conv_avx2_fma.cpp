@@ -13,36 +13,53 @@
 
 namespace gradcore::avx2_fma {
 
+namespace {
+
+// Lanes j of [0, 16) with lo <= j < hi as two 8-lane masks (all ones or zeros per lane).
+inline void range_lanes16(int64_t lo, int64_t hi, __m256* m0, __m256* m1) {
+  const __m256i iota0 = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i iota1 = _mm256_add_epi32(iota0, _mm256_set1_epi32(8));
+  const __m256i l = _mm256_set1_epi32(static_cast<int>(std::clamp<int64_t>(lo, 0, 16)) - 1);
+  const __m256i h = _mm256_set1_epi32(static_cast<int>(std::clamp<int64_t>(hi, 0, 16)));
+  *m0 = _mm256_castsi256_ps(
+      _mm256_and_si256(_mm256_cmpgt_epi32(iota0, l), _mm256_cmpgt_epi32(h, iota0)));
+  *m1 = _mm256_castsi256_ps(
+      _mm256_and_si256(_mm256_cmpgt_epi32(iota1, l), _mm256_cmpgt_epi32(h, iota1)));
+}
+
+}  // namespace
+
 // Two unaligned loads per row, the padding lanes cleared by AND with the column lane masks
-// (exact zeros whatever they read, NaN too). A row whose 16 pixels all lie outside its
-// kernel row's pixel range is zeros; one that straddles an end of the range, or whose 16
-// lanes would reach outside the input tensor, takes the scalar copy.
+// and the kernel row's pixel-range lanes (exact zeros whatever they read, NaN too). A row
+// whose 16 lanes would reach outside the input tensor takes the scalar copy.
 void pack_cols_panel16(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int64_t, int,
                        float* out) {
   const ImplicitCols<float>& ic = *static_cast<const ImplicitCols<float>*>(ctx);
-  const int64_t rs0 = p0 % (ic.R * ic.S), wm = ic.W + kColMaskPad, q0 = j0 % ic.W;
-  int64_t c = p0 / (ic.R * ic.S), r = rs0 / ic.S, s = rs0 % ic.S;
+  const int64_t RS = ic.R * ic.S, rs0 = p0 % RS, wm = ic.W + kColMaskPad, q0 = j0 % ic.W;
+  int64_t c = p0 / RS, r = rs0 / ic.S, s = rs0 % ic.S;
+  const float* xc = ic.x + c * ic.HW + j0;  // row (c, r, s) reads xc[j + off]
+  int64_t plo = 0, phi = 0, roff = 0;       // kernel row r: its pixel range and shift
+  __m256 rm0, rm1;                          // lanes of [j0, j0+16) in the pixel range
+  auto enter_row = [&] {
+    plo = ic.p_lo[r], phi = ic.p_hi[r], roff = ic.row_off[r];
+    range_lanes16(plo - j0, phi - j0, &rm0, &rm1);
+  };
+  enter_row();
   for (int64_t k = 0; k < kc; ++k, out += 16) {
-    const int64_t off = ic.row_off[r] + ic.col_off[s], plo = ic.p_lo[r], phi = ic.p_hi[r];
-    const float* row = ic.x + c * ic.HW + j0;  // src[j] = row[j + off]
+    const float* src = xc + roff + ic.col_off[s];
     const int32_t* m = ic.col_ok + s * wm + q0;
-    const int64_t lo = row + off - ic.lo, hi = ic.hi - (row + off);
-    if (j0 + 16 <= plo || j0 >= phi) {
-      _mm256_storeu_ps(out, _mm256_setzero_ps());
-      _mm256_storeu_ps(out + 8, _mm256_setzero_ps());
-    } else if (j0 >= plo && j0 + 16 <= phi && lo >= 0 && hi >= 16) {
-      const float* src = row + off;
-      const __m256 m0 = _mm256_loadu_ps(reinterpret_cast<const float*>(m));
-      const __m256 m1 = _mm256_loadu_ps(reinterpret_cast<const float*>(m + 8));
+    if (src - ic.lo >= 0 && ic.hi - src >= 16) {
+      const __m256 m0 = _mm256_and_ps(rm0, _mm256_loadu_ps(reinterpret_cast<const float*>(m)));
+      const __m256 m1 = _mm256_and_ps(rm1, _mm256_loadu_ps(reinterpret_cast<const float*>(m + 8)));
       _mm256_storeu_ps(out, _mm256_and_ps(_mm256_loadu_ps(src), m0));
       _mm256_storeu_ps(out + 8, _mm256_and_ps(_mm256_loadu_ps(src + 8), m1));
     } else {
-      for (int j = 0; j < 16; ++j)
-        out[j] = j0 + j >= plo && j0 + j < phi && m[j] ? row[j + off] : 0.0f;
+      for (int j = 0; j < 16; ++j) out[j] = j0 + j >= plo && j0 + j < phi && m[j] ? src[j] : 0.0f;
     }
     if (++s == ic.S) {
       s = 0;
-      if (++r == ic.R) r = 0, ++c;
+      if (++r == ic.R) r = 0, xc += ic.HW;
+      enter_row();
     }
   }
 }
@@ -57,8 +74,9 @@ struct TapColumn {
   int64_t a, b;
 };
 
-TapColumn tap_column(const ImplicitCols<float>& ic, int64_t p0, int64_t kc, int64_t col) {
-  const int64_t RS = ic.R * ic.S, c = col / RS, r = col % RS / ic.S, s = col % ic.S;
+// Column (c, r, s) of a transposed panel whose rows are pixels [p0, p0+kc).
+TapColumn tap_column(const ImplicitCols<float>& ic, int64_t p0, int64_t kc, int64_t c, int64_t r,
+                     int64_t s) {
   const int64_t a = std::clamp<int64_t>(ic.p_lo[r] - p0, 0, kc);
   const int64_t b = std::clamp<int64_t>(ic.p_hi[r] - p0, a, kc);
   return {ic.x + c * ic.HW + ic.row_off[r] + ic.col_off[s] + p0,
@@ -98,17 +116,23 @@ void pack_cols_t_panel16(const void* ctx, int64_t p0, int64_t kc, int64_t j0, in
   const ImplicitCols<float>& ic = *static_cast<const ImplicitCols<float>*>(ctx);
   TapColumn col[16];
   bool inside = true;
+  const int64_t RS = ic.R * ic.S, rs0 = j0 % RS;
+  int64_t c = j0 / RS, r = rs0 / ic.S, s = rs0 % ic.S;  // column j0 + j, stepped along
   for (int j = 0; j < 16; ++j) {
     if (j >= nc) {  // past the last column: any readable stretch, no rows in range
       col[j] = {col[0].src, col[0].col_ok, 0, 0};
       continue;
     }
-    col[j] = tap_column(ic, p0, kc, j0 + j);
+    col[j] = tap_column(ic, p0, kc, c, r, s);
     inside = inside && col[j].src - ic.lo >= 0 && ic.hi - col[j].src >= kc;
+    if (++s == ic.S) {
+      s = 0;
+      if (++r == ic.R) r = 0, ++c;
+    }
   }
   if (!inside) return pack_cols_t_rows_scalar(ic, col, p0, 0, kc, out);
   int64_t k = 0, q = p0 % ic.W;  // q: the output column of pixel p0 + k
-  for (; k + 8 <= kc; k += 8, q = (q + 8) % ic.W) {
+  for (; k + 8 <= kc; k += 8) {
     for (int h = 0; h < 2; ++h) {
       __m256 r[8];
       for (int i = 0; i < 8; ++i) {
@@ -118,6 +142,7 @@ void pack_cols_t_panel16(const void* ctx, int64_t p0, int64_t kc, int64_t j0, in
       transpose8(r);
       for (int i = 0; i < 8; ++i) _mm256_storeu_ps(out + (k + i) * 16 + h * 8, r[i]);
     }
+    for (q += 8; q >= ic.W;) q -= ic.W;  // (q + 8) % W without a division
   }
   pack_cols_t_rows_scalar(ic, col, p0, k, kc, out);
 }
