@@ -157,13 +157,13 @@ bool implicit_ok(const Window2d& g) {
 }
 
 // Shifts, pixel ranges and column lane masks of the taps (conv_panels.h): 3R + S int64s and
-// S*(W + 16) int32s, one image row's worth per kernel column, whatever the image height
+// (S + 1)*(W + 16) int32s, one image row's worth per kernel column, whatever the image height
 // (per tap and pixel, (R*S + 1) x OH*OW int32s, it took ~1 GB for a 31x31 kernel on 512x512).
 struct ImplicitTaps {
   int64_t R, S, W, P;
   std::vector<int64_t> row_off, p_lo, p_hi;  // R each
   std::vector<int64_t> col_off;              // S
-  std::vector<int32_t> col_ok;               // S x (W + kColMaskPad)
+  std::vector<int32_t> col_ok;               // (S + 1) x (W + kColMaskPad)
 
   // The columns of the image planes starting at x, inside the tensor [lo, hi).
   template <typename T>
@@ -190,7 +190,7 @@ ImplicitTaps make_taps(const Window2d& g) {
     t.p_lo.push_back(oh0 * g.W);
     t.p_hi.push_back(oh1 * g.W);
   }
-  t.col_ok.assign(static_cast<size_t>(g.S * wm), 0);
+  t.col_ok.assign(static_cast<size_t>((g.S + 1) * wm), 0);  // row S: all zeros
   for (int64_t s = 0; s < g.S; ++s) {
     const int64_t ds = s * g.dw - g.pw;
     t.col_off.push_back(ds);

@@ -15,47 +15,46 @@ namespace gradcore::avx2_fma {
 
 namespace {
 
-// Lanes j of [0, 16) with lo <= j < hi as two 8-lane masks (all ones or zeros per lane).
-inline void range_lanes16(int64_t lo, int64_t hi, __m256* m0, __m256* m1) {
+// Lanes j of [0, 8) with lo <= j < hi: all ones, else zeros.
+inline __m256i range_lanes8(int64_t lo, int64_t hi, __m256i iota) {
+  const __m256i l = _mm256_set1_epi32(static_cast<int>(std::clamp<int64_t>(lo, -1, 16)) - 1);
+  const __m256i h = _mm256_set1_epi32(static_cast<int>(std::clamp<int64_t>(hi, -1, 16)));
+  return _mm256_and_si256(_mm256_cmpgt_epi32(iota, l), _mm256_cmpgt_epi32(h, iota));
+}
+
+// Lanes j of [0, 16) with lo <= j < hi as two 8-lane masks.
+inline void range_lanes16(int64_t lo, int64_t hi, __m256i* m0, __m256i* m1) {
   const __m256i iota0 = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  const __m256i iota1 = _mm256_add_epi32(iota0, _mm256_set1_epi32(8));
-  const __m256i l = _mm256_set1_epi32(static_cast<int>(std::clamp<int64_t>(lo, 0, 16)) - 1);
-  const __m256i h = _mm256_set1_epi32(static_cast<int>(std::clamp<int64_t>(hi, 0, 16)));
-  *m0 = _mm256_castsi256_ps(
-      _mm256_and_si256(_mm256_cmpgt_epi32(iota0, l), _mm256_cmpgt_epi32(h, iota0)));
-  *m1 = _mm256_castsi256_ps(
-      _mm256_and_si256(_mm256_cmpgt_epi32(iota1, l), _mm256_cmpgt_epi32(h, iota1)));
+  *m0 = range_lanes8(lo, hi, iota0);
+  *m1 = range_lanes8(lo - 8, hi - 8, iota0);
 }
 
 }  // namespace
 
-// Two unaligned loads per row, the padding lanes cleared by AND with the column lane masks
-// and the kernel row's pixel-range lanes (exact zeros whatever they read, NaN too). A row
-// whose 16 lanes would reach outside the input tensor takes the scalar copy.
+// Two masked loads per row (vmaskmovps: lanes outside the mask are never read, so rows that
+// reach past the input tensor's ends need no scalar copy; they load as exact zeros, whatever
+// the memory there holds). The mask: the column lane masks AND the kernel row's pixel-range
+// lanes, computed when the kernel row changes.
 void pack_cols_panel16(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int64_t, int,
                        float* out) {
   const ImplicitCols<float>& ic = *static_cast<const ImplicitCols<float>*>(ctx);
   const int64_t RS = ic.R * ic.S, rs0 = p0 % RS, wm = ic.W + kColMaskPad, q0 = j0 % ic.W;
   int64_t c = p0 / RS, r = rs0 / ic.S, s = rs0 % ic.S;
   const float* xc = ic.x + c * ic.HW + j0;  // row (c, r, s) reads xc[j + off]
-  int64_t plo = 0, phi = 0, roff = 0;       // kernel row r: its pixel range and shift
-  __m256 rm0, rm1;                          // lanes of [j0, j0+16) in the pixel range
+  int64_t roff = 0;                         // kernel row r's shift
+  __m256i rm0, rm1;                         // lanes of [j0, j0+16) in its pixel range
   auto enter_row = [&] {
-    plo = ic.p_lo[r], phi = ic.p_hi[r], roff = ic.row_off[r];
-    range_lanes16(plo - j0, phi - j0, &rm0, &rm1);
+    roff = ic.row_off[r];
+    range_lanes16(ic.p_lo[r] - j0, ic.p_hi[r] - j0, &rm0, &rm1);
   };
   enter_row();
   for (int64_t k = 0; k < kc; ++k, out += 16) {
     const float* src = xc + roff + ic.col_off[s];
-    const int32_t* m = ic.col_ok + s * wm + q0;
-    if (src - ic.lo >= 0 && ic.hi - src >= 16) {
-      const __m256 m0 = _mm256_and_ps(rm0, _mm256_loadu_ps(reinterpret_cast<const float*>(m)));
-      const __m256 m1 = _mm256_and_ps(rm1, _mm256_loadu_ps(reinterpret_cast<const float*>(m + 8)));
-      _mm256_storeu_ps(out, _mm256_and_ps(_mm256_loadu_ps(src), m0));
-      _mm256_storeu_ps(out + 8, _mm256_and_ps(_mm256_loadu_ps(src + 8), m1));
-    } else {
-      for (int j = 0; j < 16; ++j) out[j] = j0 + j >= plo && j0 + j < phi && m[j] ? src[j] : 0.0f;
-    }
+    const __m256i* m = reinterpret_cast<const __m256i*>(ic.col_ok + s * wm + q0);
+    const __m256i m0 = _mm256_and_si256(rm0, _mm256_loadu_si256(m));
+    const __m256i m1 = _mm256_and_si256(rm1, _mm256_loadu_si256(m + 1));
+    _mm256_storeu_ps(out, _mm256_maskload_ps(src, m0));
+    _mm256_storeu_ps(out + 8, _mm256_maskload_ps(src + 8, m1));
     if (++s == ic.S) {
       s = 0;
       if (++r == ic.R) r = 0, xc += ic.HW;
@@ -66,85 +65,101 @@ void pack_cols_panel16(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int6
 
 namespace {
 
-// Column j of a transposed panel: its source stretch, its column lane masks (indexed by
-// p % W) and the panel rows [a, b) inside its kernel row's pixel range (a == b: none).
-struct TapColumn {
-  const float* src;
-  const int32_t* col_ok;
-  int64_t a, b;
+// The 16 columns (c, r, s) of a transposed panel whose rows are pixels [p0, p0+kc): each
+// column's source stretch, its column lane masks (indexed by p % W), and the panel rows
+// [a, b) inside its kernel row's pixel range (as broadcast a - 1 and b, for lane compares).
+// Columns past nc read column 0's stretch with the all-zero mask row (row S of col_ok).
+struct TapColumns {
+  const float* src[16];
+  const int32_t* col_ok[16];
+  __m256i a_minus_1[16], b[16];
+  int64_t all_a = 0, all_b = 0;  // rows [all_a, all_b) are inside every column's range
+  bool inside = true;            // every stretch lies inside the input tensor
 };
 
-// Column (c, r, s) of a transposed panel whose rows are pixels [p0, p0+kc).
-TapColumn tap_column(const ImplicitCols<float>& ic, int64_t p0, int64_t kc, int64_t c, int64_t r,
-                     int64_t s) {
-  const int64_t a = std::clamp<int64_t>(ic.p_lo[r] - p0, 0, kc);
-  const int64_t b = std::clamp<int64_t>(ic.p_hi[r] - p0, a, kc);
-  return {ic.x + c * ic.HW + ic.row_off[r] + ic.col_off[s] + p0,
-          ic.col_ok + s * (ic.W + kColMaskPad), a, b};
-}
-
-// The lane mask of panel rows [k, k+8) of a column whose output column index is q at row k.
-inline __m256 lane_mask8(const TapColumn& t, int64_t k, int64_t q) {
-  if (k + 8 <= t.a || k >= t.b) return _mm256_setzero_ps();
-  const __m256 m = _mm256_loadu_ps(reinterpret_cast<const float*>(t.col_ok + q));
-  if (k >= t.a && k + 8 <= t.b) return m;
-  alignas(32) int32_t in_rows[8];  // straddles an end of the pixel range
-  for (int i = 0; i < 8; ++i) in_rows[i] = k + i >= t.a && k + i < t.b ? -1 : 0;
-  return _mm256_and_ps(m, _mm256_load_ps(reinterpret_cast<const float*>(in_rows)));
-}
-
-// The scalar copy of pack_cols_t_panel16 (as conv.cpp's portable pack_cols_t_panel), from
-// panel row k0 on.
-void pack_cols_t_rows_scalar(const ImplicitCols<float>& ic, const TapColumn* col, int64_t p0,
-                             int64_t k0, int64_t kc, float* out) {
-  int64_t q = (p0 + k0) % ic.W;
-  for (int64_t k = k0; k < kc; ++k) {
-    for (int j = 0; j < 16; ++j) {
-      const TapColumn& t = col[j];
-      out[k * 16 + j] = k >= t.a && k < t.b && t.col_ok[q] ? t.src[k] : 0.0f;
+void tap_columns(const ImplicitCols<float>& ic, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
+                 TapColumns* t) {
+  const int64_t RS = ic.R * ic.S, rs0 = j0 % RS, wm = ic.W + kColMaskPad;
+  int64_t c = j0 / RS, r = rs0 / ic.S, s = rs0 % ic.S;  // column j0 + j, stepped along
+  t->all_a = 0;
+  t->all_b = kc;
+  for (int j = 0; j < 16; ++j) {
+    int64_t a = 0, b = kc;
+    if (j >= nc) {
+      t->src[j] = t->src[0];
+      t->col_ok[j] = ic.col_ok + ic.S * wm;
+    } else {
+      t->src[j] = ic.x + c * ic.HW + ic.row_off[r] + ic.col_off[s] + p0;
+      t->col_ok[j] = ic.col_ok + s * wm;
+      a = std::clamp<int64_t>(ic.p_lo[r] - p0, 0, kc);
+      b = std::clamp<int64_t>(ic.p_hi[r] - p0, a, kc);
+      t->inside = t->inside && t->src[j] - ic.lo >= 0 && ic.hi - t->src[j] >= kc;
+      if (++s == ic.S) {
+        s = 0;
+        if (++r == ic.R) r = 0, ++c;
+      }
     }
-    if (++q == ic.W) q = 0;
+    t->all_a = std::max(t->all_a, a);
+    t->all_b = std::min(t->all_b, b);
+    t->a_minus_1[j] = _mm256_set1_epi32(static_cast<int>(a) - 1);  // kc fits int32 (a GEMM block)
+    t->b[j] = _mm256_set1_epi32(static_cast<int>(b));
+  }
+}
+
+// Rows [k, k+8) of the panel, transposed into out (8 rows of 16). kPlain: unmasked loads
+// (stretches inside the tensor); kAllIn: every row inside every column's pixel range.
+template <bool kPlain, bool kAllIn>
+void pack_t_block(const TapColumns& t, int64_t k, int64_t q, float* out) {
+  const __m256i rows = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                        _mm256_set1_epi32(static_cast<int>(k)));
+  for (int h = 0; h < 2; ++h) {
+    __m256 v[8];
+    for (int i = 0; i < 8; ++i) {
+      const int j = h * 8 + i;
+      __m256i m = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.col_ok[j] + q));
+      if constexpr (!kAllIn)
+        m = _mm256_and_si256(m, _mm256_and_si256(_mm256_cmpgt_epi32(rows, t.a_minus_1[j]),
+                                                 _mm256_cmpgt_epi32(t.b[j], rows)));
+      if constexpr (kPlain)
+        v[i] = _mm256_and_ps(_mm256_loadu_ps(t.src[j] + k), _mm256_castsi256_ps(m));
+      else
+        v[i] = _mm256_maskload_ps(t.src[j] + k, m);
+    }
+    transpose8(v);
+    for (int i = 0; i < 8; ++i) _mm256_storeu_ps(out + i * 16 + h * 8, v[i]);
   }
 }
 
 }  // namespace
 
-// 8 x 8 blocks of AND-masked loads, transposed (columns past nc read with an all-zero mask).
-// Reads that would leave the tensor and the k tail go scalar.
+// 8 x 8 blocks of AND-masked loads, transposed. Blocks of rows inside every column's pixel
+// range use the column lane masks alone; the others AND in each column's row range. Where
+// a stretch reaches past the tensor's ends, and for the k tail (its rows past kc are
+// outside every range), masked loads instead (vmaskmovps: nothing outside the mask is read).
 void pack_cols_t_panel16(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr,
                          float* out) {
   const ImplicitCols<float>& ic = *static_cast<const ImplicitCols<float>*>(ctx);
-  TapColumn col[16];
-  bool inside = true;
-  const int64_t RS = ic.R * ic.S, rs0 = j0 % RS;
-  int64_t c = j0 / RS, r = rs0 / ic.S, s = rs0 % ic.S;  // column j0 + j, stepped along
-  for (int j = 0; j < 16; ++j) {
-    if (j >= nc) {  // past the last column: any readable stretch, no rows in range
-      col[j] = {col[0].src, col[0].col_ok, 0, 0};
-      continue;
-    }
-    col[j] = tap_column(ic, p0, kc, c, r, s);
-    inside = inside && col[j].src - ic.lo >= 0 && ic.hi - col[j].src >= kc;
-    if (++s == ic.S) {
-      s = 0;
-      if (++r == ic.R) r = 0, ++c;
-    }
-  }
-  if (!inside) return pack_cols_t_rows_scalar(ic, col, p0, 0, kc, out);
+  TapColumns t;
+  tap_columns(ic, p0, kc, j0, nc, &t);
   int64_t k = 0, q = p0 % ic.W;  // q: the output column of pixel p0 + k
   for (; k + 8 <= kc; k += 8) {
-    for (int h = 0; h < 2; ++h) {
-      __m256 r[8];
-      for (int i = 0; i < 8; ++i) {
-        const TapColumn& t = col[h * 8 + i];
-        r[i] = _mm256_and_ps(_mm256_loadu_ps(t.src + k), lane_mask8(t, k, q));
-      }
-      transpose8(r);
-      for (int i = 0; i < 8; ++i) _mm256_storeu_ps(out + (k + i) * 16 + h * 8, r[i]);
-    }
+    float* o = out + k * 16;
+    const bool all_in = k >= t.all_a && k + 8 <= t.all_b;
+    if (t.inside && all_in)
+      pack_t_block<true, true>(t, k, q, o);
+    else if (t.inside)
+      pack_t_block<true, false>(t, k, q, o);
+    else if (all_in)
+      pack_t_block<false, true>(t, k, q, o);
+    else
+      pack_t_block<false, false>(t, k, q, o);
     for (q += 8; q >= ic.W;) q -= ic.W;  // (q + 8) % W without a division
   }
-  pack_cols_t_rows_scalar(ic, col, p0, k, kc, out);
+  if (k < kc) {
+    alignas(32) float tail[8 * 16];
+    pack_t_block<false, false>(t, k, q, tail);
+    std::copy(tail, tail + (kc - k) * 16, out + k * 16);
+  }
 }
 
 }  // namespace gradcore::avx2_fma

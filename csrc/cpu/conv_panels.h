@@ -26,7 +26,8 @@ struct ImplicitCols {
   const int64_t* col_off;  // S: s*dw - pw
   const int64_t* p_lo;     // R: pixels [p_lo[r], p_hi[r]) have tap row r inside the plane;
   const int64_t* p_hi;     //    p_lo[r] <= p_hi[r] <= OH*W (pixels past OH*W read nothing)
-  const int32_t* col_ok;   // S x (W + kColMaskPad): -1 where 0 <= q % W + col_off[s] < W, else 0
+  const int32_t* col_ok;   // (S + 1) x (W + kColMaskPad): -1 where 0 <= q % W + col_off[s] < W,
+                           // else 0; row S all zeros (for panel columns past the last)
   const T *lo, *hi;        // the whole input tensor: vector loads stay inside it
 };
 
