@@ -19,7 +19,9 @@ removed from the inherited environment first):
 More can be added with --policy NAME=VAR=VALUE[,VAR=VALUE] (e.g. passive=OMP_WAIT_POLICY=passive).
 
 Targets (issue 16): pair step <= 2.3x solo step under the new policy; new solo within 3% of
-old solo. Output: a table, and JSON (default bench/results/contention.json).
+old solo, both on an otherwise idle machine (the JSON records the load average before each
+round: with other processes running, spinning policies lose more). Output: a table, and JSON
+(default bench/results/contention.json).
 """
 
 from __future__ import annotations
@@ -172,7 +174,9 @@ def main(argv=None) -> int:
 
     solo = {name: [] for name in policies}
     pair = {name: [] for name in policies}
+    load = []  # 1-minute load average before each round: other processes on the machine
     for r in range(rounds):
+        load.append(os.getloadavg()[0])
         order = list(policies) if r % 2 == 0 else list(policies)[::-1]
         for name in order:
             env = policy_env(policies[name], args.threads)
@@ -210,6 +214,7 @@ def main(argv=None) -> int:
         "threads_per_job": args.threads,
         "window_s": window,
         "rounds": rounds,
+        "load_average_1min_per_round": load,
         "machine": machine_info(),
         "results": rows,
     }
