@@ -4,14 +4,15 @@ libgomp's default is to spin for about 300,000 iterations (a few milliseconds) b
 that has nothing to do goes to sleep. Alone on its cores that costs nothing, but next to
 another busy process (a second training job, MPI ranks, DataLoader workers) the spinning
 threads take the cores the other process needs, and both slow down many times over. gradcore
-therefore sets a short spin, GOMP_SPINCOUNT=DEFAULT_SPINCOUNT (tens of microseconds), before
-its OpenMP runtime starts: back-to-back kernels still find their threads awake, and an idle
-thread yields its core almost at once.
+therefore sets a short spin, GOMP_SPINCOUNT=DEFAULT_SPINCOUNT (about 0.15 ms), before its
+OpenMP runtime starts: back-to-back kernels still find their threads awake, and an idle
+thread yields its core soon after.
 
 The user's own choice always wins: when OMP_WAIT_POLICY or GOMP_SPINCOUNT is set in the
 environment, gradcore sets nothing. Importing this module applies the default (gradcore's
-__init__ imports it before anything that loads gradcore._C). The setting takes effect only if libgomp is first loaded
-by gradcore (the runtime reads its environment once, when it is loaded).
+__init__ imports it before anything that loads gradcore._C). The setting takes effect only
+if gradcore is the first to load libgomp (the runtime reads its environment once, when it
+is loaded).
 """
 
 from __future__ import annotations
