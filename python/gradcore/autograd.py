@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import weakref
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -67,6 +68,7 @@ __all__ = [
     "gradcheck",
     "GradcheckError",
     "register_tensor_type",
+    "register_post_accumulate_grad_hook",
     "wrap",
 ]
 
@@ -563,6 +565,61 @@ def _accumulate_leaf(t, g) -> None:
         t.grad = _wrap(np.array(g, dtype=data.dtype, copy=True), False, None)
     else:
         old._data += g
+    if _post_acc_hooks:  # one dict check per accumulation when no hook is registered
+        hooks = _post_acc_hooks.get(id(t))
+        if hooks is not None:
+            for fn in tuple(hooks[1]):
+                fn(t)
+
+
+# id(leaf) -> (weakref to the leaf, [hook, ...]); entries go when their leaf is collected
+_post_acc_hooks: dict = {}
+
+
+class RemovableHandle:
+    """Returned by hook registration: `remove()` unregisters the hook (idempotent)."""
+
+    __slots__ = ("_key", "_fn")
+
+    def __init__(self, key: int, fn):
+        self._key = key
+        self._fn = fn
+
+    def remove(self) -> None:
+        entry = _post_acc_hooks.get(self._key)
+        if entry is not None and self._fn in entry[1]:
+            entry[1].remove(self._fn)
+            if not entry[1]:
+                del _post_acc_hooks[self._key]
+
+
+def register_post_accumulate_grad_hook(tensor, fn) -> RemovableHandle:
+    """Call `fn(tensor)` after each accumulation of a gradient into the leaf `tensor`'s .grad
+    during backward (PyTorch's `Tensor.register_post_accumulate_grad_hook`). A leaf that
+    reaches the loss along k paths gets k accumulations, hence k calls. Hooks run in
+    registration order, in the thread running backward; `fn`'s return value is ignored.
+    Returns a handle whose `remove()` unregisters `fn`."""
+    if tensor.grad_fn is not None or not tensor.requires_grad:
+        raise RuntimeError(
+            "register_post_accumulate_grad_hook: only leaf tensors that require grad accumulate "
+            "gradients (this tensor is "
+            + ("not a leaf)" if tensor.grad_fn is not None else "a leaf without requires_grad)")
+        )
+    if not callable(fn):
+        raise TypeError(f"register_post_accumulate_grad_hook: fn must be callable, got {fn!r}")
+    key = id(tensor)
+    entry = _post_acc_hooks.get(key)
+    if entry is None or entry[0]() is not tensor:
+        ref = weakref.ref(tensor, lambda _r, k=key: _drop_hooks(k, _r))
+        entry = _post_acc_hooks[key] = (ref, [])
+    entry[1].append(fn)
+    return RemovableHandle(key, fn)
+
+
+def _drop_hooks(key: int, ref) -> None:
+    entry = _post_acc_hooks.get(key)
+    if entry is not None and entry[0] is ref:
+        del _post_acc_hooks[key]
 
 
 def _fit_leaf_grad(g, shape: tuple):

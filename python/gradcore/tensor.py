@@ -207,6 +207,11 @@ class Tensor:
 
             self.grad_fn._retained = weakref.ref(self)
 
+    def register_post_accumulate_grad_hook(self, fn) -> Any:
+        """Call `fn(self)` after each gradient accumulation into this leaf's .grad during
+        backward; returns a handle with `remove()` (see autograd.register_post_accumulate_grad_hook)."""
+        return _ag.register_post_accumulate_grad_hook(self, fn)
+
     @property
     def retains_grad(self) -> bool:
         return self.grad_fn is not None and self.grad_fn._retained is not None
