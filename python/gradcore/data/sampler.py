@@ -20,7 +20,9 @@ class DistributedSampler:
     gradcore.distributed's world size and rank.
 
     Per rank: num_samples = ceil(len / num_replicas), or with drop_last (when len is not a
-    multiple) ceil((len - num_replicas) / num_replicas)."""
+    multiple) ceil((len - num_replicas) / num_replicas). `pad=False` (not in PyTorch; for
+    sharded evaluation) neither pads nor drops: rank r takes r, r + num_replicas, ... < len,
+    so every item is seen exactly once over all ranks."""
 
     def __init__(
         self,
@@ -30,6 +32,7 @@ class DistributedSampler:
         shuffle: bool = True,
         seed: int = 0,
         drop_last: bool = False,
+        pad: bool = True,
     ) -> None:
         if num_replicas is None or rank is None:
             from gradcore import distributed as dist  # data sits beside distributed
@@ -48,9 +51,13 @@ class DistributedSampler:
         self.shuffle = bool(shuffle)
         self.seed = int(seed)
         self.drop_last = bool(drop_last)
+        self.pad = bool(pad)
         self.epoch = 0
         n = len(dataset)
-        if self.drop_last and n % self.num_replicas != 0:
+        if not self.pad:
+            self.num_samples = len(range(self.rank, n, self.num_replicas))
+            self.total_size = n
+        elif self.drop_last and n % self.num_replicas != 0:
             self.num_samples = math.ceil((n - self.num_replicas) / self.num_replicas)
         else:
             self.num_samples = math.ceil(n / self.num_replicas)
@@ -63,6 +70,8 @@ class DistributedSampler:
             order = np.random.default_rng([self.seed, self.epoch]).permutation(n)
         else:
             order = np.arange(n, dtype=np.int64)
+        if not self.pad:
+            return order[self.rank :: self.num_replicas].astype(np.int64)
         if self.drop_last:
             order = order[: self.total_size]
         elif self.total_size > n:
