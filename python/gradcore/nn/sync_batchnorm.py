@@ -134,8 +134,15 @@ class SyncBatchNorm(BatchNorm2d):
                 new.register_buffer(name, getattr(module, name))
             new.train(module.training)
             return new
-        for name, child in list(module.named_children()):
+        children = list(module.named_children())
+        for name, child in children:
             converted = cls.convert_sync_batchnorm(child)
             if converted is not child:
                 setattr(module, name, converted)
+        # re-assignment moves a child to the end of the registry: restore the order
+        # (Sequential runs its children in registry order)
+        registry = module.__dict__["_modules"]
+        ordered = {name: registry[name] for name, _ in children}
+        registry.clear()
+        registry.update(ordered)
         return module
