@@ -39,12 +39,15 @@ def data(step: int):
     return x, y
 
 
-def train(world: int, rank: int, sync_bn: bool = False) -> np.ndarray:
-    """STEPS of SGD on this rank's slice of each global batch; the flat final weights."""
+def train(world: int, rank: int, sync_bn: bool = False, accumulate: bool = False) -> np.ndarray:
+    """STEPS of SGD on this rank's slice of each global batch; the flat final weights.
+    `accumulate`: each slice in two halves, the first backward under no_sync()."""
     model = tiny_model(bn=sync_bn)
     if sync_bn:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     ddp = DistributedDataParallel(model, bucket_cap_mb=0.0005)  # several buckets
+    init = np.concatenate([p.numpy().ravel() for p in model.parameters()])
+    np.save(os.path.join(sys.argv[2], "init.npy"), init)
     opt = gradcore.optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
     per = GLOBAL_BATCH // world
@@ -52,7 +55,13 @@ def train(world: int, rank: int, sync_bn: bool = False) -> np.ndarray:
         x, y = data(step)
         xs, ys = x[rank * per : (rank + 1) * per], y[rank * per : (rank + 1) * per]
         opt.zero_grad()
-        loss_fn(ddp(gradcore.tensor(xs)), gradcore.tensor(ys)).backward()
+        if accumulate:
+            h = per // 2
+            with ddp.no_sync():
+                (loss_fn(ddp(gradcore.tensor(xs[:h])), gradcore.tensor(ys[:h])) * 0.5).backward()
+            (loss_fn(ddp(gradcore.tensor(xs[h:])), gradcore.tensor(ys[h:])) * 0.5).backward()
+        else:
+            loss_fn(ddp(gradcore.tensor(xs)), gradcore.tensor(ys)).backward()
         opt.step()
     return np.concatenate([p.numpy().ravel() for p in model.parameters()])
 
@@ -72,7 +81,9 @@ def case_collectives(out: str) -> None:
     dist.broadcast(b, src=1)
     np.testing.assert_array_equal(b.numpy(), np.ones(4))
     g = dist.all_gather(gradcore.tensor(np.array([rank, 10 * rank], dtype=np.int64)))
-    np.testing.assert_array_equal(np.stack([t.numpy() for t in g]), [[r, 10 * r] for r in range(world)])
+    np.testing.assert_array_equal(
+        np.stack([t.numpy() for t in g]), [[r, 10 * r] for r in range(world)]
+    )
     dist.barrier()
     open(os.path.join(out, f"ok.{rank}"), "w").close()
 
@@ -85,6 +96,44 @@ def case_ddp(out: str) -> None:
 def case_syncbn(out: str) -> None:
     w = train(dist.get_world_size(), dist.get_rank(), sync_bn=True)
     np.save(os.path.join(out, f"weights.{dist.get_rank()}.npy"), w)
+
+
+def case_no_sync(out: str) -> None:
+    w = train(dist.get_world_size(), dist.get_rank(), accumulate=True)
+    np.save(os.path.join(out, f"weights.{dist.get_rank()}.npy"), w)
+
+
+class TwoHeads(nn.Module):
+    """A model whose second head is used only on rank 1."""
+
+    def __init__(self):
+        super().__init__()
+        gradcore.manual_seed(2)
+        self.a = nn.Linear(4, 3)
+        self.b = nn.Linear(4, 3)
+
+    def forward(self, x):
+        y = self.a(x)
+        return y + self.b(x) if dist.get_rank() == 1 else y
+
+
+def case_unused(out: str) -> None:
+    """find_unused_parameters=True: head b (unused on rank 0) gets the average of rank 1's
+    gradient and zero; without it, the first forward raises naming b's parameters."""
+    model = TwoHeads()
+    ddp = DistributedDataParallel(model, find_unused_parameters=True)
+    x = gradcore.tensor(np.ones((2, 4), dtype=np.float32))
+    ddp(x).sum().backward()
+    np.save(os.path.join(out, f"grad_b.{dist.get_rank()}.npy"), model.b.weight.grad.numpy())
+    np.save(os.path.join(out, f"grad_a.{dist.get_rank()}.npy"), model.a.weight.grad.numpy())
+    strict = DistributedDataParallel(TwoHeads())
+    try:
+        strict(x)
+        msg = "no error"
+    except RuntimeError as e:
+        msg = str(e)
+    with open(os.path.join(out, f"strict.{dist.get_rank()}"), "w") as f:
+        f.write(msg)
 
 
 def case_mismatch(out: str) -> None:
