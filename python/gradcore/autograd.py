@@ -565,32 +565,30 @@ def _accumulate_leaf(t, g) -> None:
         t.grad = _wrap(np.array(g, dtype=data.dtype, copy=True), False, None)
     else:
         old._data += g
-    if _post_acc_hooks:  # one dict check per accumulation when no hook is registered
-        hooks = _post_acc_hooks.get(id(t))
-        if hooks is not None:
-            for fn in tuple(hooks[1]):
+    if _post_acc_hooks_used:  # one global check per accumulation until a hook is registered
+        hooks = getattr(t, "_post_acc_hooks", None)
+        if hooks:
+            for fn in tuple(hooks):
                 fn(t)
 
 
-# id(leaf) -> (weakref to the leaf, [hook, ...]); entries go when their leaf is collected
-_post_acc_hooks: dict = {}
+_post_acc_hooks_used = False  # True once any leaf got a post-accumulate-grad hook
 
 
 class RemovableHandle:
     """Returned by hook registration: `remove()` unregisters the hook (idempotent)."""
 
-    __slots__ = ("_key", "_fn")
+    __slots__ = ("_ref", "_fn")
 
-    def __init__(self, key: int, fn):
-        self._key = key
+    def __init__(self, tensor, fn):
+        self._ref = weakref.ref(tensor)
         self._fn = fn
 
     def remove(self) -> None:
-        entry = _post_acc_hooks.get(self._key)
-        if entry is not None and self._fn in entry[1]:
-            entry[1].remove(self._fn)
-            if not entry[1]:
-                del _post_acc_hooks[self._key]
+        t = self._ref()
+        hooks = None if t is None else getattr(t, "_post_acc_hooks", None)
+        if hooks and self._fn in hooks:
+            hooks.remove(self._fn)
 
 
 def register_post_accumulate_grad_hook(tensor, fn) -> RemovableHandle:
@@ -598,7 +596,9 @@ def register_post_accumulate_grad_hook(tensor, fn) -> RemovableHandle:
     during backward (PyTorch's `Tensor.register_post_accumulate_grad_hook`). A leaf that
     reaches the loss along k paths gets k accumulations, hence k calls. Hooks run in
     registration order, in the thread running backward; `fn`'s return value is ignored.
+    The hooks live on the tensor (a hook that refers to its tensor is collected with it).
     Returns a handle whose `remove()` unregisters `fn`."""
+    global _post_acc_hooks_used
     if tensor.grad_fn is not None or not tensor.requires_grad:
         raise RuntimeError(
             "register_post_accumulate_grad_hook: only leaf tensors that require grad accumulate "
@@ -607,19 +607,12 @@ def register_post_accumulate_grad_hook(tensor, fn) -> RemovableHandle:
         )
     if not callable(fn):
         raise TypeError(f"register_post_accumulate_grad_hook: fn must be callable, got {fn!r}")
-    key = id(tensor)
-    entry = _post_acc_hooks.get(key)
-    if entry is None or entry[0]() is not tensor:
-        ref = weakref.ref(tensor, lambda _r, k=key: _drop_hooks(k, _r))
-        entry = _post_acc_hooks[key] = (ref, [])
-    entry[1].append(fn)
-    return RemovableHandle(key, fn)
-
-
-def _drop_hooks(key: int, ref) -> None:
-    entry = _post_acc_hooks.get(key)
-    if entry is not None and entry[0] is ref:
-        del _post_acc_hooks[key]
+    hooks = getattr(tensor, "_post_acc_hooks", None)
+    if hooks is None:
+        hooks = tensor._post_acc_hooks = []
+    hooks.append(fn)
+    _post_acc_hooks_used = True
+    return RemovableHandle(tensor, fn)
 
 
 def _fit_leaf_grad(g, shape: tuple):
