@@ -53,10 +53,9 @@ def test_remove_stops_the_hook_and_is_idempotent():
 
 def test_a_hook_that_refers_to_its_leaf_is_collected_with_it():
     w = gradcore.tensor(np.ones(2, dtype=np.float32), requires_grad=True)
-    box = [w]
-    w.register_post_accumulate_grad_hook(lambda t: box)  # w -> hook -> box -> w: a cycle
+    w.register_post_accumulate_grad_hook(lambda t, keep=w: keep)  # w -> hook -> w: a cycle
     ref = weakref.ref(w)
-    del w, box
+    del w
     gc.collect()
     assert ref() is None
 
