@@ -98,6 +98,7 @@ class DistributedDataParallel(Module):
         object.__setattr__(self, "_bucket_of", where)
         object.__setattr__(self, "_count", [0] * len(self._params))
         object.__setattr__(self, "_next_bucket", 0)  # the next bucket to start, in order
+        object.__setattr__(self, "_done", False)  # this forward's gradients are averaged
         object.__setattr__(self, "_sync", True)
         object.__setattr__(self, "_checked_graph", False)
         object.__setattr__(self, "_handles", [])
@@ -140,8 +141,9 @@ class DistributedDataParallel(Module):
 
     # ------------------------------------------------------------------ forward
     def forward(self, *args, **kwargs):
-        if self._next_bucket != 0 or any(self._count):
-            self._reset()
+        partial = not self._done and (self._next_bucket != 0 or any(self._count))
+        self._reset()
+        if partial:
             if self._sync and not self.find_unused_parameters:
                 raise RuntimeError(
                     "DistributedDataParallel: the previous backward did not produce a gradient "
@@ -206,11 +208,10 @@ class DistributedDataParallel(Module):
         def hook(_param) -> None:
             if not self._sync:
                 return
-            if self._count[i]:
-                self._reset()
+            if self._count[i] or self._done:
                 raise RuntimeError(
                     f"DistributedDataParallel: parameter {self._names[i]} received a second "
-                    "gradient in one backward (it is used more than once per forward, or "
+                    "gradient after one forward (it is used more than once per forward, or "
                     "backward ran twice); DistributedDataParallel averages each parameter once"
                 )
             self._count[i] = 1
@@ -259,7 +260,7 @@ class DistributedDataParallel(Module):
                     g = self._params[i].grad._data
                     g.reshape(-1)[...] = bucket.buffer[off : off + g.size]
                     bump(g)
-        self._reset()
+        object.__setattr__(self, "_done", True)  # until the next forward
 
     def _reset(self) -> None:
         for bucket in self._buckets:
@@ -268,6 +269,7 @@ class DistributedDataParallel(Module):
         for i in range(len(self._count)):
             self._count[i] = 0
         object.__setattr__(self, "_next_bucket", 0)
+        object.__setattr__(self, "_done", False)
 
     # ------------------------------------------------------------------ public helpers
     @contextlib.contextmanager
