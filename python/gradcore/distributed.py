@@ -34,6 +34,7 @@ __all__ = [
     "all_reduce_start",
     "barrier",
     "broadcast",
+    "communicator",
     "destroy_process_group",
     "get_local_rank",
     "get_local_world_size",
@@ -147,6 +148,12 @@ def _g() -> _Group:
     if _group is None:
         raise RuntimeError("gradcore.distributed: call gradcore.distributed.init() first")
     return _group
+
+
+def communicator():
+    """mpi4py's communicator of the group (None for the single-process fallback), for
+    collectives gradcore does not wrap."""
+    return _g().comm
 
 
 def get_rank() -> int:
