@@ -147,32 +147,6 @@ def _set_threads(n: Optional[int]) -> None:
 
 
 # ---------------------------------------------------------------------------------- train
-def _start_distributed(args: argparse.Namespace) -> tuple:
-    """(world size, rank): join MPI when launched by mpiexec or asked with --distributed.
-    Threads per rank default to cores / ranks on this machine; ranks other than 0 print
-    nothing (their stdout goes to /dev/null)."""
-    from gradcore import distributed as dist
-
-    if not (args.distributed or dist.launched_by_mpi()):
-        return 1, 0
-    try:
-        dist.init(use_mpi=True)
-    except ImportError as e:
-        raise CLIError(f"--distributed: {e}", EXIT_USAGE) from None
-    world, rank = dist.get_world_size(), dist.get_rank()
-    if args.batch_size % world:
-        raise CLIError(
-            f"--batch-size {args.batch_size} (the global batch) must be a multiple of the "
-            f"number of ranks ({world})",
-            EXIT_USAGE,
-        )
-    if args.threads is None and not os.environ.get("OMP_NUM_THREADS"):
-        args.threads = max(1, (os.cpu_count() or 1) // dist.get_local_world_size())
-    if rank != 0:
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
-    return world, rank
-
-
 def _cmd_train(args: argparse.Namespace) -> int:
     import gradcore
     from gradcore import nn
@@ -191,6 +165,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         evaluate,
         fit,
     )
+    from gradcore.train.data_parallel import start_data_parallel
 
     if args.warmup_epochs >= args.epochs and args.scheduler not in ("none", "onecycle"):
         raise CLIError(
@@ -207,7 +182,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 "--profile and GRADCORE_PROFILE both ask for a profile; use one", EXIT_USAGE
             )
         _check_output_file("--profile", args.profile)
-    world, rank = _start_distributed(args)
+    try:
+        world, rank, args.threads = start_data_parallel(
+            args.batch_size, args.threads, args.distributed
+        )
+    except (ImportError, ValueError) as e:
+        raise CLIError(str(e), EXIT_USAGE) from None
     _set_threads(args.threads)
     gradcore.manual_seed(args.seed)
     train_ds = _load_dataset(args, True, args.limit_train)
