@@ -222,3 +222,77 @@ def test_cli_rejects_a_global_batch_not_divisible_by_the_ranks(tmp_path):
     p = mpirun(["-m", "gradcore", "train", "--batch-size", "33", "--epochs", "1"], timeout=60)
     assert p.returncode != 0
     assert "multiple of the number of ranks (2)" in p.stderr
+
+
+def _rank_pid(root_pid: int, rank: int) -> int:
+    """The pid of MPI rank `rank` among the descendants of `root_pid` (from /proc)."""
+    children: dict = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(d))
+    stack = list(children.get(root_pid, []))
+    while stack:
+        pid = stack.pop()
+        stack.extend(children.get(pid, []))
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                env = f.read().split(b"\0")
+        except OSError:
+            continue
+        if f"OMPI_COMM_WORLD_RANK={rank}".encode() in env:
+            return pid
+    raise AssertionError(f"rank {rank} not found under pid {root_pid}")
+
+
+@needs_mpi
+def test_cli_a_killed_rank_ends_the_job_and_the_checkpoint_resumes(tmp_path):
+    """SIGKILL rank 1 after the first checkpoint: mpiexec ends rank 0 within seconds (bound
+    asserted: 30 s), checkpoint.npz is intact and a 1-rank run resumes from it."""
+    root = "/usr/share/datasets/fashion-mnist"
+    if not os.path.isdir(root) and not os.environ.get("GRADCORE_DATA"):
+        pytest.skip("needs Fashion-MNIST (apt-get install dataset-fashion-mnist)")
+    import signal
+
+    out = tmp_path / "run"
+    args = ["--limit-train", "512", "--limit-test", "64", "--batch-size", "32"]
+    cmd = [MPIEXEC, "-n", "2", "--oversubscribe", sys.executable, "-m", "gradcore", "train"]
+    cmd += ["--epochs", "50", "--optimizer", "sgd", "--out", str(out)] + args
+    proc = subprocess.Popen(
+        cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "checkpoint.npz").exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no checkpoint within 120 s"
+            time.sleep(0.05)
+        os.kill(_rank_pid(proc.pid, 1), signal.SIGKILL)
+        t0 = time.monotonic()
+        _, err = proc.communicate(timeout=60)
+        assert time.monotonic() - t0 < 30
+        assert proc.returncode != 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    from gradcore.train import load_checkpoint
+
+    done = load_checkpoint(str(out / "checkpoint.npz"))["epoch"]
+    assert 1 <= done < 50
+    p1 = subprocess.run(
+        [sys.executable, "-m", "gradcore", "train", "--epochs", str(done + 1)]
+        + ["--optimizer", "sgd", "--resume", str(out / "checkpoint.npz")]
+        + args,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    _ok(p1)
+    assert f"epoch {done + 1}/{done + 1}" in p1.stdout + p1.stderr
