@@ -17,7 +17,9 @@ order everywhere). Parameters that get no gradient: with `find_unused_parameters
 forward walks the autograd graph from the outputs and marks parameters it does not reach as
 ready (their gradient counts as zero); without it the first forward walks the graph once and
 raises naming the parameters that cannot get a gradient. A parameter used twice in one
-forward (two accumulations) is rejected with a clear error after its bucket started.
+forward (two accumulations), or a second backward after one forward, raises a clear error:
+each parameter is averaged once per forward. A backward that left some parameters without a
+gradient (a dynamic graph without find_unused_parameters) raises at the next forward.
 """
 
 from __future__ import annotations
