@@ -165,6 +165,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         evaluate,
         fit,
     )
+    from gradcore.train.data_parallel import start_data_parallel
 
     if args.warmup_epochs >= args.epochs and args.scheduler not in ("none", "onecycle"):
         raise CLIError(
@@ -181,23 +182,43 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 "--profile and GRADCORE_PROFILE both ask for a profile; use one", EXIT_USAGE
             )
         _check_output_file("--profile", args.profile)
+    try:
+        world, rank, args.threads = start_data_parallel(
+            args.batch_size, args.threads, args.distributed
+        )
+    except (ImportError, ValueError) as e:
+        raise CLIError(str(e), EXIT_USAGE) from None
     _set_threads(args.threads)
     gradcore.manual_seed(args.seed)
     train_ds = _load_dataset(args, True, args.limit_train)
     test_ds = _load_dataset(args, False, args.limit_test)
+    train_sampler = test_sampler = None
+    if world > 1:  # each rank reads its shard; the global batch is split over the ranks
+        from gradcore.data import DistributedSampler
+
+        train_sampler = DistributedSampler(train_ds, world, rank, shuffle=True, seed=args.seed)
+        test_sampler = DistributedSampler(test_ds, world, rank, shuffle=False, pad=False)
     train_loader = DataLoader(
         train_ds,
-        batch_size=args.batch_size,
-        shuffle=True,
+        batch_size=args.batch_size // world,
+        shuffle=train_sampler is None,
         seed=args.seed,
         transform=_batch_transform(args.dataset, args.augment),
+        sampler=train_sampler,
     )
     test_loader = DataLoader(
         test_ds,
         batch_size=max(256, args.batch_size),
         transform=_batch_transform(args.dataset, False),
+        sampler=test_sampler,
     )
     model = build_model(args.model)
+    if world > 1:
+        from gradcore.nn.parallel import DistributedDataParallel
+
+        same = ("model", "dataset", "optimizer", "lr", "momentum", "weight_decay", "scheduler")
+        same += ("epochs", "batch_size", "seed", "augment", "limit_train", "clip_grad_norm")
+        model = DistributedDataParallel(model, config={k: getattr(args, k) for k in same})
     try:
         optimizer = build_optimizer(
             args.optimizer,
@@ -219,12 +240,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
     print(
         f"gradcore train: {args.model} ({n_params:,} parameters) on {args.dataset} "
         f"({len(train_ds)} train / {len(test_ds)} test images), {args.optimizer} lr {args.lr}, "
-        f"batch {args.batch_size}, {args.epochs} epochs, {gradcore.get_num_threads()} threads",
+        f"batch {args.batch_size}, {args.epochs} epochs, {gradcore.get_num_threads()} threads"
+        + (f" x {world} ranks" if world > 1 else ""),
         flush=True,
     )
     tty = sys.stderr.isatty()
-    callbacks: list = [ProgressBar(use_tqdm=None if tty else False, every=0 if tty else 100)]
-    if args.out is not None:
+    callbacks: list = []
+    if rank == 0:
+        callbacks.append(ProgressBar(use_tqdm=None if tty else False, every=0 if tty else 100))
+    if args.out is not None and rank == 0:  # rank 0 alone writes files
         try:
             os.makedirs(args.out, exist_ok=True)
         except OSError as e:
@@ -234,7 +258,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             CSVLogger(os.path.join(args.out, "history.csv"), append=args.resume is not None)
         )
     loss_fn = nn.CrossEntropyLoss()
-    if args.profile is not None:
+    if args.profile is not None and rank == 0:
         callbacks.append(ProfileSteps(args.profile, args.profile_warmup, args.profile_steps))
     try:
         history = fit(
@@ -260,7 +284,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         f"test accuracy: {result['accuracy']:.4f}  "
         f"(loss {result['loss']:.4f}, {result['n']} images)"
     )
-    if args.out is not None:
+    if args.out is not None and rank == 0:
         gradcore.save(model.state_dict(), os.path.join(args.out, "weights.npz"))
         history.to_csv(os.path.join(args.out, "history.csv"))
         with open(os.path.join(args.out, "summary.json"), "w") as f:
@@ -428,6 +452,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="profile --profile-steps training steps after --profile-warmup steps; print "
         "the table and write a Chrome trace to PATH",
+    )
+    p.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data-parallel over MPI ranks (automatic under mpiexec); --batch-size is global",
     )
     p.add_argument("--profile-steps", type=_positive_int, default=20, help="(20)")
     p.add_argument("--profile-warmup", type=_nonneg_int, default=10, help="(10)")

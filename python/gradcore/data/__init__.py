@@ -17,6 +17,7 @@ from gradcore.data.datasets import (
 )
 from gradcore.data.idx import read_idx, write_idx
 from gradcore.data.loader import DataLoader, default_collate
+from gradcore.data.sampler import DistributedSampler
 
 __all__ = [
     "MNIST",
@@ -24,6 +25,7 @@ __all__ = [
     "DataLoader",
     "Dataset",
     "DatasetNotFoundError",
+    "DistributedSampler",
     "DownloadError",
     "FashionMNIST",
     "Subset",
