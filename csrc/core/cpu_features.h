@@ -15,8 +15,12 @@ namespace gradcore {
 
 enum class CpuCapability : int { kGeneric = 0, kAvx2Fma = 1, kAvx512 = 2 };
 
-// The highest level this build has kernels for. AVX-512 is detected but has no kernels yet.
-#if GRADCORE_ISA_AVX2_FMA
+// The highest level this build has kernels for (the ISA files CMake compiled; on x86-64 both).
+// The avx512 path runs its own GEMM (and conv packers) and, by at_least(), the AVX2 code of
+// every other kernel.
+#if GRADCORE_ISA_AVX512 && GRADCORE_ISA_AVX2_FMA
+constexpr CpuCapability kHighestImplementedCapability = CpuCapability::kAvx512;
+#elif GRADCORE_ISA_AVX2_FMA
 constexpr CpuCapability kHighestImplementedCapability = CpuCapability::kAvx2Fma;
 #else
 constexpr CpuCapability kHighestImplementedCapability = CpuCapability::kGeneric;

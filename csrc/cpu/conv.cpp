@@ -157,7 +157,8 @@ bool implicit_ok(const Window2d& g) {
 }
 
 // Per-tap shifts and lane masks (-1: valid, 0: padding) for every output pixel, padded with
-// zero masks to a multiple of 16 pixels so that edge panels read nothing past the plane.
+// zero masks to a multiple of 32 pixels (the widest GEMM panel, AVX-512's) so that edge panels
+// read nothing past the plane.
 struct ImplicitTaps {
   int64_t RS, P, Pp;
   std::vector<int64_t> off;    // RS
@@ -168,7 +169,7 @@ ImplicitTaps make_taps(const Window2d& g) {
   ImplicitTaps t;
   t.RS = g.R * g.S;
   t.P = g.OH * g.OW;
-  t.Pp = (t.P + 15) / 16 * 16;
+  t.Pp = (t.P + 31) / 32 * 32;
   t.off.resize(static_cast<size_t>(t.RS));
   t.valid.assign(static_cast<size_t>((t.RS + 1) * t.Pp), 0);  // row RS: all zeros
   for (int64_t r = 0; r < g.R; ++r)
@@ -221,6 +222,11 @@ void pack_cols_t_panel(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int6
 // path's float GEMM tile, which packed `a`).
 template <typename T>
 PanelSource<T> cols_t_source(const ImplicitCols<T>& ic) {
+#if GRADCORE_ISA_AVX512
+  if constexpr (std::is_same_v<T, float>)
+    if (cpu_path_tuning().conv_packer == ConvPacker::kAvx512Panel32)
+      return PanelSource<T>{&avx512::pack_cols_t_panel32, &ic};
+#endif
 #if GRADCORE_ISA_AVX2_FMA
   if constexpr (std::is_same_v<T, float>)
     if (cpu_path_tuning().conv_packer == ConvPacker::kAvx2Panel16)
@@ -231,6 +237,11 @@ PanelSource<T> cols_t_source(const ImplicitCols<T>& ic) {
 
 template <typename T>
 PanelSource<T> cols_source(const ImplicitCols<T>& ic) {
+#if GRADCORE_ISA_AVX512
+  if constexpr (std::is_same_v<T, float>)
+    if (cpu_path_tuning().conv_packer == ConvPacker::kAvx512Panel32)
+      return PanelSource<T>{&avx512::pack_cols_panel32, &ic};
+#endif
 #if GRADCORE_ISA_AVX2_FMA
   if constexpr (std::is_same_v<T, float>)
     if (cpu_path_tuning().conv_packer == ConvPacker::kAvx2Panel16)

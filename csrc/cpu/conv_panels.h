@@ -3,7 +3,8 @@
 // Row (c, r, s) of an image's columns matrix is its input plane c shifted by off[r*S + s],
 // with the pixels whose tap falls into the padding zeroed by the lane masks:
 //   col[c*RS + rs][p] = valid[rs*Pp + p] ? x[c*HW + p + off[rs]] : 0.
-// A plain struct of pointers: ISA files (conv_avx2_fma.cpp) read it without any STL code.
+// A plain struct of pointers: ISA files (conv_avx2_fma.cpp, conv_avx512.cpp) read it without
+// any STL code.
 #pragma once
 #include <cstdint>
 
@@ -13,7 +14,7 @@ template <typename T>
 struct ImplicitCols {
   const T* x;            // the image's input planes of this group
   int64_t HW;            // plane size H*W
-  int64_t RS, Pp;        // taps R*S; pixels per mask row (OH*OW rounded up to 16)
+  int64_t RS, Pp;        // taps R*S; pixels per mask row (OH*OW rounded up to 32)
   const int64_t* off;    // RS plane shifts
   const int32_t* valid;  // (RS + 1) x Pp lane masks (-1 valid, 0 padding); row RS all zero
   const T *lo, *hi;      // the whole input tensor: vector loads stay inside it
@@ -28,5 +29,13 @@ void pack_cols_panel16(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int6
 void pack_cols_t_panel16(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr,
                          float* out);
 }  // namespace avx2_fma
+
+namespace avx512 {
+// The same for 32-wide panels (the AVX-512 GEMM tile, conv_avx512.cpp).
+void pack_cols_panel32(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr,
+                       float* out);
+void pack_cols_t_panel32(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr,
+                         float* out);
+}  // namespace avx512
 
 }  // namespace gradcore
