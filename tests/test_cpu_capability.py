@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import CPU_CAPABILITIES, cpu_capability_selected
 
@@ -125,3 +126,40 @@ def test_replaced_force_generic_variable_is_not_ignored():
     out = _import_with("generic", GRADCORE_FORCE_GENERIC="1")  # the new variable wins
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "generic"
+
+
+@pytest.mark.skipif(
+    "avx512" not in CPU_CAPABILITIES,
+    reason="the CPU has no AVX-512 F+BW+VL+DQ with OS ZMM state: the avx512 path cannot run here",
+)
+def test_avx512_path_runs_the_avx2_code_of_the_other_kernels():
+    """at_least(avx2_fma) holds on the avx512 path, so the kernels without AVX-512 code of their
+    own (softmax's vexp loops, pooling, optimizer steps) run their AVX2 builds there: bitwise
+    the avx2_fma results. The softmax loops round differently in the portable build, which
+    shows the comparison can tell the builds apart."""
+    import gradcore.nn.functional as F
+
+    rng = np.random.default_rng(7)
+    logits = rng.standard_normal((64, 1000)).astype(np.float32)
+    planes = rng.standard_normal((4, 8, 33, 35)).astype(np.float32)
+    param = rng.standard_normal(10000).astype(np.float32)
+    grad = rng.standard_normal(10000).astype(np.float32)
+
+    def outputs() -> dict:
+        p, m, v, vmax = param.copy(), *(np.zeros_like(param) for _ in range(3))
+        _C.adam_step_(p, grad, m, v, vmax, 1, 1e-3, 0.9, 0.999, 1e-8, 0.01, False, True, False)
+        return {
+            "softmax": F.softmax(gradcore.tensor(logits), dim=1).numpy(),
+            "log_softmax": F.log_softmax(gradcore.tensor(logits), dim=1).numpy(),
+            "max_pool2d": F.max_pool2d(gradcore.tensor(planes), 2).numpy(),
+            "avg_pool2d": F.avg_pool2d(gradcore.tensor(planes), 2).numpy(),
+            "adam_step_": p,
+        }
+
+    got = {}
+    for level in CPU_CAPABILITIES:
+        with cpu_capability_selected(level):
+            got[level] = outputs()
+    for name, want in got["avx2_fma"].items():
+        np.testing.assert_array_equal(got["avx512"][name], want, err_msg=name)
+    assert not np.array_equal(got["generic"]["softmax"], got["avx2_fma"]["softmax"])
