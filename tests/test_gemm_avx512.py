@@ -175,3 +175,37 @@ def test_paths_agree_float32(rng, threads):
             diff = np.abs(out[path].astype(np.float64) - out[first])
             worst = float(np.max(diff / mag))
             assert worst <= 1e-5, f"{path} vs {first}: {worst:.3g} at {M}x{N}x{K} ta={ta} tb={tb}"
+
+
+@needs_avx512
+@pytest.mark.parametrize(
+    "x_shape,w_shape,padding",
+    [
+        ((2, 16, 14, 14), (32, 16, 3, 3), 1),  # 196 pixels: a last panel of 4
+        ((3, 64, 12, 13), (64, 64, 3, 3), 1),  # input gradient as an implicit convolution
+        ((2, 8, 20, 17), (16, 8, 5, 5), 2),
+        ((1, 3, 32, 32), (16, 3, 3, 3), 1),  # 27 weight-gradient columns: one partial panel
+        ((2, 70, 9, 9), (33, 70, 3, 3), 1),  # 81 pixels, batched images
+    ],
+)
+def test_conv_through_the_avx512_packers_matches_avx2_bitwise(rng, x_shape, w_shape, padding):
+    """The implicit convolution packs its 32-wide B panels with the AVX-512 packers (masked
+    loads of the shifted planes, and their transposes for the weight gradient). Its forward
+    pass and both gradients are the avx2_fma path's bits (same FMA order per element, same
+    KC)."""
+    import gradcore
+    import gradcore.nn.functional as F
+
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    w = rng.standard_normal(w_shape).astype(np.float32)
+    bias = rng.standard_normal(w_shape[0]).astype(np.float32)
+    got = {}
+    for path in ("avx2_fma", "avx512"):
+        with cpu_capability_selected(path):
+            xt = gradcore.tensor(x, requires_grad=True)
+            wt = gradcore.tensor(w, requires_grad=True)
+            y = F.conv2d(xt, wt, gradcore.tensor(bias), padding=padding)
+            (y * y).sum().backward()
+            got[path] = (y.numpy(), xt.grad.numpy(), wt.grad.numpy())
+    for name, a, b in zip(("y", "dx", "dw"), got["avx512"], got["avx2_fma"]):
+        np.testing.assert_array_equal(a, b, err_msg=name)
