@@ -1,4 +1,4 @@
-"""The AVX-512 GEMM path (14x32 float / 14x16 double tiles, KC = 256): sizes around multiples of
+"""The AVX-512 GEMM path (8x32 float / 14x16 double tiles, KC = 256): sizes around multiples of
 MR, NR and KC, every transpose, alpha/beta, 1 vs 2 threads bitwise, edge tiles bitwise equal to
 row and column slices; and agreement across every CPU path this machine has (float32 within
 1e-5 of the product's magnitude). The avx512 tests skip, saying why, on a CPU without AVX-512."""
@@ -25,12 +25,12 @@ needs_avx512 = pytest.mark.skipif(
 
 @pytest.fixture
 def avx512():
-    """Runs the test on the avx512 path; returns its float and double tile and KC."""
+    """Runs the test on the avx512 path; returns its float and double (MR, NR, KC, MC)."""
     with cpu_capability_selected("avx512"):
         t = _C.cpu_path_tuning()
         yield {
-            np.float32: (t["gemm_f32"]["mr"], t["gemm_f32"]["nr"], t["gemm_f32"]["kc"]),
-            np.float64: (t["gemm_f64"]["mr"], t["gemm_f64"]["nr"], t["gemm_f64"]["kc"]),
+            dtype: tuple(t[key][f] for f in ("mr", "nr", "kc", "mc"))
+            for dtype, key in ((np.float32, "gemm_f32"), (np.float64, "gemm_f64"))
         }
 
 
@@ -41,8 +41,8 @@ def around(x: int) -> list:
 
 @needs_avx512
 def test_tile_shape_is_the_documented_one(avx512):
-    assert avx512[np.float32] == (14, 32, 256)
-    assert avx512[np.float64] == (14, 16, 256)
+    assert avx512[np.float32] == (8, 32, 256, 144)
+    assert avx512[np.float64] == (14, 16, 256, 112)
 
 
 @needs_avx512
@@ -50,7 +50,7 @@ def test_tile_shape_is_the_documented_one(avx512):
 def test_sizes_around_tile_and_kc_multiples(rng, avx512, dtype):
     """M around 1, 2 MR; N around 1/2 NR, NR, 2 NR; K around KC and 1.25 KC (one KC block up
     to there, two equal blocks past it); every transpose, alpha and beta != 0."""
-    mr, nr, kc = avx512[dtype]
+    mr, nr, kc, mc = avx512[dtype]
     ms = around(mr) + around(2 * mr)
     ns = around(nr // 2) + around(nr) + around(2 * nr)
     ks = [1, 7] + around(kc) + around(kc * 5 // 4)
@@ -67,14 +67,14 @@ def test_sizes_around_tile_and_kc_multiples(rng, avx512, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("ta,tb", list(itertools.product([False, True], repeat=2)))
 def test_row_blocks_and_panels_one_vs_two_threads(rng, avx512, dtype, ta, tb):
-    """One row block up to 1.5 MC (252 float rows), several past it (rows split between the
+    """One row block up to 1.5 MC (216 float rows), several past it (rows split between the
     threads, B shared); a last row tile of 1 and 13 rows, a last panel of 1, 16, 17 and 31
     columns, K of one and of several KC blocks, leading dimensions past the width: 1 and 2
     threads bitwise equal, and within the bound of the float64 product."""
-    mr, nr, kc = avx512[dtype]
+    mr, nr, kc, mc = avx512[dtype]
     for M, N, K in [
-        (252, nr * 5 + 1, kc + 1),
-        (253, nr * 3 + 16, 2 * kc + 3),
+        (mc * 3 // 2, nr * 5 + 1, kc + 1),
+        (mc * 3 // 2 + 1, nr * 3 + 16, 2 * kc + 3),
         (mr * 20 + 13, nr * 4 + 17, 100),
         (mr * 3 + 1, nr * 40 + 31, kc * 5 // 4),
     ]:
@@ -86,7 +86,7 @@ def test_row_blocks_and_panels_one_vs_two_threads(rng, avx512, dtype, ta, tb):
 def test_short_k_and_in_place_b(rng, avx512, dtype):
     """K <= 64 (row strips a column group at a time) and few rows with B read in place, with
     panels ending in partial k-masked vectors; 1 and 2 threads bitwise equal."""
-    mr, nr, _ = avx512[dtype]
+    mr, nr, _, _ = avx512[dtype]
     for M, N, K, pad in [
         (mr + 1, nr * 30 + 5, 9, 0),
         (2 * mr, nr * 7, 64, 0),
@@ -103,7 +103,7 @@ def test_edge_tiles_match_slices_bitwise(rng, avx512, dtype):
     equal, bit for bit, the products of single rows of A (1-row edge tiles) and single
     columns of B (1-column masked tiles), for M and N that end in partial row tiles and panels
     of one and two zmm columns, with beta != 0 and several KC blocks."""
-    mr, nr, kc = avx512[dtype]
+    mr, nr, kc, mc = avx512[dtype]
     lanes = nr // 2
     for M, N, K in [
         (mr + 3, nr + lanes - 1, 300),

@@ -1,4 +1,4 @@
-// The implicit convolution's AVX-512 column packers (32-wide panels for the 14x32 float GEMM
+// The implicit convolution's AVX-512 column packers (32-wide panels for the 8x32 float GEMM
 // tile). An ISA file: compiled with -mavx512f/bw/vl/dq -mavx2 -mfma, run only when the selected
 // path's tuning names them (rules: CMakeLists.txt, "ISA files"). The lane masks become
 // k-masks and the loads are masked: a masked-off lane reads no memory (no fault at the edges

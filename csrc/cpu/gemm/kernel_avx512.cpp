@@ -1,10 +1,11 @@
 // long-file: the whole AVX-512 GEMM path (kernels, edge tables, packers) in one ISA file.
-// AVX-512 (F+BW+VL+DQ) micro-kernels for 32 zmm registers: 14x32 float and 14x16 double, each
-// 14 rows x 2 zmm = 28 accumulators plus 2 B vectors and 1 broadcast; edge tiles of fewer rows
-// or one zmm column, the last vector of a row masked with a k-mask; AVX-512 packing routines.
+// AVX-512 (F+BW+VL+DQ) micro-kernels for 32 zmm registers: 8x32 float (8 rows x 2 zmm = 16
+// accumulators) and 14x16 double (28 accumulators), plus 2 B vectors and 1 broadcast; edge tiles
+// of fewer rows or one zmm column, the last vector of a row masked with a k-mask; AVX-512
+// packing routines.
 // An ISA file (rules in cpu/gemm/gemm_isa.h and CMakeLists.txt): compiled with -mavx512f
 // -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma, everything in gradcore::avx512 or an anonymous
-// namespace, run only when at_least(CpuCapability::kAvx512). Why 14x32, and the blocking:
+// namespace, run only when at_least(CpuCapability::kAvx512). Why 8x32, and the blocking:
 // docs/gemm_tuning.md (measured with bench/gemm_tile_shapes_avx512.cpp, which includes this file).
 #if !defined(__AVX512F__) || !defined(__AVX512BW__) || !defined(__AVX512VL__) || \
     !defined(__AVX512DQ__) || !defined(__AVX2__) || !defined(__FMA__)
@@ -28,7 +29,7 @@ constexpr int64_t min_i64(int64_t a, int64_t b) {
   return a < b ? a : b;
 }
 
-constexpr int kMrF = kGemmMrF32, kNrF = kGemmNrF32;  // 14 x 32 float
+constexpr int kMrF = kGemmMrF32, kNrF = kGemmNrF32;  // 8 x 32 float
 constexpr int kMrD = kGemmMrF64, kNrD = kGemmNrF64;  // 14 x 16 double
 
 // ---------------------------------------------------------------------------------------
@@ -153,7 +154,13 @@ struct EdgeTable {
 
 template <int... Rs>
 struct Seq {};
-using Seq14 = Seq<1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14>;
+// Seq<1, 2, ..., N>.
+template <int N, int... Rs>
+struct MakeSeq : MakeSeq<N - 1, N, Rs...> {};
+template <int... Rs>
+struct MakeSeq<0, Rs...> {
+  using type = Seq<Rs...>;
+};
 
 template <typename T, int MR, int... Rs>
 constexpr EdgeTable<T, MR> make_edge_table(Seq<Rs...>) {
@@ -163,8 +170,9 @@ constexpr EdgeTable<T, MR> make_edge_table(Seq<Rs...>) {
 
 static_assert(kNrF == 2 * Zmm<float>::kLanes && kNrD == 2 * Zmm<double>::kLanes,
               "the edge tables hold one and two zmm columns");
-const EdgeTable<float, kMrF> kSEdge = make_edge_table<float, kMrF>(Seq14{});
-const EdgeTable<double, kMrD> kDEdge = make_edge_table<double, kMrD>(Seq14{});
+const EdgeTable<float, kMrF> kSEdge = make_edge_table<float, kMrF>(typename MakeSeq<kMrF>::type{});
+const EdgeTable<double, kMrD> kDEdge =
+    make_edge_table<double, kMrD>(typename MakeSeq<kMrD>::type{});
 
 // ---------------------------------------------------------------------------------------
 // float packing
@@ -217,38 +225,41 @@ void pack_b_f32(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t kc,
     pack_b_generic<float, kNrF>(trans, B, ldb, p0, kc, j0 + full, nc - full, out + full * kc);
 }
 
-// alpha*op(A) rows [i0, i0+mc) x columns [p0, p0+kc) into 14-row micro-panels. Not transposed,
-// 8 values of k at a time: rows 0-7 and rows 8-13 (two zero rows added) are two 8 x 8
-// transposes, giving each panel row k+j as 8 + 6 values (a masked store); masked loads read
-// the kc tail and the rows of a partial panel (the missing rows are zero). Transposed, each
-// panel row k is 14 contiguous values: one masked load and store.
+// alpha*op(A) rows [i0, i0+mc) x columns [p0, p0+kc) into MR-row micro-panels (MR <= 16). Not
+// transposed, 8 values of k at a time: rows 0-7 and rows 8..MR-1 (zero rows added) are 8 x 8
+// transposes, giving each panel row k+j as 8 + (MR - 8) values (masked stores); masked loads
+// read the kc tail and the rows of a partial panel (the missing rows are zero). Transposed,
+// each panel row k is MR contiguous values: one masked load and store.
 void pack_a_f32(bool trans, const float* A, int64_t lda, int64_t i0, int64_t mc, int64_t p0,
                 int64_t kc, float alpha, float* out) {
-  static_assert(kMrF > 8 && kMrF <= 16, "pack_a_f32 writes a panel row as 8 + (MR - 8) values");
+  static_assert(kMrF <= 16, "pack_a_f32 writes a panel row as at most two 8-lane parts");
+  constexpr int kLo = kMrF < 8 ? kMrF : 8, kHi = kMrF - kLo;  // lanes of each part
+  const __mmask8 m_lo = static_cast<__mmask8>((1u << kLo) - 1u);
+  const __mmask8 m_hi = static_cast<__mmask8>((1u << kHi) - 1u);
   for (int64_t ir = 0; ir < mc; ir += kMrF) {
     const int rows = static_cast<int>(min_i64(kMrF, mc - ir));
     float* dst = out + ir * kc;
     if (!trans) {
       const __m256 va = _mm256_set1_ps(alpha);
       const float* src = A + (i0 + ir) * lda + p0;
-      const __mmask8 m_hi = static_cast<__mmask8>((1u << (kMrF - 8)) - 1u);
       for (int64_t k = 0; k < kc; k += 8) {
         const int w = static_cast<int>(min_i64(8, kc - k));
         const __mmask8 mw = static_cast<__mmask8>((1u << w) - 1u);
+        auto row = [&](int i) {
+          return i < rows ? _mm256_mul_ps(va, _mm256_maskz_loadu_ps(mw, src + i * lda + k))
+                          : _mm256_setzero_ps();
+        };
         __m256 lo[8], hi[8];
-        for (int i = 0; i < 8; ++i) {
-          lo[i] = i < rows ? _mm256_mul_ps(va, _mm256_maskz_loadu_ps(mw, src + i * lda + k))
-                           : _mm256_setzero_ps();
-          hi[i] = 8 + i < rows
-                      ? _mm256_mul_ps(va, _mm256_maskz_loadu_ps(mw, src + (8 + i) * lda + k))
-                      : _mm256_setzero_ps();
-        }
+        for (int i = 0; i < 8; ++i) lo[i] = row(i);
         transpose8(lo);
-        transpose8(hi);
+        if constexpr (kHi > 0) {
+          for (int i = 0; i < 8; ++i) hi[i] = row(8 + i);
+          transpose8(hi);
+        }
         for (int j = 0; j < w; ++j) {
           float* d = dst + (k + j) * kMrF;
-          _mm256_storeu_ps(d, lo[j]);
-          _mm256_mask_storeu_ps(d + 8, m_hi, hi[j]);
+          _mm256_mask_storeu_ps(d, m_lo, lo[j]);
+          if constexpr (kHi > 0) _mm256_mask_storeu_ps(d + 8, m_hi, hi[j]);
         }
       }
     } else {
