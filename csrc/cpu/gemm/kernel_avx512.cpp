@@ -1,4 +1,3 @@
-// long-file: the whole AVX-512 GEMM path (kernels, edge tables, packers) in one ISA file.
 // AVX-512 (F+BW+VL+DQ) micro-kernels for 32 zmm registers: 8x32 float (8 rows x 2 zmm = 16
 // accumulators) and 14x16 double (28 accumulators), plus 2 B vectors and 1 broadcast; edge tiles
 // of fewer rows or one zmm column, the last vector of a row masked with a k-mask; AVX-512
