@@ -104,8 +104,8 @@ inline void store_tile(const typename Zmm<T>::V (&acc)[R][V], T* c, int64_t ldc,
 // c[R x n] = the first R rows of an a-panel (kc x MR) @ b (kc x LV for L lanes, row stride
 // ldb) + beta*c, with L(V-1) < n <= LV. Accumulation order per element: k = 0, 1, ... by FMA
 // from zero, then one FMA with beta (or a plain store when beta == 0): identical for all R, V,
-// n (and to the AVX2 and portable FMA order), so an element's value does not depend on which
-// tile shape computed it.
+// n, so an element's value does not depend on which tile shape computed it (and the same as
+// in the AVX2 path's kernels: with the same KC partition the two paths give the same bits).
 template <typename T, int MR, int R, int V>
 inline void tile(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc, T beta,
                  int n) {
