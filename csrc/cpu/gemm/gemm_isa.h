@@ -57,8 +57,8 @@ void dgemm_pack_b(bool trans, const double* B, int64_t ldb, int64_t p0, int64_t 
 namespace avx512 {
 // kernel_avx512.cpp (-mavx512f/bw/vl/dq -mavx2 -mfma; run only when
 // at_least(CpuCapability::kAvx512)): the MicroKernel, EdgeKernel, PackA and PackB of
-// gemm_internal.h for the 8x32 float tile (16 zmm accumulators) and the 14x16 double tile (28).
-constexpr int kGemmMrF32 = 8, kGemmNrF32 = 32, kGemmMrF64 = 14, kGemmNrF64 = 16;
+// gemm_internal.h for the 8x32 float and 8x16 double tiles (16 zmm accumulators each).
+constexpr int kGemmMrF32 = 8, kGemmNrF32 = 32, kGemmMrF64 = 8, kGemmNrF64 = 16;
 void sgemm_kernel(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
                   float beta);
 void sgemm_edge_tile(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,

@@ -1,5 +1,5 @@
-// AVX-512 (F+BW+VL+DQ) micro-kernels for 32 zmm registers: 8x32 float (8 rows x 2 zmm = 16
-// accumulators) and 14x16 double (28 accumulators), plus 2 B vectors and 1 broadcast; edge tiles
+// AVX-512 (F+BW+VL+DQ) micro-kernels for 32 zmm registers: 8x32 float and 8x16 double (8 rows x
+// 2 zmm = 16 accumulators), plus 2 B vectors and 1 broadcast; edge tiles
 // of fewer rows or one zmm column, the last vector of a row masked with a k-mask; AVX-512
 // packing routines.
 // An ISA file (rules in cpu/gemm/gemm_isa.h and CMakeLists.txt): compiled with -mavx512f
@@ -29,7 +29,7 @@ constexpr int64_t min_i64(int64_t a, int64_t b) {
 }
 
 constexpr int kMrF = kGemmMrF32, kNrF = kGemmNrF32;  // 8 x 32 float
-constexpr int kMrD = kGemmMrF64, kNrD = kGemmNrF64;  // 14 x 16 double
+constexpr int kMrD = kGemmMrF64, kNrD = kGemmNrF64;  // 8 x 16 double
 
 // ---------------------------------------------------------------------------------------
 // The tile kernel, float and double

@@ -93,7 +93,7 @@ const GemmPath<double> kAvx2FmaF64{kAvx2FmaTuning.gemm_f64.mr,
 #if GRADCORE_ISA_AVX512
 // AVX-512 F+BW+VL+DQ, tuned on Zen 4 (32 KiB L1d, 1 MiB L2 per core): 8x32 float tiles (16
 // zmm accumulators); a 32 KiB B micro-panel (256 x 32 floats) through L1d, a 144 KiB A block
-// (144 x 256) in L2, the B block (256 x 4096, 4 MiB) in L3. Double: 14x16 tiles, MC = 112,
+// (144 x 256) in L2, the B block (256 x 4096, 4 MiB) in L3. Double: 8x16 tiles, MC = 112,
 // KC = 256. Peak: Zen 4 executes a 512-bit FMA as two 256-bit halves on its two FMA
 // units, so 32 float / 16 double FLOPs per cycle per core, as with AVX2 (a CPU with two
 // 512-bit FMA units would do twice that; this table is Zen 4's). The driver's cache budgets
