@@ -35,7 +35,7 @@ TIME_SUFFIXES = ("_s", "_ms", "_us")
 def _label(item: dict, index: int) -> str:
     """A stable name for one row of a results list: its case, shape and thread count."""
     parts = []
-    for key in ("case", "name", "shape", "threads", "batch"):
+    for key in ("case", "name", "op", "shape", "size", "threads", "batch"):
         if key in item:
             v = item[key]
             if isinstance(v, dict):

@@ -1,4 +1,4 @@
-"""Benchmark of the ops kernels: relu, gelu, softmax, cross-entropy (forward and backward)
+"""Benchmark of the ops kernels: relu, gelu, silu, softmax, cross-entropy (forward and backward)
 against PyTorch (when installed) and numpy, timed interleaved in the same run, at 1 and 2
 threads. Reports ms per call, GB/s (bytes each kernel must move) and ratios.
 
@@ -93,6 +93,20 @@ def cases(quick: bool, rng):
         lambda: _C.gelu_backward(dy, x),
         None,
         (lambda: torch.ops.aten.gelu_backward(tt["dy"], tt["x"])) if torch else None,
+    )
+    add(
+        "silu_forward",
+        8 * n,
+        lambda: _C.silu_forward(x),
+        lambda: x / (1 + np.exp(-x)),
+        (lambda: F.silu(tt["x"])) if torch else None,
+    )
+    add(
+        "silu_backward",
+        12 * n,
+        lambda: _C.silu_backward(dy, x),
+        None,
+        (lambda: torch.ops.aten.silu_backward(tt["dy"], tt["x"])) if torch else None,
     )
     add(
         "softmax_forward",

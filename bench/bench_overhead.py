@@ -1,8 +1,11 @@
 """Per-op Python overhead of gradcore vs PyTorch (same run, interleaved, 1 thread).
 
 Cases: a 1-element add; a 1x1x4x4 conv (3x3, pad 1); a tiny graph forward+backward
-(x 4x8 and w 8x8 both requiring grad: matmul, relu, sum, backward). At these sizes the
-kernels cost almost nothing, so the times measure the framework's own per-op overhead.
+(x 4x8 and w 8x8 both requiring grad: matmul, relu, sum, backward); and each op that once
+had a hand-written fast path (add, mul, full sum, 2-d matmul, conv2d, relu) alone, with
+inputs that need no grad ("_nograd") and inputs that require grad ("_grad": the graph node
+is recorded, no backward). At these sizes the kernels cost almost nothing, so the times
+measure the framework's own per-op overhead.
 
     python bench/bench_overhead.py [--quick] [--json PATH]
 """
@@ -55,6 +58,42 @@ except ImportError:  # pragma: no cover - bench/common.py not merged yet
 
 
 TARGETS = {"add_1elem": 1.5, "conv_1x1x4x4": 1.5, "tiny_graph_fwd_bwd": 0.5}
+SINGLE_OPS = ("add", "mul", "sum", "matmul", "conv2d", "relu")
+TARGETS.update({f"{op}_{mode}": 1.5 for op in SINGLE_OPS for mode in ("nograd", "grad")})
+
+
+def single_op_cases(torch, rng) -> dict:
+    """{name: {"gradcore": fn, "torch": fn}} for each op of SINGLE_OPS, without and with
+    inputs that require grad (4x8 @ 8x8 matmul, 1x1x4x4 conv with a 3x3 kernel, 4x8 else)."""
+    shapes = {"x": (4, 8), "w": (8, 8), "img": (1, 1, 4, 4), "k": (1, 1, 3, 3)}
+    arrays = {k: rng.standard_normal(v).astype(np.float32) for k, v in shapes.items()}
+    out = {}
+    for mode in ("nograd", "grad"):
+        grad = mode == "grad"
+        t = {k: gc.tensor(v.copy(), requires_grad=grad) for k, v in arrays.items()}
+        fns = {
+            "add": lambda t=t: t["x"] + t["x"],
+            "mul": lambda t=t: t["x"] * t["x"],
+            "sum": lambda t=t: t["x"].sum(),
+            "matmul": lambda t=t: t["x"] @ t["w"],
+            "conv2d": lambda t=t: F.conv2d(t["img"], t["k"], None, 1, 1),
+            "relu": lambda t=t: F.relu(t["x"]),
+        }
+        for op in SINGLE_OPS:
+            out[f"{op}_{mode}"] = {"gradcore": fns[op]}
+        if torch is not None:
+            tt = {k: torch.from_numpy(v.copy()).requires_grad_(grad) for k, v in arrays.items()}
+            tfns = {
+                "add": lambda tt=tt: tt["x"] + tt["x"],
+                "mul": lambda tt=tt: tt["x"] * tt["x"],
+                "sum": lambda tt=tt: tt["x"].sum(),
+                "matmul": lambda tt=tt: tt["x"] @ tt["w"],
+                "conv2d": lambda tt=tt: torch.nn.functional.conv2d(tt["img"], tt["k"], None, 1, 1),
+                "relu": lambda tt=tt: torch.relu(tt["x"]),
+            }
+            for op in SINGLE_OPS:
+                out[f"{op}_{mode}"]["torch"] = tfns[op]
+    return out
 
 
 def cases(torch):
@@ -87,6 +126,7 @@ def cases(torch):
             torch.relu(txg @ twg).sum().backward()
 
         out["tiny_graph_fwd_bwd"]["torch"] = ttiny
+    out.update(single_op_cases(torch, rng))
     return out
 
 

@@ -101,7 +101,10 @@ def machine_peak_gflops() -> float:
     x 8 lanes x 2 = 32) x clock (GHz)."""
     from gradcore import _C
 
-    per_cycle = _C.cpu_path_tuning()["flops_per_cycle_f32"]
+    if hasattr(_C, "cpu_path_tuning"):
+        per_cycle = _C.cpu_path_tuning()["flops_per_cycle_f32"]
+    else:  # a build from before the per-path tuning (bench_ab.py runs these scripts on one)
+        per_cycle = 32 if _C.simd_path() == "avx2_fma" else 8
     mhz = []
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -128,7 +131,9 @@ def _cpu_capability() -> str:
     """gradcore's CPU path in use (GRADCORE_CPU_CAPABILITY selects a lower one)."""
     from gradcore import _C
 
-    return _C.cpu_capability()
+    if hasattr(_C, "cpu_capability"):
+        return _C.cpu_capability()
+    return _C.simd_path()  # a build from before the ordered capability (bench_ab.py)
 
 
 _blas_setter = None

@@ -1,4 +1,4 @@
-"""Activations: relu, leaky_relu, sigmoid, tanh, gelu (exact and tanh)."""
+"""Activations: relu, leaky_relu, sigmoid, silu, tanh, gelu (exact and tanh)."""
 
 import math
 
@@ -35,6 +35,16 @@ def sigmoid_ref(x):
         return 1.0 / (1.0 + np.exp(-x))
 
 
+def silu_ref(x):
+    x = np.asarray(x, np.float64)
+    return x * sigmoid_ref(x)
+
+
+def silu_grad_ref(x):
+    s = sigmoid_ref(x)
+    return s * (1 + np.asarray(x, np.float64) * (1 - s))
+
+
 # name -> (forward(x), backward(dy, x, y), reference f, reference f')
 OPS = {
     "relu": (
@@ -54,6 +64,12 @@ OPS = {
         lambda dy, x, y: _C.sigmoid_backward(dy, y),
         sigmoid_ref,
         lambda x: sigmoid_ref(x) * (1 - sigmoid_ref(x)),
+    ),
+    "silu": (
+        _C.silu_forward,
+        lambda dy, x, y: _C.silu_backward(dy, x),
+        silu_ref,
+        silu_grad_ref,
     ),
     "tanh": (
         _C.tanh_forward,
@@ -126,6 +142,7 @@ def test_vs_torch(torch, rng, name, dtype):
         "relu": F.relu,
         "leaky_relu": lambda t: F.leaky_relu(t, 0.2),
         "sigmoid": torch.sigmoid,
+        "silu": F.silu,
         "tanh": torch.tanh,
         "gelu": F.gelu,
         "gelu_tanh": lambda t: F.gelu(t, approximate="tanh"),
@@ -234,6 +251,7 @@ def test_errors_gelu_approximate_and_slope():
 # float32 results within a few ulp of the exact value, over the whole range (dense grid).
 DENSE = {
     "sigmoid": (_C.sigmoid_forward, sigmoid_ref),
+    "silu": (_C.silu_forward, silu_ref),
     "tanh": (_C.tanh_forward, np.tanh),
     "gelu": (_C.gelu_forward, lambda x: gelu_ref(x, "none")),
     "gelu_tanh": (lambda x: _C.gelu_forward(x, "tanh"), lambda x: gelu_ref(x, "tanh")),
@@ -268,7 +286,65 @@ def test_float32_edges(cpu_capability):
     rng = np.random.default_rng(5)
     xs = (rng.standard_normal(4099) * 4).astype(np.float32)
     dy = rng.standard_normal(4099).astype(np.float32)
-    for name in ("sigmoid", "tanh", "gelu", "gelu_tanh"):
+    s = _C.silu_forward(f32([np.inf, -np.inf, np.nan, -0.0, 0.0, -200.0]))
+    # as PyTorch: silu(-inf) = -inf * sigmoid(-inf) = NaN; -0 keeps its sign
+    assert np.array_equal(s, f32([np.inf, np.nan, np.nan, -0.0, 0.0, -0.0]), equal_nan=True)
+    assert np.signbit(s[3]) and np.signbit(s[5])
+    for name in ("sigmoid", "silu", "tanh", "gelu", "gelu_tanh"):
         fwd, bwd, _, df = OPS[name]
         ref = dy.astype(np.float64) * df(xs.astype(np.float64))
         assert_allclose(bwd(dy, xs, fwd(xs)), ref, rtol=1e-5, atol=5e-6, what=name)
+
+
+# ------------------------------------------------------- SiLU through autograd and nn
+
+
+def test_silu_functional_and_module(torch, rng):
+    import gradcore
+    import gradcore.nn.functional as F
+    from gradcore import nn
+    from gradcore.autograd import gradcheck
+
+    x64 = gradcore.tensor(rng.standard_normal((3, 5)), requires_grad=True)
+    assert gradcheck(F.silu, (x64,))
+    x = np.asarray(rng.standard_normal((2, 3, 4, 5)) * 3, np.float32)
+    xt = torch.tensor(x, requires_grad=True)
+    torch.nn.SiLU()(xt).sum().backward()
+    xg = gradcore.tensor(x, requires_grad=True)
+    y = nn.SiLU()(xg)
+    y.sum().backward()
+    assert_allclose(y.numpy(), torch.nn.functional.silu(torch.tensor(x)).numpy(), 1e-6, 1e-6)
+    assert_allclose(xg.grad.numpy(), xt.grad.numpy(), 1e-6, 1e-6)
+    assert repr(nn.SiLU()) == "SiLU()" and repr(nn.SiLU(inplace=True)) == "SiLU(inplace=True)"
+    xt_ = x.T  # a non-contiguous input goes through the kernel's layout
+    assert_allclose(F.silu(gradcore.tensor(xt_)).numpy(), silu_ref(xt_), 2e-6, 2e-6)
+
+
+def test_errors_silu():
+    x = np.ones((4, 6))
+    with pytest.raises(TypeError, match="silu_forward: x must be float32 or float64, got int64"):
+        _C.silu_forward(np.arange(6))
+    with pytest.raises(ValueError, match="silu_forward: x must be C-contiguous"):
+        _C.silu_forward(x[:, ::2])
+    with pytest.raises(TypeError, match="silu_backward: x must have the same dtype as dy"):
+        _C.silu_backward(x, x.astype(np.float32))
+    with pytest.raises(ValueError, match=r"silu_backward: dy \(4, 6\) and x \(6, 4\) must have"):
+        _C.silu_backward(x, x.T.copy())
+
+
+@pytest.mark.parametrize("flush", [True, False])
+@pytest.mark.parametrize("dtype, tiny", [(np.float32, 1e-40), (np.float64, 1e-310)])
+def test_relu_of_denormals_is_torchs_with_and_without_flush_to_zero(flush, dtype, tiny):
+    # issue 16 item 9: with FTZ/DAZ on, relu(-1e-40) was -1e-40 and its gradient at +1e-40 0
+    import gradcore as gc
+
+    before = _C.flush_denormal_enabled()
+    gc.set_flush_denormal(flush)
+    try:
+        x = gc.tensor(np.array([-tiny, tiny, -1.0, 2.0, 0.0], dtype), requires_grad=True)
+        y = gc.nn.functional.relu(x)
+        np.testing.assert_array_equal(y.numpy(), np.array([0.0, tiny, 0.0, 2.0, 0.0], dtype))
+        y.sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), [0.0, 1.0, 0.0, 1.0, 0.0])
+    finally:
+        gc.set_flush_denormal(before)

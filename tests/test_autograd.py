@@ -185,3 +185,74 @@ def test_kernel_dtype_errors_surface():
         gc.nn.functional.relu(gc.tensor([1, 2]))
     with pytest.raises(TypeError, match="dtype"):
         gc.nn.functional.linear(gc.ones(2, 3), gc.ones(4, 3, dtype=gc.float64))
+
+
+# ----------------------------------------------- small silent-wrong cases (issue 16 item 9)
+def test_max_with_nan_sends_the_gradient_to_the_nan_only(torch):
+    for vals in ([1.0, float("nan"), 3.0], [1.0, float("nan"), float("nan")]):
+        x = gc.tensor(vals, requires_grad=True)
+        x.max().backward()
+        tx = torch.tensor(vals, requires_grad=True)
+        tx.max().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
+        y = gc.tensor(vals, requires_grad=True)
+        y.min().backward()
+        np.testing.assert_array_equal(y.grad.numpy(), x.grad.numpy())
+
+
+def test_std_of_a_constant_input_has_gradient_zero(torch):
+    x = gc.tensor([2.0, 2.0, 2.0], requires_grad=True)
+    x.std().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, 0.0])
+    m = gc.tensor([[1.0, 1.0], [1.0, 3.0]], requires_grad=True)
+    m.std(dim=1).sum().backward()
+    tm = torch.tensor([[1.0, 1.0], [1.0, 3.0]], requires_grad=True)
+    tm.std(dim=1).sum().backward()
+    assert_allclose(m.grad.numpy(), tm.grad.numpy())
+
+
+def test_unbiased_var_of_one_element_is_nan():
+    x = gc.tensor([2.0], requires_grad=True)
+    v = x.var()
+    assert np.isnan(v.item())
+    assert np.isnan(x.std().item())
+    assert x.var(unbiased=False).item() == 0.0
+    assert np.isnan(gc.tensor([[1.0], [2.0]]).var(dim=1).numpy()).all()
+
+
+def test_custom_function_gradient_of_a_wrong_shape_raises():
+    class Bad(Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a.sum()
+
+        @staticmethod
+        def backward(ctx, g):
+            return np.ones((3, 2))  # for a (2, 3) input
+
+    x = gc.tensor(np.ones((2, 3)), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"invalid gradient: got shape \[3, 2\]"):
+        Bad.apply(x).backward()
+
+    class Expandable(Function):  # torch sums such a gradient down to the input's shape
+        @staticmethod
+        def forward(ctx, a):
+            return a.sum()
+
+        @staticmethod
+        def backward(ctx, g):
+            return np.ones((4, 1, 3))
+
+    y = gc.tensor(np.ones((1, 3)), requires_grad=True)
+    Expandable.apply(y).backward()
+    assert_allclose(y.grad.numpy(), [[4.0, 4.0, 4.0]])
+
+
+def test_requires_grad_on_an_integer_tensor_raises():
+    for make in (
+        lambda: gc.tensor([1, 2], requires_grad=True),
+        lambda: gc.zeros(2, dtype=gc.int64, requires_grad=True),
+        lambda: gc.tensor([1, 2]).requires_grad_(),
+    ):
+        with pytest.raises(RuntimeError, match="only Tensors of floating point dtype"):
+            make()

@@ -173,7 +173,7 @@ def test_missing_dataset_exit_3(tmp_path, no_user_data, capsys):
 def test_bad_weights(tmp_path, data_args, capsys):
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"not a file of weights")
-    assert main(["evaluate", "--weights", str(junk)] + data_args) == 1
+    assert main(["evaluate", "--weights", str(junk)] + data_args) == 2
     assert "not a readable gradcore file" in capsys.readouterr().err
     from gradcore import save
     from gradcore.models import build_model
@@ -182,7 +182,7 @@ def test_bad_weights(tmp_path, data_args, capsys):
     rc = main(
         ["evaluate", "--weights", str(tmp_path / "mlp.npz"), "--model", "cnn-small"] + data_args
     )
-    assert rc == 1
+    assert rc == 2  # a --weights file that does not fit --model is a usage error
     assert "does not fit model cnn-small" in capsys.readouterr().err
     assert main(["evaluate", "--weights", str(tmp_path / "missing.npz")]) == 2
 
@@ -204,3 +204,46 @@ def test_output_into_a_closed_pipe_is_not_an_error(monkeypatch):
         out.flush()
     finally:
         out.close()
+
+
+def test_train_mistakes_are_one_line_exit_2(tmp_path):
+    """Mistakes on the train command line: one message line on stderr, no traceback, exit 2,
+    and nothing trained first."""
+    root = write_fake_mnist(tmp_path / "data", n_train=64, n_test=32)
+    base = ["train", "--data-root", root, "--model", "mlp", "--epochs", "1"]
+    assert main(base + ["--out", str(tmp_path / "run")]) == 0
+    ckpt = str(tmp_path / "run" / "checkpoint.npz")  # written by mlp with adam
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    for args, msg in [
+        (["--momentum", "5", "--optimizer", "sgd"], "Invalid momentum value: 5.0"),
+        (["--seed", "-1"], "non-negative integer"),
+        (["--out", str(a_file)], "exists and is not a directory"),
+        (["--profile", str(tmp_path / "missing" / "t.json")], "does not exist"),
+        (["--profile", str(tmp_path)], "is a directory"),
+        (["--epochs", "2", "--resume", ckpt, "--model", "cnn-small"], "does not fit this model"),
+        (["--epochs", "2", "--resume", ckpt, "--optimizer", "sgd"], "has no 'momentum'"),
+        (["--epochs", "2", "--resume", str(a_file)], "not a readable gradcore file"),
+    ]:
+        p = run_cli(*(base + args))
+        assert p.returncode == 2, (args, p.stderr)
+        assert msg in p.stderr, (args, p.stderr)
+        assert "Traceback" not in p.stderr and "epoch 1/" not in p.stdout, (args, p.stderr)
+        errors = [line for line in p.stderr.splitlines() if "error" in line]
+        assert len(errors) == 1 and errors[0].startswith("gradcore train: error:"), p.stderr
+
+
+def test_evaluate_corrupt_weights_one_line_exit_2(tmp_path):
+    root = write_fake_mnist(tmp_path / "data", n_train=32, n_test=32)
+    deep = tmp_path / "deep.npz"  # a structure nested deeper than Python's recursion limit
+    text = b'{"format": 1, "root": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with open(deep, "wb") as f:
+        np.savez(
+            f,
+            __gradcore_format__=np.asarray(1, np.int64),
+            __gradcore_structure__=np.frombuffer(text, np.uint8),
+        )
+    p = run_cli("evaluate", "--data-root", root, "--weights", str(deep))
+    assert p.returncode == 2, p.stderr
+    assert "Traceback" not in p.stderr and "deep.npz is corrupt" in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1

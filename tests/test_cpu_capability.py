@@ -1,12 +1,17 @@
 """CPU capability levels: the ordered paths, selection from Python and from
-GRADCORE_CPU_CAPABILITY, per-path tuning, and the profiler's peak taken from the path."""
+GRADCORE_CPU_CAPABILITY, per-path tuning, the profiler's peak taken from the path, and the ISA
+file rules (no target attributes in csrc, no weak symbols in ISA object files)."""
 
 from __future__ import annotations
 
+import filecmp
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import List
 
 import numpy as np
 import pytest
@@ -17,6 +22,7 @@ from gradcore import _C, profiler
 
 LEVELS = ("generic", "avx2_fma", "avx512")  # in order
 PYTHON_DIR = str(Path(gradcore.__file__).resolve().parent.parent)
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _import_with(level: str, **extra: str) -> subprocess.CompletedProcess:
@@ -163,3 +169,107 @@ def test_avx512_path_runs_the_avx2_code_of_the_other_kernels():
     for name, want in got["avx2_fma"].items():
         np.testing.assert_array_equal(got["avx512"][name], want, err_msg=name)
     assert not np.array_equal(got["generic"]["softmax"], got["avx2_fma"]["softmax"])
+
+
+# ------------------------------------------------------------------------------ ISA files
+# ISA code lives in *_<isa>.cpp files compiled with that level's flags (CMakeLists.txt, "ISA
+# files"); no function anywhere is compiled for another target by an attribute or pragma.
+TARGET_ATTRIBUTE = re.compile(
+    r"__attribute__\s*\(\(.*?\b(__)?target(_clones)?(__)?\s*\("
+    r"|\[\[\s*gnu\s*::\s*(__)?target(_clones)?(__)?\s*\("
+    r"|#\s*pragma\s+GCC\s+target\b"
+    r"|#\s*pragma\s+clang\s+attribute\b.*\btarget\b"
+)
+
+
+def _target_attributes(text: str) -> List[str]:
+    """The lines of C++ source `text` that compile a function for another target."""
+    return [line.strip() for line in text.splitlines() if TARGET_ATTRIBUTE.search(line)]
+
+
+def test_target_attribute_parsing():
+    for line in (
+        '__attribute__((target("avx2,fma"), flatten)) void f();',
+        '__attribute__((always_inline, target("avx2"))) inline void f();',
+        '__attribute__ (( __target__ ("fma"))) void f();',
+        '__attribute__((target_clones("avx2", "default"))) void f();',
+        '[[gnu::target("avx512f")]] void f();',
+        '#pragma GCC target("avx2")',
+        '#pragma clang attribute push (__attribute__((target("avx2"))), apply_to=function)',
+    ):
+        assert _target_attributes(line) == [line], line
+    for line in (
+        "__attribute__((always_inline, flatten)) inline float f(float x);",
+        'set_source_files_properties(${src} PROPERTIES COMPILE_OPTIONS "-mavx2")',
+        '#pragma GCC optimize("no-trapping-math")',
+        "if (at_least(CpuCapability::kAvx2Fma)) return avx2_fma::f(target, n);",
+    ):
+        assert _target_attributes(line) == [], line
+
+
+def test_no_target_attributes_in_csrc():
+    files = [
+        p for p in sorted((ROOT / "csrc").rglob("*")) if p.suffix in (".h", ".cpp", ".cu", ".cuh")
+    ]
+    assert files, "no C++ sources found"
+    found = [
+        f"{p.relative_to(ROOT)}: {line}"
+        for p in files
+        for line in _target_attributes(p.read_text(encoding="utf-8"))
+    ]
+    assert not found, "ISA code belongs in a *_<isa>.cpp file (CMakeLists.txt):\n" + "\n".join(
+        found
+    )
+
+
+def _isa_names() -> List[str]:
+    """The ISA levels CMakeLists.txt sets flags for (GRADCORE_ISA_FLAGS_<isa>)."""
+    names = re.findall(r"set\(GRADCORE_ISA_FLAGS_(\w+)\b", (ROOT / "CMakeLists.txt").read_text())
+    assert names, "no GRADCORE_ISA_FLAGS_<isa> in CMakeLists.txt"
+    return names
+
+
+def _build_dir_of_imported_module() -> Path:
+    """The CMake build directory under build/ that produced the imported gradcore._C, by
+    content: a dev build copies the module out of build/<dir>, a pip build installs it."""
+    module = Path(_C.__file__).resolve()
+    for so in sorted(ROOT.glob("build/*/_C*.so")):
+        if so.resolve() == module or filecmp.cmp(so, module, shallow=False):
+            return so.parent
+    pytest.skip(f"gradcore._C ({module}) was not built in {ROOT / 'build'}: no object files")
+
+
+def test_isa_object_files_have_no_weak_symbols():
+    """A weak (COMDAT) definition in an ISA object may replace the portable copy of the same
+    inline function or template at link time, and then run on a CPU without that ISA."""
+    build = _build_dir_of_imported_module()
+    nm = shutil.which("nm")
+    if nm is None:
+        pytest.fail("nm (binutils) is needed to read the object files in " + str(build))
+    objects = {}
+    for isa in _isa_names():
+        for src in sorted((ROOT / "csrc").rglob(f"*_{isa}.cpp")):
+            rel = src.relative_to(ROOT)
+            obj = build / "CMakeFiles" / "_C.dir" / f"{rel}.o"
+            assert obj.exists(), f"no object file {obj} for {rel}"
+            objects[rel] = (isa, obj)
+    assert objects, "no ISA files (*_<isa>.cpp) found in csrc"
+    weak = []
+    for rel, (isa, obj) in objects.items():
+        # POSIX format, one "<name> <type> <value> [<size>]" per symbol (mangled: no spaces);
+        # nm reads the symbol table of LTO objects through the compiler's plugin
+        out = subprocess.run(
+            [nm, "--defined-only", "--portability", str(obj)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        symbols = [line.split()[:2] for line in out.stdout.splitlines()]
+        namespace = f"_ZN8gradcore{len(isa)}{isa}"  # gradcore::<isa>::, mangled
+        assert any(n.startswith(namespace) for n, _ in symbols), (
+            f"nm found no gradcore::{isa}:: function in {obj}: cannot check its symbols"
+        )
+        weak += [f"{rel}: {k} {n}" for n, k in symbols if k in ("W", "V", "u")]
+    assert not weak, "weak symbols in ISA object files (CMakeLists.txt, ISA files):\n" + "\n".join(
+        weak
+    )

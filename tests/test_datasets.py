@@ -217,24 +217,45 @@ def test_missing_data_message(isolated, monkeypatch):
         FashionMNIST(root=partial)
     assert isinstance(e.value, FileNotFoundError)
     msg = str(e.value)
+    assert f"{partial} (root argument): missing {TRAIN[1]}[.gz]" in msg
+    assert f"{partial / 'FashionMNIST' / 'raw'} (root argument, torchvision layout)" in msg
+    assert "an explicit root is searched alone" in msg
+    searched = [line for line in msg.splitlines() if line[:5].strip().rstrip(".").isdigit()]
+    assert len(searched) == 3  # an explicit root is the only place searched (three layouts)
+    assert all("root argument" in line for line in searched)
+    assert "apt-get install dataset-fashion-mnist" in msg
+    assert "download=True" in msg
+    # without root: every other place, in search order
+    with pytest.raises(DatasetNotFoundError) as e:
+        FashionMNIST()
+    msg = str(e.value)
     for where in (
-        str(partial),
         str(isolated / "env" / "fashion-mnist"),
         str(isolated / "home" / ".cache" / "gradcore" / "fashion-mnist"),
         str(isolated / "system"),
     ):
         assert where in msg
-    assert f"{partial} (root argument): missing {TRAIN[1]}[.gz]" in msg
-    assert "apt-get install dataset-fashion-mnist" in msg
-    assert "download=True" in msg
-    # order of the list is the search order
-    assert msg.index(str(partial)) < msg.index("env") < msg.index(".cache") < msg.index("system")
+    assert msg.index("env") < msg.index(".cache") < msg.index("system")
 
     monkeypatch.delenv("GRADCORE_DATA")
     with pytest.raises(DatasetNotFoundError) as e:
         MNIST()
     assert "$GRADCORE_DATA/mnist: not set" in str(e.value)
     assert "apt-get" not in str(e.value) and "download=True" in str(e.value)
+
+
+def test_explicit_root_never_falls_back(isolated, monkeypatch):
+    """A typo in root must not silently load another copy ($GRADCORE_DATA, the user cache or
+    the system directory all hold one here)."""
+    env, system = isolated / "env", isolated / "system"
+    _make_split(env / "fashion-mnist", 2)
+    _make_split(isolated / "home" / ".cache" / "gradcore" / "fashion-mnist", 3)
+    _make_split(system, 4)
+    monkeypatch.setenv("GRADCORE_DATA", str(env))
+    for typo in (isolated / "nonexistent" / "typo", isolated):  # missing, or no files in it
+        with pytest.raises(DatasetNotFoundError, match="root argument"):
+            FashionMNIST(root=typo)
+    assert len(FashionMNIST()) == 2  # without root the other places are still searched
 
 
 def test_inconsistent_files_rejected(isolated):

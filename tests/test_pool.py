@@ -21,6 +21,8 @@ MAX_CASES = [
     (2, 3, 8, 8, (2, 2), (2, 2), (0, 0), (1, 1), False),  # the 2x2/2 fast path
     (2, 3, 9, 7, (2, 2), (2, 2), (0, 0), (1, 1), False),  # fast path, odd sizes
     (2, 3, 9, 7, (2, 2), (2, 2), (0, 0), (1, 1), True),  # ceil mode: partial windows
+    (2, 3, 9, 9, (2, 2), (2, 2), (0, 0), (2, 2), False),  # 2x2/2 but dilated: not the fast path
+    (1, 2, 8, 6, (2, 2), (2, 2), (0, 0), (3, 2), True),  # (found by test_properties.py)
     (1, 2, 11, 10, (3, 3), (2, 2), (1, 1), (1, 1), False),
     (1, 2, 11, 10, (3, 3), (2, 2), (1, 1), (1, 1), True),
     (2, 1, 10, 12, (3, 2), (1, 2), (1, 0), (2, 1), False),

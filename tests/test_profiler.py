@@ -68,9 +68,9 @@ def test_profiling_does_not_change_results(rng):
 
 
 def test_fast_path_ops_get_forward_spans_and_same_results(rng):
-    """Tensor + Tensor, *, full sum, 2-d matmul and relu skip Function.apply outside a
-    profile; inside one they record "<Op>.forward" spans around their kernels, with the
-    same values and gradients."""
+    """Tensor + Tensor, *, full sum, 2-d matmul and relu (once hand-written fast paths, now
+    Function.apply's one- and two-Tensor paths) record "<Op>.forward" spans around their
+    kernels inside a profile, with the same values and gradients as outside one."""
     x0 = rng.standard_normal((5, 7)).astype(np.float32)
     w0 = rng.standard_normal((7, 3)).astype(np.float32)
     b0 = rng.standard_normal((3,)).astype(np.float32)
@@ -220,3 +220,19 @@ def test_python_spans_cost_nothing_when_off(rng):
     with profile() as prof:
         pass
     assert prof.events == []
+
+
+def test_export_chrome_trace_bad_paths_leave_no_stray_file(rng, tmp_path):
+    """A directory, or a file in a missing directory: a clear error and no temporary file
+    anywhere (the old code left `<path>.tmp<pid>` next to the directory)."""
+    with profile() as prof:
+        _gemm(rng, 4, 4, 4)
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        prof.export_chrome_trace(str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        prof.export_chrome_trace(str(tmp_path / "missing" / "t.json"))
+    assert os.listdir(tmp_path) == []
+    assert not os.path.exists(f"{tmp_path}.tmp{os.getpid()}")
+    prof.export_chrome_trace(str(tmp_path / "t.json"))
+    assert os.listdir(tmp_path) == ["t.json"]
+    assert json.loads((tmp_path / "t.json").read_text())["traceEvents"]

@@ -1,5 +1,7 @@
 """Tensor: storage sharing, factories, dtypes, shapes, indexing, arithmetic, reductions."""
 
+import functools
+
 import numpy as np
 import pytest
 from conftest import assert_allclose
@@ -218,3 +220,47 @@ def test_cat_stack_grads(rng, torch):
     assert gc.autograd.gradcheck(lambda p, q: gc.stack([p, q[:2]], -1), (x, y))
     assert gc.stack([x, x], 1).shape == tuple(torch.stack([torch.tensor(a)] * 2, 1).shape)
     assert (gc.ones(2) == None) is False  # noqa: E711
+
+
+# ----------------------------------------------- small silent-wrong cases (issue 16 item 9)
+def test_object_and_string_arrays_raise():
+    for data in (
+        np.array([object(), 1], dtype=object),
+        [object(), 1],
+        np.array(["a", "b"]),
+    ):
+        with pytest.raises(TypeError, match="can't convert an array of dtype"):
+            gc.tensor(data)
+    with pytest.raises(TypeError, match="can't convert"):
+        gc.from_numpy(np.array([None]))
+
+
+def test_numpy_scalars_act_like_python_numbers():
+    x = gc.tensor([1.0, 2.0])
+    xg = gc.tensor([1.0, 2.0], requires_grad=True)
+    ops = (
+        lambda t, s: t * s,
+        lambda t, s: t + s,
+        lambda t, s: t - s,
+        lambda t, s: t / s,
+        lambda t, s: s * t,
+        lambda t, s: s + t,
+        lambda t, s: s - t,
+        lambda t, s: t**s,
+    )
+    for s in (np.float64(0.5), np.float32(0.5), np.int64(2)):
+        for f in ops:
+            op = functools.partial(f, s=s)
+            plain, grad = op(x), op(xg)
+            with gc.no_grad():
+                nograd = op(xg)
+            assert plain.dtype == grad.dtype == nograd.dtype == gc.float32
+            np.testing.assert_array_equal(plain.numpy(), nograd.numpy())
+
+
+def test_zero_and_fill_on_a_leaf_that_requires_grad_raise():
+    x = gc.tensor([1.0, 2.0], requires_grad=True)
+    for op in (x.zero_, lambda: x.fill_(3.0)):
+        with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+            op()
+    np.testing.assert_array_equal(x.numpy(), [1.0, 2.0])

@@ -357,3 +357,33 @@ def test_build_model(name):
         np.testing.assert_array_equal(a.numpy(), b.numpy())  # seeded: same init
     with pytest.raises(ValueError, match="unknown model 'vgg'"):
         build_model("vgg")
+
+
+def test_profile_steps_into_a_missing_directory_fails_before_training(datasets, tmp_path):
+    """The trace path is checked when training begins, not after the warm-up and profiled
+    steps (the CLI's --profile used to fail only after ~30 steps)."""
+    from gradcore.train import ProfileSteps
+
+    class CountSteps(Callback):
+        steps = 0
+
+        def on_batch_end(self, trainer, step, logs):
+            CountSteps.steps += 1
+
+    train, _ = datasets
+    model = convnet()
+    opt = optim.SGD(model.parameters(), lr=0.05)
+    for path, error in [
+        (tmp_path / "missing" / "trace.json", FileNotFoundError),
+        (tmp_path, IsADirectoryError),
+    ]:
+        with pytest.raises(error, match="ProfileSteps"):
+            fit(
+                model,
+                nn.CrossEntropyLoss(),
+                opt,
+                DataLoader(train, batch_size=64),
+                epochs=1,
+                callbacks=[CountSteps(), ProfileSteps(path, warmup=1, steps=1)],
+            )
+    assert CountSteps.steps == 0

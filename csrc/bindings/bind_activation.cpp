@@ -1,4 +1,4 @@
-// Activations (any shape): relu, leaky_relu, sigmoid, tanh, gelu forward/backward.
+// Activations (any shape): relu, leaky_relu, sigmoid, tanh, gelu, silu forward/backward.
 #include <string>
 
 #include "bindings/checks.h"
@@ -110,6 +110,22 @@ GRADCORE_BINDINGS(activation) {
                       });
       },
       py::arg("dy"), py::arg("y"), "dx = dy * (1 - y) * y.");
+  m.def(
+      "silu_forward",
+      [](py::array x) {
+        return unary(x, "silu_forward",
+                     [](auto* px, auto* py_, int64_t n, auto) { gc::silu_forward(px, py_, n); });
+      },
+      py::arg("x"), "y = x * sigmoid(x).");
+  m.def(
+      "silu_backward",
+      [](py::array dy, py::array x) {
+        return binary(dy, x, "silu_backward", "x",
+                      [](auto* pdy, auto* px, auto* pdx, int64_t n, auto) {
+                        gc::silu_backward(pdy, px, pdx, n);
+                      });
+      },
+      py::arg("dy"), py::arg("x"), "dx = dy * s * (1 + x * (1 - s)), s = sigmoid(x).");
 
   m.def(
       "tanh_forward",

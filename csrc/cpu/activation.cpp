@@ -1,31 +1,32 @@
-// Elementwise loops below call the branch-free exp/tanh of cpu/vmath.h; without
+// Activation kernels: the loops are in activation_bodies.h (portable here, AVX2+FMA in
+// activation_avx2_fma.cpp). They call the branch-free exp/tanh of cpu/vmath.h; without
 // -ftrapping-math g++ may if-convert their selects and vectorise the loops. Values and
 // NaN/Inf behaviour are unchanged (this only stops FP exceptions from pinning branches).
 #pragma GCC optimize("no-trapping-math")
 #include "cpu/activation.h"
 
-#include <algorithm>
-#include <cmath>
-
+#include "core/cpu_features.h"
+#include "cpu/activation_bodies.h"
 #include "cpu/elementwise.h"
-#include "cpu/vmath.h"
 #include "profiler/profiler.h"
 
 namespace gradcore {
 namespace {
 
-// Runs f(i) for every i in [0, n), split over threads in chunks of >= kElementwiseGrain.
-// The loop body is built twice (portable and AVX2+FMA, see cpu/vmath.h).
-template <class F>
-inline void for_each_index(int64_t n, const F& f) {
-  const bool avx2 = use_avx2();
-  parallel_for(n, kElementwiseGrain, [&](int64_t lo, int64_t hi) { simd_loop(avx2, lo, hi, f); });
-}
-
-// relu that propagates NaN: NaN < 0 is false, so NaN is returned unchanged.
+// Runs loop k over [0, n), split over threads in chunks of >= kElementwiseGrain, with the
+// AVX2+FMA build of the loop (activation_avx2_fma.cpp) when at_least(kAvx2Fma), else the
+// portable one (activation_bodies.h).
 template <typename T>
-inline T relu1(T v) {
-  return v < T(0) ? T(0) : v;
+void run_loop(ActivationLoop k, const ActivationArgs<T>& a, int64_t n) {
+#if GRADCORE_ISA_AVX2_FMA
+  if (at_least(CpuCapability::kAvx2Fma)) {
+    parallel_for(n, kElementwiseGrain,
+                 [&](int64_t lo, int64_t hi) { avx2_fma::activation_loop(k, a, lo, hi); });
+    return;
+  }
+#endif
+  parallel_for(n, kElementwiseGrain,
+               [&](int64_t lo, int64_t hi) { activation_loop_body(k, a, lo, hi); });
 }
 
 }  // namespace
@@ -33,118 +34,77 @@ inline T relu1(T v) {
 template <typename T>
 void relu_forward(const T* x, T* y, int64_t n) {
   GC_PROFILE_SCOPE("relu_forward", n, 2.0 * n * sizeof(T), {n});
-  for_each_index(n, [=](int64_t i) { y[i] = relu1(x[i]); });
+  run_loop(ActivationLoop::kReluForward, ActivationArgs<T>{x, nullptr, nullptr, y, T(0)}, n);
 }
 
 template <typename T>
 void relu_backward(const T* dy, const T* y, T* dx, int64_t n) {
   GC_PROFILE_SCOPE("relu_backward", n, 3.0 * n * sizeof(T), {n});
-  for_each_index(n, [=](int64_t i) {
-    const T g = dy[i];  // loaded unconditionally so the select vectorises
-    dx[i] = y[i] <= T(0) ? T(0) : g;
-  });
+  run_loop(ActivationLoop::kReluBackward, ActivationArgs<T>{nullptr, y, dy, dx, T(0)}, n);
 }
 
 template <typename T>
 void leaky_relu_forward(const T* x, T* y, int64_t n, T slope) {
   GC_PROFILE_SCOPE("leaky_relu_forward", 2.0 * n, 2.0 * n * sizeof(T), {n});
-  for_each_index(n, [=](int64_t i) {
-    const T v = x[i];
-    const T scaled = v * slope;  // computed unconditionally so the select vectorises
-    y[i] = v > T(0) ? v : scaled;
-  });
+  run_loop(ActivationLoop::kLeakyReluForward, ActivationArgs<T>{x, nullptr, nullptr, y, slope}, n);
 }
 
 template <typename T>
 void leaky_relu_backward(const T* dy, const T* x, T* dx, int64_t n, T slope) {
   GC_PROFILE_SCOPE("leaky_relu_backward", 2.0 * n, 3.0 * n * sizeof(T), {n});
-  for_each_index(n, [=](int64_t i) {
-    const T g = dy[i], scaled = g * slope;
-    dx[i] = x[i] > T(0) ? g : scaled;
-  });
+  run_loop(ActivationLoop::kLeakyReluBackward, ActivationArgs<T>{x, nullptr, dy, dx, slope}, n);
 }
 
 template <typename T>
 void sigmoid_forward(const T* x, T* y, int64_t n) {
   GC_PROFILE_SCOPE("sigmoid_forward", 4.0 * n, 2.0 * n * sizeof(T), {n});
-  for_each_index(n, [=](int64_t i) {
-    const T v = x[i];
-    const T e = vexp(-std::fabs(v));  // in (0, 1]: never overflows
-    const T s = T(1) / (T(1) + e);
-    y[i] = v >= T(0) ? s : e * s;  // NaN: e is NaN, so both branches give NaN
-  });
+  run_loop(ActivationLoop::kSigmoidForward, ActivationArgs<T>{x, nullptr, nullptr, y, T(0)}, n);
 }
 
 template <typename T>
 void sigmoid_backward(const T* dy, const T* y, T* dx, int64_t n) {
   GC_PROFILE_SCOPE("sigmoid_backward", 3.0 * n, 3.0 * n * sizeof(T), {n});
-  for_each_index(n, [=](int64_t i) { dx[i] = dy[i] * (T(1) - y[i]) * y[i]; });
+  run_loop(ActivationLoop::kSigmoidBackward, ActivationArgs<T>{nullptr, y, dy, dx, T(0)}, n);
 }
 
 template <typename T>
 void tanh_forward(const T* x, T* y, int64_t n) {
   GC_PROFILE_SCOPE("tanh_forward", 4.0 * n, 2.0 * n * sizeof(T), {n});
-  for_each_index(n, [=](int64_t i) { y[i] = vtanh(x[i]); });
+  run_loop(ActivationLoop::kTanhForward, ActivationArgs<T>{x, nullptr, nullptr, y, T(0)}, n);
 }
 
 template <typename T>
 void tanh_backward(const T* dy, const T* y, T* dx, int64_t n) {
   GC_PROFILE_SCOPE("tanh_backward", 3.0 * n, 3.0 * n * sizeof(T), {n});
-  for_each_index(n, [=](int64_t i) { dx[i] = dy[i] * (T(1) - y[i] * y[i]); });
+  run_loop(ActivationLoop::kTanhBackward, ActivationArgs<T>{nullptr, y, dy, dx, T(0)}, n);
 }
-
-namespace {
-constexpr double kSqrt1_2 = 0.70710678118654752440;   // 1/sqrt(2)
-constexpr double kGeluPdf = 0.39894228040143267794;   // 1/sqrt(2*pi)
-constexpr double kGeluBeta = 0.79788456080286535588;  // sqrt(2/pi)
-constexpr double kGeluKappa = 0.044715;
-}  // namespace
 
 template <typename T>
 void gelu_forward(const T* x, T* y, int64_t n, bool approximate) {
   GC_PROFILE_SCOPE("gelu_forward", 8.0 * n, 2.0 * n * sizeof(T), {n});
-  if (approximate) {
-    const T beta = T(kGeluBeta), kappa = T(kGeluKappa);
-    for_each_index(n, [=](int64_t i) {
-      const T v = x[i];
-      const T inner = beta * (v + kappa * (v * v * v));
-      y[i] = T(0.5) * v * (T(1) + vtanh(inner));
-    });
-  } else {
-    const T a = T(kSqrt1_2);
-    for_each_index(n, [=](int64_t i) {
-      const T v = x[i];
-      y[i] = v * normal_cdf_of_scaled(v * a);
-    });
-  }
+  const ActivationLoop k =
+      approximate ? ActivationLoop::kGeluTanhForward : ActivationLoop::kGeluErfForward;
+  run_loop(k, ActivationArgs<T>{x, nullptr, nullptr, y, T(0)}, n);
 }
 
 template <typename T>
 void gelu_backward(const T* dy, const T* x, T* dx, int64_t n, bool approximate) {
   GC_PROFILE_SCOPE("gelu_backward", 12.0 * n, 3.0 * n * sizeof(T), {n});
-  if (approximate) {
-    const T beta = T(kGeluBeta), kappa = T(kGeluKappa);
-    for_each_index(n, [=](int64_t i) {
-      const T v = x[i];
-      const T v2 = v * v;
-      const T inner = beta * (v + kappa * (v2 * v));
-      const T th = vtanh(inner);
-      const T left = T(0.5) * v;
-      const T right = T(1) + th;
-      const T left_d = T(0.5) * right;
-      const T tanh_d = T(1) - th * th;
-      const T inner_d = beta * (T(1) + T(3) * kappa * v2);
-      dx[i] = dy[i] * (left_d + left * tanh_d * inner_d);
-    });
-  } else {
-    const T a = T(kSqrt1_2), pdf_scale = T(kGeluPdf);
-    for_each_index(n, [=](int64_t i) {
-      const T v = x[i];
-      const T cdf = normal_cdf_of_scaled(v * a);
-      const T pdf = pdf_scale * vexp(v * v * T(-0.5));
-      dx[i] = dy[i] * (cdf + v * pdf);
-    });
-  }
+  const ActivationLoop k =
+      approximate ? ActivationLoop::kGeluTanhBackward : ActivationLoop::kGeluErfBackward;
+  run_loop(k, ActivationArgs<T>{x, nullptr, dy, dx, T(0)}, n);
+}
+
+template <typename T>
+void silu_forward(const T* x, T* y, int64_t n) {
+  GC_PROFILE_SCOPE("silu_forward", 5.0 * n, 2.0 * n * sizeof(T), {n});
+  run_loop(ActivationLoop::kSiluForward, ActivationArgs<T>{x, nullptr, nullptr, y, T(0)}, n);
+}
+
+template <typename T>
+void silu_backward(const T* dy, const T* x, T* dx, int64_t n) {
+  GC_PROFILE_SCOPE("silu_backward", 9.0 * n, 3.0 * n * sizeof(T), {n});
+  run_loop(ActivationLoop::kSiluBackward, ActivationArgs<T>{x, nullptr, dy, dx, T(0)}, n);
 }
 
 #define GC_INSTANTIATE(T)                                                   \
@@ -157,7 +117,9 @@ void gelu_backward(const T* dy, const T* x, T* dx, int64_t n, bool approximate) 
   template void tanh_forward<T>(const T*, T*, int64_t);                     \
   template void tanh_backward<T>(const T*, const T*, T*, int64_t);          \
   template void gelu_forward<T>(const T*, T*, int64_t, bool);               \
-  template void gelu_backward<T>(const T*, const T*, T*, int64_t, bool);
+  template void gelu_backward<T>(const T*, const T*, T*, int64_t, bool);    \
+  template void silu_forward<T>(const T*, T*, int64_t);                     \
+  template void silu_backward<T>(const T*, const T*, T*, int64_t);
 GC_INSTANTIATE(float)
 GC_INSTANTIATE(double)
 #undef GC_INSTANTIATE

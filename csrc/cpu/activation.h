@@ -45,4 +45,11 @@ void gelu_forward(const T* x, T* y, int64_t n, bool approximate);
 template <typename T>
 void gelu_backward(const T* dy, const T* x, T* dx, int64_t n, bool approximate);
 
+// y = x * sigmoid(x) (SiLU, "swish"); sigmoid from exp(-|x|) as above. Overwrites y.
+template <typename T>
+void silu_forward(const T* x, T* y, int64_t n);
+// dx = dy * s * (1 + x * (1 - s)), s = sigmoid(x). Overwrites dx.
+template <typename T>
+void silu_backward(const T* dy, const T* x, T* dx, int64_t n);
+
 }  // namespace gradcore

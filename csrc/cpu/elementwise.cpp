@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "cpu/vmath.h"
+#include "core/cpu_features.h"
+#include "cpu/elementwise_bodies.h"
 #include "profiler/profiler.h"
 
 namespace gradcore {
@@ -22,15 +23,20 @@ void sum_rows(const T* x, T* out, int64_t R, int64_t C) {
     return;
   }
   std::vector<double> part(static_cast<size_t>(nc * C), 0.0);
-  const bool avx2 = use_avx2();  // double adds: both builds give identical sums
+  // The AVX2 build of the accumulation loop (elementwise_avx2_fma.cpp) when at_least(kAvx2Fma),
+  // else the portable one: the same double adds in the same order, identical sums.
+  [[maybe_unused]] const bool avx2 = at_least(CpuCapability::kAvx2Fma);
   parallel_for(nc, 1, [&](int64_t kb, int64_t ke) {
     for (int64_t k = kb; k < ke; ++k) {
       double* p = part.data() + k * C;
-      const int64_t r1 = std::min(R, (k + 1) * rpc);
-      for (int64_t r = k * rpc; r < r1; ++r) {
-        const T* xr = x + r * C;
-        simd_loop(avx2, 0, C, [=](int64_t c) { p[c] += static_cast<double>(xr[c]); });
+      const int64_t r0 = k * rpc, r1 = std::min(R, (k + 1) * rpc);
+#if GRADCORE_ISA_AVX2_FMA
+      if (avx2) {
+        avx2_fma::add_rows(x, C, r0, r1, p);
+        continue;
       }
+#endif
+      add_rows_body(x, C, r0, r1, p);
     }
   });
   parallel_for(C, std::max<int64_t>(1, kElementwiseGrain / nc), [&](int64_t cb, int64_t ce) {

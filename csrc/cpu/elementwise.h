@@ -1,5 +1,5 @@
 // The bias gradient of linear layers (sum_rows), plus the deterministic summation utilities
-// the loss and norm kernels share.
+// the loss and norm kernels share (fixed_sum here; lane_sum, the in-chunk sum, in vmath.h).
 //
 // Determinism: every sum here uses a partition that depends only on the sizes (fixed chunks
 // of kReduceChunk elements, fixed lane order inside a chunk) and adds the partial sums in
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/parallel.h"
+#include "cpu/vmath.h"  // lane_sum
 
 namespace gradcore {
 
@@ -18,19 +19,6 @@ namespace gradcore {
 constexpr int64_t kElementwiseGrain = int64_t{1} << 15;
 // Size of the fixed chunks deterministic reductions are split into.
 constexpr int64_t kReduceChunk = int64_t{1} << 15;
-
-// Sum of f(i) for i in [b, e), in double, with 8 interleaved accumulators combined in a
-// fixed order (vectorisable without -ffast-math, and independent of threads).
-template <class F>
-inline double lane_sum(int64_t b, int64_t e, const F& f) {
-  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = b;
-  for (; i + 8 <= e; i += 8)
-    for (int j = 0; j < 8; ++j) acc[j] += f(i + j);
-  double tail = 0;
-  for (; i < e; ++i) tail += f(i);
-  return (((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))) + tail;
-}
 
 // Deterministic sum of f(i) over [0, n): fixed chunks of kReduceChunk, summed in chunk order.
 template <class F>

@@ -1,6 +1,8 @@
-// Elementwise loops below call the branch-free exp/tanh of cpu/vmath.h; without
-// -ftrapping-math g++ may if-convert their selects and vectorise the loops. Values and
-// NaN/Inf behaviour are unchanged (this only stops FP exceptions from pinning branches).
+// Loss kernels. The loops with an AVX2+FMA build are in loss_bodies.h and softmax_bodies.h
+// (compiled for AVX2+FMA in loss_avx2_fma.cpp and softmax_avx2_fma.cpp). Elementwise loops
+// call the branch-free exp of cpu/vmath.h; without -ftrapping-math g++ may if-convert their
+// selects and vectorise the loops. Values and NaN/Inf behaviour are unchanged (this only
+// stops FP exceptions from pinning branches).
 #pragma GCC optimize("no-trapping-math")
 #include "cpu/loss.h"
 
@@ -9,9 +11,11 @@
 #include <limits>
 #include <vector>
 
+#include "core/cpu_features.h"
 #include "core/workspace.h"
 #include "cpu/elementwise.h"
-#include "cpu/softmax.h"
+#include "cpu/loss_bodies.h"
+#include "cpu/softmax_bodies.h"
 #include "cpu/vmath.h"
 #include "profiler/profiler.h"
 
@@ -44,6 +48,24 @@ inline T grad_at(const T* grad_out, int64_t i, Reduction r, T mean_scale) {
   return r == Reduction::kNone ? grad_out[i] : grad_out[0] * mean_scale;
 }
 
+// e[c] = exp(x[c] - m), c in [0, C): softmax_bodies.h's loop, its AVX2+FMA build when `avx2`.
+template <typename T>
+inline void exp_shifted(bool avx2, const T* x, T m, T* e, int64_t C) {
+#if GRADCORE_ISA_AVX2_FMA
+  if (avx2) return avx2_fma::exp_shifted(x, m, e, C);
+#endif
+  exp_shifted_body(x, m, e, C);
+}
+
+// cross_entropy_grad_row_body (loss_bodies.h), its AVX2+FMA build when `avx2`.
+template <typename T>
+inline void grad_row(bool avx2, const T* x, T l, T a, T b, const T* w, T* dx, int64_t C) {
+#if GRADCORE_ISA_AVX2_FMA
+  if (avx2) return avx2_fma::cross_entropy_grad_row(x, l, a, b, w, dx, C);
+#endif
+  cross_entropy_grad_row_body(x, l, a, b, w, dx, C);
+}
+
 }  // namespace
 
 template <typename T>
@@ -54,7 +76,7 @@ void cross_entropy_forward(const T* logits, const int64_t* target, const T* weig
                    {N, C});
   const double ls = label_smoothing;
   std::vector<double> per(reduction == Reduction::kNone ? 0 : static_cast<size_t>(N));
-  const bool avx2 = use_avx2();
+  const bool avx2 = at_least(CpuCapability::kAvx2Fma);
   parallel_for(N, row_grain(C), [&](int64_t rb, int64_t re) {
     for (int64_t i = rb; i < re; ++i) {
       const T* x = logits + i * C;
@@ -64,7 +86,7 @@ void cross_entropy_forward(const T* logits, const int64_t* target, const T* weig
         l = double(m);
       } else {
         T* e = thread_scratch<T>(kSlotScratch, static_cast<size_t>(C));
-        simd_loop(avx2, 0, C, [=](int64_t c) { e[c] = vexp(x[c] - m); });
+        exp_shifted(avx2, x, m, e, C);
         const double s = lane_sum(0, C, [=](int64_t c) { return double(e[c]); });
         l = double(m) + std::log(s);
       }
@@ -107,7 +129,7 @@ void cross_entropy_backward(const T* grad_out, const T* logits, const int64_t* t
           : T(1);
   const double wsum =
       weight ? lane_sum(0, C, [=](int64_t c) { return double(weight[c]); }) : double(C);
-  const bool avx2 = use_avx2();
+  const bool avx2 = at_least(CpuCapability::kAvx2Fma);
   parallel_for(N, row_grain(C), [&](int64_t rb, int64_t re) {
     for (int64_t i = rb; i < re; ++i) {
       T* dx = dlogits + i * C;
@@ -123,11 +145,7 @@ void cross_entropy_backward(const T* grad_out, const T* logits, const int64_t* t
       const T a = static_cast<T>(double(g) * ((1.0 - ls) * wt + ls / double(C) * wsum));
       const T b = static_cast<T>(double(g) * ls / double(C));
       const T l = lse[i];
-      if (weight && ls > 0) {
-        simd_loop(avx2, 0, C, [=](int64_t c) { dx[c] = a * vexp(x[c] - l) - b * weight[c]; });
-      } else {
-        simd_loop(avx2, 0, C, [=](int64_t c) { dx[c] = a * vexp(x[c] - l) - b; });
-      }
+      grad_row(avx2, x, l, a, b, weight && ls > 0 ? weight : nullptr, dx, C);
       dx[t] -= static_cast<T>(double(g) * (1.0 - ls) * wt);
     }
   });

@@ -101,10 +101,10 @@ void avg_unpool_2x2_plane(const T* g, int64_t H, int64_t W, int64_t OH, int64_t 
   avg_unpool_2x2_body(g, H, W, OH, OW, div, d);
 }
 
-// 2x2 windows, stride 2, no padding, every window inside the plane (as for max pooling).
+// 2x2 windows, stride 2, no padding or dilation, every window inside the plane.
 inline bool is_2x2_cells(const Window2d& p) {
-  return p.R == 2 && p.S == 2 && p.sh == 2 && p.sw == 2 && p.ph == 0 && p.pw == 0 &&
-         p.OH == p.H / 2 && p.OW == p.W / 2;
+  return p.R == 2 && p.S == 2 && p.sh == 2 && p.sw == 2 && p.ph == 0 && p.pw == 0 && p.dh == 1 &&
+         p.dw == 1 && p.OH == p.H / 2 && p.OW == p.W / 2;
 }
 
 // PyTorch's average-pool window: [h0, h1) x [w0, w1) clipped to the input, and its divisor.

@@ -20,8 +20,4 @@ void log_softmax_forward(const T* x, T* y, int64_t rows, int64_t cols);
 template <typename T>
 void log_softmax_backward(const T* dy, const T* y, T* dx, int64_t rows, int64_t cols);
 
-// Row maximum that propagates NaN (a NaN anywhere gives NaN); -inf for cols == 0. Returns it.
-template <typename T>
-T row_max(const T* x, int64_t cols);
-
 }  // namespace gradcore

@@ -1,30 +1,42 @@
-// Branch-free float32 exp and tanh that g++ -O3 auto-vectorises (libm's expf/tanhf are
-// opaque calls, which keep elementwise loops scalar), and simd_loop(), which runs a loop body
-// compiled for AVX2+FMA when at_least(CpuCapability::kAvx2Fma) (8 lanes instead of SSE2's 4).
+// The building blocks of the elementwise and row loops of activation, softmax and loss:
+// branch-free float32 exp, tanh and erfc that g++ -O3 auto-vectorises (libm's expf/tanhf are
+// opaque calls, which keep elementwise loops scalar), the row maximum, and the fixed-order
+// double sum lane_sum. float64 uses libm for full accuracy.
 //
-// The one place left with a function-level target attribute (GC_TARGET_AVX2_FMA below): the
-// loop bodies are lambdas in activation.cpp, softmax.cpp, loss.cpp and elementwise.cpp, and a
-// lambda can only be compiled for AVX2 in its own file this way. It is safe from linker
-// merging: loop_avx2<F> is instantiated for one lambda type only, and everything it calls
-// here is always_inline. Moving these bodies to *_avx2_fma.cpp files (as pool, im2col, conv,
-// GEMM and the optimizers are) is the next step of the ISA dispatch (CMakeLists.txt).
-// float64 uses libm for full accuracy.
+// Everything here has internal linkage (anonymous namespace) and uses no STL: the ISA files
+// (activation_avx2_fma.cpp, softmax_avx2_fma.cpp, loss_avx2_fma.cpp) compile their own -mavx2
+// -mfma copies, which the linker never merges with the portable ones (ISA rule: CMakeLists.txt,
+// "ISA files"). The loops that call these live in <stem>_bodies.h, shared by each stem's
+// portable file and its ISA file.
 //
 // IEEE behaviour at the edges is kept: NaN -> NaN, exp(+inf) = +inf, exp(-inf) = 0,
 // tanh(+-inf) = +-1, tanh(-0) = -0. exp_f32 is within 1-2 ulp of the exact result for normal
 // outputs and returns 0 where the exact result is below FLT_MIN (the flush-to-zero value);
 // tanh_f32 is within 1-2 ulp.
 //
-// Callers compile without -ftrapping-math (#pragma GCC optimize("no-trapping-math") at the top
-// of the .cpp) so that g++ may if-convert the remaining selects; values are unaffected.
+// Files whose loops call exp/tanh/erfc compile without -ftrapping-math (#pragma GCC optimize
+// ("no-trapping-math") at the top of the .cpp) so that g++ may if-convert the remaining
+// selects; values are unaffected.
 #pragma once
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-
-#include "core/cpu_features.h"
+#include <limits>
 
 namespace gradcore {
+namespace {
+
+// |x| and copysign(mag, sgn) as compiler builtins: std::fabs(float) and std::copysign(float,
+// float) are library inline functions, of which an ISA file would emit its own weak copies.
+__attribute__((always_inline)) inline float vabs(float x) {
+  return __builtin_fabsf(x);
+}
+__attribute__((always_inline)) inline double vabs(double x) {
+  return __builtin_fabs(x);
+}
+__attribute__((always_inline)) inline float copysign_f32(float mag, float sgn) {
+  return __builtin_copysignf(mag, sgn);
+}
 
 // c ? a : b on the bit patterns (a select g++ vectorises for every target).
 __attribute__((always_inline)) inline float select_f32(bool c, float a, float b) {
@@ -45,7 +57,7 @@ __attribute__((always_inline)) inline float exp_f32(float x) {
   const float lo = -87.33654475f, hi = 88.8f;
   float xc = x < lo ? lo : x;  // NaN compares false and passes through
   xc = xc > hi ? hi : xc;
-  const float t = xc * 1.44269504088896341f + std::copysign(0.5f, xc);
+  const float t = xc * 1.44269504088896341f + copysign_f32(0.5f, xc);
   // round half away from zero; n in [-126, 128]. A NaN x gives a NaN p below, which the
   // result keeps; n = 0 for it keeps the float -> int conversion defined.
   const int32_t n = static_cast<int32_t>(t == t ? t : 0.0f);
@@ -71,7 +83,7 @@ __attribute__((always_inline)) inline float exp_f32(float x) {
 
 __attribute__((always_inline)) inline float tanh_f32(float x) {
   // |x| < 0.625: odd polynomial (Cephes tanhf); else 1 - 2 / (exp(2|x|) + 1); sign of x.
-  const float ax = std::fabs(x);
+  const float ax = vabs(x);
   const float z = ax * ax;
   float p = -5.70498872745e-3f;
   p = p * z + 2.06390887954e-2f;
@@ -80,14 +92,14 @@ __attribute__((always_inline)) inline float tanh_f32(float x) {
   p = p * z - 3.33332819422e-1f;
   const float small = p * z * ax + ax;
   const float big = 1.0f - 2.0f / (exp_f32(2.0f * ax) + 1.0f);
-  return std::copysign(select_f32(ax < 0.625f, small, big), x);  // NaN: big is NaN
+  return copysign_f32(select_f32(ax < 0.625f, small, big), x);  // NaN: big is NaN
 }
 
 __attribute__((always_inline)) inline float erfc_f32(float x) {
   // Chebyshev fit of erfc (Numerical Recipes' erfcc, relative error < 1.2e-7 in exact
   // arithmetic): erfc(z) = t exp(-z^2 + P(t)), t = 1 / (1 + z/2), z = |x|; erfc(-z) = 2 - erfc(z).
   // Relative accuracy in the tail is what GELU needs for negative inputs.
-  const float z = std::fabs(x);
+  const float z = vabs(x);
   const float t = 1.0f / (1.0f + 0.5f * z);
   float p = 0.17087277f;
   p = p * t - 0.82215223f;
@@ -125,55 +137,30 @@ inline double vtanh(double x) {
   return std::tanh(x);
 }
 
-template <class F>
-inline void loop_generic(int64_t lo, int64_t hi, const F& f) {
-  for (int64_t i = lo; i < hi; ++i) f(i);
-}
-
-#if GRADCORE_ISA_AVX2_FMA
-#define GC_TARGET_AVX2_FMA __attribute__((target("avx2,fma"), flatten))
-
-// The same loop compiled for AVX2+FMA; flatten inlines f (and what it calls) into it.
-template <class F>
-GC_TARGET_AVX2_FMA void loop_avx2(int64_t lo, int64_t hi, const F& f) {
-  for (int64_t i = lo; i < hi; ++i) f(i);
-}
-
-// f() compiled for AVX2+FMA, with everything it calls inlined (whole row bodies).
-template <class F>
-GC_TARGET_AVX2_FMA void call_avx2(const F& f) {
-  f();
-}
-#endif
-
-// True when loops should take the AVX2+FMA build (read once per kernel call).
-inline bool use_avx2() {
-  return at_least(CpuCapability::kAvx2Fma);
-}
-
-// f(i) for i in [lo, hi): the AVX2+FMA build when `avx2`, else the portable one. Results may
-// differ in the last bit between the two (FMA contraction), never between thread counts.
-template <class F>
-inline void simd_loop(bool avx2, int64_t lo, int64_t hi, const F& f) {
-#if GRADCORE_ISA_AVX2_FMA
-  if (avx2) {
-    loop_avx2(lo, hi, f);
-    return;
+// Row maximum that propagates NaN (a NaN anywhere gives NaN); -inf for cols == 0.
+template <typename T>
+inline T row_max(const T* x, int64_t cols) {
+  T m = -std::numeric_limits<T>::infinity();
+  bool nan = false;
+  for (int64_t c = 0; c < cols; ++c) {
+    m = x[c] > m ? x[c] : m;
+    nan |= x[c] != x[c];
   }
-#endif
-  loop_generic(lo, hi, f);
+  return nan ? std::numeric_limits<T>::quiet_NaN() : m;
 }
 
-// f(): the AVX2+FMA build when `avx2`, else the portable one (for bodies with several loops).
+// Sum of f(i) for i in [b, e), in double, with 8 interleaved accumulators combined in a
+// fixed order (vectorisable without -ffast-math, and independent of threads).
 template <class F>
-inline void simd_call(bool avx2, const F& f) {
-#if GRADCORE_ISA_AVX2_FMA
-  if (avx2) {
-    call_avx2(f);
-    return;
-  }
-#endif
-  f();
+inline double lane_sum(int64_t b, int64_t e, const F& f) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = b;
+  for (; i + 8 <= e; i += 8)
+    for (int j = 0; j < 8; ++j) acc[j] += f(i + j);
+  double tail = 0;
+  for (; i < e; ++i) tail += f(i);
+  return (((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))) + tail;
 }
 
+}  // namespace
 }  // namespace gradcore

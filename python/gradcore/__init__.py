@@ -2,7 +2,11 @@
 
 import os as _os
 
-from gradcore import _C, autograd, nn, optim, profiler, random, utils
+# First: sets the OpenMP wait policy before gradcore._C loads libgomp (README: Sharing a machine).
+from gradcore import _wait_policy  # noqa: F401
+
+# isort: split
+from gradcore import _C, autograd, cuda, nn, optim, profiler, random, utils
 from gradcore._runtime import (
     format_info,
     get_num_threads,
@@ -18,6 +22,7 @@ from gradcore.autograd import (
     set_detect_anomaly,
     set_grad_enabled,
 )
+from gradcore.devices import device
 from gradcore.nn import utils as _nn_utils  # noqa: F401  (gradcore.nn.utils.clip_grad_norm_ ...)
 from gradcore.random import get_rng_state, manual_seed, set_rng_state
 from gradcore.serialization import load, save
@@ -60,6 +65,8 @@ __all__ = [
     "as_tensor",
     "cat",
     "autograd",
+    "cuda",
+    "device",
     "double",
     "empty",
     "empty_like",

@@ -3,8 +3,10 @@
     gradcore train --model cnn-small --epochs 5 --out runs/fmnist
     gradcore evaluate --weights runs/fmnist/weights.npz --model cnn-small
 
-Exit codes: 0 success, 1 training/evaluation failure (non-finite loss, unreadable or
-mismatching weights), 2 bad arguments, 3 dataset not found.
+Exit codes: 0 success, 1 training failure (non-finite loss), 2 bad arguments (including a
+--weights or --resume file that is unreadable, corrupt, or does not fit --model/--optimizer,
+and an --out or --profile path that cannot be written), 3 dataset not found or unreadable.
+Every error is reported as a message on stderr, without a traceback.
 """
 
 from __future__ import annotations
@@ -93,15 +95,31 @@ def _nonneg_float(s: str) -> float:
     return v
 
 
+def _one_line(e: BaseException) -> str:
+    """An exception's message on one line (load_state_dict lists its problems on lines)."""
+    return " ".join(str(e).split())
+
+
+def _check_output_file(option: str, path: str) -> None:
+    """Refuse a path that `option` could only fail to write later (a directory, or a file in
+    a missing directory)."""
+    if os.path.isdir(path):
+        raise CLIError(f"{option}: {path} is a directory; give a file name", EXIT_USAGE)
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise CLIError(f"{option}: directory {directory} does not exist", EXIT_USAGE)
+
+
 def _load_dataset(args: argparse.Namespace, train: bool, limit: Optional[int]) -> Any:
     from gradcore.data import MNIST, DatasetNotFoundError, FashionMNIST, Subset
+    from gradcore.serialization import FileFormatError
 
     cls = FashionMNIST if args.dataset == "fashion-mnist" else MNIST
     try:
         ds = cls(root=args.data_root, train=train, download=args.download)
     except DatasetNotFoundError as e:
         raise CLIError(f"{e}\n(or pass --download, or --data-root DIR)", EXIT_NO_DATA) from None
-    except OSError as e:
+    except (OSError, FileFormatError) as e:
         raise CLIError(f"could not load {args.dataset}: {e}", EXIT_NO_DATA) from None
     if limit is not None and limit < len(ds):
         ds = Subset(ds, list(range(limit)))
@@ -134,7 +152,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from gradcore import nn
     from gradcore.data import DataLoader
     from gradcore.models import build_model
+    from gradcore.serialization import FileFormatError
     from gradcore.train import (
+        CheckpointMismatchError,
         CSVLogger,
         ModelCheckpoint,
         NonFiniteLossError,
@@ -153,6 +173,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
         )
     if args.resume is not None and not os.path.isfile(args.resume):
         raise CLIError(f"--resume: no such checkpoint file: {args.resume}", EXIT_USAGE)
+    if args.out is not None and os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise CLIError(f"--out: {args.out} exists and is not a directory", EXIT_USAGE)
+    if args.profile is not None:
+        if os.environ.get("GRADCORE_PROFILE"):
+            raise CLIError(
+                "--profile and GRADCORE_PROFILE both ask for a profile; use one", EXIT_USAGE
+            )
+        _check_output_file("--profile", args.profile)
     _set_threads(args.threads)
     gradcore.manual_seed(args.seed)
     train_ds = _load_dataset(args, True, args.limit_train)
@@ -197,17 +225,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
     tty = sys.stderr.isatty()
     callbacks: list = [ProgressBar(use_tqdm=None if tty else False, every=0 if tty else 100)]
     if args.out is not None:
-        os.makedirs(args.out, exist_ok=True)
+        try:
+            os.makedirs(args.out, exist_ok=True)
+        except OSError as e:
+            raise CLIError(f"--out: cannot create {args.out}: {e}", EXIT_USAGE) from None
         callbacks.append(ModelCheckpoint(os.path.join(args.out, "checkpoint.npz")))
         callbacks.append(
             CSVLogger(os.path.join(args.out, "history.csv"), append=args.resume is not None)
         )
     loss_fn = nn.CrossEntropyLoss()
     if args.profile is not None:
-        if os.environ.get("GRADCORE_PROFILE"):
-            raise CLIError(
-                "--profile and GRADCORE_PROFILE both ask for a profile; use one", EXIT_USAGE
-            )
         callbacks.append(ProfileSteps(args.profile, args.profile_warmup, args.profile_steps))
     try:
         history = fit(
@@ -224,6 +251,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         )
     except NonFiniteLossError as e:
         raise CLIError(str(e), EXIT_FAILURE) from None
+    except (FileFormatError, CheckpointMismatchError) as e:
+        if args.resume is None:  # only resuming reads such a file
+            raise
+        raise CLIError(f"--resume: {_one_line(e)}", EXIT_USAGE) from None
     result = evaluate(model, test_loader, loss_fn)
     print(
         f"test accuracy: {result['accuracy']:.4f}  "
@@ -260,22 +291,29 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from gradcore import nn
     from gradcore.data import DataLoader
     from gradcore.models import build_model
+    from gradcore.train import CHECKPOINT_KIND
 
     if not os.path.isfile(args.weights):
         raise CLIError(f"--weights: no such file: {args.weights}", EXIT_USAGE)
     _set_threads(args.threads)
     try:
         obj = gradcore.load(args.weights)
-    except (ValueError, OSError) as e:
-        raise CLIError(str(e), EXIT_FAILURE) from None
-    if isinstance(obj, dict) and obj.get("kind") == "gradcore-checkpoint":
-        obj = obj["model"]
+    except (ValueError, OSError) as e:  # FileFormatError, or e.g. no permission
+        raise CLIError(f"--weights: {_one_line(e)}", EXIT_USAGE) from None
+    if isinstance(obj, dict) and obj.get("kind") == CHECKPOINT_KIND:
+        obj = obj.get("model")
+    if not isinstance(obj, dict):
+        raise CLIError(
+            f"--weights: {args.weights} holds a {type(obj).__name__}, not a model state dict",
+            EXIT_USAGE,
+        )
     model = build_model(args.model)
     try:
         model.load_state_dict(obj)
     except (KeyError, ValueError, RuntimeError, TypeError) as e:
         raise CLIError(
-            f"{args.weights} does not fit model {args.model}: {e}", EXIT_FAILURE
+            f"--weights: {args.weights} does not fit model {args.model}: {_one_line(e)}",
+            EXIT_USAGE,
         ) from None
     test_ds = _load_dataset(args, False, args.limit_test)
     loader = DataLoader(
@@ -364,7 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="clip the gradients' total L2 norm",
     )
     p.add_argument("--augment", action="store_true", help="random crops (+ flips on fashion-mnist)")
-    p.add_argument("--seed", type=int, default=0, help="(0)")
+    p.add_argument("--seed", type=_nonneg_int, default=0, help="(0)")
     p.add_argument(
         "--limit-train",
         type=_positive_int,

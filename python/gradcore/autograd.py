@@ -1,4 +1,4 @@
-# long-file: Function, backward engine, modes, gradcheck (issue 15 reworks Function.apply)
+# long-file: Function.apply (the one recording path), the backward engine, grad/anomaly modes and gradcheck read the same mode flags (_grad_everywhere, _anomaly_anywhere) on the hot path
 """Define-by-run autograd: Function (forward/backward with ctx), the backward engine,
 grad modes (no_grad / enable_grad), anomaly detection and gradcheck.
 
@@ -21,17 +21,38 @@ A `Function` subclass defines two static methods that work on **numpy arrays**:
 The ctx *is* the graph node (as in PyTorch): it keeps the parents (`next_functions`), what
 was saved, and `needs_input_grad`. Working on arrays keeps the per-op Python overhead small:
 the path from a call to the native kernel is one loop over the arguments.
+
+Grad mode and anomaly mode are per thread, as in PyTorch: `no_grad()` in one thread does
+not change another thread's mode, every new thread starts with grad on and anomaly off,
+and backward turns recording off only in the thread that runs it (restoring it after).
+The hot path reads one module flag per op: `_grad_everywhere` (no thread has grad mode
+off) and `_anomaly_anywhere` (some thread has anomaly on); only when the flag alone cannot
+answer is the thread-local state read. (A thread that ends with grad mode still off, after a
+set_grad_enabled(False) it never undid, keeps the flag down: results stay right, and ops in
+other threads read their thread-local mode, a few tens of ns each.) Switching a mode takes a
+lock (~0.25 us), so backward() costs ~0.5 us more than with one process-wide mode.
+
+Saved arrays are checked against in-place writes (gradcore.versions): while recording,
+and only once some storage has been written in place, a node notes the write clock; before
+its backward runs, if writes happened since, the arrays it saved must not be among the
+written storages, else a RuntimeError names the array (PyTorch's "modified by an inplace
+operation" error).
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from gradcore import _C
 from gradcore import profiler as _profiler
+from gradcore.devices import device_of
+from gradcore.versions import COUNTERS as _counters
+from gradcore.versions import EPOCH as _epoch
+from gradcore.versions import written_since
 
 __all__ = [
     "Function",
@@ -45,15 +66,89 @@ __all__ = [
     "is_anomaly_enabled",
     "gradcheck",
     "GradcheckError",
+    "register_tensor_type",
+    "wrap",
 ]
 
-# Module-level flags: read with one LOAD_GLOBAL on the hot path.
-_grad_enabled = True
-_anomaly = False
 
-# Set by gradcore.tensor on import (avoids a circular import).
+class _ThreadModes(threading.local):
+    """This thread's autograd modes (class attributes: the state of a new thread)."""
+
+    grad_enabled = True
+    anomaly = False
+
+
+_modes = _ThreadModes()
+_modes_lock = threading.Lock()
+_grad_off_threads = 0  # threads whose grad mode is off
+_anomaly_threads = 0  # threads with anomaly detection on
+# Read with one LOAD_GLOBAL on the hot path; the thread-local state is read only when the
+# flag cannot answer alone. Updated under _modes_lock together with the counts above.
+_grad_everywhere = True  # no thread has grad mode off
+_anomaly_anywhere = False  # some thread has anomaly detection on
+
+
+def _set_grad_mode(mode: bool) -> bool:
+    """Set this thread's grad mode; returns the previous one."""
+    global _grad_off_threads, _grad_everywhere
+    m = _modes
+    prev = m.grad_enabled
+    if prev != mode:
+        lock = _modes_lock
+        lock.acquire()
+        m.grad_enabled = mode
+        n = _grad_off_threads - 1 if mode else _grad_off_threads + 1
+        _grad_off_threads = n
+        _grad_everywhere = not n
+        lock.release()
+    return prev
+
+
+def _set_anomaly_mode(mode: bool) -> bool:
+    """Set this thread's anomaly mode; returns the previous one."""
+    global _anomaly_threads, _anomaly_anywhere
+    m = _modes
+    prev = m.anomaly
+    if prev != mode:
+        with _modes_lock:
+            m.anomaly = mode
+            _anomaly_threads += 1 if mode else -1
+            _anomaly_anywhere = _anomaly_threads > 0
+    return prev
+
+
+# The Tensor type, registered by gradcore.tensor on import (see register_tensor_type).
 Tensor: Any = None
-_wrap: Any = None
+_new = object.__new__
+
+
+def register_tensor_type(cls: type) -> None:
+    """Register the Tensor class that Function.apply and `wrap` create.
+
+    Why a registration: the dependency order is autograd -> ops -> tensor, so neither this
+    module nor gradcore.ops may import gradcore.tensor (tensor.py imports the ops for its
+    methods). gradcore.tensor defines the class and calls this once at import; from then on
+    `autograd.Tensor` is that class and `wrap` builds its instances. Code below tensor.py
+    (the ops) creates Tensors only through `wrap` / Function.apply and tests for them with
+    `isinstance(x, autograd.Tensor)`.
+    """
+    global Tensor
+    Tensor = cls
+
+
+def wrap(arr, requires_grad: bool = False, grad_fn=None):
+    """A Tensor around the array `arr` as is (no copy, no dtype conversion): the internal
+    constructor that ops and modules use. `grad_fn` is the graph node that made it (or None
+    for a leaf); `requires_grad` must be True whenever `grad_fn` is set."""
+    t = _new(Tensor)
+    t._data = arr
+    t.requires_grad = requires_grad
+    t.grad = None
+    t.grad_fn = grad_fn
+    return t
+
+
+_wrap = wrap
 
 _FREED_MSG = (
     "Trying to backward through the graph a second time (or to use saved values after they "
@@ -69,6 +164,7 @@ class Function:
         "next_functions",
         "saved_tensors",
         "needs_input_grad",
+        "kernels",
         "_g",
         "_retained",
         "__dict__",
@@ -76,6 +172,13 @@ class Function:
 
     # Tensors have `_is_node = False`; this tells the engine a parent is a node, not a leaf.
     _is_node = True
+    # The write clock (gradcore.versions.EPOCH) when the node was recorded; -1: before any
+    # write (the registry of written storages was empty). Backward checks the saved arrays
+    # of a node whose clock is behind.
+    _saved_epoch = -1
+    # True for ops whose output is a view of their input's storage (reshape, permute,
+    # slicing): an in-place op on such an output is refused (see gradcore.ops.inplace).
+    _makes_view = False
 
     # ----------------------------------------------------------------- ctx API
     def save_for_backward(self, *arrays) -> None:
@@ -102,95 +205,216 @@ class Function:
     # ---------------------------------------------------------------- apply
     @classmethod
     def apply(cls, *args):
-        """Run forward on the arguments' arrays, record a node when a gradient is needed."""
-        prof = _profiler._active
-        if prof is None:
-            return cls._apply(*args)
-        start = _C.profiler_now_ns()  # a Python span "<Op>.forward" around its kernels
-        try:
-            return cls._apply(*args)
-        finally:
-            prof._add_python_span(_span_name(cls, "forward"), start, _C.profiler_now_ns())
+        """Run forward on the arguments' arrays, record a node when a gradient is needed.
 
-    @classmethod
-    def _apply(cls, *args):
-        ctx = object.__new__(cls)
-        raw = []
-        nxt = []
-        record = False
-        for a in args:
-            if isinstance(a, Tensor):
-                raw.append(a._data)
-                if a.requires_grad:
-                    fn = a.grad_fn
-                    nxt.append(a if fn is None else fn)
+        The one recording path of every op: Tensors in `args` are replaced by their arrays,
+        a node (the ctx) is linked to the parents that require grad (when grad mode is on),
+        the anomaly check runs on the output, and while profiling the call is a span
+        "<Op>.forward" around its kernels. Calls with one or two arguments, all Tensors
+        (elementwise ops, matmul, activations, full sums), take a specialised path that
+        skips the general loop; the results are the same."""
+        if _profiler._active is not None:
+            return _apply_profiled(cls, args)
+        ctx = _new(cls)
+        n = len(args)
+        if n == 2:
+            a, b = args
+            if isinstance(a, Tensor) and isinstance(b, Tensor):
+                da = a._data
+                db = b._data
+                if da.__class__ is not db.__class__:
+                    _check_same_device(cls, args)
+                if (a.requires_grad or b.requires_grad) and (
+                    _grad_everywhere or _modes.grad_enabled
+                ):
+                    if a.requires_grad:
+                        fa = a.grad_fn
+                        na = a if fa is None else fa
+                        if b.requires_grad:
+                            fb = b.grad_fn
+                            ctx.next_functions = (na, b if fb is None else fb)
+                            ctx.needs_input_grad = _NEEDS_AB
+                        else:
+                            ctx.next_functions = (na, None)
+                            ctx.needs_input_grad = _NEEDS_A_
+                    else:
+                        fb = b.grad_fn
+                        ctx.next_functions = (None, b if fb is None else fb)
+                        ctx.needs_input_grad = _NEEDS__B
+                    ctx._g = None
+                    ctx._retained = None
+                    out = cls.forward(ctx, da, db)
+                    if _counters:
+                        ctx._saved_epoch = _epoch[0]
                     record = True
                 else:
-                    nxt.append(None)
+                    ctx.needs_input_grad = _NEEDS_NONE2
+                    out = cls.forward(ctx, da, db)
+                    record = False
             else:
-                raw.append(a)
-                nxt.append(None)
-        record = record and _grad_enabled
-        if record:
-            ctx.needs_input_grad = tuple([n is not None for n in nxt])
-            ctx._g = None
-            ctx._retained = None
-            out = cls.forward(ctx, *raw)
-            ctx.next_functions = nxt
+                return _apply_general(cls, ctx, args)
+        elif n == 1:
+            a = args[0]
+            if not isinstance(a, Tensor):
+                return _apply_general(cls, ctx, args)
+            if a.requires_grad and (_grad_everywhere or _modes.grad_enabled):
+                fa = a.grad_fn
+                ctx.next_functions = (a if fa is None else fa,)
+                ctx.needs_input_grad = _NEEDS_A
+                ctx._g = None
+                ctx._retained = None
+                out = cls.forward(ctx, a._data)
+                if _counters:
+                    ctx._saved_epoch = _epoch[0]
+                record = True
+            else:
+                ctx.needs_input_grad = _NEEDS_NONE1
+                out = cls.forward(ctx, a._data)
+                record = False
         else:
-            ctx.needs_input_grad = (False,) * len(raw)
-            out = cls.forward(ctx, *raw)
+            return _apply_general(cls, ctx, args)
+        if out.__class__ is not _ndarray or (_anomaly_anywhere and _modes.anomaly):
+            return _output(cls, ctx, out, record)
+        t = _new(Tensor)  # wrap(out, record, ctx), inlined
+        t._data = out
+        t.requires_grad = record
+        t.grad = None
+        t.grad_fn = ctx if record else None
+        return t
+
+
+_ndarray = np.ndarray
+_now_ns = _C.profiler_now_ns
+_NEEDS_A = (True,)
+_NEEDS_AB = (True, True)
+_NEEDS_A_ = (True, False)
+_NEEDS__B = (False, True)
+_NEEDS_NONE1 = (False,)
+_NEEDS_NONE2 = (False, False)
+_NO_GRADS = [(False,) * n for n in range(8)]
+
+
+def _apply_profiled(cls, args: tuple):
+    """Function.apply while profiling: the general path inside a span "<Op>.forward"."""
+    prof = _profiler._active
+    start = _now_ns()
+    try:
+        return _apply_general(cls, _new(cls), args)
+    finally:
+        prof._add_python_span(_span_name(cls, "forward"), start, _now_ns())
+
+
+def _apply_general(cls, ctx, args: tuple):
+    """Function.apply for any arguments: one pass replaces Tensors by their arrays (and
+    checks their devices); the parents are collected only when a node is recorded."""
+    raw = list(args)
+    record = False
+    storage = None
+    i = 0
+    for a in args:
+        if isinstance(a, Tensor):
+            d = a._data
+            raw[i] = d
+            if storage is None:
+                storage = d.__class__
+            elif d.__class__ is not storage:
+                _check_same_device(cls, args)
+            if a.requires_grad:
+                record = True
+        i += 1
+    if record and (_grad_everywhere or _modes.grad_enabled):
+        nxt = [
+            (a if a.grad_fn is None else a.grad_fn)
+            if isinstance(a, Tensor) and a.requires_grad
+            else None
+            for a in args
+        ]
+        ctx.needs_input_grad = tuple([p is not None for p in nxt])
+        ctx._g = None
+        ctx._retained = None
+        ctx.next_functions = nxt
+        out = cls.forward(ctx, *raw)
+        if _counters:
+            ctx._saved_epoch = _epoch[0]
+    else:
+        n = len(raw)
+        ctx.needs_input_grad = _NO_GRADS[n] if n < 8 else (False,) * n
+        out = cls.forward(ctx, *raw)
+        record = False
+    if out.__class__ is not _ndarray or (_anomaly_anywhere and _modes.anomaly):
+        return _output(cls, ctx, out, record)
+    t = _new(Tensor)  # wrap(out, record, ctx), inlined
+    t._data = out
+    t.requires_grad = record
+    t.grad = None
+    t.grad_fn = ctx if record else None
+    return t
+
+
+def _saved_items(ctx) -> tuple:
+    """What `ctx` saved, as a tuple (ops save a tuple, one array, or nothing)."""
+    try:
+        saved = ctx.saved_tensors
+    except AttributeError:  # the op saved nothing
+        return ()
+    return saved if type(saved) is tuple else (saved,)
+
+
+def _check_versions(node) -> None:
+    """Raise PyTorch's error when an array `node` saved was written in place after the node
+    was recorded (see gradcore.versions)."""
+    tick = node._saved_epoch
+    i = 0
+    for x in _saved_items(node):
+        if x.__class__ is _ndarray or isinstance(x, _ndarray):
+            changed = written_since(x, tick)
+            if changed is not None:
+                now, then = changed
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified "
+                    f"by an inplace operation: [{x.dtype} {list(x.shape)}], which is saved "
+                    f"tensor {i} of {_span_name(type(node), 'backward').split('.')[0]}, is at "
+                    f"version {now}; expected version {then} instead. Hint: clone() the "
+                    "tensor before changing it in place, or use the out-of-place op."
+                )
+        i += 1
+
+
+def _check_same_device(cls, args: tuple) -> None:
+    """Raise when the Tensor arguments of op `cls` live on different devices (storages of
+    different types may still share one: an np.memmap is on the cpu like an ndarray)."""
+    devs = []
+    for a in args:
+        if isinstance(a, Tensor):
+            d = device_of(a._data)
+            if d not in devs:
+                devs.append(d)
+    if len(devs) > 1:
+        raise RuntimeError(
+            f"{_span_name(cls, 'forward').split('.')[0]}: expected all tensors on the same "
+            f"device, got tensors on {' and '.join(repr(str(d)) for d in devs)}"
+        )
+
+
+def _output(cls, ctx, out, record: bool):
+    """Wrap forward's result: an array (or a Tensor) becomes the op's output Tensor, with
+    `ctx` as its grad_fn when recording; a tuple's first element is the differentiable
+    output and the rest come back as non-differentiable Tensors."""
+    if out.__class__ is not _ndarray:
         if isinstance(out, Tensor):  # a forward written PyTorch-style
             out = out._data
-        if type(out) is tuple:
+        elif type(out) is tuple:
             out = tuple(o._data if isinstance(o, Tensor) else o for o in out)
             first = out[0]
-            if _anomaly:
+            if _anomaly_anywhere and _modes.anomaly:
                 _check_finite(first, cls.__name__, "forward output")
-            res = _wrap(first, record, ctx if record else None)
-            return (res,) + tuple(_wrap(o, False, None) for o in out[1:])
-        if _anomaly:
-            _check_finite(out, cls.__name__, "forward output")
-        return _wrap(out, record, ctx if record else None)
-
-
-_new = object.__new__
-_ndarray = np.ndarray
-
-
-def _node1(cls, t):
-    """The graph node of built-in op `cls` with one Tensor input `t` that requires grad (the
-    caller checked that and grad mode): the fast path that skips Function.apply's loop."""
-    ctx = _new(cls)
-    fn = t.grad_fn
-    ctx.next_functions = (t if fn is None else fn,)
-    ctx.needs_input_grad = _NEEDS1
-    ctx._g = None
-    ctx._retained = None
-    return ctx
-
-
-def _node2(cls, a, b):
-    """Like _node1 for two Tensor inputs, at least one of which requires grad."""
-    ctx = _new(cls)
-    if a.requires_grad:
-        fa = a.grad_fn
-        na = a if fa is None else fa
-    else:
-        na = None
-    if b.requires_grad:
-        fb = b.grad_fn
-        nb = b if fb is None else fb
-    else:
-        nb = None
-    ctx.next_functions = (na, nb)
-    ctx.needs_input_grad = (na is not None, nb is not None)
-    ctx._g = None
-    ctx._retained = None
-    return ctx
-
-
-_NEEDS1 = (True,)
+            res = wrap(first, record, ctx if record else None)
+            return (res,) + tuple(wrap(o, False, None) for o in out[1:])
+    if _anomaly_anywhere and _modes.anomaly:
+        _check_finite(out, cls.__name__, "forward output")
+    if record:
+        return wrap(out, True, ctx)
+    return wrap(out, False, None)
 
 
 def _span_name(cls: type, phase: str) -> str:
@@ -278,12 +502,10 @@ def backward(tensor, gradient=None, retain_graph: bool = False) -> None:
 def _run_backward(root, g, deps: dict, retain_graph: bool, prof) -> None:
     """Run the nodes from `root` in reverse topological order (`deps`: count of edges into
     each node still to be seen). With a profile `prof`, each node is a span "<Op>.backward"."""
-    anomaly = _anomaly
+    anomaly = _anomaly_anywhere and _modes.anomaly
     root._g = g
     ready = [root]
-    global _grad_enabled
-    prev_mode = _grad_enabled
-    _grad_enabled = False  # backward formulas record nothing
+    prev_mode = _set_grad_mode(False)  # backward formulas record nothing (in this thread)
     try:
         while ready:
             node = ready.pop()
@@ -293,6 +515,8 @@ def _run_backward(root, g, deps: dict, retain_graph: bool, prof) -> None:
                 t = node._retained()
                 if t is not None:
                     _accumulate_leaf(t, g)
+            if _counters and node._saved_epoch != _epoch[0]:  # writes since it was recorded
+                _check_versions(node)
             if prof is None:
                 grads = node.backward(node, g)
             else:
@@ -327,19 +551,13 @@ def _run_backward(root, g, deps: dict, retain_graph: bool, prof) -> None:
                 else:
                     _accumulate_leaf(p, gi)
     finally:
-        _grad_enabled = prev_mode
+        _set_grad_mode(prev_mode)
 
 
 def _accumulate_leaf(t, g) -> None:
     data = t._data
     if g.shape != data.shape:
-        if g.size == data.size:
-            g = g.reshape(data.shape)
-        else:
-            raise RuntimeError(
-                f"gradient of shape {tuple(g.shape)} does not match its tensor's shape "
-                f"{tuple(data.shape)}"
-            )
+        g = _fit_leaf_grad(g, data.shape)
     old = t.grad
     if old is None:
         t.grad = _wrap(np.array(g, dtype=data.dtype, copy=True), False, None)
@@ -347,8 +565,31 @@ def _accumulate_leaf(t, g) -> None:
         old._data += g
 
 
+def _fit_leaf_grad(g, shape: tuple):
+    """A gradient `g` of another shape than its leaf's `shape`, as PyTorch accepts it: summed
+    down when the leaf's shape broadcasts to g's, reshaped when the shapes differ only by
+    size-1 dims; any other shape (e.g. (3, 2) for a (2, 3) leaf) raises."""
+    if [d for d in g.shape if d != 1] == [d for d in shape if d != 1]:
+        return g.reshape(shape)
+    try:
+        if np.broadcast_shapes(shape, g.shape) == g.shape:
+            lead = g.ndim - len(shape)
+            axes = tuple(range(lead)) + tuple(
+                lead + i for i, d in enumerate(shape) if d == 1 and g.shape[lead + i] != 1
+            )
+            return np.asarray(g.sum(axis=axes)).reshape(shape)
+    except ValueError:
+        pass
+    raise RuntimeError(
+        f"invalid gradient: got shape {list(g.shape)} but expected a shape compatible with "
+        f"{list(shape)} (the shape of the tensor it is the gradient of)"
+    )
+
+
 # ------------------------------------------------------------------ grad modes
 class _GradMode:
+    """Sets this thread's grad mode inside a `with` block (or a decorated function)."""
+
     __slots__ = ("_mode", "_prev")
 
     def __init__(self, mode: bool):
@@ -356,14 +597,11 @@ class _GradMode:
         self._prev = True
 
     def __enter__(self):
-        global _grad_enabled
-        self._prev = _grad_enabled
-        _grad_enabled = self._mode
+        self._prev = _set_grad_mode(self._mode)
         return self
 
     def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self._prev
+        _set_grad_mode(self._prev)
         return False
 
     def __call__(self, fn: Callable) -> Callable:
@@ -378,7 +616,7 @@ class _GradMode:
 
 
 def no_grad() -> _GradMode:
-    """Context manager / decorator: operations inside record no graph."""
+    """Context manager / decorator: operations inside record no graph (in this thread)."""
     return _GradMode(False)
 
 
@@ -388,52 +626,50 @@ def enable_grad() -> _GradMode:
 
 
 class set_grad_enabled(_GradMode):  # noqa: N801 - PyTorch's name
-    """Set grad mode now; also usable as a context manager that restores the previous mode."""
+    """Set this thread's grad mode now; also usable as a context manager that restores the
+    previous mode."""
 
     __slots__ = ()
 
     def __init__(self, mode: bool):
-        global _grad_enabled
         super().__init__(bool(mode))
-        self._prev = _grad_enabled
-        _grad_enabled = bool(mode)
+        self._prev = _set_grad_mode(bool(mode))
 
     def __enter__(self):
         return self
 
 
 def is_grad_enabled() -> bool:
-    return _grad_enabled
+    """Whether ops record a graph in the calling thread."""
+    return _grad_everywhere or _modes.grad_enabled
 
 
 # --------------------------------------------------------------------- anomaly
 def set_detect_anomaly(mode: bool) -> None:
-    """Check every op's forward output and backward gradients for NaN/Inf (slow; debugging)."""
-    global _anomaly
-    _anomaly = bool(mode)
+    """Check every op's forward output and backward gradients for NaN/Inf in the calling
+    thread (slow; debugging)."""
+    _set_anomaly_mode(bool(mode))
 
 
 def is_anomaly_enabled() -> bool:
-    return _anomaly
+    """Whether anomaly detection is on in the calling thread."""
+    return _anomaly_anywhere and _modes.anomaly
 
 
 class detect_anomaly:  # noqa: N801 - PyTorch's name
-    """Context manager: anomaly detection on inside the block. The first op whose forward
-    output or backward gradient holds NaN/Inf raises a RuntimeError naming it."""
+    """Context manager: anomaly detection on inside the block (in this thread). The first op
+    whose forward output or backward gradient holds NaN/Inf raises a RuntimeError naming it."""
 
     def __init__(self, mode: bool = True):
         self._mode = bool(mode)
         self._prev = False
 
     def __enter__(self):
-        global _anomaly
-        self._prev = _anomaly
-        _anomaly = self._mode
+        self._prev = _set_anomaly_mode(self._mode)
         return self
 
     def __exit__(self, *exc):
-        global _anomaly
-        _anomaly = self._prev
+        _set_anomaly_mode(self._prev)
         return False
 
 

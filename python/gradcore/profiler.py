@@ -295,12 +295,34 @@ class profile:
             }
 
     def export_chrome_trace(self, path: str) -> None:
-        """Write a Trace Event JSON file that Perfetto and chrome://tracing open."""
+        """Write a Trace Event JSON file that Perfetto and chrome://tracing open.
+
+        The file is written to a temporary file next to `path` and renamed over it, so a
+        reader never sees half a trace; on any error the temporary file is removed. A `path`
+        that is a directory raises IsADirectoryError, a missing directory FileNotFoundError.
+        """
+        path = os.fspath(path)
+        if os.path.isdir(path):
+            raise IsADirectoryError(f"export_chrome_trace: {path!r} is a directory, not a file")
+        directory = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(directory):
+            raise FileNotFoundError(f"export_chrome_trace: directory {directory!r} does not exist")
         payload = {"traceEvents": list(self.trace_events()), "displayTimeUnit": "ms"}
-        tmp = f"{path}.tmp{os.getpid()}"
-        with open(tmp, "w") as f:
-            json.dump(payload, f)
-        os.replace(tmp, path)
+        # hidden, per writer (process and thread); created with the umask's permissions
+        tmp = os.path.join(
+            directory, f".{os.path.basename(path)}.{os.getpid()}.{threading.get_ident()}.tmp"
+        )
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(payload, f)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
 
 
 def _profile_whole_run(path: str) -> None:

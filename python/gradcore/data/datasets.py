@@ -3,9 +3,10 @@
 Where the files are looked for, in order (the first directory holding both files of the
 requested split wins):
 
-1. ``root`` (the argument), then ``root/<name>`` and ``root/<ClassName>/raw`` (torchvision's
-   layout);
-2. ``$GRADCORE_DATA/<name>``;
+1. with ``root`` given (the argument): ``root``, ``root/<name>`` and ``root/<ClassName>/raw``
+   (torchvision's layout), and nowhere else: an explicit root that lacks the files (a typo, an
+   empty directory) raises DatasetNotFoundError rather than silently loading another copy;
+2. without ``root``: ``$GRADCORE_DATA/<name>``;
 3. the user cache ``$XDG_CACHE_HOME/gradcore/<name>`` (default ``~/.cache/gradcore/<name>``);
 4. system directories: ``/usr/share/datasets/fashion-mnist`` for Fashion-MNIST (Debian's
    package ``dataset-fashion-mnist``).
@@ -14,7 +15,9 @@ requested split wins):
 (``train-images-idx3-ubyte.gz``) or raw (``train-images-idx3-ubyte``). If nothing is found,
 ``download=True`` fetches the official files into ``root`` (when given) or the user cache,
 checks their published MD5 and writes them atomically; otherwise DatasetNotFoundError
-lists every place searched and how to get the data.
+lists every place searched and how to get the data. Files that are found but corrupt, or not
+IDX files of the expected shapes, raise gradcore.serialization.FileFormatError (a ValueError)
+naming the file.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import numpy as np
 from gradcore.data.dataset import Dataset
 from gradcore.data.idx import read_idx
 from gradcore.data.transforms import apply_transform
+from gradcore.serialization import FileFormatError
 
 ENV_DATA = "GRADCORE_DATA"
 ENV_MIRROR = "GRADCORE_DATA_MIRROR"
@@ -142,20 +146,20 @@ def _load_pair(images_path: str, labels_path: str, num_classes: int):
     images = read_idx(images_path)
     labels = read_idx(labels_path)
     if images.ndim != 3 or images.dtype != np.uint8:
-        raise ValueError(
+        raise FileFormatError(
             f"{images_path}: expected uint8 images (N, H, W), got {images.dtype} {images.shape}"
         )
     if labels.ndim != 1 or labels.dtype != np.uint8:
-        raise ValueError(
+        raise FileFormatError(
             f"{labels_path}: expected uint8 labels (N,), got {labels.dtype} {labels.shape}"
         )
     if images.shape[0] != labels.shape[0]:
-        raise ValueError(
+        raise FileFormatError(
             f"{images_path} has {images.shape[0]} images but {labels_path} "
             f"has {labels.shape[0]} labels"
         )
     if labels.size and int(labels.max()) >= num_classes:
-        raise ValueError(f"{labels_path}: label {int(labels.max())} >= {num_classes} classes")
+        raise FileFormatError(f"{labels_path}: label {int(labels.max())} >= {num_classes} classes")
     data = images.astype(np.float32)[:, None, :, :]
     data /= np.float32(255.0)
     targets = labels.astype(np.int64)
@@ -198,7 +202,7 @@ class _IDXImageDataset(Dataset):
             self._download(target, mirrors)
             found, tried = self._find(root)
         if found is None:
-            raise DatasetNotFoundError(self._not_found_message(tried))
+            raise DatasetNotFoundError(self._not_found_message(tried, root))
         self.root = str(found[0])
         self.images_path, self.labels_path = str(found[1]), str(found[2])
         self.data, self.targets = _load_pair(self.images_path, self.labels_path, len(self.classes))
@@ -206,11 +210,12 @@ class _IDXImageDataset(Dataset):
     # -- discovery ----------------------------------------------------------------
     @classmethod
     def search_dirs(cls, root: Optional[os.PathLike] = None) -> List[Tuple[Optional[Path], str]]:
-        """(directory, why it is searched) in search order; directory None if unset."""
+        """(directory, why it is searched) in search order; directory None if unset. An
+        explicit `root` is searched alone (its three layouts)."""
         out: List[Tuple[Optional[Path], str]] = []
         if root is not None:
             r = Path(root).expanduser()
-            out += [
+            return [
                 (r, "root argument"),
                 (r / cls.name, "root argument"),
                 (r / cls.__name__ / "raw", "root argument, torchvision layout"),
@@ -244,12 +249,17 @@ class _IDXImageDataset(Dataset):
             tried.append((d, why, "missing " + ", ".join(missing)))
         return None, tried
 
-    def _not_found_message(self, tried) -> str:
+    def _not_found_message(self, tried, root) -> str:
         split = "train" if self.train else "test"
         lines = [f"{type(self).__name__} ({split} split) not found. Looked in, in order:"]
         for i, (d, why, what) in enumerate(tried, 1):
             where = f"{d} ({why})" if d is not None else why
             lines.append(f"  {i}. {where}: {what}")
+        if root is not None:
+            lines.append(
+                f"(an explicit root is searched alone; without root, ${ENV_DATA}/{self.name}, "
+                "the user cache and the system directories are searched)"
+            )
         lines.append("Get it in one of these ways:")
         if self.apt_package:
             lines.append(

@@ -2,8 +2,9 @@
 
 Layout: a 4-byte magic number ``00 00 TT NN`` (TT: element type code, NN: number of
 dimensions), then NN big-endian uint32 sizes, then the elements in C order, big-endian.
-A file whose length does not match its header is rejected with a ValueError that names
-the file and says what is wrong; the reader never returns a partial or padded array.
+A file whose length does not match its header, or that is not an IDX file at all, is rejected
+with gradcore.serialization.FileFormatError (a ValueError) that names the file and says what is
+wrong; the reader never returns a partial or padded array.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import zlib
 from typing import Union
 
 import numpy as np
+
+from gradcore.serialization import FileFormatError
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -33,35 +36,39 @@ _GZIP_MAGIC = b"\x1f\x8b"
 def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
     """Decode the bytes of an (uncompressed) IDX file into a native-endian, writable array."""
     if len(data) < 4:
-        raise ValueError(f"IDX file {name}: too short for a header ({len(data)} bytes, need 4)")
+        raise FileFormatError(
+            f"IDX file {name}: too short for a header ({len(data)} bytes, need 4)"
+        )
     if data[0] != 0 or data[1] != 0:
-        raise ValueError(
+        raise FileFormatError(
             f"IDX file {name}: bad magic number 0x{data[:4].hex()} "
             "(expected 0x0000TTNN; is this an IDX file?)"
         )
     code, ndim = data[2], data[3]
     if code not in IDX_DTYPES:
         known = ", ".join(f"0x{c:02X}" for c in IDX_DTYPES)
-        raise ValueError(f"IDX file {name}: unknown element type code 0x{code:02X} ({known})")
+        raise FileFormatError(f"IDX file {name}: unknown element type code 0x{code:02X} ({known})")
     if ndim == 0:
-        raise ValueError(f"IDX file {name}: header declares 0 dimensions")
+        raise FileFormatError(f"IDX file {name}: header declares 0 dimensions")
     header = 4 + 4 * ndim
     if len(data) < header:
-        raise ValueError(
+        raise FileFormatError(
             f"IDX file {name}: truncated header ({len(data)} bytes, "
             f"{ndim} dimensions need {header})"
         )
     shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
     dtype = IDX_DTYPES[code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = dtype.itemsize
+    for d in shape:  # Python ints: four 2**32-1 sizes must not wrap around
+        expected *= d
     found = len(data) - header
     if found < expected:
-        raise ValueError(
+        raise FileFormatError(
             f"IDX file {name}: truncated: shape {shape} of {dtype.newbyteorder('=').name} "
             f"needs {expected} data bytes, found {found}"
         )
     if found > expected:
-        raise ValueError(
+        raise FileFormatError(
             f"IDX file {name}: {found - expected} unexpected trailing bytes after the "
             f"{expected} data bytes of shape {shape} (corrupt or not an IDX file)"
         )
@@ -78,14 +85,14 @@ def _read_bytes(path: str) -> bytes:
     try:
         return gzip.decompress(raw)
     except (EOFError, OSError, zlib.error) as e:
-        raise ValueError(f"IDX file {path}: corrupt or truncated gzip data ({e})") from e
+        raise FileFormatError(f"IDX file {path}: corrupt or truncated gzip data ({e})") from e
 
 
 def read_idx(path: PathLike) -> np.ndarray:
     """Read an IDX file (gzip-compressed or raw, detected from its first bytes).
 
     Returns a native-endian writable numpy array of the file's shape and element type.
-    Raises ValueError naming the file for a bad magic number, an unknown type code, or a
+    Raises FileFormatError (a ValueError) naming the file for a bad magic number, an unknown type code, or a
     size that does not match the header (truncated or trailing data), and for corrupt gzip.
     """
     path = os.fspath(path)

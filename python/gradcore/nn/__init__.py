@@ -3,33 +3,26 @@
 from importlib.util import find_spec as _find_spec
 
 from gradcore.nn import functional, init
-from gradcore.nn.conv_transpose import ConvTranspose2d
-from gradcore.nn.layers import (
+from gradcore.nn.activation import (
     GELU,
-    AdaptiveAvgPool2d,
-    AvgPool2d,
-    BasicBlock,
-    BatchNorm1d,
-    BatchNorm2d,
-    BCEWithLogitsLoss,
-    Conv2d,
-    CrossEntropyLoss,
-    Dropout,
-    Flatten,
-    Identity,
-    L1Loss,
     LeakyReLU,
-    Linear,
     LogSoftmax,
-    MaxPool2d,
-    MSELoss,
-    NLLLoss,
     ReLU,
     Sigmoid,
+    SiLU,
     Softmax,
     Tanh,
 )
+from gradcore.nn.blocks import BasicBlock
+from gradcore.nn.conv import Conv2d
+from gradcore.nn.conv_transpose import ConvTranspose2d
+from gradcore.nn.dropout import Dropout
+from gradcore.nn.linear import Linear
+from gradcore.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from gradcore.nn.module import Module, ModuleList, Parameter, Sequential
+from gradcore.nn.norm import BatchNorm1d, BatchNorm2d
+from gradcore.nn.pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from gradcore.nn.shape import Flatten, Identity
 
 if _find_spec("gradcore.nn.utils") is not None:  # clip_grad_norm_ etc. (helper "train")
     from gradcore.nn import utils  # noqa: F401
@@ -47,6 +40,7 @@ __all__ = [
     "Dropout",
     "Flatten",
     "GELU",
+    "SiLU",
     "Identity",
     "L1Loss",
     "LeakyReLU",

@@ -10,13 +10,10 @@ import numpy as np
 from gradcore.nn import init
 from gradcore.nn.module import Module, Parameter
 from gradcore.ops.conv_transpose import conv_transpose2d, conv_transpose2d_output_hw
+from gradcore.ops.window import pair
 from gradcore.tensor import Tensor
 
 __all__ = ["ConvTranspose2d"]
-
-
-def _pair(v) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else tuple(v)
 
 
 class ConvTranspose2d(Module):
@@ -57,11 +54,11 @@ class ConvTranspose2d(Module):
             )
         self.in_channels = in_channels
         self.out_channels = out_channels
-        self.kernel_size = _pair(kernel_size)
-        self.stride = _pair(stride)
-        self.padding = _pair(padding)
-        self.output_padding = _pair(output_padding)
-        self.dilation = _pair(dilation)
+        self.kernel_size = pair(kernel_size, "kernel_size", "ConvTranspose2d")
+        self.stride = pair(stride, "stride", "ConvTranspose2d")
+        self.padding = pair(padding, "padding", "ConvTranspose2d")
+        self.output_padding = pair(output_padding, "output_padding", "ConvTranspose2d")
+        self.dilation = pair(dilation, "dilation", "ConvTranspose2d")
         self.groups = groups
         self.padding_mode = padding_mode
         dt = np.dtype(np.float32 if dtype is None else dtype)

@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from gradcore import random as _random
+from gradcore.versions import bump
 
 __all__ = [
     "calculate_gain",
@@ -74,6 +75,7 @@ def _fan(tensor, mode: str) -> int:
 def _fill(tensor, values: np.ndarray):
     arr = tensor._data
     arr[...] = values.astype(arr.dtype, copy=False)
+    bump(arr)
     return tensor
 
 
@@ -89,6 +91,7 @@ def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None):
 
 def constant_(tensor, val: float):
     tensor._data[...] = val
+    bump(tensor._data)
     return tensor
 
 

@@ -9,11 +9,17 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from gradcore import _C
+from gradcore import _C, devices
 from gradcore import profiler as _profiler
-from gradcore.tensor import Tensor, _check_device, _wrap
+from gradcore.tensor import Tensor, check_device
+from gradcore.versions import bump
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList"]
+
+
+def param_dtype(dtype) -> np.dtype:
+    """The dtype of a layer's parameters: `dtype`, float32 when None."""
+    return np.dtype(np.float32 if dtype is None else dtype)
 
 
 class Parameter(Tensor):
@@ -255,12 +261,17 @@ class Module:
         device = kwargs.pop("device", None)
         dtype = kwargs.pop("dtype", None)
         for a in args:
-            if isinstance(a, str):
+            if isinstance(a, (str, devices.device)):
                 device = a
             else:
                 dtype = a
         if device is not None:
-            _check_device(device)
+            check_device(device)
+            if devices.device(device).type != "cpu":
+                raise NotImplementedError(
+                    f"Module.to: moving a module's parameters to device '{device}' is not "
+                    "supported yet"
+                )
         if dtype is not None:
             dt = np.dtype(dtype)
             if dt.kind != "f":
@@ -276,7 +287,7 @@ class Module:
         return self
 
     def cuda(self, device=None) -> Module:
-        _check_device("cuda")
+        check_device("cuda")
         return self  # pragma: no cover
 
     def float(self) -> Module:
@@ -361,6 +372,7 @@ class Module:
             )
         for dst, arr in pending:
             np.copyto(dst._data, arr, casting="unsafe")
+            bump(dst._data)
         return IncompatibleKeys(missing, unexpected)
 
     # ---------------------------------------------------------------- repr
@@ -485,6 +497,3 @@ class ModuleList(Module):
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleList is a container; iterate over it in forward()")
-
-
-_ = _wrap  # re-exported helper used by layers

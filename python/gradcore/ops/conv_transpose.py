@@ -18,41 +18,22 @@ with stride, padding, dilation and groups passed through unchanged, and
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from gradcore import _C
+from gradcore import autograd
 from gradcore.autograd import Function
-from gradcore.tensor import Tensor
+from gradcore.devices import KERNELS
+from gradcore.ops.arrays import contiguous
+from gradcore.ops.window import pair
+
+if TYPE_CHECKING:  # annotations only: ops come before tensor in the import order
+    from gradcore.tensor import Tensor
 
 __all__ = ["ConvTranspose2d", "conv_transpose2d"]
 
 _OP = "conv_transpose2d"
-
-
-def _c(a: np.ndarray) -> np.ndarray:
-    """C-contiguous (the kernels' layout); a no-op for arrays that already are."""
-    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
-
-
-def _pair(v, name: str) -> tuple[int, int]:
-    """(h, w) from an int or a sequence of one or two ints; TypeError/ValueError otherwise."""
-    if v.__class__ is int:  # the common cases first, without the general checks
-        return (v, v)
-    if v.__class__ is tuple and len(v) == 2 and v[0].__class__ is int and v[1].__class__ is int:
-        return v
-    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
-        return (int(v), int(v))
-    try:
-        t = tuple(v)
-    except TypeError:
-        raise TypeError(f"{_OP}: {name} must be an int or a pair of ints, got {v!r}") from None
-    if not all(isinstance(e, (int, np.integer)) and not isinstance(e, bool) for e in t):
-        raise TypeError(f"{_OP}: {name} must be an int or a pair of ints, got {v!r}")
-    if len(t) == 1:
-        return (int(t[0]), int(t[0]))
-    if len(t) != 2:
-        raise ValueError(f"{_OP}: {name} must be an int or a pair of ints, got {v!r}")
-    return (int(t[0]), int(t[1]))
 
 
 def conv_transpose2d_output_hw(
@@ -88,9 +69,9 @@ class ConvTranspose2d(Function):
 
     @staticmethod
     def forward(ctx, x, w, b, stride, padding, output_padding, dilation, groups, out_hw):
-        kernels = _C
-        x = _c(x)
-        w = _c(w)
+        kernels = ctx.kernels = KERNELS[x.__class__]
+        x = contiguous(x)
+        w = contiguous(w)
         in_hw = x.shape[2:]
         extra = (output_padding[0] // stride[0], output_padding[1] // stride[1])
         if extra != (0, 0):  # zero rows/columns so that conv2d(out_hw) has x's spatial size
@@ -104,10 +85,10 @@ class ConvTranspose2d(Function):
 
     @staticmethod
     def backward(ctx, g):
-        kernels = _C
+        kernels = ctx.kernels
         x, w, in_hw, stride, padding, dilation, groups = ctx.saved_tensors
         n = ctx.needs_input_grad
-        g = _c(g)
+        g = contiguous(g)
         dx = None
         if n[0]:  # dx (N, C_in, H, W) = conv2d(dy, w), cropped when x was zero-extended
             dx = kernels.conv2d_forward(g, w, None, stride, padding, dilation, groups)
@@ -127,7 +108,7 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 def _array(t, name: str) -> np.ndarray:
     """The float32/float64 array of Tensor `t`; TypeError naming `name` otherwise."""
-    if not isinstance(t, Tensor):
+    if not isinstance(t, autograd.Tensor):
         raise TypeError(f"{_OP}: {name} must be a Tensor, got {type(t).__name__}")
     a = t._data
     if a.dtype not in _FLOATS:
@@ -170,10 +151,10 @@ def conv_transpose2d(
     if w.dtype != x.dtype or (b is not None and b.dtype != x.dtype):
         got = f"input {x.dtype}, weight {w.dtype}" + ("" if b is None else f", bias {b.dtype}")
         raise TypeError(f"{_OP}: input, weight and bias must have the same dtype, got {got}")
-    stride = _pair(stride, "stride")
-    padding = _pair(padding, "padding")
-    output_padding = _pair(output_padding, "output_padding")
-    dilation = _pair(dilation, "dilation")
+    stride = pair(stride, "stride", _OP)
+    padding = pair(padding, "padding", _OP)
+    output_padding = pair(output_padding, "output_padding", _OP)
+    dilation = pair(dilation, "dilation", _OP)
     if groups.__class__ is not int:
         if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)):
             raise TypeError(f"{_OP}: groups must be an int, got {groups!r}")

@@ -55,17 +55,18 @@ class Adagrad(Optimizer):
                 state["sum"] = np.full_like(arr, group["initial_accumulator_value"])
 
     def _validate_group(self, group: Dict[str, Any]) -> None:
-        if group["lr"] < 0.0:
+        # torch.optim.Adagrad's checks and messages (NaN fails every one of them)
+        if not 0.0 <= group["lr"]:
             raise ValueError(f"Invalid learning rate: {group['lr']}")
-        if group["lr_decay"] < 0.0:
+        if not 0.0 <= group["lr_decay"]:
             raise ValueError(f"Invalid lr_decay value: {group['lr_decay']}")
-        if group["weight_decay"] < 0.0:
+        if not 0.0 <= group["weight_decay"]:
             raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
-        if group["initial_accumulator_value"] < 0.0:
+        if not 0.0 <= group["initial_accumulator_value"]:
             raise ValueError(
                 f"Invalid initial_accumulator_value value: {group['initial_accumulator_value']}"
             )
-        if group["eps"] < 0.0:
+        if not 0.0 <= group["eps"]:
             raise ValueError(f"Invalid epsilon value: {group['eps']}")
 
     def _step_group(self, group: Dict[str, Any]) -> None:
@@ -84,5 +85,6 @@ class Adagrad(Optimizer):
             if len(state) == 0:
                 state["step"] = 0
                 state["sum"] = np.full_like(arr, group["initial_accumulator_value"])
-            state["step"] += 1
-            step_fn(arr, grad, state["sum"], int(state["step"]), lr, lr_decay, wd, eps, maximize)
+            step = state["step"] + 1  # stored only once the update succeeded
+            step_fn(arr, grad, state["sum"], int(step), lr, lr_decay, wd, eps, maximize)
+            state["step"] = step

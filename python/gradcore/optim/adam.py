@@ -45,16 +45,17 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def _validate_group(self, group: Dict[str, Any]) -> None:
+        # torch.optim.Adam's checks and messages (NaN fails every one of them)
         b1, b2 = group["betas"]
-        if group["lr"] < 0.0:
+        if not 0.0 <= group["lr"]:
             raise ValueError(f"Invalid learning rate: {group['lr']}")
-        if group["eps"] < 0.0:
+        if not 0.0 <= group["eps"]:
             raise ValueError(f"Invalid epsilon value: {group['eps']}")
         if not 0.0 <= b1 < 1.0:
             raise ValueError(f"Invalid beta parameter at index 0: {b1}")
         if not 0.0 <= b2 < 1.0:
             raise ValueError(f"Invalid beta parameter at index 1: {b2}")
-        if group["weight_decay"] < 0.0:
+        if not 0.0 <= group["weight_decay"]:
             raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
 
     def _step_group(self, group: Dict[str, Any]) -> None:
@@ -80,14 +81,14 @@ class Adam(Optimizer):
                     state["max_exp_avg_sq"] = np.zeros_like(arr)
             if amsgrad and "max_exp_avg_sq" not in state:
                 state["max_exp_avg_sq"] = np.zeros_like(arr)
-            state["step"] += 1
+            step = state["step"] + 1  # stored only once the update succeeded
             step_fn(
                 arr,
                 grad,
                 state["exp_avg"],
                 state["exp_avg_sq"],
                 state["max_exp_avg_sq"] if amsgrad else None,
-                int(state["step"]),
+                int(step),
                 lr,
                 b1,
                 b2,
@@ -97,6 +98,7 @@ class Adam(Optimizer):
                 amsgrad,
                 maximize,
             )
+            state["step"] = step
 
 
 class AdamW(Adam):

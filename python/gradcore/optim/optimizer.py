@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, MutableMapping
 import numpy as np
 
 from gradcore.profiler import record_function
+from gradcore.versions import bump
 
 
 class _RequiredParameter:
@@ -23,6 +24,10 @@ class _RequiredParameter:
 
 
 required = _RequiredParameter()
+
+# options added after the first state dicts were written: a loaded group without one gets the
+# optimizer's default (as torch's __setstate__ does); every other option must be present
+_LATER_OPTIONS = ("maximize", "decoupled_weight_decay")
 
 
 def _array(t: Any) -> np.ndarray:
@@ -178,8 +183,17 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         with record_function(f"{type(self).__name__}.step"):
+            # options may have been edited since (schedulers, user code): check every group
+            # before touching any parameter, so a bad value leaves the state as it was
+            for group in self.param_groups:
+                self._validate_group(group)
             for group in self.param_groups:
                 self._step_group(group)
+                # the fused kernels wrote the parameters in place: a new version, as in
+                # PyTorch, so a graph that saved a parameter before the step cannot use it
+                for p in group["params"]:
+                    if p.grad is not None:
+                        bump(p._data)
         return loss
 
     def _step_group(self, group: Dict[str, Any]) -> None:  # pragma: no cover - abstract
@@ -226,6 +240,18 @@ class Optimizer:
                 f"this optimizer has {len(self.param_groups)}"
             )
         for i, (g, sg) in enumerate(zip(self.param_groups, saved_groups)):
+            if not isinstance(sg, dict) or "params" not in sg:
+                raise ValueError(
+                    f"load_state_dict: parameter group {i} of the loaded state dict is not a "
+                    "dict with 'params'"
+                )
+            missing = [k for k in self.defaults if k not in sg and k not in _LATER_OPTIONS]
+            if missing:
+                raise ValueError(
+                    f"load_state_dict: parameter group {i} of the loaded state dict has no "
+                    f"{', '.join(repr(k) for k in missing)} (saved by another optimizer than "
+                    f"{type(self).__name__}?)"
+                )
             if len(g["params"]) != len(sg["params"]):
                 raise ValueError(
                     f"load_state_dict: parameter group {i} has {len(g['params'])} parameters "
@@ -260,9 +286,13 @@ class Optimizer:
         new_groups = []
         for g, sg in zip(self.param_groups, saved_groups):
             ng = {k: copy.deepcopy(v) for k, v in sg.items() if k != "params"}
+            for k in _LATER_OPTIONS:  # state dicts from before an option existed: its default
+                if k in self.defaults and k not in ng:
+                    ng[k] = copy.deepcopy(self.defaults[k])
             if "betas" in ng and isinstance(ng["betas"], list):
                 ng["betas"] = tuple(ng["betas"])
             ng["params"] = g["params"]
+            self._validate_group(ng)
             new_groups.append(ng)
         self.param_groups = new_groups
         self.state = new_state

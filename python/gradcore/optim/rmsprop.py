@@ -42,16 +42,28 @@ class RMSprop(Optimizer):
         super().__init__(params, defaults)
 
     def _validate_group(self, group: Dict[str, Any]) -> None:
-        if group["lr"] < 0.0:
+        # torch.optim.RMSprop's checks and messages (NaN fails every one of them), plus the
+        # native kernel's limits: momentum <= 1 and alpha <= 1
+        if not 0.0 <= group["lr"]:
             raise ValueError(f"Invalid learning rate: {group['lr']}")
-        if group["eps"] < 0.0:
+        if not 0.0 <= group["eps"]:
             raise ValueError(f"Invalid epsilon value: {group['eps']}")
-        if group["momentum"] < 0.0:
+        if not 0.0 <= group["momentum"]:
             raise ValueError(f"Invalid momentum value: {group['momentum']}")
-        if group["weight_decay"] < 0.0:
+        if group["momentum"] > 1.0:
+            raise ValueError(
+                f"Invalid momentum value: {group['momentum']} (gradcore's RMSprop supports 0 <= "
+                "momentum <= 1)"
+            )
+        if not 0.0 <= group["weight_decay"]:
             raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
-        if group["alpha"] < 0.0:
+        if not 0.0 <= group["alpha"]:
             raise ValueError(f"Invalid alpha value: {group['alpha']}")
+        if group["alpha"] > 1.0:
+            raise ValueError(
+                f"Invalid alpha value: {group['alpha']} (gradcore's RMSprop supports 0 <= "
+                "alpha <= 1)"
+            )
 
     def _step_group(self, group: Dict[str, Any]) -> None:
         step_fn = _C.rmsprop_step_
@@ -75,7 +87,6 @@ class RMSprop(Optimizer):
                 state["momentum_buffer"] = np.zeros_like(arr)
             if centered and "grad_avg" not in state:
                 state["grad_avg"] = np.zeros_like(arr)
-            state["step"] += 1
             step_fn(
                 arr,
                 grad,
@@ -90,3 +101,4 @@ class RMSprop(Optimizer):
                 centered,
                 maximize,
             )
+            state["step"] += 1  # counted only once the update succeeded

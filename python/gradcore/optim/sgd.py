@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Dict, Iterable
 
 import numpy as np
@@ -40,11 +41,20 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _validate_group(self, group: Dict[str, Any]) -> None:
-        if group["lr"] < 0.0:
+        # torch.optim.SGD's checks and messages (NaN rejected too: the kernel refuses it),
+        # plus the native kernel's limits: momentum <= 1 and a finite dampening
+        if not 0.0 <= group["lr"]:
             raise ValueError(f"Invalid learning rate: {group['lr']}")
-        if group["momentum"] < 0.0:
+        if not 0.0 <= group["momentum"]:
             raise ValueError(f"Invalid momentum value: {group['momentum']}")
-        if group["weight_decay"] < 0.0:
+        if group["momentum"] > 1.0:
+            raise ValueError(
+                f"Invalid momentum value: {group['momentum']} (gradcore's SGD supports 0 <= "
+                "momentum <= 1)"
+            )
+        if not math.isfinite(group["dampening"]):
+            raise ValueError(f"Invalid dampening value: {group['dampening']}")
+        if not 0.0 <= group["weight_decay"]:
             raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")

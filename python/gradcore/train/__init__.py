@@ -23,7 +23,13 @@ from gradcore.train.callbacks import (
     format_epoch,
     step_summary,
 )
-from gradcore.train.checkpoint import CHECKPOINT_KIND, load_checkpoint, resume, save_checkpoint
+from gradcore.train.checkpoint import (
+    CHECKPOINT_KIND,
+    CheckpointMismatchError,
+    load_checkpoint,
+    resume,
+    save_checkpoint,
+)
 from gradcore.train.factories import OPTIMIZERS, SCHEDULERS, build_optimizer, build_scheduler
 from gradcore.train.grid import format_table, grid_search
 from gradcore.train.history import History
@@ -33,6 +39,7 @@ __all__ = [
     "CHECKPOINT_KIND",
     "CSVLogger",
     "Callback",
+    "CheckpointMismatchError",
     "EarlyStopping",
     "History",
     "ModelCheckpoint",

@@ -336,6 +336,15 @@ class ProfileSteps(Callback):
                 "ProfileSteps: a profile is already active (e.g. GRADCORE_PROFILE profiles the "
                 "whole script); use one or the other"
             )
+        if self.path is not None:  # fail now, not after the warm-up and profiled steps
+            if os.path.isdir(self.path):
+                raise IsADirectoryError(f"ProfileSteps: {self.path!r} is a directory, not a file")
+            directory = os.path.dirname(os.path.abspath(self.path))
+            if not os.path.isdir(directory):
+                raise FileNotFoundError(
+                    f"ProfileSteps: cannot write the trace to {self.path!r}: directory "
+                    f"{directory!r} does not exist"
+                )
         self._seen = 0
         if self.warmup == 0:
             self._start()

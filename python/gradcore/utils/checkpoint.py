@@ -13,7 +13,8 @@ import numpy as np
 from gradcore import autograd as _ag
 from gradcore import random as _random
 from gradcore.autograd import Function
-from gradcore.tensor import Tensor, _wrap
+from gradcore.autograd import wrap as _wrap
+from gradcore.tensor import Tensor
 
 __all__ = ["checkpoint", "checkpoint_sequential"]
 

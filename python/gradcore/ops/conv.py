@@ -1,0 +1,90 @@
+"""2-d convolution (cross-correlation) through the native im2col + GEMM kernels.
+
+Shapes: x (N, C, H, W), w (K, C/groups, R, S), b (K,), y (N, K, OH, OW) with
+OH = window_out_size(H, R, stride, padding, dilation) (likewise OW).
+y[n, k] = sum_{c, r, s} w[k, c, r, s] * x_padded[n, g(k) * C/groups + c, oh*sh + r*dh, ow*sw + s*dw] + b[k].
+Backward: dx = col2im(W^T @ dY), dW = dY @ cols^T summed over the batch, db = dY summed
+over (N, OH, OW).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradcore.autograd import Function
+from gradcore.devices import KERNELS
+from gradcore.ops.arrays import contiguous
+from gradcore.ops.window import pair
+
+__all__ = ["conv2d"]
+
+
+class Conv2d(Function):
+    """y = conv(x, w) + b (module docstring); `geom` = (stride, padding, dilation, groups),
+    one argument so that apply's loop looks at four arguments, not seven."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx, x, w, b, geom):
+        kern = ctx.kernels = KERNELS[x.__class__]
+        if not x.flags.c_contiguous:
+            x = np.ascontiguousarray(x)
+        if not w.flags.c_contiguous:
+            w = np.ascontiguousarray(w)
+        if b is not None and not b.flags.c_contiguous:  # a strided view of a bias
+            b = np.ascontiguousarray(b)
+        ctx.saved_tensors = (x, w, geom)
+        return kern.conv2d_forward(x, w, b, *geom)
+
+    @staticmethod
+    def backward(ctx, g):
+        kern = ctx.kernels
+        x, w, (stride, padding, dilation, groups) = ctx.saved_tensors
+        n = ctx.needs_input_grad
+        g = contiguous(g)
+        dx = (
+            kern.conv2d_backward_input(g, w, x.shape[2:], stride, padding, dilation, groups)
+            if n[0]
+            else None
+        )
+        dw = (
+            kern.conv2d_backward_weight(g, x, w.shape[2:], stride, padding, dilation, groups)
+            if n[1]
+            else None
+        )
+        db = kern.conv2d_backward_bias(g) if n[2] else None
+        return dx, dw, db, None
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-d convolution (cross-correlation) of (N, C, H, W) input with (K, C/groups, R, S)
+    weight; `padding` may be an int, a pair, "valid" or "same" (stride 1)."""
+    stride = pair(stride, "stride", "conv2d")
+    dilation = pair(dilation, "dilation", "conv2d")
+    x = input._data
+    if x.ndim == 4 and padding.__class__ is not str:
+        padding = pair(padding, "padding", "conv2d")
+        return Conv2d.apply(input, weight, bias, (stride, padding, dilation, int(groups)))
+    if isinstance(padding, str):
+        if padding == "valid":
+            padding = (0, 0)
+        elif padding == "same":
+            if stride != (1, 1):
+                raise ValueError("conv2d: padding='same' is not supported for strided convolutions")
+            r, s = weight.shape[2], weight.shape[3]
+            tot = (dilation[0] * (r - 1), dilation[1] * (s - 1))
+            if tot[0] % 2 or tot[1] % 2:
+                raise ValueError("conv2d: padding='same' needs an odd (dilated) kernel size here")
+            padding = (tot[0] // 2, tot[1] // 2)
+        else:
+            raise ValueError(
+                f"conv2d: padding must be 'valid', 'same', an int or a pair, got {padding!r}"
+            )
+    else:
+        padding = pair(padding, "padding", "conv2d")
+    if input.ndim == 3:  # unbatched (C, H, W)
+        return conv2d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(
+            0
+        )
+    return Conv2d.apply(input, weight, bias, (stride, padding, dilation, int(groups)))
