@@ -2,6 +2,7 @@
 PyTorch when installed, timed interleaved in the same process.
 
     python bench/bench_gemm.py [--quick] [--json PATH] [--threads 1,2]
+                               [--capability avx2_fma,avx512]
 
 Shapes: square 64..2048 and the im2col GEMMs of a small CNN's convolutions, C = W (M x K)
 @ cols (K x N), none transposed. For each thread count the script re-runs itself in a
@@ -11,8 +12,11 @@ order reversed every other round) and reports GFLOP/s (median over the rounds), 
 numpy_time / gradcore_time (> 1: gradcore is faster; the median of the per-round ratios, each
 round's times taken seconds apart under the same load; the ratio of the two medians is in
 the JSON as ratio_of_medians_vs_numpy) and the fraction of the machine's peak (cores x fp32
-FLOP/cycle of the CPU path in use x clock). GRADCORE_CPU_CAPABILITY=generic benchmarks the
-portable path.
+FLOP/cycle of the CPU path in use x clock). --capability times several CPU paths in the same
+rounds (gradcore._C.set_cpu_capability before each call; default: the path the import selects,
+e.g. GRADCORE_CPU_CAPABILITY=generic for the portable one): one row per shape and path, its
+"path" column saying which, and for each path after the first a paired ratio against the first
+("ratio_vs_<first path>", > 1: faster).
 """
 
 from __future__ import annotations
@@ -56,8 +60,9 @@ def shapes(quick: bool):
     return out
 
 
-def worker(threads: int, quick: bool, dtype: str) -> list:
-    """Times every shape at `threads` threads; returns one row per shape."""
+def worker(threads: int, quick: bool, dtype: str, paths: list) -> list:
+    """Times every shape at `threads` threads on each CPU path in `paths` (empty: the selected
+    one), numpy and PyTorch round-robin; returns one row per shape and path."""
     import gradcore
     from gradcore import _C
 
@@ -74,6 +79,11 @@ def worker(threads: int, quick: bool, dtype: str) -> list:
         pass
     if torch is not None:
         torch.set_num_threads(threads)
+    paths = paths or [_C.cpu_capability()]
+
+    def on_path(path: str, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> None:
+        _C.set_cpu_capability(path)
+        _C.gemm(a, b, c)
 
     rng = np.random.default_rng(0)
     dt = np.dtype(dtype)
@@ -81,12 +91,13 @@ def worker(threads: int, quick: bool, dtype: str) -> list:
     for kind, M, K, N in shapes(quick):
         a = rng.standard_normal((M, K)).astype(dt)
         b = rng.standard_normal((K, N)).astype(dt)
-        c_gc = np.empty((M, N), dt)
+        outs = {path: np.empty((M, N), dt) for path in paths}
         c_np = np.empty((M, N), dt)
         fns = {
-            "gradcore": lambda a=a, b=b, c=c_gc: _C.gemm(a, b, c),
-            "numpy": lambda a=a, b=b, c=c_np: np.matmul(a, b, out=c),
+            f"gradcore[{path}]": lambda path=path, a=a, b=b, c=outs[path]: on_path(path, a, b, c)
+            for path in paths
         }
+        fns["numpy"] = lambda a=a, b=b, c=c_np: np.matmul(a, b, out=c)
         if torch is not None:
             ta, tb = torch.from_numpy(a), torch.from_numpy(b)
             tc = torch.from_numpy(np.empty((M, N), dt))
@@ -96,27 +107,36 @@ def worker(threads: int, quick: bool, dtype: str) -> list:
             fns, repeat=5 if quick else 9, min_time=0.03 if quick else 0.1
         )
         t = medians(samples)
-        fns["gradcore"]()
-        fns["numpy"]()
-        err = float(np.max(np.abs(c_gc.astype(np.float64) - c_np)) / max(1.0, np.sqrt(K)))
-        row = {
-            "kind": kind,
-            "M": M,
-            "K": K,
-            "N": N,
-            "threads": threads,
-            "dtype": dtype,
-            "gflops": {name: flops / s / 1e9 for name, s in t.items()},
-            "seconds": t,
-            "round_seconds": samples,
-            "ratio_vs_numpy": paired_ratio(samples, "numpy", "gradcore"),
-            "ratio_of_medians_vs_numpy": t["numpy"] / t["gradcore"],
-            "max_abs_diff_over_sqrtK": err,
-        }
-        if "torch" in t:
-            row["ratio_vs_torch"] = paired_ratio(samples, "torch", "gradcore")
-        rows.append(row)
-        print(json.dumps(row), flush=True)
+        for fn in fns.values():
+            fn()
+        for path in paths:
+            me = f"gradcore[{path}]"
+            err = np.max(np.abs(outs[path].astype(np.float64) - c_np)) / max(1.0, np.sqrt(K))
+            others = {n: s for n, s in t.items() if not n.startswith("gradcore")}
+            row = {
+                "kind": kind,
+                "path": path,
+                "M": M,
+                "K": K,
+                "N": N,
+                "threads": threads,
+                "dtype": dtype,
+                "gflops": {
+                    "gradcore": flops / t[me] / 1e9,
+                    **{n: flops / s / 1e9 for n, s in others.items()},
+                },
+                "seconds": {"gradcore": t[me], **others},
+                "round_seconds": samples,
+                "ratio_vs_numpy": paired_ratio(samples, "numpy", me),
+                "ratio_of_medians_vs_numpy": t["numpy"] / t[me],
+                "max_abs_diff_over_sqrtK": float(err),
+            }
+            if "torch" in t:
+                row["ratio_vs_torch"] = paired_ratio(samples, "torch", me)
+            if path != paths[0]:  # paired against the first path, in the same rounds
+                row[f"ratio_vs_{paths[0]}"] = paired_ratio(samples, f"gradcore[{paths[0]}]", me)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
     return rows
 
 
@@ -126,11 +146,18 @@ def main() -> None:
     ap.add_argument("--json", default=str(Path(__file__).parent / "results" / "gemm.json"))
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    ap.add_argument(
+        "--capability",
+        default="",
+        help="comma-separated CPU paths (generic, avx2_fma, avx512), timed round-robin with numpy"
+        " in one process per thread count; default: the selected path",
+    )
+    ap.add_argument("--paths", default="", help=argparse.SUPPRESS)
     ap.add_argument("--worker", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
 
     if args.worker:
-        worker(args.worker, args.quick, args.dtype)
+        worker(args.worker, args.quick, args.dtype, [c for c in args.paths.split(",") if c])
         return
 
     peak = machine_peak_gflops()
@@ -140,15 +167,22 @@ def main() -> None:
         env = dict(os.environ, OMP_NUM_THREADS=str(n), OPENBLAS_NUM_THREADS=str(n))
         env["MKL_NUM_THREADS"] = str(n)
         cmd = [sys.executable, __file__, "--worker", str(n), "--dtype", args.dtype]
+        cmd += ["--paths", args.capability]
         if args.quick:
             cmd.append("--quick")
-        out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
-        rows += [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            sys.exit(f"bench_gemm: the worker at {n} threads failed:\n{done.stderr}")
+        rows += [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
     has_torch = any("torch" in r["gflops"] for r in rows)
-    head = f"{'shape':>22} {'thr':>3} {'gradcore':>9} {'numpy':>9} {'ratio':>6}"
+    head = f"{'shape':>22} {'path':>8} {'thr':>3} {'gradcore':>9} {'numpy':>9} {'ratio':>6}"
     head += f" {'torch':>9} {'ratio':>6}" if has_torch else ""
     head += f" {'%peak':>6}"
+    first = rows[0]["path"] if rows else ""
+    vs_first = f"ratio_vs_{first}"
+    if any(vs_first in r for r in rows):
+        head += f" {'vs ' + first:>12}"
     print(
         f"GEMM {args.dtype}, GFLOP/s (ratio: median over the rounds of other's time /"
         " gradcore's time, > 1: gradcore faster)"
@@ -158,13 +192,16 @@ def main() -> None:
     for r in rows:
         g = r["gflops"]
         shape = f"{r['kind']} {r['M']}x{r['K']}x{r['N']}"
-        line = f"{shape:>22} {r['threads']:>3} {g['gradcore']:9.1f} {g['numpy']:9.1f}"
+        line = f"{shape:>22} {r['path']:>8} {r['threads']:>3} {g['gradcore']:9.1f}"
+        line += f" {g['numpy']:9.1f}"
         line += f" {r['ratio_vs_numpy']:6.2f}"
         if has_torch:
             line += (
                 f" {g.get('torch', float('nan')):9.1f} {r.get('ratio_vs_torch', float('nan')):6.2f}"
             )
         line += f" {100 * g['gradcore'] / (per_core * r['threads']):5.0f}%"
+        if vs_first in r:
+            line += f" {r[vs_first]:12.2f}"
         print(line)
     payload = {
         "benchmark": "gemm",

@@ -16,9 +16,10 @@ def test_info_reports_build_and_runtime():
     for key in ("version", "compiler", "openmp", "num_threads", "cpu_capability", "cuda_compiled"):
         assert key in d
     assert d["version"] == gradcore.__version__
-    assert d["cpu_capability"] in ("avx2_fma", "generic")
+    assert d["cpu_capability"] in ("generic", "avx2_fma", "avx512")
     assert d["cpu_capability"] in d["cpu_capabilities"]
     assert d["cpu_detected_capability"] in ("generic", "avx2_fma", "avx512")
+    assert d["cpu_default_capability"] in ("generic", "avx2_fma")  # avx512 is opt-in
     assert d["num_threads"] >= 1
 
 

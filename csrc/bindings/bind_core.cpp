@@ -76,6 +76,11 @@ GRADCORE_BINDINGS(core) {
       "cpu_capability", [] { return std::string(capability_name(cpu_capability())); },
       "The CPU capability level the kernels use now: 'generic', 'avx2_fma' or 'avx512'.");
   m.def(
+      "cpu_default_capability",
+      [] { return std::string(capability_name(cpu_default_capability())); },
+      "The level selected when GRADCORE_CPU_CAPABILITY is unset (cpu_features.h, "
+      "kDefaultCeiling: avx512 is opt-in).");
+  m.def(
       "cpu_detected_capability",
       [] { return std::string(capability_name(cpu_detected_capability())); },
       "The highest level the CPU and OS support, whatever this build implements.");

@@ -42,7 +42,7 @@ CpuCapability detect() {
 #endif
 
 std::atomic<CpuCapability>& current() {
-  static std::atomic<CpuCapability> c{cpu_max_capability()};
+  static std::atomic<CpuCapability> c{cpu_default_capability()};
   return c;
 }
 
@@ -58,6 +58,11 @@ CpuCapability cpu_max_capability() {
   return static_cast<int>(c) < static_cast<int>(kHighestImplementedCapability)
              ? c
              : kHighestImplementedCapability;
+}
+
+CpuCapability cpu_default_capability() {
+  const CpuCapability c = cpu_max_capability();
+  return static_cast<int>(c) < static_cast<int>(kDefaultCeiling) ? c : kDefaultCeiling;
 }
 
 CpuCapability cpu_capability() {

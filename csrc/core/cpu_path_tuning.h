@@ -15,7 +15,7 @@ struct GemmBlocking {
 };
 
 // Which PanelSource packers an implicit convolution uses for float.
-enum class ConvPacker { kGeneric, kAvx2Panel16 };
+enum class ConvPacker { kGeneric, kAvx2Panel16, kAvx512Panel32 };
 
 struct CpuPathTuning {
   const char* name;  // the capability name, e.g. "avx2_fma"

@@ -157,7 +157,7 @@ bool implicit_ok(const Window2d& g) {
 }
 
 // Shifts, pixel ranges and column lane masks of the taps (conv_panels.h): 3R + S int64s and
-// (S + 1)*(W + 16) int32s, one image row's worth per kernel column, whatever the image height
+// (S + 1)*(W + 32) int32s, one image row's worth per kernel column, whatever the image height
 // (per tap and pixel, (R*S + 1) x OH*OW int32s, it took ~1 GB for a 31x31 kernel on 512x512).
 struct ImplicitTaps {
   int64_t R, S, W, P;
@@ -243,6 +243,11 @@ void pack_cols_t_panel(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int6
 // path's float GEMM tile, which packed `a`).
 template <typename T>
 PanelSource<T> cols_t_source(const ImplicitCols<T>& ic) {
+#if GRADCORE_ISA_AVX512
+  if constexpr (std::is_same_v<T, float>)
+    if (cpu_path_tuning().conv_packer == ConvPacker::kAvx512Panel32)
+      return PanelSource<T>{&avx512::pack_cols_t_panel32, &ic};
+#endif
 #if GRADCORE_ISA_AVX2_FMA
   if constexpr (std::is_same_v<T, float>)
     if (cpu_path_tuning().conv_packer == ConvPacker::kAvx2Panel16)
@@ -253,6 +258,11 @@ PanelSource<T> cols_t_source(const ImplicitCols<T>& ic) {
 
 template <typename T>
 PanelSource<T> cols_source(const ImplicitCols<T>& ic) {
+#if GRADCORE_ISA_AVX512
+  if constexpr (std::is_same_v<T, float>)
+    if (cpu_path_tuning().conv_packer == ConvPacker::kAvx512Panel32)
+      return PanelSource<T>{&avx512::pack_cols_panel32, &ic};
+#endif
 #if GRADCORE_ISA_AVX2_FMA
   if constexpr (std::is_same_v<T, float>)
     if (cpu_path_tuning().conv_packer == ConvPacker::kAvx2Panel16)

@@ -6,16 +6,18 @@
 //   col[(c*R + r)*S + s][p] = tap_ok(r, s, p) ? x[c*HW + p + off] : 0,
 //   tap_ok(r, s, p) = p_lo[r] <= p < p_hi[r] && col_ok[s*(W + kColMaskPad) + p % W] != 0.
 // The input row is inside the plane for one contiguous range of pixels per kernel row, and
-// the input column depends on p % W only, so the masks take (W + 16) entries per kernel
+// the input column depends on p % W only, so the masks take (W + 32) entries per kernel
 // column instead of one per tap and pixel: O(R + S*W) memory, whatever the image height.
-// A plain struct of pointers: ISA files (conv_avx2_fma.cpp) read it without any STL code.
+// A plain struct of pointers: ISA files (conv_avx2_fma.cpp, conv_avx512.cpp) read it without any
+// STL code.
 #pragma once
 #include <cstdint>
 
 namespace gradcore {
 
-// Entries of a col_ok row past W (a repeat of its start): 16 lanes from any column q < W.
-constexpr int64_t kColMaskPad = 16;
+// Entries of a col_ok row past W (a repeat of its start): 32 lanes (the widest panel,
+// AVX-512's) from any column q < W.
+constexpr int64_t kColMaskPad = 32;
 
 template <typename T>
 struct ImplicitCols {
@@ -40,5 +42,13 @@ void pack_cols_panel16(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int6
 void pack_cols_t_panel16(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr,
                          float* out);
 }  // namespace avx2_fma
+
+namespace avx512 {
+// The same for 32-wide panels (the AVX-512 GEMM tile, conv_avx512.cpp).
+void pack_cols_panel32(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr,
+                       float* out);
+void pack_cols_t_panel32(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr,
+                         float* out);
+}  // namespace avx512
 
 }  // namespace gradcore

@@ -14,17 +14,20 @@ def info() -> dict[str, Any]:
     """Return what this build of gradcore is and how it runs here.
 
     Keys: version, compiler, openmp, num_threads, cpu_capability (the kernel path in use:
-    generic, avx2_fma, ...; GRADCORE_CPU_CAPABILITY selects a lower one),
-    cpu_capabilities (the paths this CPU and build can run), cpu_detected_capability (the
-    CPU's own level, even one this build has no kernels for), cpu_has_avx2_fma,
-    cuda_compiled, cuda_available, flush_denormal, malloc_tuned (large freed blocks stay
-    in the process: GRADCORE_MALLOC_TUNING=0 turns this off), omp_wait_policy (how idle
-    OpenMP threads wait, and who chose it), threads_disabled_by_fork (True in a process
-    forked after OpenMP threads had started: kernels use one thread), python, machine.
+    generic, avx2_fma, ...; GRADCORE_CPU_CAPABILITY selects another, avx512 included),
+    cpu_default_capability (the path used when GRADCORE_CPU_CAPABILITY is unset: at most
+    avx2_fma, avx512 is opt-in until measured), cpu_capabilities (the paths this CPU and build
+    can run), cpu_detected_capability (the CPU's own level, even one this build has no
+    kernels for), cpu_has_avx2_fma, cuda_compiled, cuda_available, flush_denormal,
+    malloc_tuned (large freed blocks stay in the process: GRADCORE_MALLOC_TUNING=0 turns this
+    off), omp_wait_policy (how idle OpenMP threads wait, and who chose it),
+    threads_disabled_by_fork (True in a process forked after OpenMP threads had started:
+    kernels use one thread), python, machine.
     """
     d = dict(_C.build_info())
     d["num_threads"] = _C.get_num_threads()
     d["cpu_capability"] = _C.cpu_capability()
+    d["cpu_default_capability"] = _C.cpu_default_capability()
     d["cpu_capabilities"] = list(_C.supported_cpu_capabilities())
     d["cpu_detected_capability"] = _C.cpu_detected_capability()
     d["flush_denormal"] = _C.flush_denormal_enabled()

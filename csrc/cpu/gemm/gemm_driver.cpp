@@ -116,11 +116,13 @@ bool use_b_in_place(const GemmPath<T>& p, const Problem<T>& pr, int64_t rows, in
   const int64_t l1d_lines = p.tuning->l1d_bytes / 64;  // 512 for 32 KiB
   const int64_t l1d_sets = l1d_lines / 8;              // 8-way: 64 sets of 64 B
   const int64_t sets = std::min<int64_t>(l1d_sets, 4096 / g);
-  // A row segment of NR values takes two cache lines unless rows start line-aligned; the
+  // A row segment of NR values (64 bytes or less on the AVX2 and portable paths, 128 on
+  // AVX-512) takes one cache line more than its width unless rows start line-aligned; the
   // panel's lines must leave most of the L1d (3/4 of its lines) to A and C. With few rows
   // (a panel used by at most 6 row tiles) packing costs more per use, and a panel of up to
   // 9/8 of the L1d's lines, partly read from L2, still wins (docs/gemm_tuning.md).
-  const int64_t lines_per_row = stride % 64 == 0 ? 1 : 2;
+  const int64_t width_lines = (p.nr * static_cast<int64_t>(sizeof(T)) + 63) / 64;
+  const int64_t lines_per_row = width_lines + (stride % 64 == 0 ? 0 : 1);
   const int64_t max_lines = rows <= kFewRowsInPlace ? l1d_lines * 9 / 8 : l1d_lines * 3 / 4;
   return pr.kc <= 4 * sets && pr.kc * lines_per_row <= max_lines;
 }

@@ -54,6 +54,29 @@ void dgemm_pack_b(bool trans, const double* B, int64_t ldb, int64_t p0, int64_t 
                   int64_t nc, double* out, bool ahead);
 }  // namespace avx2_fma
 
+namespace avx512 {
+// kernel_avx512.cpp (-mavx512f/bw/vl/dq -mavx2 -mfma; run only when
+// at_least(CpuCapability::kAvx512)): the MicroKernel, EdgeKernel, PackA and PackB of
+// gemm_internal.h for the 8x32 float and 8x16 double tiles (16 zmm accumulators each).
+constexpr int kGemmMrF32 = 8, kGemmNrF32 = 32, kGemmMrF64 = 8, kGemmNrF64 = 16;
+void sgemm_kernel(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
+                  float beta);
+void sgemm_edge_tile(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
+                     float beta, int m, int n);
+void sgemm_pack_a(bool trans, const float* A, int64_t lda, int64_t i0, int64_t mc, int64_t p0,
+                  int64_t kc, float alpha, float* out);
+void sgemm_pack_b(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
+                  int64_t nc, float* out, bool ahead);
+void dgemm_kernel(int64_t kc, const double* a, const double* b, int64_t ldb, double* c, int64_t ldc,
+                  double beta);
+void dgemm_edge_tile(int64_t kc, const double* a, const double* b, int64_t ldb, double* c,
+                     int64_t ldc, double beta, int m, int n);
+void dgemm_pack_a(bool trans, const double* A, int64_t lda, int64_t i0, int64_t mc, int64_t p0,
+                  int64_t kc, double alpha, double* out);
+void dgemm_pack_b(bool trans, const double* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
+                  int64_t nc, double* out, bool ahead);
+}  // namespace avx512
+
 namespace gemm_detail {
 // The GEMM path of the selected capability (paths.cpp).
 template <typename T>

@@ -90,9 +90,59 @@ const GemmPath<double> kAvx2FmaF64{kAvx2FmaTuning.gemm_f64.mr,
                                    &kAvx2FmaTuning};
 #endif
 
+#if GRADCORE_ISA_AVX512
+// AVX-512 F+BW+VL+DQ, tuned on Zen 4 (32 KiB L1d, 1 MiB L2 per core): 8x32 float tiles (16
+// zmm accumulators); a 32 KiB B micro-panel (256 x 32 floats) through L1d, a 144 KiB A block
+// (144 x 256) in L2, the B block (256 x 4096, 4 MiB) in L3. Double: 8x16 tiles, MC = 112,
+// KC = 256. Peak: Zen 4 executes a 512-bit FMA as two 256-bit halves on its two FMA
+// units, so 32 float / 16 double FLOPs per cycle per core, as with AVX2 (a CPU with two
+// 512-bit FMA units would do twice that; this table is Zen 4's). The driver's cache budgets
+// are those of the AVX2 path. Measurements: docs/gemm_tuning.md.
+const CpuPathTuning kAvx512Tuning{"avx512",
+                                  {avx512::kGemmMrF32, avx512::kGemmNrF32, 144, 256, 4096},
+                                  {avx512::kGemmMrF64, avx512::kGemmNrF64, 112, 256, 4096},
+                                  32 * 1024,    // L1d
+                                  1024 * 1024,  // L2
+                                  256 * 1024,   // in_place_b_bytes
+                                  128 * 1024,   // c_block_bytes
+                                  128 * 1024,   // group_bytes
+                                  32,
+                                  16,
+                                  ConvPacker::kAvx512Panel32};
+
+const GemmPath<float> kAvx512F32{kAvx512Tuning.gemm_f32.mr,
+                                 kAvx512Tuning.gemm_f32.nr,
+                                 kAvx512Tuning.gemm_f32.mc,
+                                 kAvx512Tuning.gemm_f32.kc,
+                                 kAvx512Tuning.gemm_f32.nc,
+                                 &avx512::sgemm_kernel,
+                                 &avx512::sgemm_edge_tile,
+                                 &avx512::sgemm_pack_a,
+                                 &avx512::sgemm_pack_b,
+                                 nullptr,
+                                 nullptr,
+                                 &kAvx512Tuning};
+
+const GemmPath<double> kAvx512F64{kAvx512Tuning.gemm_f64.mr,
+                                  kAvx512Tuning.gemm_f64.nr,
+                                  kAvx512Tuning.gemm_f64.mc,
+                                  kAvx512Tuning.gemm_f64.kc,
+                                  kAvx512Tuning.gemm_f64.nc,
+                                  &avx512::dgemm_kernel,
+                                  &avx512::dgemm_edge_tile,
+                                  &avx512::dgemm_pack_a,
+                                  &avx512::dgemm_pack_b,
+                                  nullptr,
+                                  nullptr,
+                                  &kAvx512Tuning};
+#endif
+
 }  // namespace
 
 const CpuPathTuning& cpu_path_tuning(CpuCapability c) {
+#if GRADCORE_ISA_AVX512
+  if (static_cast<int>(c) >= static_cast<int>(CpuCapability::kAvx512)) return kAvx512Tuning;
+#endif
 #if GRADCORE_ISA_AVX2_FMA
   if (static_cast<int>(c) >= static_cast<int>(CpuCapability::kAvx2Fma)) return kAvx2FmaTuning;
 #endif
@@ -104,6 +154,9 @@ namespace gemm_detail {
 
 template <>
 const GemmPath<float>& selected_gemm_path<float>() {
+#if GRADCORE_ISA_AVX512
+  if (at_least(CpuCapability::kAvx512)) return kAvx512F32;
+#endif
 #if GRADCORE_ISA_AVX2_FMA
   if (at_least(CpuCapability::kAvx2Fma)) return kAvx2FmaF32;
 #endif
@@ -112,6 +165,9 @@ const GemmPath<float>& selected_gemm_path<float>() {
 
 template <>
 const GemmPath<double>& selected_gemm_path<double>() {
+#if GRADCORE_ISA_AVX512
+  if (at_least(CpuCapability::kAvx512)) return kAvx512F64;
+#endif
 #if GRADCORE_ISA_AVX2_FMA
   if (at_least(CpuCapability::kAvx2Fma)) return kAvx2FmaF64;
 #endif
