@@ -17,8 +17,11 @@ import time
 import numpy as np
 import pytest
 
+import gradcore
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-PYDIR = os.path.join(os.path.dirname(HERE), "python")
+# the directory holding the gradcore this process imported (installed, or a PYTHONPATH tree)
+PYDIR = os.path.dirname(os.path.dirname(os.path.abspath(gradcore.__file__)))
 WORKER = os.path.join(HERE, "mpi_worker.py")
 
 
