@@ -31,6 +31,10 @@ EXIT_NO_DATA = 3
 NORMALIZE = {"fashion-mnist": (0.2860, 0.3530), "mnist": (0.1307, 0.3081)}
 
 
+# validation items held out of the training set by default (see _val_size)
+DEFAULT_VAL_SIZE = 5000
+
+
 class CLIError(Exception):
     """An error reported as one message and an exit code, without a traceback."""
 
@@ -139,6 +143,24 @@ def _batch_transform(dataset: str, augment: bool) -> Any:
     return T.Compose(steps) if len(steps) > 1 else steps[0]
 
 
+def _val_size(requested: Optional[float], n_train: int) -> int:
+    """Validation items to hold out of `n_train`: --val-size N (0 = none) or a fraction in
+    (0, 1); by default DEFAULT_VAL_SIZE when the training set has at least ten times that
+    many items (Fashion-MNIST: 5,000 of 60,000), else a tenth of it (small or limited sets)."""
+    if requested is None:
+        if n_train >= 10 * DEFAULT_VAL_SIZE:
+            return DEFAULT_VAL_SIZE
+        return max(1, n_train // 10) if n_train > 1 else 0
+    v = int(round(requested * n_train)) if 0 < requested < 1 else int(requested)
+    if requested != 0 and not 0 < v < n_train:
+        raise CLIError(
+            f"--val-size {requested:g} leaves no training or no validation items "
+            f"(the training set has {n_train})",
+            EXIT_USAGE,
+        )
+    return v
+
+
 def _set_threads(n: Optional[int]) -> None:
     if n is not None:
         import gradcore
@@ -150,19 +172,19 @@ def _set_threads(n: Optional[int]) -> None:
 def _cmd_train(args: argparse.Namespace) -> int:
     import gradcore
     from gradcore import nn
-    from gradcore.data import DataLoader
+    from gradcore.data import DataLoader, train_val_split
     from gradcore.models import build_model
     from gradcore.serialization import FileFormatError
     from gradcore.train import (
         CheckpointMismatchError,
         CSVLogger,
+        EarlyStopping,
         ModelCheckpoint,
         NonFiniteLossError,
         ProfileSteps,
         ProgressBar,
         build_optimizer,
         build_scheduler,
-        evaluate,
         fit,
     )
 
@@ -183,8 +205,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         _check_output_file("--profile", args.profile)
     _set_threads(args.threads)
     gradcore.manual_seed(args.seed)
-    train_ds = _load_dataset(args, True, args.limit_train)
+    train_full = _load_dataset(args, True, args.limit_train)
     test_ds = _load_dataset(args, False, args.limit_test)
+    val_size = _val_size(args.val_size, len(train_full))
+    if val_size:
+        train_ds, val_ds = train_val_split(train_full, val_size, seed=args.split_seed)
+    else:
+        train_ds, val_ds = train_full, None
     train_loader = DataLoader(
         train_ds,
         batch_size=args.batch_size,
@@ -197,6 +224,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         batch_size=max(256, args.batch_size),
         transform=_batch_transform(args.dataset, False),
     )
+    val_loader = None
+    if val_ds is not None:
+        val_loader = DataLoader(
+            val_ds,
+            batch_size=max(256, args.batch_size),
+            transform=_batch_transform(args.dataset, False),
+        )
     model = build_model(args.model)
     try:
         optimizer = build_optimizer(
@@ -218,18 +252,32 @@ def _cmd_train(args: argparse.Namespace) -> int:
     n_params = sum(int(p.numpy().size) for p in model.parameters())
     print(
         f"gradcore train: {args.model} ({n_params:,} parameters) on {args.dataset} "
-        f"({len(train_ds)} train / {len(test_ds)} test images), {args.optimizer} lr {args.lr}, "
+        f"({len(train_ds)} train / {len(val_ds) if val_ds is not None else 0} validation "
+        f"(split seed {args.split_seed}) / {len(test_ds)} test images), {args.optimizer} lr {args.lr}, "
         f"batch {args.batch_size}, {args.epochs} epochs, {gradcore.get_num_threads()} threads",
         flush=True,
     )
     tty = sys.stderr.isatty()
     callbacks: list = [ProgressBar(use_tqdm=None if tty else False, every=0 if tty else 100)]
+    best = None
+    if val_loader is not None:
+        # model selection on the validation split: the best epoch's weights (by val_loss) are
+        # put back after training; --early-stopping also stops after PATIENCE bad epochs
+        patience = args.early_stopping if args.early_stopping else args.epochs + 1
+        best = EarlyStopping("val_loss", patience=patience, restore_best_weights=True)
+        callbacks.append(best)
     if args.out is not None:
         try:
             os.makedirs(args.out, exist_ok=True)
         except OSError as e:
             raise CLIError(f"--out: cannot create {args.out}: {e}", EXIT_USAGE) from None
         callbacks.append(ModelCheckpoint(os.path.join(args.out, "checkpoint.npz")))
+        if val_loader is not None:
+            callbacks.append(
+                ModelCheckpoint(
+                    os.path.join(args.out, "best.npz"), monitor="val_loss", save_best_only=True
+                )
+            )
         callbacks.append(
             CSVLogger(os.path.join(args.out, "history.csv"), append=args.resume is not None)
         )
@@ -243,7 +291,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
             optimizer,
             train_loader,
             epochs=args.epochs,
-            val_loader=test_loader,
+            val_loader=val_loader,
+            test_loader=test_loader,
             scheduler=scheduler,
             callbacks=callbacks,
             clip_grad_norm=args.clip_grad_norm,
@@ -255,10 +304,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if args.resume is None:  # only resuming reads such a file
             raise
         raise CLIError(f"--resume: {_one_line(e)}", EXIT_USAGE) from None
-    result = evaluate(model, test_loader, loss_fn)
+    result = history.test
+    best_epoch = None if best is None or best.best_epoch is None else best.best_epoch + 1
+    chosen = f"weights of epoch {best_epoch}, best val_loss" if best_epoch else "final weights"
     print(
         f"test accuracy: {result['accuracy']:.4f}  "
-        f"(loss {result['loss']:.4f}, {result['n']} images)"
+        f"(loss {result['loss']:.4f}, {result['n']} images; the test set, evaluated once "
+        f"after training, {chosen})"
     )
     if args.out is not None:
         gradcore.save(model.state_dict(), os.path.join(args.out, "weights.npz"))
@@ -271,6 +323,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
                     "epochs": args.epochs,
                     "test_accuracy": result["accuracy"],
                     "test_loss": result["loss"],
+                    "best_epoch": best_epoch,
+                    "best_val_loss": None if best_epoch is None else best.best,
+                    "val_size": len(val_ds) if val_ds is not None else 0,
                     "args": {k: v for k, v in vars(args).items() if k != "func"},
                 },
                 f,
@@ -281,7 +336,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
             plotted = ", history.png"
         except ImportError:
             plotted = " (no plot: matplotlib not installed)"
-        print(f"wrote {args.out}: weights.npz, checkpoint.npz, history.csv, summary.json{plotted}")
+        files = "weights.npz, checkpoint.npz" + (", best.npz" if val_ds is not None else "")
+        print(f"wrote {args.out}: {files}, history.csv, summary.json{plotted}")
     return 0
 
 
@@ -403,6 +459,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--augment", action="store_true", help="random crops (+ flips on fashion-mnist)")
     p.add_argument("--seed", type=_nonneg_int, default=0, help="(0)")
+    p.add_argument(
+        "--val-size",
+        type=_nonneg_float,
+        default=None,
+        metavar="N",
+        help="validation items held out of the training set for model selection: a count, a "
+        "fraction in (0, 1), or 0 for none (default 5000, or a tenth of a training set "
+        "under 50000)",
+    )
+    p.add_argument(
+        "--split-seed", type=_nonneg_int, default=0, help="seed of the validation split (0)"
+    )
+    p.add_argument(
+        "--early-stopping",
+        type=_positive_int,
+        default=None,
+        metavar="PATIENCE",
+        help="stop after PATIENCE epochs without a better val_loss (the best epoch's weights "
+        "are used for the test either way)",
+    )
     p.add_argument(
         "--limit-train",
         type=_positive_int,

@@ -7,6 +7,7 @@ from gradcore.data.dataset import (
     Subset,
     TensorDataset,
     random_split,
+    train_val_split,
 )
 from gradcore.data.datasets import (
     MNIST,
@@ -32,6 +33,7 @@ __all__ = [
     "default_collate",
     "random_split",
     "read_idx",
+    "train_val_split",
     "transforms",
     "write_idx",
 ]

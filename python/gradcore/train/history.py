@@ -11,7 +11,9 @@ import numpy as np
 
 class History:
     """Per-epoch records: epoch, train_loss, train_acc, val_loss, val_acc, lr, time,
-    images_per_s. ``history["val_acc"]`` is a column; ``history.rows`` the list of dicts."""
+    images_per_s. ``history["val_acc"]`` is a column; ``history.rows`` the list of dicts.
+    ``history.test`` is the single final test-set evaluation ({"loss", "accuracy", "n"}) when
+    `fit` was given a test_loader, else None; it is never part of the epoch rows."""
 
     COLUMNS = (
         "epoch",
@@ -26,6 +28,7 @@ class History:
 
     def __init__(self, rows: Optional[Iterable[Mapping[str, Any]]] = None) -> None:
         self.rows: List[Dict[str, Any]] = [dict(r) for r in (rows or [])]
+        self.test: Optional[Dict[str, Any]] = None
 
     def append(self, row: Mapping[str, Any]) -> None:
         self.rows.append(dict(row))

@@ -153,6 +153,7 @@ def fit(
     start_epoch: int = 0,
     resume_from: Optional[Union[str, os.PathLike]] = None,
     scheduler_interval: str = "auto",
+    test_loader: Optional[Iterable[Any]] = None,
 ) -> History:
     """Train `model` for epochs start_epoch..epochs-1; returns the History (incl. earlier
     epochs when resuming).
@@ -164,6 +165,12 @@ def fit(
     train_loss), the history row and the callbacks (checkpoints, early stopping, logging).
     The train loader is told its epoch (``set_epoch``) so the shuffle order depends on the
     epoch only, which makes a resumed run identical to an uninterrupted one.
+
+    `val_loader` is for model selection (early stopping, best checkpoint, ReduceLROnPlateau):
+    hold it out of the training set (``gradcore.data.train_val_split``), never the test set.
+    `test_loader`, if given, is evaluated once, after training and after the callbacks'
+    on_train_end (so an EarlyStopping with restore_best_weights is tested on the best
+    epoch's weights); the result is ``history.test`` = {"loss", "accuracy", "n"}.
     """
     from gradcore.nn.utils import clip_grad_norm_
 
@@ -258,4 +265,6 @@ def fit(
     finally:
         for cb in trainer.callbacks:
             cb.on_train_end(trainer)
+    if test_loader is not None:
+        history.test = evaluate(model, test_loader, loss_fn)
     return history
