@@ -21,6 +21,7 @@ from gradcore.autograd import (
 from gradcore.devices import device
 from gradcore.nn import utils as _nn_utils  # noqa: F401  (gradcore.nn.utils.clip_grad_norm_ ...)
 from gradcore.random import get_rng_state, manual_seed, set_rng_state
+from gradcore.safetensors_io import load_safetensors, save_safetensors
 from gradcore.serialization import load, save
 from gradcore.tensor import (
     Tensor,
@@ -78,6 +79,7 @@ __all__ = [
     "int64",
     "is_grad_enabled",
     "load",
+    "load_safetensors",
     "long",
     "manual_seed",
     "matmul",
@@ -92,6 +94,7 @@ __all__ = [
     "randn",
     "random",
     "save",
+    "save_safetensors",
     "set_detect_anomaly",
     "set_flush_denormal",
     "set_grad_enabled",
