@@ -2,7 +2,7 @@
 
 import os as _os
 
-from gradcore import _C, autograd, cuda, nn, optim, profiler, random, utils
+from gradcore import _C, autograd, cuda, nn, onnx, optim, profiler, random, utils
 from gradcore._runtime import (
     format_info,
     get_num_threads,
@@ -84,6 +84,7 @@ __all__ = [
     "manual_seed",
     "matmul",
     "nn",
+    "onnx",
     "optim",
     "no_grad",
     "ones",
