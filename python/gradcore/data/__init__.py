@@ -1,6 +1,8 @@
-"""Data loading: datasets, the DataLoader, batch transforms, IDX files, Fashion-MNIST/MNIST."""
+"""Data loading: datasets, the DataLoader, batch transforms, IDX files, Fashion-MNIST/MNIST,
+CIFAR-10 and ImageFolder (your own images)."""
 
 from gradcore.data import transforms
+from gradcore.data.cifar import CIFAR10
 from gradcore.data.dataset import (
     ConcatDataset,
     Dataset,
@@ -17,9 +19,12 @@ from gradcore.data.datasets import (
     cache_dir,
 )
 from gradcore.data.idx import read_idx, write_idx
+from gradcore.data.image_folder import ImageFolder
 from gradcore.data.loader import DataLoader, default_collate
 
 __all__ = [
+    "CIFAR10",
+    "ImageFolder",
     "MNIST",
     "ConcatDataset",
     "DataLoader",
