@@ -181,3 +181,38 @@ def test_image_folder_errors(tmp_path, pil):
     idx = [i for i, (p, _) in enumerate(ds.samples) if p.endswith("broken.png")][0]
     with pytest.raises(OSError, match="cannot read image .*broken.png"):
         ds[idx]
+
+
+# ------------------------------------------------------------------------ the command line
+def test_cli_trains_and_evaluates_on_cifar10(tmp_path, capsys):
+    from gradcore.__main__ import main
+
+    write_fake_cifar(tmp_path / "data", per_batch=20)
+    out = tmp_path / "run"
+    common = ["--dataset", "cifar10", "--data-dir", str(tmp_path / "data")]
+    argv = ["train", "--model", "cnn-small", "--epochs", "1", "--augment", "--out", str(out)]
+    assert main(argv + common) == 0
+    text = capsys.readouterr().out
+    assert "on cifar10 (90 train / 10 validation (split seed 0) / 20 test images)" in text
+    # the model takes 3 channels of 32x32: conv1's weight is (32, 3, 3, 3)
+    import gradcore
+
+    assert tuple(gradcore.load(out / "weights.npz")["0.weight"].shape) == (32, 3, 3, 3)
+    assert (
+        main(["evaluate", "--weights", str(out / "weights.npz"), "--model", "cnn-small"] + common)
+        == 0
+    )
+    assert "test accuracy:" in capsys.readouterr().out
+
+
+def test_cli_trains_on_an_image_folder(tmp_path, capsys, pil):
+    from gradcore.__main__ import main
+
+    write_image_folder(pil, tmp_path / "imgs" / "train", per_class=4, size=(8, 8))
+    write_image_folder(pil, tmp_path / "imgs" / "test", per_class=2, size=(8, 8), seed=1)
+    common = ["--dataset", "imagefolder", "--data-dir", str(tmp_path / "imgs")]
+    argv = ["train", "--model", "cnn-small", "--epochs", "1", "--channels", "1"]
+    assert main(argv + common + ["--image-size", "12"]) == 0
+    assert "(11 train / 1 validation (split seed 0) / 6 test images)" in capsys.readouterr().out
+    assert main(["train", "--dataset", "imagefolder"]) == 2
+    assert "needs --data-dir" in capsys.readouterr().err

@@ -25,10 +25,19 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_NO_DATA = 3
 
-# per-dataset (mean, std) of the [0, 1] pixels of the training split (its keys are the
-# --dataset choices; --model, --optimizer and --scheduler take gradcore.models.MODELS and
-# gradcore.train.factories.OPTIMIZERS / SCHEDULERS)
-NORMALIZE = {"fashion-mnist": (0.2860, 0.3530), "mnist": (0.1307, 0.3081)}
+# per-dataset per-channel (mean, std) of the [0, 1] pixels of the training split (its keys are
+# the --dataset choices; imagefolder: 0.5 for every channel, mapping [0, 1] to [-1, 1]);
+# --model, --optimizer and --scheduler take gradcore.models.MODELS and
+# gradcore.train.factories.OPTIMIZERS / SCHEDULERS
+NORMALIZE = {
+    "fashion-mnist": ((0.2860,), (0.3530,)),
+    "mnist": ((0.1307,), (0.3081,)),
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+    "imagefolder": ((0.5,), (0.5,)),
+}
+# random-crop padding of --augment per dataset (images keep their size), and which get flips
+CROP_PADDING = {"fashion-mnist": 2, "mnist": 2, "cifar10": 4, "imagefolder": 4}
+FLIPPED = ("fashion-mnist", "cifar10", "imagefolder")
 
 
 # validation items held out of the training set by default (see _val_size)
@@ -114,32 +123,75 @@ def _check_output_file(option: str, path: str) -> None:
         raise CLIError(f"{option}: directory {directory} does not exist", EXIT_USAGE)
 
 
+def _open_dataset(args: argparse.Namespace, train: bool) -> Any:
+    from gradcore.data import CIFAR10, MNIST, FashionMNIST, ImageFolder
+
+    if args.dataset == "imagefolder":
+        if args.data_root is None:
+            raise CLIError(
+                "--dataset imagefolder needs --data-dir DIR holding train/<class>/<image> "
+                "and test/<class>/<image>",
+                EXIT_USAGE,
+            )
+        split = os.path.join(args.data_root, "train" if train else "test")
+        size = None if args.image_size is None else (args.image_size, args.image_size)
+        return ImageFolder(split, channels=args.channels, size=size)
+    cls = {"fashion-mnist": FashionMNIST, "mnist": MNIST, "cifar10": CIFAR10}[args.dataset]
+    return cls(root=args.data_root, train=train, download=args.download)
+
+
 def _load_dataset(args: argparse.Namespace, train: bool, limit: Optional[int]) -> Any:
-    from gradcore.data import MNIST, DatasetNotFoundError, FashionMNIST, Subset
+    """The split, limited to its first `limit` items; the full dataset's shape and classes
+    are kept in ``args.data_spec`` (channels, image size, classes) for the model."""
+    from gradcore.data import DatasetNotFoundError, Subset
     from gradcore.serialization import FileFormatError
 
-    cls = FashionMNIST if args.dataset == "fashion-mnist" else MNIST
     try:
-        ds = cls(root=args.data_root, train=train, download=args.download)
+        ds = _open_dataset(args, train)
+        c, h, w = ds[0][0].shape
     except DatasetNotFoundError as e:
-        raise CLIError(f"{e}\n(or pass --download, or --data-root DIR)", EXIT_NO_DATA) from None
-    except (OSError, FileFormatError) as e:
+        raise CLIError(f"{e}\n(or pass --download, or --data-dir DIR)", EXIT_NO_DATA) from None
+    except (OSError, FileFormatError, ImportError) as e:
         raise CLIError(f"could not load {args.dataset}: {e}", EXIT_NO_DATA) from None
+    if h != w:
+        raise CLIError(
+            f"{args.dataset}: the models take square images, got {h}x{w} "
+            "(pass --image-size N to resize)",
+            EXIT_USAGE,
+        )
+    spec = (int(c), int(h), tuple(ds.classes))
+    previous = getattr(args, "data_spec", None)
+    if previous is not None and previous != spec:
+        raise CLIError(
+            f"{args.dataset}: the train and test splits differ (channels, size, classes): "
+            f"{previous} vs {spec}",
+            EXIT_NO_DATA,
+        )
+    args.data_spec = spec
     if limit is not None and limit < len(ds):
         ds = Subset(ds, list(range(limit)))
     return ds
 
 
-def _batch_transform(dataset: str, augment: bool) -> Any:
+def _build_model(args: argparse.Namespace) -> Any:
+    """--model for the loaded dataset's channels, image size and number of classes."""
+    from gradcore.models import build_model
+
+    channels, size, classes = args.data_spec
+    return build_model(args.model, num_classes=len(classes), in_channels=channels, image_size=size)
+
+
+def _batch_transform(args: argparse.Namespace, augment: bool) -> Any:
     from gradcore.data import transforms as T
 
+    dataset = args.dataset
     mean, std = NORMALIZE[dataset]
     steps = []
     if augment:
-        steps.append(T.RandomCrop(28, padding=2))
-        if dataset == "fashion-mnist":
+        steps.append(T.RandomCrop(args.data_spec[1], padding=CROP_PADDING[dataset]))
+        if dataset in FLIPPED:
             steps.append(T.RandomHorizontalFlip())
-    steps.append(T.Normalize([mean], [std]))
+    steps.append(T.Normalize(list(mean), list(std)))
     return T.Compose(steps) if len(steps) > 1 else steps[0]
 
 
@@ -173,7 +225,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
     import gradcore
     from gradcore import nn
     from gradcore.data import DataLoader, train_val_split
-    from gradcore.models import build_model
     from gradcore.serialization import FileFormatError
     from gradcore.train import (
         CheckpointMismatchError,
@@ -217,21 +268,21 @@ def _cmd_train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         shuffle=True,
         seed=args.seed,
-        transform=_batch_transform(args.dataset, args.augment),
+        transform=_batch_transform(args, args.augment),
     )
     test_loader = DataLoader(
         test_ds,
         batch_size=max(256, args.batch_size),
-        transform=_batch_transform(args.dataset, False),
+        transform=_batch_transform(args, False),
     )
     val_loader = None
     if val_ds is not None:
         val_loader = DataLoader(
             val_ds,
             batch_size=max(256, args.batch_size),
-            transform=_batch_transform(args.dataset, False),
+            transform=_batch_transform(args, False),
         )
-    model = build_model(args.model)
+    model = _build_model(args)
     try:
         optimizer = build_optimizer(
             args.optimizer,
@@ -346,7 +397,6 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     import gradcore
     from gradcore import nn
     from gradcore.data import DataLoader
-    from gradcore.models import build_model
     from gradcore.train import CHECKPOINT_KIND
 
     if not os.path.isfile(args.weights):
@@ -363,7 +413,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             f"--weights: {args.weights} holds a {type(obj).__name__}, not a model state dict",
             EXIT_USAGE,
         )
-    model = build_model(args.model)
+    test_ds = _load_dataset(args, False, args.limit_test)
+    model = _build_model(args)
     try:
         model.load_state_dict(obj)
     except (KeyError, ValueError, RuntimeError, TypeError) as e:
@@ -371,9 +422,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             f"--weights: {args.weights} does not fit model {args.model}: {_one_line(e)}",
             EXIT_USAGE,
         ) from None
-    test_ds = _load_dataset(args, False, args.limit_test)
     loader = DataLoader(
-        test_ds, batch_size=args.batch_size, transform=_batch_transform(args.dataset, False)
+        test_ds, batch_size=args.batch_size, transform=_batch_transform(args, False)
     )
     t0 = time.perf_counter()
     from gradcore.train import evaluate
@@ -393,7 +443,29 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--dataset", choices=tuple(NORMALIZE), default="fashion-mnist", help="(fashion-mnist)"
     )
-    p.add_argument("--data-root", default=None, metavar="DIR", help="directory with the IDX files")
+    p.add_argument(
+        "--data-dir",
+        "--data-root",
+        dest="data_root",
+        default=None,
+        metavar="DIR",
+        help="the dataset's directory (IDX files, cifar-10-batches-py, or for imagefolder "
+        "train/<class>/<image> and test/<class>/<image>)",
+    )
+    p.add_argument(
+        "--channels",
+        type=int,
+        choices=(1, 3),
+        default=3,
+        help="imagefolder: 3 (RGB) or 1 (greyscale) (3)",
+    )
+    p.add_argument(
+        "--image-size",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="imagefolder: resize images to NxN (default: keep; all must be square and alike)",
+    )
     p.add_argument("--download", action="store_true", help="download the dataset if missing")
     p.add_argument(
         "--limit-test",
@@ -428,7 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "train",
-        help="train a model on Fashion-MNIST or MNIST",
+        help="train a model on Fashion-MNIST, MNIST, CIFAR-10 or your own images",
         description="Train a model; prints per-epoch progress and the final test accuracy.",
     )
     _add_data_args(p)
@@ -457,7 +529,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MAX",
         help="clip the gradients' total L2 norm",
     )
-    p.add_argument("--augment", action="store_true", help="random crops (+ flips on fashion-mnist)")
+    p.add_argument(
+        "--augment",
+        action="store_true",
+        help="random crops (+ flips on fashion-mnist, cifar10, imagefolder)",
+    )
     p.add_argument("--seed", type=_nonneg_int, default=0, help="(0)")
     p.add_argument(
         "--val-size",
