@@ -1,7 +1,8 @@
-"""The `gradcore` command: gradcore info | train | evaluate | bench.
+"""The `gradcore` command: gradcore info | train | evaluate | bench | plot.
 
     gradcore train --model cnn-small --epochs 5 --out runs/fmnist
     gradcore evaluate --weights runs/fmnist/weights.npz --model cnn-small
+    gradcore plot runs/fmnist            # runs/fmnist/history.png from history.csv
 
 Exit codes: 0 success, 1 training failure (non-finite loss), 2 bad arguments (including a
 --weights or --resume file that is unreadable, corrupt, or does not fit --model/--optimizer,
@@ -63,7 +64,36 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from gradcore._bench import run
 
     _set_threads(args.threads)
-    print(run(repeats=args.repeats))
+    if args.roofline is not None:
+        _check_output_file("--roofline", args.roofline)
+    try:
+        print(run(repeats=args.repeats, roofline_png=args.roofline))
+    except ImportError as e:  # --roofline without matplotlib
+        raise CLIError(str(e), EXIT_FAILURE) from None
+    if args.roofline is not None:
+        print(f"wrote {args.roofline}")
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from gradcore.plots import plot_history
+
+    csv_path = os.path.join(args.run_dir, "history.csv")
+    if not os.path.isfile(csv_path):
+        raise CLIError(
+            f"{args.run_dir}: no history.csv (written by gradcore train --out)", EXIT_USAGE
+        )
+    out = args.out if args.out is not None else os.path.join(args.run_dir, "history.png")
+    _check_output_file("--out", out)
+    try:
+        plot_history(
+            csv_path, out, size=(args.width / args.dpi, args.height / args.dpi), dpi=args.dpi
+        )
+    except ImportError as e:
+        raise CLIError(str(e), EXIT_FAILURE) from None
+    except ValueError as e:
+        raise CLIError(str(e), EXIT_USAGE) from None
+    print(f"wrote {out}")
     return 0
 
 
@@ -496,7 +526,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--repeats", type=_positive_int, default=5, help="calls per kernel (5)")
     p.add_argument("--threads", type=_positive_int, default=None, metavar="N")
+    p.add_argument(
+        "--roofline", default=None, metavar="PNG", help="also draw the roofline to PNG (matplotlib)"
+    )
     p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser(
+        "plot",
+        help="draw a run's loss and accuracy curves (history.csv) to a PNG",
+        description="Read RUN_DIR/history.csv (gradcore train --out RUN_DIR) and write the loss "
+        "and accuracy curves, train and validation, to RUN_DIR/history.png (needs matplotlib).",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--out", default=None, metavar="PNG", help="(RUN_DIR/history.png)")
+    p.add_argument("--width", type=_positive_int, default=1000, help="pixels (1000)")
+    p.add_argument("--height", type=_positive_int, default=400, help="pixels (400)")
+    p.add_argument("--dpi", type=_positive_int, default=100, help="(100)")
+    p.set_defaults(func=_cmd_plot)
 
     p = sub.add_parser(
         "train",
