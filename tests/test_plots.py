@@ -107,3 +107,21 @@ def test_bench_roofline_option(tmp_path, capsys):
     path = tmp_path / "bench.png"
     assert main(["bench", "--repeats", "1", "--roofline", str(path)]) == 0
     assert png_size(path) == (800, 600) and "wrote" in capsys.readouterr().out
+
+
+def test_progress_bar_only_with_tqdm_and_when_enabled():
+    from gradcore.utils.progress import progress_bar
+
+    assert progress_bar([1, 2], enabled=False) is None
+    try:
+        import tqdm  # noqa: F401
+    except ImportError:
+        assert progress_bar([1, 2], enabled=True) is None
+    else:
+        import io
+
+        buf = io.StringIO()
+        bar = progress_bar([1, 2, 3], enabled=True, file=buf)
+        assert list(bar) == [1, 2, 3]
+        bar.close()
+        assert "/3" in buf.getvalue()  # the bar was drawn (total 3)

@@ -458,7 +458,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     from gradcore.train import evaluate
 
-    result = evaluate(model, loader, nn.CrossEntropyLoss())
+    result = evaluate(model, loader, nn.CrossEntropyLoss(), progress=None)
     dt = time.perf_counter() - t0
     print(
         f"test accuracy: {result['accuracy']:.4f}  (loss {result['loss']:.4f}, "

@@ -106,14 +106,19 @@ class Trainer:
 
 
 def evaluate(
-    model: Any, loader: Iterable[Any], loss_fn: Optional[Callable] = None
+    model: Any,
+    loader: Iterable[Any],
+    loss_fn: Optional[Callable] = None,
+    progress: Optional[bool] = False,
 ) -> Dict[str, Any]:
     """Run `model` over `loader` in eval mode without gradients.
 
     Returns {"loss": mean loss over samples (if loss_fn), "accuracy", "n"}; the model's
-    train/eval mode is restored afterwards.
+    train/eval mode is restored afterwards. `progress`: a tqdm bar over the batches (True, or
+    None for "when stderr is a terminal"; needs tqdm).
     """
     from gradcore.autograd import no_grad
+    from gradcore.utils.progress import progress_bar
 
     was_training = getattr(model, "training", False)
     model.eval()
@@ -121,8 +126,9 @@ def evaluate(
     correct = 0
     loss_sum = 0.0
     try:
+        bar = progress_bar(loader, desc="evaluate", unit="batch", enabled=progress)
         with no_grad():
-            for batch in loader:
+            for batch in loader if bar is None else bar:
                 x, y = _batch_xy(batch)
                 out = model(x)
                 bs = _batch_size(x)
