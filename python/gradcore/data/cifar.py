@@ -26,9 +26,9 @@ from gradcore.data.dataset import Dataset
 from gradcore.data.datasets import (
     DatasetNotFoundError,
     DownloadError,
-    _md5,
     cache_dir,
     download_url,
+    md5_file,
 )
 from gradcore.data.transforms import apply_transform
 from gradcore.serialization import FileFormatError
@@ -194,7 +194,7 @@ class CIFAR10(Dataset):
     def _download(self, target: Path, mirrors: Optional[Sequence[str]]) -> None:
         target.mkdir(parents=True, exist_ok=True)
         dest = target / self.archive
-        if not (dest.is_file() and _md5(str(dest)) == self.archive_md5):
+        if not (dest.is_file() and md5_file(str(dest)) == self.archive_md5):
             bases = [mirrors] if isinstance(mirrors, str) else list(mirrors or self.mirrors)
             errors = []
             for base in bases:

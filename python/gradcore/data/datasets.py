@@ -71,7 +71,8 @@ def cache_dir(name: Optional[str] = None) -> Path:
     return d / name if name else d
 
 
-def _md5(path: str) -> str:
+def md5_file(path: str) -> str:
+    """Hex MD5 of a file's bytes (for checking downloads against published sums)."""
     h = hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -307,7 +308,7 @@ class _IDXImageDataset(Dataset):
         for stem in _SPLIT_FILES[self.train]:
             fname = stem + ".gz"
             dest = target / fname
-            if dest.is_file() and _md5(str(dest)) == self.resources[fname]:
+            if dest.is_file() and md5_file(str(dest)) == self.resources[fname]:
                 continue
             errors = []
             for base in bases:
