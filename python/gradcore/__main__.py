@@ -1,3 +1,4 @@
+# long-file: every subcommand's parser and handler in one place; splitting it into a cli/ package is left until the concurrent --distributed branch (which edits the same train command) has merged
 """The `gradcore` command: gradcore info | train | evaluate | bench | plot.
 
     gradcore train --model cnn-small --epochs 5 --out runs/fmnist
