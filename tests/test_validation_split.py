@@ -119,3 +119,31 @@ def test_cli_rejects_a_validation_split_that_leaves_nothing(tmp_path, capsys):
     rc = main(["train", "--data-root", root, "--model", "mlp", "--val-size", "100"])
     assert rc == 2
     assert "--val-size 100 leaves no training or no validation items" in capsys.readouterr().err
+
+
+def test_fit_val_size_holds_out_of_the_loaders_dataset():
+    import gradcore
+
+    def run(**kw):
+        gradcore.manual_seed(0)
+        model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+        loader = DataLoader(_problem(200, 0), batch_size=32, shuffle=True, seed=0)
+        h = fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), loader,
+                epochs=2, **kw)  # fmt: skip
+        return h, model
+
+    h, model = run(val_size=50, split_seed=3)
+    # the same as splitting by hand with the same seed
+    gradcore.manual_seed(0)
+    model2 = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    train, val = train_val_split(_problem(200, 0), 50, seed=3)
+    h2 = fit(model2, nn.CrossEntropyLoss(), optim.SGD(model2.parameters(), lr=0.1),
+             DataLoader(train, batch_size=32, shuffle=True, seed=0), epochs=2,
+             val_loader=DataLoader(val, batch_size=256))  # fmt: skip
+    assert h["val_loss"] == h2["val_loss"] and h["train_loss"] == h2["train_loss"]
+    with pytest.raises(ValueError, match="either val_loader or val_size"):
+        run(val_size=10, val_loader=DataLoader(val, batch_size=8))
+    model = nn.Linear(4, 2)
+    with pytest.raises(TypeError, match="val_size needs a gradcore DataLoader"):
+        fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), [], epochs=1,
+            val_size=10)  # fmt: skip

@@ -68,6 +68,39 @@ def _is_plateau(scheduler: Any) -> bool:
     return isinstance(scheduler, ReduceLROnPlateau)
 
 
+def _hold_out(train_loader, val_loader, val_size, split_seed, val_transform):
+    """(train loader on the rest, validation loader) for fit(val_size=...)."""
+    from gradcore.data import DataLoader, train_val_split
+
+    if val_loader is not None:
+        raise ValueError("fit: pass either val_loader or val_size, not both")
+    if not isinstance(train_loader, DataLoader):
+        raise TypeError(
+            "fit: val_size needs a gradcore DataLoader as train_loader (to split its dataset), "
+            f"got {type(train_loader).__name__}; split it yourself with "
+            "gradcore.data.train_val_split and pass val_loader"
+        )
+    train_ds, val_ds = train_val_split(train_loader.dataset, val_size, seed=split_seed)
+    new_train = DataLoader(
+        train_ds,
+        batch_size=train_loader.batch_size,
+        shuffle=train_loader.shuffle,
+        drop_last=train_loader.drop_last,
+        seed=train_loader.seed,
+        transform=train_loader.transform,
+        collate_fn=train_loader.collate_fn,
+        prefetch=train_loader.prefetch,
+    )
+    val = DataLoader(
+        val_ds,
+        batch_size=max(256, train_loader.batch_size),
+        transform=val_transform if val_transform is not None else train_loader.transform,
+        collate_fn=train_loader.collate_fn,
+        prefetch=train_loader.prefetch,
+    )
+    return new_train, val
+
+
 class Trainer:
     """State of a running `fit`, handed to callbacks."""
 
@@ -160,6 +193,9 @@ def fit(
     resume_from: Optional[Union[str, os.PathLike]] = None,
     scheduler_interval: str = "auto",
     test_loader: Optional[Iterable[Any]] = None,
+    val_size: Optional[Union[int, float]] = None,
+    split_seed: int = 0,
+    val_transform: Optional[Callable] = None,
 ) -> History:
     """Train `model` for epochs start_epoch..epochs-1; returns the History (incl. earlier
     epochs when resuming).
@@ -177,6 +213,11 @@ def fit(
     `test_loader`, if given, is evaluated once, after training and after the callbacks'
     on_train_end (so an EarlyStopping with restore_best_weights is tested on the best
     epoch's weights); the result is ``history.test`` = {"loss", "accuracy", "n"}.
+    `val_size` (a count or a fraction, instead of val_loader) holds the validation set out of
+    a gradcore DataLoader's dataset here: ``train_val_split(train_loader.dataset, val_size,
+    seed=split_seed)``; training then runs on the rest with the loader's settings, and the
+    validation loader uses `val_transform` (pass it when the training transform is random
+    augmentation), else the training loader's transform.
     """
     from gradcore.nn.utils import clip_grad_norm_
 
@@ -191,6 +232,10 @@ def fit(
             f"got {scheduler_interval!r}"
         )
     want_acc = "accuracy" in metrics
+    if val_size is not None:
+        train_loader, val_loader = _hold_out(
+            train_loader, val_loader, val_size, split_seed, val_transform
+        )
     history = History()
     if resume_from is not None:
         r = resume(resume_from, model, optimizer, scheduler, train_loader, callbacks)
