@@ -29,7 +29,7 @@ assert "site-packages" in gradcore.__file__, gradcore.__file__
 gradcore.manual_seed(0)
 model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
                       nn.Linear(4 * 14 * 14, 10))
-opt = optim.SGD(model.parameters(), lr=0.1)
+opt = optim.SGD(model.parameters(), lr=0.01)
 x = gradcore.tensor(np.random.default_rng(0).standard_normal((8, 1, 28, 28)).astype(np.float32))
 y = gradcore.tensor(np.arange(8) % 10)
 losses = []
