@@ -414,3 +414,20 @@ def test_backward_bias_nan_propagates():
     dy[1, 2, 3] = np.nan
     db = _C.conv2d_backward_bias(dy)
     assert np.isnan(db[2]) and db[0] == 8
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "case",
+    [  # n, c, h, w, k, r, s, stride, padding, dilation, groups: "same" width (implicit GEMM)
+        (1, 1, 40, 37, 2, 15, 15, (1, 1), (7, 7), (1, 1), 1),
+        (1, 2, 9, 5, 3, 9, 5, (1, 1), (6, 2), (1, 1), 1),  # padding rows past the kernel
+        (1, 3, 30, 12, 2, 5, 7, (1, 1), (0, 6), (2, 2), 1),
+        (2, 64, 12, 11, 4, 7, 3, (1, 1), (3, 1), (1, 1), 1),  # input gradient as a conv
+        (1, 4, 17, 3, 4, 1, 3, (1, 1), (2, 1), (1, 1), 2),
+    ],
+)
+def test_large_kernels_and_padding_on_implicit_path(rng, dtype, case):
+    """Kernels and padding as large as the image (the tap masks' row ranges and column lanes,
+    issue 16 item 6) against the reference, on each CPU path."""
+    _check_against_reference(rng, dtype, *case)

@@ -105,6 +105,7 @@ TEST_ONLY_SYMBOLS: Dict[str, str] = {
     "set_cpu_capability": "tests run each kernel on every CPU path the machine supports",
     "profiler_enabled": "tests check that the native profiler is off outside a profile",
     "profiler_scope_cost_ns": "bench/bench_profiler.py measures the cost of a profiling scope",
+    "fail_scratch_in_thread": "tests make a worker's scratch allocation fail inside OpenMP",
 }
 
 _DEF_CALL = re.compile(r"\.\s*def\s*\(\s*(?:\"([A-Za-z_]\w*)\"|([A-Za-z_]\w*))")

@@ -10,6 +10,7 @@
 #include "core/fpmode.h"
 #include "core/malloc_tuning.h"
 #include "core/parallel.h"
+#include "core/workspace.h"
 #include "profiler/profiler.h"
 
 #ifndef GRADCORE_VERSION
@@ -62,6 +63,11 @@ GRADCORE_BINDINGS(core) {
         set_num_threads(n);
       },
       py::arg("n"));
+  m.def("threads_disabled_by_fork", &threads_disabled_by_fork,
+        "True in a process forked after OpenMP threads had started: kernels use one thread.");
+  m.def("fail_scratch_in_thread", &fail_scratch_in_thread, py::arg("thread"),
+        "Test hook: per-thread scratch requests of OpenMP thread `thread` inside a parallel "
+        "region raise std::bad_alloc (MemoryError) until called with -1.");
   // GRADCORE_CPU_CAPABILITY is applied once, here, when gradcore._C is imported; a level
   // this CPU or build cannot run fails the import (pybind11 raises it as ImportError).
   if (const std::string err = apply_cpu_capability_env(); !err.empty())

@@ -1,7 +1,10 @@
 #include "core/workspace.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <new>
+
+#include "core/parallel.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -24,9 +27,17 @@ struct Buffer {
 
 thread_local Buffer tls_buffers[kNumWorkspaceSlots];
 
+std::atomic<int> failing_thread{-1};  // fail_scratch_in_thread
+
 }  // namespace
 
+void fail_scratch_in_thread(int thread) {
+  failing_thread.store(thread < 0 ? -1 : thread, std::memory_order_relaxed);
+}
+
 void* thread_scratch_bytes(int slot, std::size_t bytes) {
+  const int failing = failing_thread.load(std::memory_order_relaxed);
+  if (failing >= 0 && in_parallel() && thread_index() == failing) throw std::bad_alloc();
   Buffer& b = tls_buffers[slot];
   if (b.bytes < bytes) {
 #ifdef GC_POISON_SCRATCH

@@ -15,8 +15,13 @@ enum WorkspaceSlot : int {
 };
 
 // A 64-byte aligned buffer of at least `count` elements of T for the calling thread.
-// Valid until the same thread asks for the same slot again.
+// Valid until the same thread asks for the same slot again. Throws std::bad_alloc when the
+// memory cannot be had (inside a parallel region too: core/parallel.h carries it out).
 void* thread_scratch_bytes(int slot, std::size_t bytes);
+
+// Test hook: while thread >= 0, every request made by OpenMP thread `thread` of a parallel
+// region throws std::bad_alloc (as an allocation failure would); -1 turns it off.
+void fail_scratch_in_thread(int thread);
 
 template <typename T>
 T* thread_scratch(int slot, std::size_t count) {

@@ -156,46 +156,67 @@ bool implicit_ok(const Window2d& g) {
   return g.sh == 1 && g.sw == 1 && g.OW == g.W;
 }
 
-// Per-tap shifts and lane masks (-1: valid, 0: padding) for every output pixel, padded with
-// zero masks to a multiple of 16 pixels so that edge panels read nothing past the plane.
+// Shifts, pixel ranges and column lane masks of the taps (conv_panels.h): 3R + S int64s and
+// (S + 1)*(W + 16) int32s, one image row's worth per kernel column, whatever the image height
+// (per tap and pixel, (R*S + 1) x OH*OW int32s, it took ~1 GB for a 31x31 kernel on 512x512).
 struct ImplicitTaps {
-  int64_t RS, P, Pp;
-  std::vector<int64_t> off;    // RS
-  std::vector<int32_t> valid;  // (RS + 1) x Pp, the last row all zeros
+  int64_t R, S, W, P;
+  std::vector<int64_t> row_off, p_lo, p_hi;  // R each
+  std::vector<int64_t> col_off;              // S
+  std::vector<int32_t> col_ok;               // (S + 1) x (W + kColMaskPad)
+
+  // The columns of the image planes starting at x, inside the tensor [lo, hi).
+  template <typename T>
+  ImplicitCols<T> cols(const T* x, int64_t HW, const T* lo, const T* hi) const {
+    return ImplicitCols<T>{
+        x,  HW, W, R, S, row_off.data(), col_off.data(), p_lo.data(), p_hi.data(), col_ok.data(),
+        lo, hi};
+  }
 };
 
 ImplicitTaps make_taps(const Window2d& g) {
   ImplicitTaps t;
-  t.RS = g.R * g.S;
+  t.R = g.R;
+  t.S = g.S;
+  t.W = g.W;
   t.P = g.OH * g.OW;
-  t.Pp = (t.P + 15) / 16 * 16;
-  t.off.resize(static_cast<size_t>(t.RS));
-  t.valid.assign(static_cast<size_t>((t.RS + 1) * t.Pp), 0);  // row RS: all zeros
-  for (int64_t r = 0; r < g.R; ++r)
-    for (int64_t s = 0; s < g.S; ++s) {
-      const int64_t rs = r * g.S + s, dr = r * g.dh - g.ph, ds = s * g.dw - g.pw;
-      t.off[static_cast<size_t>(rs)] = dr * g.W + ds;
-      for (int64_t oh = 0; oh < g.OH; ++oh)
-        for (int64_t ow = 0; ow < g.OW; ++ow) {
-          const int64_t ih = oh + dr, iw = ow + ds;
-          if (ih >= 0 && ih < g.H && iw >= 0 && iw < g.W)
-            t.valid[static_cast<size_t>(rs * t.Pp + oh * g.OW + ow)] = -1;
-        }
+  const int64_t wm = g.W + kColMaskPad;
+  for (int64_t r = 0; r < g.R; ++r) {
+    // Output rows oh with 0 <= oh + dr < H, as a range of pixels oh * W + ow.
+    const int64_t dr = r * g.dh - g.ph;
+    const int64_t oh0 = std::min(g.OH, std::max<int64_t>(0, -dr));
+    const int64_t oh1 = std::max(oh0, std::min(g.OH, g.H - dr));
+    t.row_off.push_back(dr * g.W);
+    t.p_lo.push_back(oh0 * g.W);
+    t.p_hi.push_back(oh1 * g.W);
+  }
+  t.col_ok.assign(static_cast<size_t>((g.S + 1) * wm), 0);  // row S: all zeros
+  for (int64_t s = 0; s < g.S; ++s) {
+    const int64_t ds = s * g.dw - g.pw;
+    t.col_off.push_back(ds);
+    for (int64_t q = 0; q < wm; ++q) {
+      const int64_t iw = q % g.W + ds;
+      if (iw >= 0 && iw < g.W) t.col_ok[static_cast<size_t>(s * wm + q)] = -1;
     }
+  }
   return t;
+}
+
+// Whether pixel p of tap (r, s) reads the input (conv_panels.h: tap_ok).
+template <typename T>
+bool tap_ok(const ImplicitCols<T>& ic, int64_t r, int64_t s, int64_t p) {
+  return p >= ic.p_lo[r] && p < ic.p_hi[r] && ic.col_ok[s * (ic.W + kColMaskPad) + p % ic.W];
 }
 
 // PanelSource::pack for ImplicitCols: rows [p0, p0+kc) x pixels [j0, j0+nr) of the columns.
 template <typename T>
 void pack_cols_panel(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int64_t, int nr, T* out) {
   const ImplicitCols<T>& ic = *static_cast<const ImplicitCols<T>*>(ctx);
-  int64_t c = p0 / ic.RS, rs = p0 % ic.RS;
+  const int64_t RS = ic.R * ic.S;
   for (int64_t k = 0; k < kc; ++k, out += nr) {
-    const T* src = ic.x + c * ic.HW + j0;
-    const int64_t off = ic.off[rs];
-    const int32_t* m = ic.valid + rs * ic.Pp + j0;
-    for (int j = 0; j < nr; ++j) out[j] = m[j] ? src[j + off] : T(0);
-    if (++rs == ic.RS) rs = 0, ++c;
+    const int64_t c = (p0 + k) / RS, r = (p0 + k) % RS / ic.S, s = (p0 + k) % ic.S;
+    const T* src = ic.x + c * ic.HW + ic.row_off[r] + ic.col_off[s];
+    for (int j = 0; j < nr; ++j) out[j] = tap_ok(ic, r, s, j0 + j) ? src[j0 + j] : T(0);
   }
 }
 
@@ -205,15 +226,16 @@ template <typename T>
 void pack_cols_t_panel(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr,
                        T* out) {
   const ImplicitCols<T>& ic = *static_cast<const ImplicitCols<T>*>(ctx);
+  const int64_t RS = ic.R * ic.S;
   for (int j = 0; j < nr; ++j) {
     if (j >= nc) {
       for (int64_t k = 0; k < kc; ++k) out[k * nr + j] = T(0);
       continue;
     }
-    const int64_t c = (j0 + j) / ic.RS, rs = (j0 + j) % ic.RS;
-    const T* src = ic.x + c * ic.HW + ic.off[rs] + p0;
-    const int32_t* m = ic.valid + rs * ic.Pp + p0;
-    for (int64_t k = 0; k < kc; ++k) out[k * nr + j] = m[k] ? src[k] : T(0);
+    const int64_t c = (j0 + j) / RS, r = (j0 + j) % RS / ic.S, s = (j0 + j) % ic.S;
+    const T* src = ic.x + c * ic.HW + ic.row_off[r] + ic.col_off[s];
+    for (int64_t k = 0; k < kc; ++k)
+      out[k * nr + j] = tap_ok(ic, r, s, p0 + k) ? src[p0 + k] : T(0);
   }
 }
 
@@ -247,18 +269,12 @@ void implicit_conv(const Window2d& g, int64_t N, int64_t groups, int64_t Cin, in
                    const T* in, const std::vector<PackedA<T>>& wp, const T* bias, T* out) {
   const ImplicitTaps taps = make_taps(g);
   const int64_t HW = g.H * g.W, P = taps.P, Cin_g = Cin / groups, Cout_g = Cout / groups;
-  const double flops = 2.0 * Cout * Cin_g * taps.RS * P;
+  const double flops = 2.0 * Cout * Cin_g * (taps.R * taps.S) * P;
   for_units(N, flops, [&](int64_t n0, int64_t n1) {
     for (int64_t n = n0; n < n1; ++n)
       for (int64_t gi = 0; gi < groups; ++gi) {
-        const ImplicitCols<T> ic{in + (n * Cin + gi * Cin_g) * HW,
-                                 HW,
-                                 taps.RS,
-                                 taps.Pp,
-                                 taps.off.data(),
-                                 taps.valid.data(),
-                                 in,
-                                 in + N * Cin * HW};
+        const ImplicitCols<T> ic =
+            taps.cols(in + (n * Cin + gi * Cin_g) * HW, HW, in, in + N * Cin * HW);
         T* o = out + (n * Cout + gi * Cout_g) * P;
         T beta = T(0);
         if (bias) {  // the GEMM adds its product onto the bias
@@ -439,9 +455,8 @@ void conv2d_backward_weight(const Window2d& p, const T* dy, const T* x, T* dw) {
         for (int64_t n = n0; n < n1; ++n)
           for (int64_t g = 0; g < p.groups; ++g) {
             a.pack(false, pl.Kg, P, T(1), dy + (n * p.K + g * pl.Kg) * P, P);
-            const ImplicitCols<T> ic{
-                x + (n * p.C + g * Cg) * HW, HW, taps.RS,           taps.Pp, taps.off.data(),
-                taps.valid.data(),           x,  x + p.N * p.C * HW};
+            const ImplicitCols<T> ic =
+                taps.cols(x + (n * p.C + g * Cg) * HW, HW, x, x + p.N * p.C * HW);
             gemm_packed_source<T>(a, pl.CRS, cols_t_source(ic), n == n0 ? T(0) : T(1),
                                   part + g * pl.Kg * pl.CRS, pl.CRS);
           }

@@ -6,89 +6,160 @@
 #endif
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include "cpu/conv_panels.h"
 #include "cpu/simd_transpose_avx2.h"
 
 namespace gradcore::avx2_fma {
 
-// Two unaligned loads per row, the padding lanes cleared by AND with the lane masks (exact
-// zeros whatever they read, NaN too). A row whose 16 lanes would reach outside the input
-// tensor takes the scalar copy instead.
+namespace {
+
+// Lanes j of [0, 8) with lo <= j < hi: all ones, else zeros.
+inline __m256i range_lanes8(int64_t lo, int64_t hi, __m256i iota) {
+  const __m256i l = _mm256_set1_epi32(static_cast<int>(std::clamp<int64_t>(lo, -1, 16)) - 1);
+  const __m256i h = _mm256_set1_epi32(static_cast<int>(std::clamp<int64_t>(hi, -1, 16)));
+  return _mm256_and_si256(_mm256_cmpgt_epi32(iota, l), _mm256_cmpgt_epi32(h, iota));
+}
+
+// Lanes j of [0, 16) with lo <= j < hi as two 8-lane masks.
+inline void range_lanes16(int64_t lo, int64_t hi, __m256i* m0, __m256i* m1) {
+  const __m256i iota0 = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  *m0 = range_lanes8(lo, hi, iota0);
+  *m1 = range_lanes8(lo - 8, hi - 8, iota0);
+}
+
+}  // namespace
+
+// Two masked loads per row (vmaskmovps: lanes outside the mask are never read, so rows that
+// reach past the input tensor's ends need no scalar copy; they load as exact zeros, whatever
+// the memory there holds). The mask: the column lane masks AND the kernel row's pixel-range
+// lanes, computed when the kernel row changes.
 void pack_cols_panel16(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int64_t, int,
                        float* out) {
   const ImplicitCols<float>& ic = *static_cast<const ImplicitCols<float>*>(ctx);
-  int64_t c = p0 / ic.RS, rs = p0 % ic.RS;
+  const int64_t RS = ic.R * ic.S, rs0 = p0 % RS, wm = ic.W + kColMaskPad, q0 = j0 % ic.W;
+  int64_t c = p0 / RS, r = rs0 / ic.S, s = rs0 % ic.S;
+  const float* xc = ic.x + c * ic.HW + j0;  // row (c, r, s) reads xc[j + off]
+  int64_t roff = 0;                         // kernel row r's shift
+  __m256i rm0, rm1;                         // lanes of [j0, j0+16) in its pixel range
+  auto enter_row = [&] {
+    roff = ic.row_off[r];
+    range_lanes16(ic.p_lo[r] - j0, ic.p_hi[r] - j0, &rm0, &rm1);
+  };
+  enter_row();
   for (int64_t k = 0; k < kc; ++k, out += 16) {
-    const int64_t off = ic.off[rs];
-    const float* row = ic.x + c * ic.HW + j0;  // src[j] = row[j + off]
-    const int32_t* m = ic.valid + rs * ic.Pp + j0;
-    const int64_t lo = row + off - ic.lo, hi = ic.hi - (row + off);
-    if (lo >= 0 && hi >= 16) {
-      const float* src = row + off;
-      const __m256 m0 = _mm256_loadu_ps(reinterpret_cast<const float*>(m));
-      const __m256 m1 = _mm256_loadu_ps(reinterpret_cast<const float*>(m + 8));
-      _mm256_storeu_ps(out, _mm256_and_ps(_mm256_loadu_ps(src), m0));
-      _mm256_storeu_ps(out + 8, _mm256_and_ps(_mm256_loadu_ps(src + 8), m1));
-    } else {
-      for (int j = 0; j < 16; ++j) out[j] = m[j] ? row[j + off] : 0.0f;
+    const float* src = xc + roff + ic.col_off[s];
+    const __m256i* m = reinterpret_cast<const __m256i*>(ic.col_ok + s * wm + q0);
+    const __m256i m0 = _mm256_and_si256(rm0, _mm256_loadu_si256(m));
+    const __m256i m1 = _mm256_and_si256(rm1, _mm256_loadu_si256(m + 1));
+    _mm256_storeu_ps(out, _mm256_maskload_ps(src, m0));
+    _mm256_storeu_ps(out + 8, _mm256_maskload_ps(src + 8, m1));
+    if (++s == ic.S) {
+      s = 0;
+      if (++r == ic.R) r = 0, xc += ic.HW;
+      enter_row();
     }
-    if (++rs == ic.RS) rs = 0, ++c;
   }
 }
 
 namespace {
 
-// The scalar copy of pack_cols_t_panel16 (as conv.cpp's portable pack_cols_t_panel).
-void pack_cols_t_panel_scalar(const ImplicitCols<float>& ic, int64_t p0, int64_t kc, int64_t j0,
-                              int64_t nc, int nr, float* out) {
-  for (int j = 0; j < nr; ++j) {
+// The 16 columns (c, r, s) of a transposed panel whose rows are pixels [p0, p0+kc): each
+// column's source stretch, its column lane masks (indexed by p % W), and the panel rows
+// [a, b) inside its kernel row's pixel range (as broadcast a - 1 and b, for lane compares).
+// Columns past nc read column 0's stretch with the all-zero mask row (row S of col_ok).
+struct TapColumns {
+  const float* src[16];
+  const int32_t* col_ok[16];
+  __m256i a_minus_1[16], b[16];
+  int64_t all_a = 0, all_b = 0;  // rows [all_a, all_b) are inside every column's range
+  bool inside = true;            // every stretch lies inside the input tensor
+};
+
+void tap_columns(const ImplicitCols<float>& ic, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
+                 TapColumns* t) {
+  const int64_t RS = ic.R * ic.S, rs0 = j0 % RS, wm = ic.W + kColMaskPad;
+  int64_t c = j0 / RS, r = rs0 / ic.S, s = rs0 % ic.S;  // column j0 + j, stepped along
+  t->all_a = 0;
+  t->all_b = kc;
+  for (int j = 0; j < 16; ++j) {
+    int64_t a = 0, b = kc;
     if (j >= nc) {
-      for (int64_t k = 0; k < kc; ++k) out[k * nr + j] = 0.0f;
-      continue;
+      t->src[j] = t->src[0];
+      t->col_ok[j] = ic.col_ok + ic.S * wm;
+    } else {
+      t->src[j] = ic.x + c * ic.HW + ic.row_off[r] + ic.col_off[s] + p0;
+      t->col_ok[j] = ic.col_ok + s * wm;
+      a = std::clamp<int64_t>(ic.p_lo[r] - p0, 0, kc);
+      b = std::clamp<int64_t>(ic.p_hi[r] - p0, a, kc);
+      t->inside = t->inside && t->src[j] - ic.lo >= 0 && ic.hi - t->src[j] >= kc;
+      if (++s == ic.S) {
+        s = 0;
+        if (++r == ic.R) r = 0, ++c;
+      }
     }
-    const int64_t c = (j0 + j) / ic.RS, rs = (j0 + j) % ic.RS;
-    const float* src = ic.x + c * ic.HW + ic.off[rs] + p0;
-    const int32_t* m = ic.valid + rs * ic.Pp + p0;
-    for (int64_t k = 0; k < kc; ++k) out[k * nr + j] = m[k] ? src[k] : 0.0f;
+    t->all_a = std::max(t->all_a, a);
+    t->all_b = std::min(t->all_b, b);
+    t->a_minus_1[j] = _mm256_set1_epi32(static_cast<int>(a) - 1);  // kc fits int32 (a GEMM block)
+    t->b[j] = _mm256_set1_epi32(static_cast<int>(b));
+  }
+}
+
+// Rows [k, k+8) of the panel, transposed into out (8 rows of 16). kPlain: unmasked loads
+// (stretches inside the tensor); kAllIn: every row inside every column's pixel range.
+template <bool kPlain, bool kAllIn>
+void pack_t_block(const TapColumns& t, int64_t k, int64_t q, float* out) {
+  const __m256i rows = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                        _mm256_set1_epi32(static_cast<int>(k)));
+  for (int h = 0; h < 2; ++h) {
+    __m256 v[8];
+    for (int i = 0; i < 8; ++i) {
+      const int j = h * 8 + i;
+      __m256i m = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.col_ok[j] + q));
+      if constexpr (!kAllIn)
+        m = _mm256_and_si256(m, _mm256_and_si256(_mm256_cmpgt_epi32(rows, t.a_minus_1[j]),
+                                                 _mm256_cmpgt_epi32(t.b[j], rows)));
+      if constexpr (kPlain)
+        v[i] = _mm256_and_ps(_mm256_loadu_ps(t.src[j] + k), _mm256_castsi256_ps(m));
+      else
+        v[i] = _mm256_maskload_ps(t.src[j] + k, m);
+    }
+    transpose8(v);
+    for (int i = 0; i < 8; ++i) _mm256_storeu_ps(out + i * 16 + h * 8, v[i]);
   }
 }
 
 }  // namespace
 
-// 8 x 8 blocks of AND-masked loads, transposed (columns past nc read with an all-zero mask).
-// Reads that would leave the tensor and the k tail go scalar.
+// 8 x 8 blocks of AND-masked loads, transposed. Blocks of rows inside every column's pixel
+// range use the column lane masks alone; the others AND in each column's row range. Where
+// a stretch reaches past the tensor's ends, and for the k tail (its rows past kc are
+// outside every range), masked loads instead (vmaskmovps: nothing outside the mask is read).
 void pack_cols_t_panel16(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr,
                          float* out) {
   const ImplicitCols<float>& ic = *static_cast<const ImplicitCols<float>*>(ctx);
-  const float* src[16];
-  const int32_t* msk[16];
-  bool inside = true;
-  for (int j = 0; j < 16 && inside; ++j) {
-    if (j >= nc) {  // past the last column: any readable row, all-zero mask (row RS)
-      src[j] = src[0];
-      msk[j] = ic.valid + ic.RS * ic.Pp + p0;
-      continue;
-    }
-    const int64_t c = (j0 + j) / ic.RS, rs = (j0 + j) % ic.RS;
-    src[j] = ic.x + c * ic.HW + ic.off[rs] + p0;
-    msk[j] = ic.valid + rs * ic.Pp + p0;
-    inside = src[j] - ic.lo >= 0 && ic.hi - src[j] >= kc;
-  }
-  if (!inside) return pack_cols_t_panel_scalar(ic, p0, kc, j0, nc, nr, out);
-  int64_t k = 0;
+  TapColumns t;
+  tap_columns(ic, p0, kc, j0, nc, &t);
+  int64_t k = 0, q = p0 % ic.W;  // q: the output column of pixel p0 + k
   for (; k + 8 <= kc; k += 8) {
-    for (int h = 0; h < 2; ++h) {
-      __m256 r[8];
-      for (int q = 0; q < 8; ++q) {
-        const __m256 m = _mm256_loadu_ps(reinterpret_cast<const float*>(msk[h * 8 + q] + k));
-        r[q] = _mm256_and_ps(_mm256_loadu_ps(src[h * 8 + q] + k), m);
-      }
-      transpose8(r);
-      for (int q = 0; q < 8; ++q) _mm256_storeu_ps(out + (k + q) * 16 + h * 8, r[q]);
-    }
+    float* o = out + k * 16;
+    const bool all_in = k >= t.all_a && k + 8 <= t.all_b;
+    if (t.inside && all_in)
+      pack_t_block<true, true>(t, k, q, o);
+    else if (t.inside)
+      pack_t_block<true, false>(t, k, q, o);
+    else if (all_in)
+      pack_t_block<false, true>(t, k, q, o);
+    else
+      pack_t_block<false, false>(t, k, q, o);
+    for (q += 8; q >= ic.W;) q -= ic.W;  // (q + 8) % W without a division
   }
-  for (; k < kc; ++k)
-    for (int j = 0; j < 16; ++j) out[k * 16 + j] = msk[j][k] ? src[j][k] : 0.0f;
+  if (k < kc) {
+    alignas(32) float tail[8 * 16];
+    pack_t_block<false, false>(t, k, q, tail);
+    std::copy(tail, tail + (kc - k) * 16, out + k * 16);
+  }
 }
 
 }  // namespace gradcore::avx2_fma

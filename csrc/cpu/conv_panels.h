@@ -1,22 +1,34 @@
 // The implicit convolution's columns as a plain view, and the packers ISA paths supply for it.
 //
-// Row (c, r, s) of an image's columns matrix is its input plane c shifted by off[r*S + s],
-// with the pixels whose tap falls into the padding zeroed by the lane masks:
-//   col[c*RS + rs][p] = valid[rs*Pp + p] ? x[c*HW + p + off[rs]] : 0.
+// Row (c, r, s) of an image's columns matrix is its input plane c shifted by
+// off = row_off[r] + col_off[s]; pixel p (output row p / W, output column p % W; the
+// implicit path has OW == W) reads the input only where its tap lands inside the plane:
+//   col[(c*R + r)*S + s][p] = tap_ok(r, s, p) ? x[c*HW + p + off] : 0,
+//   tap_ok(r, s, p) = p_lo[r] <= p < p_hi[r] && col_ok[s*(W + kColMaskPad) + p % W] != 0.
+// The input row is inside the plane for one contiguous range of pixels per kernel row, and
+// the input column depends on p % W only, so the masks take (W + 16) entries per kernel
+// column instead of one per tap and pixel: O(R + S*W) memory, whatever the image height.
 // A plain struct of pointers: ISA files (conv_avx2_fma.cpp) read it without any STL code.
 #pragma once
 #include <cstdint>
 
 namespace gradcore {
 
+// Entries of a col_ok row past W (a repeat of its start): 16 lanes from any column q < W.
+constexpr int64_t kColMaskPad = 16;
+
 template <typename T>
 struct ImplicitCols {
-  const T* x;            // the image's input planes of this group
-  int64_t HW;            // plane size H*W
-  int64_t RS, Pp;        // taps R*S; pixels per mask row (OH*OW rounded up to 16)
-  const int64_t* off;    // RS plane shifts
-  const int32_t* valid;  // (RS + 1) x Pp lane masks (-1 valid, 0 padding); row RS all zero
-  const T *lo, *hi;      // the whole input tensor: vector loads stay inside it
+  const T* x;              // the image's input planes of this group
+  int64_t HW, W;           // plane size H*W; plane (and output) width
+  int64_t R, S;            // kernel rows and columns
+  const int64_t* row_off;  // R: (r*dh - ph) * W
+  const int64_t* col_off;  // S: s*dw - pw
+  const int64_t* p_lo;     // R: pixels [p_lo[r], p_hi[r]) have tap row r inside the plane;
+  const int64_t* p_hi;     //    p_lo[r] <= p_hi[r] <= OH*W (pixels past OH*W read nothing)
+  const int32_t* col_ok;   // (S + 1) x (W + kColMaskPad): -1 where 0 <= q % W + col_off[s] < W,
+                           // else 0; row S all zeros (for panel columns past the last)
+  const T *lo, *hi;        // the whole input tensor: vector loads stay inside it
 };
 
 namespace avx2_fma {

@@ -2,6 +2,10 @@
 
 import os as _os
 
+# First: sets the OpenMP wait policy before gradcore._C loads libgomp (README: Sharing a machine).
+from gradcore import _wait_policy  # noqa: F401
+
+# isort: split
 from gradcore import _C, autograd, cuda, nn, onnx, optim, profiler, random, utils
 from gradcore._runtime import (
     format_info,

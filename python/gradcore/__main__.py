@@ -269,6 +269,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         build_scheduler,
         fit,
     )
+    from gradcore.train.data_parallel import start_data_parallel
 
     if args.warmup_epochs >= args.epochs and args.scheduler not in ("none", "onecycle"):
         raise CLIError(
@@ -285,26 +286,42 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 "--profile and GRADCORE_PROFILE both ask for a profile; use one", EXIT_USAGE
             )
         _check_output_file("--profile", args.profile)
+    try:
+        world, rank, args.threads = start_data_parallel(
+            args.batch_size, args.threads, args.distributed
+        )
+    except (ImportError, ValueError) as e:
+        raise CLIError(str(e), EXIT_USAGE) from None
     _set_threads(args.threads)
     gradcore.manual_seed(args.seed)
     train_full = _load_dataset(args, True, args.limit_train)
     test_ds = _load_dataset(args, False, args.limit_test)
     val_size = _val_size(args.val_size, len(train_full))
-    if val_size:
+    if val_size:  # the same split on every rank (seeded)
         train_ds, val_ds = train_val_split(train_full, val_size, seed=args.split_seed)
     else:
         train_ds, val_ds = train_full, None
+    train_sampler = test_sampler = val_sampler = None
+    if world > 1:  # each rank reads its shard; the global batch is split over the ranks
+        from gradcore.data import DistributedSampler
+
+        train_sampler = DistributedSampler(train_ds, world, rank, shuffle=True, seed=args.seed)
+        test_sampler = DistributedSampler(test_ds, world, rank, shuffle=False, pad=False)
+        if val_ds is not None:
+            val_sampler = DistributedSampler(val_ds, world, rank, shuffle=False, pad=False)
     train_loader = DataLoader(
         train_ds,
-        batch_size=args.batch_size,
-        shuffle=True,
+        batch_size=args.batch_size // world,
+        shuffle=train_sampler is None,
         seed=args.seed,
         transform=_batch_transform(args, args.augment),
+        sampler=train_sampler,
     )
     test_loader = DataLoader(
         test_ds,
         batch_size=max(256, args.batch_size),
         transform=_batch_transform(args, False),
+        sampler=test_sampler,
     )
     val_loader = None
     if val_ds is not None:
@@ -312,8 +329,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
             val_ds,
             batch_size=max(256, args.batch_size),
             transform=_batch_transform(args, False),
+            sampler=val_sampler,
         )
     model = _build_model(args)
+    if world > 1:
+        from gradcore.nn.parallel import DistributedDataParallel
+
+        same = ("model", "dataset", "optimizer", "lr", "momentum", "weight_decay", "scheduler")
+        same += ("epochs", "batch_size", "seed", "augment", "limit_train", "clip_grad_norm")
+        same += ("val_size", "split_seed", "early_stopping")
+        model = DistributedDataParallel(model, config={k: getattr(args, k) for k in same})
     try:
         optimizer = build_optimizer(
             args.optimizer,
@@ -336,19 +361,25 @@ def _cmd_train(args: argparse.Namespace) -> int:
         f"gradcore train: {args.model} ({n_params:,} parameters) on {args.dataset} "
         f"({len(train_ds)} train / {len(val_ds) if val_ds is not None else 0} validation "
         f"(split seed {args.split_seed}) / {len(test_ds)} test images), {args.optimizer} lr {args.lr}, "
-        f"batch {args.batch_size}, {args.epochs} epochs, {gradcore.get_num_threads()} threads",
+        f"batch {args.batch_size}, {args.epochs} epochs, {gradcore.get_num_threads()} threads"
+        + (f" x {world} ranks" if world > 1 else ""),
         flush=True,
     )
     tty = sys.stderr.isatty()
-    callbacks: list = [ProgressBar(use_tqdm=None if tty else False, every=0 if tty else 100)]
+    callbacks: list = []
+    if rank == 0:
+        callbacks.append(ProgressBar(use_tqdm=None if tty else False, every=0 if tty else 100))
     best = None
     if val_loader is not None:
-        # model selection on the validation split: the best epoch's weights (by val_loss) are
-        # put back after training; --early-stopping also stops after PATIENCE bad epochs
+        # model selection on the validation split (every rank sees the same summed val_loss):
+        # the best epoch's weights are put back after training; --early-stopping also stops
+        # after PATIENCE epochs without a better val_loss
         patience = args.early_stopping if args.early_stopping else args.epochs + 1
-        best = EarlyStopping("val_loss", patience=patience, restore_best_weights=True)
+        best = EarlyStopping(
+            "val_loss", patience=patience, restore_best_weights=True, verbose=rank == 0
+        )
         callbacks.append(best)
-    if args.out is not None:
+    if args.out is not None and rank == 0:  # rank 0 alone writes files
         try:
             os.makedirs(args.out, exist_ok=True)
         except OSError as e:
@@ -364,7 +395,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             CSVLogger(os.path.join(args.out, "history.csv"), append=args.resume is not None)
         )
     loss_fn = nn.CrossEntropyLoss()
-    if args.profile is not None:
+    if args.profile is not None and rank == 0:
         callbacks.append(ProfileSteps(args.profile, args.profile_warmup, args.profile_steps))
     try:
         history = fit(
@@ -394,7 +425,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         f"(loss {result['loss']:.4f}, {result['n']} images; the test set, evaluated once "
         f"after training, {chosen})"
     )
-    if args.out is not None:
+    if args.out is not None and rank == 0:
         gradcore.save(model.state_dict(), os.path.join(args.out, "weights.npz"))
         history.to_csv(os.path.join(args.out, "history.csv"))
         with open(os.path.join(args.out, "summary.json"), "w") as f:
@@ -627,6 +658,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="profile --profile-steps training steps after --profile-warmup steps; print "
         "the table and write a Chrome trace to PATH",
+    )
+    p.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data-parallel over MPI ranks (automatic under mpiexec); --batch-size is global",
     )
     p.add_argument("--profile-steps", type=_positive_int, default=20, help="(20)")
     p.add_argument("--profile-warmup", type=_nonneg_int, default=10, help="(10)")

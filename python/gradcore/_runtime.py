@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import platform
+import warnings
 from typing import Any
 
-from gradcore import _C
+from gradcore import _C, _wait_policy
 
 
 def info() -> dict[str, Any]:
@@ -17,7 +18,9 @@ def info() -> dict[str, Any]:
     cpu_capabilities (the paths this CPU and build can run), cpu_detected_capability (the
     CPU's own level, even one this build has no kernels for), cpu_has_avx2_fma,
     cuda_compiled, cuda_available, flush_denormal, malloc_tuned (large freed blocks stay
-    in the process: GRADCORE_MALLOC_TUNING=0 turns this off), python, machine.
+    in the process: GRADCORE_MALLOC_TUNING=0 turns this off), omp_wait_policy (how idle
+    OpenMP threads wait, and who chose it), threads_disabled_by_fork (True in a process
+    forked after OpenMP threads had started: kernels use one thread), python, machine.
     """
     d = dict(_C.build_info())
     d["num_threads"] = _C.get_num_threads()
@@ -25,6 +28,8 @@ def info() -> dict[str, Any]:
     d["cpu_capabilities"] = list(_C.supported_cpu_capabilities())
     d["cpu_detected_capability"] = _C.cpu_detected_capability()
     d["flush_denormal"] = _C.flush_denormal_enabled()
+    d["omp_wait_policy"] = _wait_policy.describe_wait_policy(_wait_policy.APPLIED)
+    d["threads_disabled_by_fork"] = _C.threads_disabled_by_fork()
     d["cuda_available"] = False
     d["python"] = platform.python_version()
     d["machine"] = platform.machine()
@@ -47,11 +52,21 @@ def get_num_threads() -> int:
 def set_num_threads(n: int) -> None:
     """Set the number of threads the native kernels use (n >= 1).
 
-    Without OpenMP the build is single-threaded and this has no effect.
+    Without OpenMP the build is single-threaded and this has no effect. In a process forked
+    after gradcore's threads had started (os.fork, multiprocessing's "fork" start method)
+    the kernels stay on one thread and this warns (README: "Fork safety").
     """
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"set_num_threads: n must be an int, got {type(n).__name__}")
     _C.set_num_threads(n)
+    if n > 1 and _C.threads_disabled_by_fork():
+        warnings.warn(
+            f"set_num_threads({n}): this process was forked after gradcore's OpenMP threads "
+            "had started, and OpenMP cannot start them again in a forked child; kernels stay "
+            "on one thread (use the 'spawn' or 'forkserver' start method for more)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
 
 
 def set_flush_denormal(on: bool) -> None:

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import weakref
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -67,6 +68,7 @@ __all__ = [
     "gradcheck",
     "GradcheckError",
     "register_tensor_type",
+    "register_post_accumulate_grad_hook",
     "wrap",
 ]
 
@@ -563,6 +565,54 @@ def _accumulate_leaf(t, g) -> None:
         t.grad = _wrap(np.array(g, dtype=data.dtype, copy=True), False, None)
     else:
         old._data += g
+    if _post_acc_hooks_used:  # one global check per accumulation until a hook is registered
+        hooks = getattr(t, "_post_acc_hooks", None)
+        if hooks:
+            for fn in tuple(hooks):
+                fn(t)
+
+
+_post_acc_hooks_used = False  # True once any leaf got a post-accumulate-grad hook
+
+
+class RemovableHandle:
+    """Returned by hook registration: `remove()` unregisters the hook (idempotent)."""
+
+    __slots__ = ("_ref", "_fn")
+
+    def __init__(self, tensor, fn):
+        self._ref = weakref.ref(tensor)
+        self._fn = fn
+
+    def remove(self) -> None:
+        t = self._ref()
+        hooks = None if t is None else getattr(t, "_post_acc_hooks", None)
+        if hooks and self._fn in hooks:
+            hooks.remove(self._fn)
+
+
+def register_post_accumulate_grad_hook(tensor, fn) -> RemovableHandle:
+    """Call `fn(tensor)` after each accumulation of a gradient into the leaf `tensor`'s .grad
+    during backward (PyTorch's `Tensor.register_post_accumulate_grad_hook`). A leaf that
+    reaches the loss along k paths gets k accumulations, hence k calls. Hooks run in
+    registration order, in the thread running backward; `fn`'s return value is ignored.
+    The hooks live on the tensor (a hook that refers to its tensor is collected with it).
+    Returns a handle whose `remove()` unregisters `fn`."""
+    global _post_acc_hooks_used
+    if tensor.grad_fn is not None or not tensor.requires_grad:
+        raise RuntimeError(
+            "register_post_accumulate_grad_hook: only leaf tensors that require grad accumulate "
+            "gradients (this tensor is "
+            + ("not a leaf)" if tensor.grad_fn is not None else "a leaf without requires_grad)")
+        )
+    if not callable(fn):
+        raise TypeError(f"register_post_accumulate_grad_hook: fn must be callable, got {fn!r}")
+    hooks = getattr(tensor, "_post_acc_hooks", None)
+    if hooks is None:
+        hooks = tensor._post_acc_hooks = []
+    hooks.append(fn)
+    _post_acc_hooks_used = True
+    return RemovableHandle(tensor, fn)
 
 
 def _fit_leaf_grad(g, shape: tuple):

@@ -79,7 +79,8 @@ class Tensor:
     `Tensor(data)` wraps `data` (a numpy array is used as is, sharing memory).
     """
 
-    __slots__ = ("_data", "requires_grad", "grad", "grad_fn", "__weakref__")
+    # _post_acc_hooks: set only on leaves given a post-accumulate-grad hook (autograd.py)
+    __slots__ = ("_data", "requires_grad", "grad", "grad_fn", "_post_acc_hooks", "__weakref__")
     _is_node = False  # the autograd engine tells leaves from nodes by this
     __array_priority__ = 1000  # numpy defers to Tensor's reflected operators
 
@@ -206,6 +207,11 @@ class Tensor:
             import weakref
 
             self.grad_fn._retained = weakref.ref(self)
+
+    def register_post_accumulate_grad_hook(self, fn) -> Any:
+        """Call `fn(self)` after each gradient accumulation into this leaf's .grad during
+        backward; returns a handle with `remove()` (see autograd.register_post_accumulate_grad_hook)."""
+        return _ag.register_post_accumulate_grad_hook(self, fn)
 
     @property
     def retains_grad(self) -> bool:

@@ -447,14 +447,24 @@ void gemm_shared_b(const GemmPath<T>& p, const Problem<T>& pr, int nt) {
   const int64_t nc_max = std::min(p.nc, round_up(pr.N, nr));
   T* pack_b = thread_scratch<T>(kSlotGemmPackB, static_cast<size_t>(nc_max * pr.kc));
   const int64_t m_tiles = (pr.M + mr - 1) / mr;
-#pragma omp parallel num_threads(nt)
-  {
-    DenormalGuard ftz;
-    const int t = omp_get_thread_num(), team = omp_get_num_threads();
+  std::atomic<bool> no_scratch{false};  // a thread could not get its A buffer
+  parallel_region(nt, [&](int t, int team) {
     const int64_t m0 = std::min(pr.M, m_tiles * t / team * mr);
     const int64_t m1 = std::min(pr.M, m_tiles * (t + 1) / team * mr);
     const int64_t mc_max = std::max<int64_t>(mr, std::min(p.mc, round_up(m1 - m0, mr)));
-    T* pack_a = thread_scratch<T>(kSlotGemmPackA, static_cast<size_t>(mc_max * pr.kc));
+    T* pack_a = nullptr;
+    std::exception_ptr err;
+    try {
+      pack_a = thread_scratch<T>(kSlotGemmPackA, static_cast<size_t>(mc_max * pr.kc));
+    } catch (...) {
+      err = std::current_exception();
+      no_scratch.store(true);
+    }
+    // The team agrees here whether every thread has its buffer, so that none throws while
+    // the others wait at the barriers below; parallel_region rethrows the failure.
+#pragma omp barrier
+    if (err) std::rethrow_exception(err);
+    if (no_scratch.load()) return;
     for (int64_t jc = 0; jc < pr.N; jc += p.nc) {
       const int64_t nc = std::min(p.nc, pr.N - jc);
       const int64_t panels = (nc + nr - 1) / nr;
@@ -477,7 +487,7 @@ void gemm_shared_b(const GemmPath<T>& p, const Problem<T>& pr, int nt) {
 #pragma omp barrier
       }
     }
-  }
+  });
 #else
   (void)nt;
   gemm_block_range(p, pr, 0, pr.M, 0, pr.N);

@@ -21,6 +21,7 @@ from gradcore.data.datasets import (
 from gradcore.data.idx import read_idx, write_idx
 from gradcore.data.image_folder import ImageFolder
 from gradcore.data.loader import DataLoader, default_collate
+from gradcore.data.sampler import DistributedSampler
 
 __all__ = [
     "CIFAR10",
@@ -30,6 +31,7 @@ __all__ = [
     "DataLoader",
     "Dataset",
     "DatasetNotFoundError",
+    "DistributedSampler",
     "DownloadError",
     "FashionMNIST",
     "Subset",

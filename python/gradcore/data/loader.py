@@ -74,6 +74,8 @@ class DataLoader:
         collate_fn: turns a list of samples into a batch of numpy arrays (forces the
             item-by-item path).
         prefetch: batches assembled ahead in a background thread (0: no thread).
+        sampler: the item order instead of ``shuffle`` (e.g. a DistributedSampler); its
+            ``set_epoch`` is called with the loader's epoch.
 
     Each ``iter(loader)`` runs one epoch and advances the epoch counter; ``set_epoch(e)``
     chooses the next one. ``state_dict()`` / ``load_state_dict()`` save and restore
@@ -90,7 +92,10 @@ class DataLoader:
         transform: Optional[Callable] = None,
         collate_fn: Optional[Callable] = None,
         prefetch: int = 2,
+        sampler=None,
     ) -> None:
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
             raise TypeError(f"DataLoader: batch_size must be an int, got {batch_size!r}")
         if batch_size <= 0:
@@ -109,13 +114,14 @@ class DataLoader:
         self.transform = transform
         self.collate_fn = collate_fn
         self.prefetch = int(prefetch)
+        self.sampler = sampler
         self._next_epoch = 0
         self._resume_batches = 0
         self._active = None  # weakref to the iterator of the epoch in progress
 
     # -- sizes and order -------------------------------------------------------------
     def __len__(self) -> int:
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         if self.drop_last:
             return n // self.batch_size
         return -(-n // self.batch_size)
@@ -137,6 +143,10 @@ class DataLoader:
 
     def epoch_indices(self, epoch: int) -> np.ndarray:
         """Item order of `epoch`: a permutation depending only on (seed, epoch) if shuffled."""
+        if self.sampler is not None:
+            if hasattr(self.sampler, "set_epoch"):
+                self.sampler.set_epoch(epoch)
+            return np.fromiter(iter(self.sampler), dtype=np.int64)
         n = len(self.dataset)
         if self.shuffle:
             return np.random.default_rng([self.seed, int(epoch)]).permutation(n)

@@ -2,7 +2,7 @@
 
 from importlib.util import find_spec as _find_spec
 
-from gradcore.nn import functional, init
+from gradcore.nn import functional, init, parallel
 from gradcore.nn.activation import (
     GELU,
     LeakyReLU,
@@ -23,11 +23,14 @@ from gradcore.nn.module import Module, ModuleList, Parameter, Sequential
 from gradcore.nn.norm import BatchNorm1d, BatchNorm2d
 from gradcore.nn.pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from gradcore.nn.shape import Flatten, Identity
+from gradcore.nn.sync_batchnorm import SyncBatchNorm
 
 if _find_spec("gradcore.nn.utils") is not None:  # clip_grad_norm_ etc. (helper "train")
     from gradcore.nn import utils  # noqa: F401
 
 __all__ = [
+    "SyncBatchNorm",
+    "parallel",
     "AdaptiveAvgPool2d",
     "AvgPool2d",
     "BasicBlock",

@@ -172,6 +172,15 @@ def evaluate(
                 n += bs
     finally:
         model.train(was_training)
+    if getattr(getattr(loader, "sampler", None), "num_replicas", 1) > 1:
+        # each rank saw its shard (a DistributedSampler): sum the totals over the ranks
+        from gradcore import distributed
+
+        totals = np.array([n, correct, loss_sum], dtype=np.float64)
+        distributed.all_reduce(totals)
+        if correct >= 0:  # -1 ("no accuracy") on one rank is -1 on all: same model
+            correct = int(totals[1])
+        n, loss_sum = int(totals[0]), float(totals[2])
     res: Dict[str, Any] = {"n": n, "accuracy": (correct / n) if n and correct >= 0 else None}
     if loss_fn is not None:
         res["loss"] = loss_sum / n if n else float("nan")
