@@ -12,8 +12,15 @@ import numpy as np
 
 import gradcore
 from gradcore import nn, optim
-from gradcore.data import DataLoader, FashionMNIST, Subset, TensorDataset, transforms
-from gradcore.train import ProgressBar, evaluate, fit
+from gradcore.data import (
+    DataLoader,
+    FashionMNIST,
+    Subset,
+    TensorDataset,
+    train_val_split,
+    transforms,
+)
+from gradcore.train import ProgressBar, fit
 
 
 class SmallNet(nn.Module):
@@ -60,22 +67,26 @@ def main():
         train = Subset(FashionMNIST(train=True, download=args.download), range(args.limit))
         test = Subset(FashionMNIST(train=False, download=args.download), range(1000))
     norm = transforms.Normalize([0.2860], [0.3530])
+    # model selection on a validation split held out of the training images, never the test set
+    train, val = train_val_split(train, max(1, len(train) // 10), seed=0)
     train_loader = DataLoader(train, batch_size=64, shuffle=True, seed=0, transform=norm)
+    val_loader = DataLoader(val, batch_size=256, transform=norm)
     test_loader = DataLoader(test, batch_size=256, transform=norm)
 
     model = SmallNet()
     loss_fn = nn.CrossEntropyLoss()
     optimizer = optim.Adam(model.parameters(), lr=3e-3)
-    fit(
+    history = fit(
         model,
         loss_fn,
         optimizer,
         train_loader,
         epochs=args.epochs,
-        val_loader=test_loader,
+        val_loader=val_loader,
+        test_loader=test_loader,
         callbacks=[ProgressBar()],
     )
-    print(f"test accuracy: {evaluate(model, test_loader)['accuracy']:.4f}")
+    print(f"test accuracy: {history.test['accuracy']:.4f} (the test set, evaluated once)")
 
 
 if __name__ == "__main__":

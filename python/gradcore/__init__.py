@@ -6,7 +6,7 @@ import os as _os
 from gradcore import _wait_policy  # noqa: F401
 
 # isort: split
-from gradcore import _C, autograd, cuda, nn, optim, profiler, random, utils
+from gradcore import _C, autograd, cuda, nn, onnx, optim, profiler, random, utils
 from gradcore._runtime import (
     format_info,
     get_num_threads,
@@ -25,6 +25,7 @@ from gradcore.autograd import (
 from gradcore.devices import device
 from gradcore.nn import utils as _nn_utils  # noqa: F401  (gradcore.nn.utils.clip_grad_norm_ ...)
 from gradcore.random import get_rng_state, manual_seed, set_rng_state
+from gradcore.safetensors_io import load_safetensors, save_safetensors
 from gradcore.serialization import load, save
 from gradcore.tensor import (
     Tensor,
@@ -82,10 +83,12 @@ __all__ = [
     "int64",
     "is_grad_enabled",
     "load",
+    "load_safetensors",
     "long",
     "manual_seed",
     "matmul",
     "nn",
+    "onnx",
     "optim",
     "no_grad",
     "ones",
@@ -96,6 +99,7 @@ __all__ = [
     "randn",
     "random",
     "save",
+    "save_safetensors",
     "set_detect_anomaly",
     "set_flush_denormal",
     "set_grad_enabled",

@@ -1,7 +1,9 @@
-"""The `gradcore` command: gradcore info | train | evaluate | bench.
+# long-file: every subcommand's parser and handler in one place; splitting it into a cli/ package is left until the concurrent --distributed branch (which edits the same train command) has merged
+"""The `gradcore` command: gradcore info | train | evaluate | bench | plot.
 
     gradcore train --model cnn-small --epochs 5 --out runs/fmnist
     gradcore evaluate --weights runs/fmnist/weights.npz --model cnn-small
+    gradcore plot runs/fmnist            # runs/fmnist/history.png from history.csv
 
 Exit codes: 0 success, 1 training failure (non-finite loss), 2 bad arguments (including a
 --weights or --resume file that is unreadable, corrupt, or does not fit --model/--optimizer,
@@ -25,10 +27,23 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_NO_DATA = 3
 
-# per-dataset (mean, std) of the [0, 1] pixels of the training split (its keys are the
-# --dataset choices; --model, --optimizer and --scheduler take gradcore.models.MODELS and
-# gradcore.train.factories.OPTIMIZERS / SCHEDULERS)
-NORMALIZE = {"fashion-mnist": (0.2860, 0.3530), "mnist": (0.1307, 0.3081)}
+# per-dataset per-channel (mean, std) of the [0, 1] pixels of the training split (its keys are
+# the --dataset choices; imagefolder: 0.5 for every channel, mapping [0, 1] to [-1, 1]);
+# --model, --optimizer and --scheduler take gradcore.models.MODELS and
+# gradcore.train.factories.OPTIMIZERS / SCHEDULERS
+NORMALIZE = {
+    "fashion-mnist": ((0.2860,), (0.3530,)),
+    "mnist": ((0.1307,), (0.3081,)),
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+    "imagefolder": ((0.5,), (0.5,)),
+}
+# random-crop padding of --augment per dataset (images keep their size), and which get flips
+CROP_PADDING = {"fashion-mnist": 2, "mnist": 2, "cifar10": 4, "imagefolder": 4}
+FLIPPED = ("fashion-mnist", "cifar10", "imagefolder")
+
+
+# validation items held out of the training set by default (see _val_size)
+DEFAULT_VAL_SIZE = 5000
 
 
 class CLIError(Exception):
@@ -50,7 +65,36 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from gradcore._bench import run
 
     _set_threads(args.threads)
-    print(run(repeats=args.repeats))
+    if args.roofline is not None:
+        _check_output_file("--roofline", args.roofline)
+    try:
+        print(run(repeats=args.repeats, roofline_png=args.roofline))
+    except ImportError as e:  # --roofline without matplotlib
+        raise CLIError(str(e), EXIT_FAILURE) from None
+    if args.roofline is not None:
+        print(f"wrote {args.roofline}")
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from gradcore.plots import plot_history
+
+    csv_path = os.path.join(args.run_dir, "history.csv")
+    if not os.path.isfile(csv_path):
+        raise CLIError(
+            f"{args.run_dir}: no history.csv (written by gradcore train --out)", EXIT_USAGE
+        )
+    out = args.out if args.out is not None else os.path.join(args.run_dir, "history.png")
+    _check_output_file("--out", out)
+    try:
+        plot_history(
+            csv_path, out, size=(args.width / args.dpi, args.height / args.dpi), dpi=args.dpi
+        )
+    except ImportError as e:
+        raise CLIError(str(e), EXIT_FAILURE) from None
+    except ValueError as e:
+        raise CLIError(str(e), EXIT_USAGE) from None
+    print(f"wrote {out}")
     return 0
 
 
@@ -110,33 +154,94 @@ def _check_output_file(option: str, path: str) -> None:
         raise CLIError(f"{option}: directory {directory} does not exist", EXIT_USAGE)
 
 
+def _open_dataset(args: argparse.Namespace, train: bool) -> Any:
+    from gradcore.data import CIFAR10, MNIST, FashionMNIST, ImageFolder
+
+    if args.dataset == "imagefolder":
+        if args.data_root is None:
+            raise CLIError(
+                "--dataset imagefolder needs --data-dir DIR holding train/<class>/<image> "
+                "and test/<class>/<image>",
+                EXIT_USAGE,
+            )
+        split = os.path.join(args.data_root, "train" if train else "test")
+        size = None if args.image_size is None else (args.image_size, args.image_size)
+        return ImageFolder(split, channels=args.channels, size=size)
+    cls = {"fashion-mnist": FashionMNIST, "mnist": MNIST, "cifar10": CIFAR10}[args.dataset]
+    return cls(root=args.data_root, train=train, download=args.download)
+
+
 def _load_dataset(args: argparse.Namespace, train: bool, limit: Optional[int]) -> Any:
-    from gradcore.data import MNIST, DatasetNotFoundError, FashionMNIST, Subset
+    """The split, limited to its first `limit` items; the full dataset's shape and classes
+    are kept in ``args.data_spec`` (channels, image size, classes) for the model."""
+    from gradcore.data import DatasetNotFoundError, Subset
     from gradcore.serialization import FileFormatError
 
-    cls = FashionMNIST if args.dataset == "fashion-mnist" else MNIST
     try:
-        ds = cls(root=args.data_root, train=train, download=args.download)
+        ds = _open_dataset(args, train)
+        c, h, w = ds[0][0].shape
     except DatasetNotFoundError as e:
-        raise CLIError(f"{e}\n(or pass --download, or --data-root DIR)", EXIT_NO_DATA) from None
-    except (OSError, FileFormatError) as e:
+        raise CLIError(f"{e}\n(or pass --download, or --data-dir DIR)", EXIT_NO_DATA) from None
+    except (OSError, FileFormatError, ImportError) as e:
         raise CLIError(f"could not load {args.dataset}: {e}", EXIT_NO_DATA) from None
+    if h != w:
+        raise CLIError(
+            f"{args.dataset}: the models take square images, got {h}x{w} "
+            "(pass --image-size N to resize)",
+            EXIT_USAGE,
+        )
+    spec = (int(c), int(h), tuple(ds.classes))
+    previous = getattr(args, "data_spec", None)
+    if previous is not None and previous != spec:
+        raise CLIError(
+            f"{args.dataset}: the train and test splits differ (channels, size, classes): "
+            f"{previous} vs {spec}",
+            EXIT_NO_DATA,
+        )
+    args.data_spec = spec
     if limit is not None and limit < len(ds):
         ds = Subset(ds, list(range(limit)))
     return ds
 
 
-def _batch_transform(dataset: str, augment: bool) -> Any:
+def _build_model(args: argparse.Namespace) -> Any:
+    """--model for the loaded dataset's channels, image size and number of classes."""
+    from gradcore.models import build_model
+
+    channels, size, classes = args.data_spec
+    return build_model(args.model, num_classes=len(classes), in_channels=channels, image_size=size)
+
+
+def _batch_transform(args: argparse.Namespace, augment: bool) -> Any:
     from gradcore.data import transforms as T
 
+    dataset = args.dataset
     mean, std = NORMALIZE[dataset]
     steps = []
     if augment:
-        steps.append(T.RandomCrop(28, padding=2))
-        if dataset == "fashion-mnist":
+        steps.append(T.RandomCrop(args.data_spec[1], padding=CROP_PADDING[dataset]))
+        if dataset in FLIPPED:
             steps.append(T.RandomHorizontalFlip())
-    steps.append(T.Normalize([mean], [std]))
+    steps.append(T.Normalize(list(mean), list(std)))
     return T.Compose(steps) if len(steps) > 1 else steps[0]
+
+
+def _val_size(requested: Optional[float], n_train: int) -> int:
+    """Validation items to hold out of `n_train`: --val-size N (0 = none) or a fraction in
+    (0, 1); by default DEFAULT_VAL_SIZE when the training set has at least ten times that
+    many items (Fashion-MNIST: 5,000 of 60,000), else a tenth of it (small or limited sets)."""
+    if requested is None:
+        if n_train >= 10 * DEFAULT_VAL_SIZE:
+            return DEFAULT_VAL_SIZE
+        return max(1, n_train // 10) if n_train > 1 else 0
+    v = int(round(requested * n_train)) if 0 < requested < 1 else int(requested)
+    if requested != 0 and not 0 < v < n_train:
+        raise CLIError(
+            f"--val-size {requested:g} leaves no training or no validation items "
+            f"(the training set has {n_train})",
+            EXIT_USAGE,
+        )
+    return v
 
 
 def _set_threads(n: Optional[int]) -> None:
@@ -150,19 +255,18 @@ def _set_threads(n: Optional[int]) -> None:
 def _cmd_train(args: argparse.Namespace) -> int:
     import gradcore
     from gradcore import nn
-    from gradcore.data import DataLoader
-    from gradcore.models import build_model
+    from gradcore.data import DataLoader, train_val_split
     from gradcore.serialization import FileFormatError
     from gradcore.train import (
         CheckpointMismatchError,
         CSVLogger,
+        EarlyStopping,
         ModelCheckpoint,
         NonFiniteLossError,
         ProfileSteps,
         ProgressBar,
         build_optimizer,
         build_scheduler,
-        evaluate,
         fit,
     )
     from gradcore.train.data_parallel import start_data_parallel
@@ -190,34 +294,50 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise CLIError(str(e), EXIT_USAGE) from None
     _set_threads(args.threads)
     gradcore.manual_seed(args.seed)
-    train_ds = _load_dataset(args, True, args.limit_train)
+    train_full = _load_dataset(args, True, args.limit_train)
     test_ds = _load_dataset(args, False, args.limit_test)
-    train_sampler = test_sampler = None
+    val_size = _val_size(args.val_size, len(train_full))
+    if val_size:  # the same split on every rank (seeded)
+        train_ds, val_ds = train_val_split(train_full, val_size, seed=args.split_seed)
+    else:
+        train_ds, val_ds = train_full, None
+    train_sampler = test_sampler = val_sampler = None
     if world > 1:  # each rank reads its shard; the global batch is split over the ranks
         from gradcore.data import DistributedSampler
 
         train_sampler = DistributedSampler(train_ds, world, rank, shuffle=True, seed=args.seed)
         test_sampler = DistributedSampler(test_ds, world, rank, shuffle=False, pad=False)
+        if val_ds is not None:
+            val_sampler = DistributedSampler(val_ds, world, rank, shuffle=False, pad=False)
     train_loader = DataLoader(
         train_ds,
         batch_size=args.batch_size // world,
         shuffle=train_sampler is None,
         seed=args.seed,
-        transform=_batch_transform(args.dataset, args.augment),
+        transform=_batch_transform(args, args.augment),
         sampler=train_sampler,
     )
     test_loader = DataLoader(
         test_ds,
         batch_size=max(256, args.batch_size),
-        transform=_batch_transform(args.dataset, False),
+        transform=_batch_transform(args, False),
         sampler=test_sampler,
     )
-    model = build_model(args.model)
+    val_loader = None
+    if val_ds is not None:
+        val_loader = DataLoader(
+            val_ds,
+            batch_size=max(256, args.batch_size),
+            transform=_batch_transform(args, False),
+            sampler=val_sampler,
+        )
+    model = _build_model(args)
     if world > 1:
         from gradcore.nn.parallel import DistributedDataParallel
 
         same = ("model", "dataset", "optimizer", "lr", "momentum", "weight_decay", "scheduler")
         same += ("epochs", "batch_size", "seed", "augment", "limit_train", "clip_grad_norm")
+        same += ("val_size", "split_seed", "early_stopping")
         model = DistributedDataParallel(model, config={k: getattr(args, k) for k in same})
     try:
         optimizer = build_optimizer(
@@ -239,7 +359,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     n_params = sum(int(p.numpy().size) for p in model.parameters())
     print(
         f"gradcore train: {args.model} ({n_params:,} parameters) on {args.dataset} "
-        f"({len(train_ds)} train / {len(test_ds)} test images), {args.optimizer} lr {args.lr}, "
+        f"({len(train_ds)} train / {len(val_ds) if val_ds is not None else 0} validation "
+        f"(split seed {args.split_seed}) / {len(test_ds)} test images), {args.optimizer} lr {args.lr}, "
         f"batch {args.batch_size}, {args.epochs} epochs, {gradcore.get_num_threads()} threads"
         + (f" x {world} ranks" if world > 1 else ""),
         flush=True,
@@ -248,12 +369,28 @@ def _cmd_train(args: argparse.Namespace) -> int:
     callbacks: list = []
     if rank == 0:
         callbacks.append(ProgressBar(use_tqdm=None if tty else False, every=0 if tty else 100))
+    best = None
+    if val_loader is not None:
+        # model selection on the validation split (every rank sees the same summed val_loss):
+        # the best epoch's weights are put back after training; --early-stopping also stops
+        # after PATIENCE epochs without a better val_loss
+        patience = args.early_stopping if args.early_stopping else args.epochs + 1
+        best = EarlyStopping(
+            "val_loss", patience=patience, restore_best_weights=True, verbose=rank == 0
+        )
+        callbacks.append(best)
     if args.out is not None and rank == 0:  # rank 0 alone writes files
         try:
             os.makedirs(args.out, exist_ok=True)
         except OSError as e:
             raise CLIError(f"--out: cannot create {args.out}: {e}", EXIT_USAGE) from None
         callbacks.append(ModelCheckpoint(os.path.join(args.out, "checkpoint.npz")))
+        if val_loader is not None:
+            callbacks.append(
+                ModelCheckpoint(
+                    os.path.join(args.out, "best.npz"), monitor="val_loss", save_best_only=True
+                )
+            )
         callbacks.append(
             CSVLogger(os.path.join(args.out, "history.csv"), append=args.resume is not None)
         )
@@ -267,7 +404,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
             optimizer,
             train_loader,
             epochs=args.epochs,
-            val_loader=test_loader,
+            val_loader=val_loader,
+            test_loader=test_loader,
             scheduler=scheduler,
             callbacks=callbacks,
             clip_grad_norm=args.clip_grad_norm,
@@ -279,10 +417,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if args.resume is None:  # only resuming reads such a file
             raise
         raise CLIError(f"--resume: {_one_line(e)}", EXIT_USAGE) from None
-    result = evaluate(model, test_loader, loss_fn)
+    result = history.test
+    best_epoch = None if best is None or best.best_epoch is None else best.best_epoch + 1
+    chosen = f"weights of epoch {best_epoch}, best val_loss" if best_epoch else "final weights"
     print(
         f"test accuracy: {result['accuracy']:.4f}  "
-        f"(loss {result['loss']:.4f}, {result['n']} images)"
+        f"(loss {result['loss']:.4f}, {result['n']} images; the test set, evaluated once "
+        f"after training, {chosen})"
     )
     if args.out is not None and rank == 0:
         gradcore.save(model.state_dict(), os.path.join(args.out, "weights.npz"))
@@ -295,6 +436,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
                     "epochs": args.epochs,
                     "test_accuracy": result["accuracy"],
                     "test_loss": result["loss"],
+                    "best_epoch": best_epoch,
+                    "best_val_loss": None if best_epoch is None else best.best,
+                    "val_size": len(val_ds) if val_ds is not None else 0,
                     "args": {k: v for k, v in vars(args).items() if k != "func"},
                 },
                 f,
@@ -305,7 +449,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
             plotted = ", history.png"
         except ImportError:
             plotted = " (no plot: matplotlib not installed)"
-        print(f"wrote {args.out}: weights.npz, checkpoint.npz, history.csv, summary.json{plotted}")
+        files = "weights.npz, checkpoint.npz" + (", best.npz" if val_ds is not None else "")
+        print(f"wrote {args.out}: {files}, history.csv, summary.json{plotted}")
     return 0
 
 
@@ -314,7 +459,6 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     import gradcore
     from gradcore import nn
     from gradcore.data import DataLoader
-    from gradcore.models import build_model
     from gradcore.train import CHECKPOINT_KIND
 
     if not os.path.isfile(args.weights):
@@ -331,7 +475,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             f"--weights: {args.weights} holds a {type(obj).__name__}, not a model state dict",
             EXIT_USAGE,
         )
-    model = build_model(args.model)
+    test_ds = _load_dataset(args, False, args.limit_test)
+    model = _build_model(args)
     try:
         model.load_state_dict(obj)
     except (KeyError, ValueError, RuntimeError, TypeError) as e:
@@ -339,14 +484,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             f"--weights: {args.weights} does not fit model {args.model}: {_one_line(e)}",
             EXIT_USAGE,
         ) from None
-    test_ds = _load_dataset(args, False, args.limit_test)
     loader = DataLoader(
-        test_ds, batch_size=args.batch_size, transform=_batch_transform(args.dataset, False)
+        test_ds, batch_size=args.batch_size, transform=_batch_transform(args, False)
     )
     t0 = time.perf_counter()
     from gradcore.train import evaluate
 
-    result = evaluate(model, loader, nn.CrossEntropyLoss())
+    result = evaluate(model, loader, nn.CrossEntropyLoss(), progress=None)
     dt = time.perf_counter() - t0
     print(
         f"test accuracy: {result['accuracy']:.4f}  (loss {result['loss']:.4f}, "
@@ -361,7 +505,29 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--dataset", choices=tuple(NORMALIZE), default="fashion-mnist", help="(fashion-mnist)"
     )
-    p.add_argument("--data-root", default=None, metavar="DIR", help="directory with the IDX files")
+    p.add_argument(
+        "--data-dir",
+        "--data-root",
+        dest="data_root",
+        default=None,
+        metavar="DIR",
+        help="the dataset's directory (IDX files, cifar-10-batches-py, or for imagefolder "
+        "train/<class>/<image> and test/<class>/<image>)",
+    )
+    p.add_argument(
+        "--channels",
+        type=int,
+        choices=(1, 3),
+        default=3,
+        help="imagefolder: 3 (RGB) or 1 (greyscale) (3)",
+    )
+    p.add_argument(
+        "--image-size",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="imagefolder: resize images to NxN (default: keep; all must be square and alike)",
+    )
     p.add_argument("--download", action="store_true", help="download the dataset if missing")
     p.add_argument(
         "--limit-test",
@@ -392,11 +558,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--repeats", type=_positive_int, default=5, help="calls per kernel (5)")
     p.add_argument("--threads", type=_positive_int, default=None, metavar="N")
+    p.add_argument(
+        "--roofline", default=None, metavar="PNG", help="also draw the roofline to PNG (matplotlib)"
+    )
     p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser(
+        "plot",
+        help="draw a run's loss and accuracy curves (history.csv) to a PNG",
+        description="Read RUN_DIR/history.csv (gradcore train --out RUN_DIR) and write the loss "
+        "and accuracy curves, train and validation, to RUN_DIR/history.png (needs matplotlib).",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--out", default=None, metavar="PNG", help="(RUN_DIR/history.png)")
+    p.add_argument("--width", type=_positive_int, default=1000, help="pixels (1000)")
+    p.add_argument("--height", type=_positive_int, default=400, help="pixels (400)")
+    p.add_argument("--dpi", type=_positive_int, default=100, help="(100)")
+    p.set_defaults(func=_cmd_plot)
+
+    p = sub.add_parser(
         "train",
-        help="train a model on Fashion-MNIST or MNIST",
+        help="train a model on Fashion-MNIST, MNIST, CIFAR-10 or your own images",
         description="Train a model; prints per-epoch progress and the final test accuracy.",
     )
     _add_data_args(p)
@@ -425,8 +607,32 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MAX",
         help="clip the gradients' total L2 norm",
     )
-    p.add_argument("--augment", action="store_true", help="random crops (+ flips on fashion-mnist)")
+    p.add_argument(
+        "--augment",
+        action="store_true",
+        help="random crops (+ flips on fashion-mnist, cifar10, imagefolder)",
+    )
     p.add_argument("--seed", type=_nonneg_int, default=0, help="(0)")
+    p.add_argument(
+        "--val-size",
+        type=_nonneg_float,
+        default=None,
+        metavar="N",
+        help="validation items held out of the training set for model selection: a count, a "
+        "fraction in (0, 1), or 0 for none (default 5000, or a tenth of a training set "
+        "under 50000)",
+    )
+    p.add_argument(
+        "--split-seed", type=_nonneg_int, default=0, help="seed of the validation split (0)"
+    )
+    p.add_argument(
+        "--early-stopping",
+        type=_positive_int,
+        default=None,
+        metavar="PATIENCE",
+        help="stop after PATIENCE epochs without a better val_loss (the best epoch's weights "
+        "are used for the test either way)",
+    )
     p.add_argument(
         "--limit-train",
         type=_positive_int,

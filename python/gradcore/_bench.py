@@ -9,7 +9,7 @@ large-array copy. The fuller comparisons with numpy and PyTorch live in bench/.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -82,8 +82,9 @@ def _workloads(rng: np.random.Generator) -> list[tuple[str, Callable[[], object]
     ]
 
 
-def run(repeats: int = 5) -> str:
-    """Profile each workload `repeats` times (after one warm-up) and return the summary."""
+def run(repeats: int = 5, roofline_png: Optional[str] = None) -> str:
+    """Profile each workload `repeats` times (after one warm-up) and return the summary;
+    with `roofline_png`, also draw the kernels on the roofline (gradcore.plots.plot_roofline)."""
     rng = np.random.default_rng(0)
     work = _workloads(rng)
     for _, fn in work:
@@ -94,6 +95,10 @@ def run(repeats: int = 5) -> str:
                 fn()
     peak = peak_gflops()
     bw = measure_bandwidth_gbs()
+    if roofline_png is not None:
+        from gradcore.plots import plot_roofline
+
+        plot_roofline(prof, roofline_png, peak_gflops=peak, bandwidth_gbs=bw)
     rows = [r for r in prof.key_averages() if r.kind == "kernel"]
     rows.sort(key=lambda r: -r.total_ns)
     head = (

@@ -1,4 +1,4 @@
-"""Map-style datasets: Dataset, TensorDataset, Subset, random_split.
+"""Map-style datasets: Dataset, TensorDataset, Subset, random_split, train_val_split.
 
 A dataset that holds whole arrays also offers ``get_batch(indices, rng=None)``: the
 DataLoader then assembles a batch with one fancy-indexing call per array instead of a
@@ -8,7 +8,7 @@ Python loop over items (the fast path). ``get_batch`` returns numpy arrays.
 from __future__ import annotations
 
 import math
-from typing import Any, List, Optional, Sequence, Union
+from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -194,3 +194,32 @@ def random_split(
         out.append(Subset(dataset, perm[start : start + c]))
         start += c
     return out
+
+
+def train_val_split(
+    dataset: Dataset, val_size: Union[int, float], seed: int = 0
+) -> Tuple[Subset, Subset]:
+    """Hold out a validation set from a training set: (train, val) Subsets.
+
+    `val_size` is an item count (0 < val_size < len(dataset)) or a fraction in (0, 1). The
+    split is ``random_split(dataset, [n - v, v], seed=seed)``, so one seed always holds out the
+    same items; the test set stays untouched for a single final evaluation.
+    """
+    n = len(dataset)
+    if isinstance(val_size, bool) or not isinstance(val_size, (int, float, np.integer)):
+        raise TypeError(f"train_val_split: val_size must be an int or a float, got {val_size!r}")
+    if isinstance(val_size, (float, np.floating)):
+        if not 0.0 < val_size < 1.0:
+            raise ValueError(
+                f"train_val_split: a fractional val_size must lie in (0, 1), got {val_size}"
+            )
+        v = max(1, int(round(n * float(val_size))))
+    else:
+        v = int(val_size)
+    if not 0 < v < n:
+        raise ValueError(
+            f"train_val_split: val_size {v} must be at least 1 and smaller than the "
+            f"dataset's {n} items"
+        )
+    train, val = random_split(dataset, [n - v, v], seed=seed)
+    return train, val

@@ -37,6 +37,7 @@ from gradcore.data.dataset import Dataset
 from gradcore.data.idx import read_idx
 from gradcore.data.transforms import apply_transform
 from gradcore.serialization import FileFormatError
+from gradcore.utils.progress import progress_bar
 
 ENV_DATA = "GRADCORE_DATA"
 ENV_MIRROR = "GRADCORE_DATA_MIRROR"
@@ -70,7 +71,8 @@ def cache_dir(name: Optional[str] = None) -> Path:
     return d / name if name else d
 
 
-def _md5(path: str) -> str:
+def md5_file(path: str) -> str:
+    """Hex MD5 of a file's bytes (for checking downloads against published sums)."""
     h = hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -94,23 +96,34 @@ def _fsync_dir(path: str) -> None:
 def download_url(url: str, dest: os.PathLike, md5: Optional[str], timeout: float = 60.0) -> None:
     """Fetch `url` to `dest` atomically: stream into a temporary file in the same directory,
     check the MD5, fsync, then os.replace. On any failure no file (partial or bad) remains
-    and the error says why; a checksum mismatch raises ValueError."""
+    and the error says why; a checksum mismatch raises ValueError. A tqdm bar shows the
+    progress when tqdm is installed and stderr is a terminal."""
     dest = os.fspath(dest)
     directory = os.path.dirname(dest) or "."
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
         dir=directory, prefix="." + os.path.basename(dest) + ".", suffix=".part"
     )
+    bar = None
     try:
         h = hashlib.md5(usedforsecurity=False)
         with os.fdopen(fd, "wb") as out:
             with urllib.request.urlopen(url, timeout=timeout) as resp:
+                size = resp.headers.get("Content-Length")
+                bar = progress_bar(
+                    total=int(size) if size and size.isdigit() else None,
+                    desc=os.path.basename(dest),
+                    unit="B",
+                    unit_scale=True,
+                )
                 while True:
                     chunk = resp.read(1 << 20)
                     if not chunk:
                         break
                     h.update(chunk)
                     out.write(chunk)
+                    if bar is not None:
+                        bar.update(len(chunk))
             out.flush()
             os.fsync(out.fileno())
         got = h.hexdigest()
@@ -124,6 +137,9 @@ def download_url(url: str, dest: os.PathLike, md5: Optional[str], timeout: float
         except FileNotFoundError:
             pass
         raise
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 # decoded arrays per process, keyed by the files' identity (path, mtime, size)
@@ -292,7 +308,7 @@ class _IDXImageDataset(Dataset):
         for stem in _SPLIT_FILES[self.train]:
             fname = stem + ".gz"
             dest = target / fname
-            if dest.is_file() and _md5(str(dest)) == self.resources[fname]:
+            if dest.is_file() and md5_file(str(dest)) == self.resources[fname]:
                 continue
             errors = []
             for base in bases:

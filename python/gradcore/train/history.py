@@ -6,12 +6,12 @@ import csv
 import os
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
 
-import numpy as np
-
 
 class History:
     """Per-epoch records: epoch, train_loss, train_acc, val_loss, val_acc, lr, time,
-    images_per_s. ``history["val_acc"]`` is a column; ``history.rows`` the list of dicts."""
+    images_per_s. ``history["val_acc"]`` is a column; ``history.rows`` the list of dicts.
+    ``history.test`` is the single final test-set evaluation ({"loss", "accuracy", "n"}) when
+    `fit` was given a test_loader, else None; it is never part of the epoch rows."""
 
     COLUMNS = (
         "epoch",
@@ -26,6 +26,7 @@ class History:
 
     def __init__(self, rows: Optional[Iterable[Mapping[str, Any]]] = None) -> None:
         self.rows: List[Dict[str, Any]] = [dict(r) for r in (rows or [])]
+        self.test: Optional[Dict[str, Any]] = None
 
     def append(self, row: Mapping[str, Any]) -> None:
         self.rows.append(dict(row))
@@ -54,35 +55,39 @@ class History:
             for r in self.rows:
                 w.writerow({c: csv_cell(r.get(c)) for c in cols})
 
-    def plot(self, path: Union[str, os.PathLike]) -> None:
-        """Save loss and accuracy curves (train and validation) to `path` (needs matplotlib)."""
-        try:
-            import matplotlib
+    @classmethod
+    def from_csv(cls, path: Union[str, os.PathLike]) -> History:
+        """Read a history.csv written by `to_csv` or CSVLogger (numbers back to int/float,
+        empty cells to None)."""
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"History.from_csv: no such file: {path}")
+        rows = []
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            if not reader.fieldnames or "epoch" not in reader.fieldnames:
+                raise ValueError(f"{path}: not a training history (no 'epoch' column)")
+            for line, r in enumerate(reader, 2):
+                row: Dict[str, Any] = {}
+                for k, v in r.items():
+                    if v is None or v == "":
+                        row[k] = None
+                        continue
+                    try:
+                        row[k] = int(v) if k == "epoch" else float(v)
+                    except ValueError:
+                        raise ValueError(
+                            f"{path}, line {line}: {k} = {v!r} is not a number"
+                        ) from None
+                rows.append(row)
+        return cls(rows)
 
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ImportError:
-            raise ImportError(
-                "History.plot needs matplotlib, which is not installed: "
-                "pip install matplotlib (or pip install gradcore[plot])"
-            ) from None
-        epochs = self["epoch"]
-        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-        for key, label in (("train_loss", "train"), ("val_loss", "validation")):
-            ys = self[key]
-            if any(y is not None for y in ys):
-                ax1.plot(epochs, [np.nan if y is None else y for y in ys], marker="o", label=label)
-        for key, label in (("train_acc", "train"), ("val_acc", "validation")):
-            ys = self[key]
-            if any(y is not None for y in ys):
-                ax2.plot(epochs, [np.nan if y is None else y for y in ys], marker="o", label=label)
-        ax1.set(xlabel="epoch", ylabel="loss", title="loss")
-        ax2.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
-        ax1.legend()
-        ax2.legend()
-        fig.tight_layout()
-        fig.savefig(path)
-        plt.close(fig)
+    def plot(self, path: Union[str, os.PathLike]) -> None:
+        """Save loss and accuracy curves (train and validation) to `path` (needs matplotlib;
+        see gradcore.plots.plot_history)."""
+        from gradcore.plots import plot_history
+
+        plot_history(self, path)
 
 
 def csv_cell(v: Any) -> Any:

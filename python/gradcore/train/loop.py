@@ -68,6 +68,39 @@ def _is_plateau(scheduler: Any) -> bool:
     return isinstance(scheduler, ReduceLROnPlateau)
 
 
+def _hold_out(train_loader, val_loader, val_size, split_seed, val_transform):
+    """(train loader on the rest, validation loader) for fit(val_size=...)."""
+    from gradcore.data import DataLoader, train_val_split
+
+    if val_loader is not None:
+        raise ValueError("fit: pass either val_loader or val_size, not both")
+    if not isinstance(train_loader, DataLoader):
+        raise TypeError(
+            "fit: val_size needs a gradcore DataLoader as train_loader (to split its dataset), "
+            f"got {type(train_loader).__name__}; split it yourself with "
+            "gradcore.data.train_val_split and pass val_loader"
+        )
+    train_ds, val_ds = train_val_split(train_loader.dataset, val_size, seed=split_seed)
+    new_train = DataLoader(
+        train_ds,
+        batch_size=train_loader.batch_size,
+        shuffle=train_loader.shuffle,
+        drop_last=train_loader.drop_last,
+        seed=train_loader.seed,
+        transform=train_loader.transform,
+        collate_fn=train_loader.collate_fn,
+        prefetch=train_loader.prefetch,
+    )
+    val = DataLoader(
+        val_ds,
+        batch_size=max(256, train_loader.batch_size),
+        transform=val_transform if val_transform is not None else train_loader.transform,
+        collate_fn=train_loader.collate_fn,
+        prefetch=train_loader.prefetch,
+    )
+    return new_train, val
+
+
 class Trainer:
     """State of a running `fit`, handed to callbacks."""
 
@@ -106,14 +139,19 @@ class Trainer:
 
 
 def evaluate(
-    model: Any, loader: Iterable[Any], loss_fn: Optional[Callable] = None
+    model: Any,
+    loader: Iterable[Any],
+    loss_fn: Optional[Callable] = None,
+    progress: Optional[bool] = False,
 ) -> Dict[str, Any]:
     """Run `model` over `loader` in eval mode without gradients.
 
     Returns {"loss": mean loss over samples (if loss_fn), "accuracy", "n"}; the model's
-    train/eval mode is restored afterwards.
+    train/eval mode is restored afterwards. `progress`: a tqdm bar over the batches (True, or
+    None for "when stderr is a terminal"; needs tqdm).
     """
     from gradcore.autograd import no_grad
+    from gradcore.utils.progress import progress_bar
 
     was_training = getattr(model, "training", False)
     model.eval()
@@ -121,8 +159,9 @@ def evaluate(
     correct = 0
     loss_sum = 0.0
     try:
+        bar = progress_bar(loader, desc="evaluate", unit="batch", enabled=progress)
         with no_grad():
-            for batch in loader:
+            for batch in loader if bar is None else bar:
                 x, y = _batch_xy(batch)
                 out = model(x)
                 bs = _batch_size(x)
@@ -162,6 +201,10 @@ def fit(
     start_epoch: int = 0,
     resume_from: Optional[Union[str, os.PathLike]] = None,
     scheduler_interval: str = "auto",
+    test_loader: Optional[Iterable[Any]] = None,
+    val_size: Optional[Union[int, float]] = None,
+    split_seed: int = 0,
+    val_transform: Optional[Callable] = None,
 ) -> History:
     """Train `model` for epochs start_epoch..epochs-1; returns the History (incl. earlier
     epochs when resuming).
@@ -173,6 +216,17 @@ def fit(
     train_loss), the history row and the callbacks (checkpoints, early stopping, logging).
     The train loader is told its epoch (``set_epoch``) so the shuffle order depends on the
     epoch only, which makes a resumed run identical to an uninterrupted one.
+
+    `val_loader` is for model selection (early stopping, best checkpoint, ReduceLROnPlateau):
+    hold it out of the training set (``gradcore.data.train_val_split``), never the test set.
+    `test_loader`, if given, is evaluated once, after training and after the callbacks'
+    on_train_end (so an EarlyStopping with restore_best_weights is tested on the best
+    epoch's weights); the result is ``history.test`` = {"loss", "accuracy", "n"}.
+    `val_size` (a count or a fraction, instead of val_loader) holds the validation set out of
+    a gradcore DataLoader's dataset here: ``train_val_split(train_loader.dataset, val_size,
+    seed=split_seed)``; training then runs on the rest with the loader's settings, and the
+    validation loader uses `val_transform` (pass it when the training transform is random
+    augmentation), else the training loader's transform.
     """
     from gradcore.nn.utils import clip_grad_norm_
 
@@ -187,6 +241,10 @@ def fit(
             f"got {scheduler_interval!r}"
         )
     want_acc = "accuracy" in metrics
+    if val_size is not None:
+        train_loader, val_loader = _hold_out(
+            train_loader, val_loader, val_size, split_seed, val_transform
+        )
     history = History()
     if resume_from is not None:
         r = resume(resume_from, model, optimizer, scheduler, train_loader, callbacks)
@@ -267,4 +325,6 @@ def fit(
     finally:
         for cb in trainer.callbacks:
             cb.on_train_end(trainer)
+    if test_loader is not None:
+        history.test = evaluate(model, test_loader, loss_fn)
     return history
