@@ -9,7 +9,9 @@ Each job is a subprocess running bench_train.py's gradcore step (batch 64, 1x28x
 ready, and after a pause (so start-up load has died down) all are told to start at once; each
 then times single steps for a fixed window and reports its median. The policies and the
 solo/pair measurements are interleaved round by round (the order reversed every other round),
-so load from other processes hits all of them alike; the figures are medians over rounds.
+so load from other processes hits all of them alike; the step times are medians over rounds,
+and both ratios are medians of per-round ratios (pair/solo: the pair over the solo of the same
+policy and round; solo/old: the policy's solo over the old policy's solo of the same round).
 
 A policy is the OpenMP environment its jobs get (OMP_WAIT_POLICY and GOMP_SPINCOUNT are
 removed from the inherited environment first):
@@ -195,19 +197,21 @@ def main(argv=None) -> int:
         s, p = statistics.median(solo[name]), statistics.median(pair[name])
         # paired per round: this policy's solo over the base policy's solo of the same round
         vs_old = statistics.median(a / b for a, b in zip(solo[name], solo[base]))
+        # paired per round: the pair's step over the solo step measured just before it
+        slowdown = statistics.median(b / a for a, b in zip(solo[name], pair[name]))
         rows.append(
             {
                 "policy": name,
                 "env": env,
                 "solo_ms": s * 1e3,
                 "pair_ms": p * 1e3,
-                "pair_over_solo": p / s,
+                "pair_over_solo": slowdown,
                 "solo_over_old_solo": vs_old,
                 "solo_ms_rounds": [t * 1e3 for t in solo[name]],
                 "pair_ms_rounds": [t * 1e3 for t in pair[name]],
             }
         )
-        print(f"{name:8s} {s * 1e3:8.2f} {p * 1e3:8.2f} {p / s:9.2f} {vs_old:8.3f}")
+        print(f"{name:8s} {s * 1e3:8.2f} {p * 1e3:8.2f} {slowdown:9.2f} {vs_old:8.3f}")
     payload = {
         "benchmark": "contention",
         "step": "cnn-small training step, batch 64 (bench/bench_train.py)",

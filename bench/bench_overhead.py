@@ -23,38 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gradcore as gc  # noqa: E402
 import gradcore.nn.functional as F  # noqa: E402
 
-try:
-    from common import interleaved, machine_info, write_json  # noqa: E402
-except ImportError:  # pragma: no cover - bench/common.py not merged yet
-    import json
-    import statistics
-    import time
-    from pathlib import Path
-
-    def interleaved(fns, repeat=5, min_time=0.05):
-        inner = {}
-        for name, fn in fns.items():
-            fn()
-            t0 = time.perf_counter()
-            fn()
-            inner[name] = max(1, int(min_time / max(time.perf_counter() - t0, 1e-9)))
-        samples = {name: [] for name in fns}
-        for _ in range(repeat):
-            for name, fn in fns.items():
-                t0 = time.perf_counter()
-                for _ in range(inner[name]):
-                    fn()
-                samples[name].append((time.perf_counter() - t0) / inner[name])
-        return {name: statistics.median(s) for name, s in samples.items()}
-
-    def write_json(path, payload):
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
-        return path
-
-    def machine_info():
-        return {"cpus": os.cpu_count()}
+from common import interleaved, machine_info, write_json  # noqa: E402
 
 
 TARGETS = {"add_1elem": 1.5, "conv_1x1x4x4": 1.5, "tiny_graph_fwd_bwd": 0.5}
