@@ -12,9 +12,11 @@ subprocesses (1 thread of gradcore per rank unless stated), interleaved round by
   under `no_sync()` (t_local: no communication) and a blocking allreduce of the same
   gradient bytes alone (t_ar); hidden fraction = 1 - (t_ddp - t_local) / t_ar, clipped to
   [0, 1].
-- bandwidth: MPI Allreduce (sum, in place) of 1..256 MB float32 buffers between 2 ranks over
-  loopback/shared memory, as bytes / time, against np.copyto of the same size in one
-  process; ratio = memcpy time / allreduce time (target >= 0.5 at 64 MB).
+- bandwidth: gradcore.distributed.all_reduce (sum, in place) of 1..256 MB float32 buffers
+  between 2 ranks on this machine (from 1 MB it reads the peer's memory directly,
+  gradcore/_single_copy.py; below, MPI), and mpi4py's Allreduce of the same buffer for
+  comparison, as bytes / time, against np.copyto of the same size in one process;
+  ratio = memcpy time / allreduce time (target >= 0.5 at 64 MB).
 
 Writes JSON (bench/results/ddp.json by default) and prints it.
 """
@@ -114,30 +116,44 @@ def _worker_bandwidth(sizes_mb: list, reps: int) -> dict:
     import numpy as np
     from mpi4py import MPI
 
-    comm = MPI.COMM_WORLD
+    import gradcore
+    from gradcore import distributed as dist
+
+    dist.init()
+    comm = dist.communicator()
     rows = []
     for mb in sizes_mb:
         n = int(mb * 1024 * 1024) // 4
+        t = gradcore.tensor(np.ones(n, dtype=np.float32))
         buf = np.ones(n, dtype=np.float32)
         dst = np.empty_like(buf)
-        ar, cp = [], []
+        ar, mpi, cp = [], [], []
         for _ in range(reps):
+            dist.barrier()
+            t0 = time.perf_counter()
+            dist.all_reduce(t)
+            ar.append(time.perf_counter() - t0)
             comm.Barrier()
             t0 = time.perf_counter()
             comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
-            ar.append(time.perf_counter() - t0)
+            mpi.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             np.copyto(dst, buf)
             cp.append(time.perf_counter() - t0)
-        t_ar, t_cp = statistics.median(ar), statistics.median(cp)
+        t_ar, t_mpi, t_cp = statistics.median(ar), statistics.median(mpi), statistics.median(cp)
         rows.append(
             {
                 "mb": mb,
+                "path": "single-copy"
+                if dist._g().single_copy and n * 4 >= dist._single_copy.MIN_BYTES
+                else "mpi",
                 "allreduce_s": t_ar,
                 "allreduce_gb_s": n * 4 / t_ar / 1e9,
+                "mpi_allreduce_s": t_mpi,
                 "memcpy_s": t_cp,
                 "memcpy_gb_s": n * 4 / t_cp / 1e9,
                 "ratio_vs_memcpy": t_cp / t_ar,
+                "mpi_ratio_vs_memcpy": t_cp / t_mpi,
             }
         )
     return {"sizes": rows}

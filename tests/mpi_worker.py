@@ -88,6 +88,38 @@ def case_collectives(out: str) -> None:
     open(os.path.join(out, f"ok.{rank}"), "w").close()
 
 
+def case_single_copy(out: str) -> None:
+    """all_reduce on the single-copy path (threshold lowered to 0) against numpy, on odd
+    sizes and several dtypes; writes whether the path was on (GRADCORE_DIST_SINGLE_COPY)."""
+    from gradcore import _single_copy
+
+    rank, world = dist.get_rank(), dist.get_world_size()
+    with open(os.path.join(out, f"path.{rank}"), "w") as f:
+        f.write("single-copy" if dist._g().single_copy else "mpi")
+    _single_copy.MIN_BYTES = 0
+    _single_copy.PIECE_BYTES = 4096  # several pieces per part even for small buffers
+    for n in (1, 2, 3, 1025, 100003):
+        for dtype in (np.float32, np.float64, np.int32):
+            every = [
+                np.random.default_rng([n, r]).standard_normal(n).astype(dtype) * 100
+                for r in range(world)
+            ]
+            for op, want in (
+                ("sum", sum(every[1:], every[0].copy())),
+                ("avg", sum(every[1:], every[0].copy()) / world),
+                ("max", np.max(every, axis=0)),
+            ):
+                if op == "avg" and dtype is np.int32:
+                    continue
+                t = gradcore.tensor(every[rank].copy().reshape(n, 1))
+                assert dist.all_reduce(t, op=op) is t
+                np.testing.assert_array_equal(
+                    t.numpy().reshape(-1), want.astype(dtype), err_msg=f"{op} {n} {dtype}"
+                )
+    dist.barrier()
+    open(os.path.join(out, f"ok.{rank}"), "w").close()
+
+
 def case_ddp(out: str) -> None:
     w = train(dist.get_world_size(), dist.get_rank())
     np.save(os.path.join(out, f"weights.{dist.get_rank()}.npy"), w)

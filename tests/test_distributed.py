@@ -88,6 +88,17 @@ def test_collectives_match_numpy(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["ok.0", "ok.1"]
 
 
+@needs_mpi
+@pytest.mark.parametrize("switch", ["1", "0"])
+def test_single_copy_all_reduce_matches_numpy(tmp_path, switch):
+    """Large all-reduces read the peers' memory (gradcore/_single_copy.py) when the ranks
+    share a machine; GRADCORE_DIST_SINGLE_COPY=0 keeps MPI. Both give numpy's results."""
+    _ok(run_case("single_copy", tmp_path, GRADCORE_DIST_SINGLE_COPY=switch))
+    paths = {(tmp_path / f"path.{r}").read_text() for r in range(2)}
+    assert paths == {"single-copy" if switch == "1" else "mpi"}
+    assert (tmp_path / "ok.0").exists() and (tmp_path / "ok.1").exists()
+
+
 # ------------------------------------------------------------------ DDP
 @needs_mpi
 @pytest.mark.parametrize("case", ["ddp", "syncbn"])

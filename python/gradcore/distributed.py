@@ -24,6 +24,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from gradcore import _single_copy
 from gradcore.tensor import Tensor
 from gradcore.versions import bump
 
@@ -50,7 +51,11 @@ __all__ = [
 _SIZE_VARS = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS")
 _LOCAL_SIZE_VARS = ("OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "PALS_LOCAL_SIZE")
 _LOCAL_RANK_VARS = ("OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "PALS_LOCAL_RANKID")
-_POLL_SLEEP_S = 0.0002  # between polls of a pending request: leaves the core to other ranks
+# Waiting for a pending request: poll back to back (yielding the core between polls) for up
+# to _POLL_SPIN_S, since a collective moves on only when MPI is called and each of its rounds
+# would otherwise wait out a sleep; then poll every _POLL_SLEEP_S, leaving the core to others.
+_POLL_SPIN_S = 0.005
+_POLL_SLEEP_S = 0.0002
 
 
 class DistributedError(RuntimeError):
@@ -65,6 +70,8 @@ class _Group:
         self.rank = 0 if comm is None else comm.Get_rank()
         self.size = 1 if comm is None else comm.Get_size()
         self.timeout_s = timeout_s
+        # all_reduce of large buffers by reading peers' memory (all ranks on one machine)
+        self.single_copy = False
 
 
 _group: Optional[_Group] = None
@@ -110,6 +117,7 @@ def init(use_mpi: Optional[bool] = None, timeout_s: Optional[float] = None) -> N
     _group = _Group(MPI.COMM_WORLD, timeout_s)
     if _group.size > 1:
         _install_abort_hook()
+        _group.single_copy = _single_copy.probe(_group.comm, poll_wait)
 
 
 def _install_abort_hook() -> None:
@@ -194,9 +202,15 @@ def poll_wait(requests: list, what: str, timeout_s: Optional[float] = None) -> N
     limit = g.timeout_s if timeout_s is None else timeout_s
     if MPI.Request.Testall(requests):
         return
-    deadline = time.monotonic() + limit
+    start = time.monotonic()
+    deadline = start + limit
+    spin_until = start + _POLL_SPIN_S
     while not MPI.Request.Testall(requests):
-        if time.monotonic() > deadline:
+        now = time.monotonic()
+        if now < spin_until:
+            os.sched_yield()
+            continue
+        if now > deadline:
             msg = (
                 f"gradcore.distributed: rank {g.rank}: {what} did not complete within "
                 f"{limit:g} s (a peer rank died, raised, or stopped calling collectives); "
@@ -223,16 +237,21 @@ _OPS = ("sum", "avg", "max")
 
 def all_reduce(tensor, op: str = "sum") -> Any:
     """Reduce `tensor` over all ranks in place: op "sum", "avg" (sum / world size) or "max".
-    Returns the tensor."""
+    Returns the tensor. Buffers of 1 MB or more, when every rank is on this machine, are
+    reduced by reading the peers' memory directly (gradcore/_single_copy.py), else by MPI."""
     if op not in _OPS:
         raise ValueError(f"all_reduce: op must be one of {_OPS}, got {op!r}")
     data = _storage(tensor)
     g = _g()
     if g.size == 1:
         return tensor
-    MPI = _import_mpi()
-    mpi_op = MPI.MAX if op == "max" else MPI.SUM
-    poll_wait([g.comm.Iallreduce(MPI.IN_PLACE, data, op=mpi_op)], f"all_reduce({op})")
+    if g.single_copy and data.nbytes >= _single_copy.MIN_BYTES:
+        combine = np.maximum if op == "max" else np.add
+        _single_copy.all_reduce(g.comm, data, combine, poll_wait)
+    else:
+        MPI = _import_mpi()
+        mpi_op = MPI.MAX if op == "max" else MPI.SUM
+        poll_wait([g.comm.Iallreduce(MPI.IN_PLACE, data, op=mpi_op)], f"all_reduce({op})")
     if op == "avg":
         data /= g.size
     bump(data)
