@@ -20,11 +20,10 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import gradcore as gc  # noqa: E402
-import gradcore.nn.functional as F  # noqa: E402
-
 from common import interleaved, machine_info, write_json  # noqa: E402
 
+import gradcore as gc  # noqa: E402
+import gradcore.nn.functional as F  # noqa: E402
 
 TARGETS = {"add_1elem": 1.5, "conv_1x1x4x4": 1.5, "tiny_graph_fwd_bwd": 0.5}
 SINGLE_OPS = ("add", "mul", "sum", "matmul", "conv2d", "relu")
