@@ -49,7 +49,7 @@ def _check(model, shape, tmp_path, batch_again=3, atol=1e-4):
     return path
 
 
-@pytest.mark.parametrize("name", ["mlp", "cnn-small", "cnn-bn", "resnet-small"])
+@pytest.mark.parametrize("name", ["mlp", "cnn-small", "cnn-bn", "resnet-small", "resnet18"])
 def test_zoo_models_match_onnxruntime(name, tmp_path):
     gradcore.manual_seed(0)
     _check(build_model(name), (2, 1, 28, 28), tmp_path)

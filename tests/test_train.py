@@ -326,7 +326,7 @@ def test_grid_search(datasets, capsys):
     assert "val_acc" in out and "1e-05" in out
 
 
-@pytest.mark.parametrize("name", ["mlp", "cnn-small", "cnn-bn", "resnet-small"])
+@pytest.mark.parametrize("name", ["mlp", "cnn-small", "cnn-bn", "resnet-small", "resnet18"])
 def test_build_model(name):
     from gradcore.models import build_model
 
@@ -349,6 +349,13 @@ def test_build_model(name):
             "layer3.0.conv2.weight",
             "fc.bias",
         ],
+        "resnet18": [
+            "conv1.weight",
+            "layer1.1.bn2.running_var",
+            "layer2.0.downsample.1.weight",
+            "layer4.1.conv2.weight",
+            "fc.weight",
+        ],
     }[name]
     assert set(expected) <= set(keys), keys
     gradcore.manual_seed(0)
@@ -357,6 +364,24 @@ def test_build_model(name):
         np.testing.assert_array_equal(a.numpy(), b.numpy())  # seeded: same init
     with pytest.raises(ValueError, match="unknown model 'vgg'"):
         build_model("vgg")
+
+
+def test_resnet18_is_the_cifar_resnet18():
+    """3 channels, 10 classes: the 11,173,962 parameters of the usual CIFAR-10 ResNet-18
+    (BasicBlocks 2-2-2-2 of 64-128-256-512, 3x3 stem, no max pool); 32x32 in, 4x4 before the
+    average pool."""
+    from gradcore.models import ResNet, resnet18
+
+    model = resnet18(num_classes=10, in_channels=3)
+    assert sum(p.numpy().size for p in model.parameters()) == 11_173_962
+    assert [len(s) for s in model.stages()] == [2, 2, 2, 2]
+    x = gradcore.tensor(np.zeros((1, 3, 32, 32), np.float32))
+    h = model.relu(model.bn1(model.conv1(x)))
+    for stage in model.stages():
+        h = stage(h)
+    assert h.shape == (1, 512, 4, 4)
+    with pytest.raises(ValueError, match="one positive entry per stage"):
+        ResNet((2, 2), (64,))
 
 
 def test_profile_steps_into_a_missing_directory_fails_before_training(datasets, tmp_path):

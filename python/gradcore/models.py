@@ -6,7 +6,7 @@ move between gradcore and torch through numpy without renaming.
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Sequence
 
 from gradcore import nn
 
@@ -64,32 +64,66 @@ def cnn_bn(num_classes: int = 10, in_channels: int = 1, image_size: int = 28) ->
     )
 
 
-class ResNetSmall(nn.Module):
-    """A small ResNet (torchvision's names): stem conv3x3(16)-bn-relu; layer1 =
-    BasicBlock(16, 16); layer2 = BasicBlock(16, 32, stride 2); layer3 = BasicBlock(32, 64,
-    stride 2); global average pool; fc 64->classes."""
+class ResNet(nn.Module):
+    """A CIFAR-style ResNet of torchvision BasicBlocks (torchvision's names): stem
+    conv3x3(widths[0], stride 1)-bn-relu, no max pool; stage i (layer1, layer2, ...) is
+    `blocks[i]` BasicBlocks of widths[i] channels, the first with stride 2 from stage 2 on
+    (a 1x1 conv + bn shortcut where the shape changes); global average pool; fc."""
 
-    def __init__(self, num_classes: int = 10, in_channels: int = 1, width: int = 16) -> None:
+    def __init__(
+        self,
+        blocks: Sequence[int],
+        widths: Sequence[int],
+        num_classes: int = 10,
+        in_channels: int = 1,
+    ) -> None:
         super().__init__()
-        w = width
-        self.conv1 = nn.Conv2d(in_channels, w, 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(w)
+        if len(blocks) != len(widths) or not blocks or min(blocks) < 1 or min(widths) < 1:
+            raise ValueError(
+                f"ResNet: blocks and widths need one positive entry per stage, got "
+                f"blocks={tuple(blocks)}, widths={tuple(widths)}"
+            )
+        self.num_stages = len(blocks)
+        self.conv1 = nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(widths[0])
         self.relu = nn.ReLU()
-        self.layer1 = nn.Sequential(nn.BasicBlock(w, w))
-        self.layer2 = nn.Sequential(nn.BasicBlock(w, 2 * w, stride=2))
-        self.layer3 = nn.Sequential(nn.BasicBlock(2 * w, 4 * w, stride=2))
+        c = widths[0]
+        for i, (n, w) in enumerate(zip(blocks, widths)):
+            stage = [nn.BasicBlock(c, w, stride=1 if i == 0 else 2)]
+            stage += [nn.BasicBlock(w, w) for _ in range(n - 1)]
+            setattr(self, f"layer{i + 1}", nn.Sequential(*stage))
+            c = w
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.flatten = nn.Flatten()
-        self.fc = nn.Linear(4 * w, num_classes)
+        self.fc = nn.Linear(c, num_classes)
+
+    def stages(self) -> list:
+        """layer1, layer2, ... in order."""
+        return [getattr(self, f"layer{i + 1}") for i in range(self.num_stages)]
 
     def forward(self, x):
         x = self.relu(self.bn1(self.conv1(x)))
-        x = self.layer3(self.layer2(self.layer1(x)))
+        for stage in self.stages():
+            x = stage(x)
         return self.fc(self.flatten(self.avgpool(x)))
+
+
+class ResNetSmall(ResNet):
+    """A small ResNet: one BasicBlock per stage, widths (w, 2w, 4w) = (16, 32, 64)."""
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 1, width: int = 16) -> None:
+        super().__init__((1, 1, 1), (width, 2 * width, 4 * width), num_classes, in_channels)
 
 
 def resnet_small(num_classes: int = 10, in_channels: int = 1, image_size: int = 28) -> nn.Module:
     return ResNetSmall(num_classes=num_classes, in_channels=in_channels)
+
+
+def resnet18(num_classes: int = 10, in_channels: int = 1, image_size: int = 28) -> nn.Module:
+    """ResNet-18 as used on CIFAR-10 (He et al.'s ImageNet widths and depths, 2-2-2-2 blocks of
+    64-128-256-512 channels, with a 3x3 stride-1 stem and no max pool for small images):
+    11.17 M parameters for 3 channels and 10 classes."""
+    return ResNet((2, 2, 2, 2), (64, 128, 256, 512), num_classes, in_channels)
 
 
 MODELS: Dict[str, Callable[..., nn.Module]] = {
@@ -97,6 +131,7 @@ MODELS: Dict[str, Callable[..., nn.Module]] = {
     "cnn-small": cnn_small,
     "cnn-bn": cnn_bn,
     "resnet-small": resnet_small,
+    "resnet18": resnet18,
 }
 
 

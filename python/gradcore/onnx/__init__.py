@@ -8,7 +8,7 @@ their state-dict keys; the batch dimension is dynamic (``batch``). Supported: Se
 Conv2d, ConvTranspose2d, BatchNorm1d/2d (eval: running statistics), ReLU, LeakyReLU, GELU,
 Sigmoid, Tanh, SiLU, Softmax, LogSoftmax, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Linear,
 Flatten, Identity, Dropout (identity), and the zoo's residual blocks (nn.BasicBlock:
-the residual add; models.ResNetSmall). Anything else raises UnsupportedModuleError naming the
+the residual add; models.ResNet and ResNetSmall). Anything else raises UnsupportedModuleError naming the
 module's path and class; `register_converter` adds a converter for a custom module.
 Needs the ``onnx`` package (``pip install gradcore[onnx]``; onnxruntime runs the file).
 """

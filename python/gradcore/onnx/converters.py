@@ -116,17 +116,19 @@ def _basic_block(b: GraphBuilder, m: Any, name: str, x: Any) -> Tuple[str, Any]:
     return b.op("Relu", [s], "relu"), m(x)
 
 
-def _resnet_small(b: GraphBuilder, m: Any, name: str, x: Any) -> Tuple[str, Any]:
+def _resnet(b: GraphBuilder, m: Any, name: str, x: Any) -> Tuple[str, Any]:
+    """The zoo's ResNet (and ResNetSmall): stem, stages, average pool, flatten, fc."""
     y = x
-    for child in (m.conv1, m.bn1, m.relu, m.layer1, m.layer2, m.layer3, m.avgpool, m.flatten):
+    for child in (m.conv1, m.bn1, m.relu, *m.stages(), m.avgpool, m.flatten):
         name, y = convert_module(b, child, name, y)
     return convert_module(b, m.fc, name, y)
 
 
 def _register_zoo() -> None:
-    from gradcore.models import ResNetSmall
+    from gradcore.models import ResNet, ResNetSmall
 
-    register_converter(ResNetSmall)(_resnet_small)
+    register_converter(ResNet)(_resnet)
+    register_converter(ResNetSmall)(_resnet)
 
 
 # ------------------------------------------------------------------------------ layers
