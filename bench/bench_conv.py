@@ -1,11 +1,15 @@
 """conv2d throughput: gradcore vs PyTorch CPU vs a plain numpy im2col+BLAS reference.
 
     python bench/bench_conv.py [--quick] [--json PATH] [--threads 1,2] [--no-numpy]
+                               [--capability avx2_fma,avx512]
 
 For each shape (N, C, H, W, K, kernel, stride, pad) and thread count, times (interleaved,
 median of several rounds) the forward pass and forward+backward (input, weight and bias
 gradients), and reports ms, GFLOP/s and the ratio of PyTorch's time to gradcore's
 (> 1: gradcore is faster). FLOPs: forward 2*N*K*OH*OW*C*R*S; backward twice that.
+--capability times several CPU paths in the same rounds (gradcore._C.set_cpu_capability
+before each call): one row per shape, threads and path, its "path" saying which; rows of a
+path after the first carry "ratio_vs_<first path>" (> 1: faster), paired in the same rounds.
 """
 
 from __future__ import annotations
@@ -80,6 +84,17 @@ def np_forward_backward(x, w, b, dy, k, s, p):
     return y, dxp[:, :, p : p + h, p : p + wd], dw, db
 
 
+def _key(path: str) -> str:
+    return f"gradcore[{path}]"
+
+
+def _as_gradcore(times: dict, me: str, paths: list) -> dict:
+    """The timings with this path's entry named "gradcore" and the other paths left out."""
+    out = {"gradcore": times[me]}
+    out.update({k: v for k, v in times.items() if not k.startswith("gradcore[")})
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer shapes and repeats")
@@ -87,7 +102,11 @@ def main(argv=None):
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--no-numpy", action="store_true", help="skip the (slow) numpy reference")
     ap.add_argument("--shapes", default="", help="indices into the shape list, e.g. 0,2")
+    ap.add_argument(
+        "--capability", default="", help="CPU paths to time side by side, e.g. avx2_fma,avx512"
+    )
     args = ap.parse_args(argv)
+    paths = args.capability.split(",") if args.capability else [_C.cpu_capability()]
     shapes = QUICK_SHAPES if args.quick else SHAPES
     if args.shapes:
         shapes = [SHAPES[int(i)] for i in args.shapes.split(",")]
@@ -96,7 +115,7 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     rows = []
     print(
-        f"{'shape (N,C,H,W,K,k,s,p)':32} thr | {'fwd ms':>8} {'GF/s':>6} {'torch':>8} {'x':>5}"
+        f"{'shape (N,C,H,W,K,k,s,p)':32} thr {'path':9} | {'fwd ms':>8} {'GF/s':>6} {'torch':>8} {'x':>5}"
         f" | {'f+b ms':>8} {'GF/s':>6} {'torch':>8} {'x':>5} | {'numpy f+b':>9}"
     )
     for threads in [int(t) for t in args.threads.split(",")]:
@@ -113,17 +132,19 @@ def main(argv=None):
             dy = rng.standard_normal((n, k, oh, ow), dtype=np.float32)
             st, pd = (s, s), (p, p)
 
-            def gc_fwd(x=x, w=w, b=b, st=st, pd=pd):
+            def gc_fwd(path, x=x, w=w, b=b, st=st, pd=pd):
+                _C.set_cpu_capability(path)
                 return _C.conv2d_forward(x, w, b, st, pd)
 
-            def gc_fb(x=x, w=w, b=b, dy=dy, st=st, pd=pd, kern=kern, h=h, w_=w_):
+            def gc_fb(path, x=x, w=w, b=b, dy=dy, st=st, pd=pd, kern=kern, h=h, w_=w_):
+                _C.set_cpu_capability(path)
                 y = _C.conv2d_forward(x, w, b, st, pd)
                 dx = _C.conv2d_backward_input(dy, w, (h, w_), st, pd)
                 dw = _C.conv2d_backward_weight(dy, x, (kern, kern), st, pd)
                 return y, dx, dw, _C.conv2d_backward_bias(dy)
 
-            fwd = {"gradcore": gc_fwd}
-            fb = {"gradcore": gc_fb}
+            fwd = {_key(p): (lambda p=p: gc_fwd(p)) for p in paths}
+            fb = {_key(p): (lambda p=p: gc_fb(p)) for p in paths}
             if torch is not None:
                 tx, tw, tb, tdy = (torch.from_numpy(a) for a in (x, w, b, dy))
 
@@ -160,32 +181,41 @@ def main(argv=None):
             tf = interleaved(fwd, repeat, min_time)
             tfb = interleaved(fb, max(2, repeat - 2) if "numpy" in fb else repeat, min_time)
             flops = 2.0 * n * k * oh * ow * c * kern * kern
-            row = {
-                "shape": dict(N=n, C=c, H=h, W=w_, K=k, kernel=kern, stride=s, pad=p),
-                "threads": threads,
-                "numpy_threads_set": numpy_threads,
-                "forward_flops": flops,
-                "forward_s": tf,
-                "forward_backward_s": tfb,
-                "forward_gflops": {kk: flops / v / 1e9 for kk, v in tf.items()},
-                "forward_backward_gflops": {kk: 3 * flops / v / 1e9 for kk, v in tfb.items()},
-            }
-            if "torch" in tf:
-                row["forward_ratio_vs_torch"] = tf["torch"] / tf["gradcore"]
-                row["forward_backward_ratio_vs_torch"] = tfb["torch"] / tfb["gradcore"]
-            if "numpy" in tfb:
-                row["forward_backward_ratio_vs_numpy"] = tfb["numpy"] / tfb["gradcore"]
-            rows.append(row)
-            tt = tf.get("torch", float("nan"))
-            tbt = tfb.get("torch", float("nan"))
-            print(
-                f"{str(shape):32} {threads:3} | {tf['gradcore'] * 1e3:8.2f}"
-                f" {row['forward_gflops']['gradcore']:6.1f} {tt * 1e3:8.2f}"
-                f" {tt / tf['gradcore']:5.2f} | {tfb['gradcore'] * 1e3:8.2f}"
-                f" {row['forward_backward_gflops']['gradcore']:6.1f} {tbt * 1e3:8.2f}"
-                f" {tbt / tfb['gradcore']:5.2f} | {tfb.get('numpy', float('nan')) * 1e3:9.1f}",
-                flush=True,
-            )
+            for path in paths:
+                me = _key(path)
+                row = {
+                    "shape": dict(N=n, C=c, H=h, W=w_, K=k, kernel=kern, stride=s, pad=p),
+                    "threads": threads,
+                    "path": path,
+                    "numpy_threads_set": numpy_threads,
+                    "forward_flops": flops,
+                    "forward_s": _as_gradcore(tf, me, paths),
+                    "forward_backward_s": _as_gradcore(tfb, me, paths),
+                }
+                row["forward_gflops"] = {kk: flops / v / 1e9 for kk, v in row["forward_s"].items()}
+                row["forward_backward_gflops"] = {
+                    kk: 3 * flops / v / 1e9 for kk, v in row["forward_backward_s"].items()
+                }
+                if "torch" in tf:
+                    row["forward_ratio_vs_torch"] = tf["torch"] / tf[me]
+                    row["forward_backward_ratio_vs_torch"] = tfb["torch"] / tfb[me]
+                if "numpy" in tfb:
+                    row["forward_backward_ratio_vs_numpy"] = tfb["numpy"] / tfb[me]
+                first = _key(paths[0])
+                if me != first:
+                    row[f"forward_ratio_vs_{paths[0]}"] = tf[first] / tf[me]
+                    row[f"forward_backward_ratio_vs_{paths[0]}"] = tfb[first] / tfb[me]
+                rows.append(row)
+                tt = tf.get("torch", float("nan"))
+                tbt = tfb.get("torch", float("nan"))
+                print(
+                    f"{str(shape):32} {threads:3} {path:9} | {tf[me] * 1e3:8.2f}"
+                    f" {row['forward_gflops']['gradcore']:6.1f} {tt * 1e3:8.2f}"
+                    f" {tt / tf[me]:5.2f} | {tfb[me] * 1e3:8.2f}"
+                    f" {row['forward_backward_gflops']['gradcore']:6.1f} {tbt * 1e3:8.2f}"
+                    f" {tbt / tfb[me]:5.2f} | {tfb.get('numpy', float('nan')) * 1e3:9.1f}",
+                    flush=True,
+                )
     payload = {
         "benchmark": "conv2d",
         "machine": machine_info(),

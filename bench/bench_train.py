@@ -1,6 +1,7 @@
 """cnn-small training step (forward + backward + Adam step, batch 64, 1x28x28) vs PyTorch CPU.
 
     python bench/bench_train.py [--quick] [--json PATH] [--threads 1,2] [--rounds 3]
+                                [--capability avx2_fma,avx512]
 
 Each (framework, threads) measurement runs in its own subprocess (so peak memory is that
 framework's alone: VmHWM, and the growth over the process's size after imports and model
@@ -8,7 +9,9 @@ construction), and the subprocesses are interleaved round by round (gradcore 1 t
 thread, gradcore 2 threads, ...) so that load from other processes hits both alike; the
 reported step time is the median over rounds of each subprocess's median. Same model, batch,
 data shape and thread count for both. Target: gradcore step time <= 0.67x PyTorch's, peak
-memory no higher.
+memory no higher. --capability runs gradcore once per CPU path (GRADCORE_CPU_CAPABILITY) in
+the same rounds: the first path's columns are gradcore_*, the others gradcore_<path>_*, with
+ratio_<path>_vs_<first> = median over rounds of first's step time / this path's (> 1: faster).
 """
 
 from __future__ import annotations
@@ -130,8 +133,10 @@ def worker_torch(threads: int, warmup: int, samples: int, per_sample: int) -> di
     return {"times": times, "base_rss_mb": base, "peak_rss_mb": _rss_mb()}
 
 
-def run_worker(framework: str, threads: int, args) -> dict:
+def run_worker(framework: str, threads: int, args, capability: str = "") -> dict:
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    if capability:
+        env["GRADCORE_CPU_CAPABILITY"] = capability
     cmd = [
         sys.executable,
         os.path.abspath(__file__),
@@ -158,6 +163,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", default=None, help="output (default bench/results/train.json)")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--rounds", type=int, default=None)
+    ap.add_argument("--capability", default="", help="CPU paths to compare, e.g. avx2_fma,avx512")
     ap.add_argument("--worker", choices=("gradcore", "torch"), help=argparse.SUPPRESS)
     ap.add_argument("--warmup", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--samples", type=int, default=None, help=argparse.SUPPRESS)
@@ -174,19 +180,24 @@ def main(argv=None) -> int:
         print(json.dumps(fn(threads, args.warmup, args.samples, args.per_sample)))
         return 0
 
+    paths = args.capability.split(",") if args.capability else [""]
+    # name -> (worker, capability): "gradcore" runs the first path, "gradcore_<p>" the others
+    runs_of = {"gradcore": ("gradcore", paths[0])}
+    runs_of.update({f"gradcore_{p}": ("gradcore", p) for p in paths[1:]})
     try:
         import torch  # noqa: F401
 
-        frameworks = ["gradcore", "torch"]
+        runs_of["torch"] = ("torch", "")
     except ImportError:
-        frameworks = ["gradcore"]
         print("PyTorch not installed: measuring gradcore only")
+    frameworks = list(runs_of)
     thread_counts = [int(t) for t in args.threads.split(",")]
     raw = {(f, t): [] for f in frameworks for t in thread_counts}
     for r in range(rounds):
         for t in thread_counts:
             for f in frameworks:
-                res = run_worker(f, t, args)
+                worker, capability = runs_of[f]
+                res = run_worker(worker, t, args, capability)
                 raw[(f, t)].append(res)
                 med = statistics.median(res["times"]) * 1e3
                 print(
@@ -204,8 +215,14 @@ def main(argv=None) -> int:
             row[f"{f}_images_per_s"] = BATCH / ms * 1e3
             row[f"{f}_peak_rss_mb"] = max(x["peak_rss_mb"] for x in runs)
             row[f"{f}_rss_growth_mb"] = max(x["peak_rss_mb"] - x["base_rss_mb"] for x in runs)
+        for p in paths[1:]:
+            first = [statistics.median(x["times"]) for x in raw[("gradcore", t)]]
+            mine = [statistics.median(x["times"]) for x in raw[(f"gradcore_{p}", t)]]
+            row[f"ratio_{p}_vs_{paths[0]}"] = statistics.median(a / b for a, b in zip(first, mine))
         if "torch" in frameworks:
             row["time_ratio"] = row["gradcore_ms"] / row["torch_ms"]
+            for p in paths[1:]:
+                row[f"time_ratio_{p}"] = row[f"gradcore_{p}_ms"] / row["torch_ms"]
             row["peak_rss_ratio"] = row["gradcore_peak_rss_mb"] / row["torch_peak_rss_mb"]
         rows.append(row)
 
@@ -222,9 +239,13 @@ def main(argv=None) -> int:
             line += f" {row['torch_ms']:>9.2f} {row['torch_images_per_s']:>7.0f}"
             line += f" {row['time_ratio']:>6.2f} {row['gradcore_peak_rss_mb']:>10.1f}"
             line += f" {row['torch_peak_rss_mb']:>13.1f}"
+        for p in paths[1:]:
+            line += f"\n{'':>7} {p}: {row[f'gradcore_{p}_ms']:.2f} ms, "
+            line += f"x{row[f'ratio_{p}_vs_{paths[0]}']:.3f} vs {paths[0]} (paired)"
         print(line)
 
     payload = {
+        "paths": paths,
         "benchmark": "train_step_cnn_small",
         "model": "cnn-small",
         "optimizer": "adam",

@@ -25,13 +25,54 @@ needs_avx512 = pytest.mark.skipif(
 
 @pytest.fixture
 def avx512():
-    """Runs the test on the avx512 path; returns its float and double (MR, NR, KC, MC)."""
+    """Runs the test on the avx512 path, its own tiles on every shape (narrow products are
+    not sent to the AVX2 tiles); returns its float and double (MR, NR, KC, MC)."""
     with cpu_capability_selected("avx512"):
-        t = _C.cpu_path_tuning()
-        yield {
-            dtype: tuple(t[key][f] for f in ("mr", "nr", "kc", "mc"))
-            for dtype, key in ((np.float32, "gemm_f32"), (np.float64, "gemm_f64"))
-        }
+        _C.set_gemm_narrow_route(False)
+        try:
+            t = _C.cpu_path_tuning()
+            yield {
+                dtype: tuple(t[key][f] for f in ("mr", "nr", "kc", "mc"))
+                for dtype, key in ((np.float32, "gemm_f32"), (np.float64, "gemm_f64"))
+            }
+        finally:
+            _C.set_gemm_narrow_route(True)
+
+
+@needs_avx512
+@pytest.mark.parametrize(
+    "m, n, dtype, path",
+    [
+        (9, 784, "float32", "avx2_fma"),  # a 1-channel conv's input gradient: 9 rows
+        (32, 9, "float32", "avx2_fma"),  # its weight gradient: 9 columns
+        (5, 0, "float32", "avx2_fma"),
+        (64, 784, "float32", "avx512"),
+        (128, 3136, "float32", "avx512"),
+        (8, 32, "float32", "avx512"),
+        (144, 0, "float32", "avx512"),
+        (9, 784, "float64", "avx2_fma"),
+        (64, 64, "float64", "avx512"),
+    ],
+)
+def test_narrow_products_take_the_avx2_tiles(m, n, dtype, path):
+    """On the avx512 path a product whose rows or columns fill AVX2's 6x16 tiles better than
+    the 8x32 ones (useful lanes x peak, 10% margin) is multiplied by the AVX2 path, bitwise
+    the same result (both accumulate every element of C in the same order)."""
+    with cpu_capability_selected("avx512"):
+        assert _C.gemm_tile_for(m, n, dtype)[0] == path
+        rng = np.random.default_rng([m, n])
+        a = rng.standard_normal((m, 37)).astype(dtype)
+        b = rng.standard_normal((37, max(n, 50))).astype(dtype)
+        routed = _C.gemm(a, b)
+        _C.set_gemm_narrow_route(False)
+        try:
+            assert _C.gemm_tile_for(m, n, dtype)[0] == "avx512"
+            own = _C.gemm(a, b)
+        finally:
+            _C.set_gemm_narrow_route(True)
+    np.testing.assert_array_equal(routed, own)
+    with pytest.raises(ValueError, match="dtype must be"):
+        _C.gemm_tile_for(m, n, "int8")
 
 
 def around(x: int) -> list:

@@ -106,6 +106,8 @@ TEST_ONLY_SYMBOLS: Dict[str, str] = {
     "profiler_enabled": "tests check that the native profiler is off outside a profile",
     "profiler_scope_cost_ns": "bench/bench_profiler.py measures the cost of a profiling scope",
     "fail_scratch_in_thread": "tests make a worker's scratch allocation fail inside OpenMP",
+    "gemm_tile_for": "tests check which path and tile multiply narrow products",
+    "set_gemm_narrow_route": "the avx512 tests exercise its own tiles on narrow products too",
 }
 
 _DEF_CALL = re.compile(r"\.\s*def\s*\(\s*(?:\"([A-Za-z_]\w*)\"|([A-Za-z_]\w*))")

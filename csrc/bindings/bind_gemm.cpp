@@ -82,4 +82,22 @@ GRADCORE_BINDINGS(gemm) {
       py::arg("a"), py::arg("b"), py::arg("c") = py::none(), py::arg("trans_a") = false,
       py::arg("trans_b") = false, py::arg("alpha") = 1.0, py::arg("beta") = 0.0,
       "c = alpha * op(a) @ op(b) + beta * c (float32/float64; c allocated when None).");
+  m.def(
+      "gemm_tile_for",
+      [](int64_t m, int64_t n, const std::string& dtype) {
+        if (m < 0 || n < 0) fail_value("gemm_tile_for", "m and n must be >= 0");
+        gradcore::GemmTile t{};
+        if (dtype == "float32")
+          t = gradcore::gemm_tile_for<float>(m, n);
+        else if (dtype == "float64")
+          t = gradcore::gemm_tile_for<double>(m, n);
+        else
+          fail_value("gemm_tile_for", "dtype must be 'float32' or 'float64', got '" + dtype + "'");
+        return py::make_tuple(std::string(t.path), t.mr, t.nr);
+      },
+      py::arg("m"), py::arg("n"), py::arg("dtype") = "float32",
+      "(path, MR, NR) that multiply an m x n product (n = 0: wide) on the selected CPU path.");
+  m.def("set_gemm_narrow_route", &gradcore::gemm_detail::set_narrow_route, py::arg("enabled"),
+        "Tests: False makes every GEMM use the selected path's tiles, True (default) lets "
+        "narrow products take a path with narrower tiles.");
 }

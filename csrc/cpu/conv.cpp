@@ -239,35 +239,39 @@ void pack_cols_t_panel(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int6
   }
 }
 
-// The packers of the selected path (its tuning names them; they write panels as wide as the
-// path's float GEMM tile, which packed `a`).
+// The packers of the path that packed `a` (its tuning names them; they write panels as wide
+// as that path's float GEMM tile).
 template <typename T>
-PanelSource<T> cols_t_source(const ImplicitCols<T>& ic) {
+PanelSource<T> cols_t_source(const ImplicitCols<T>& ic, const PackedA<T>& a) {
+  const ConvPacker packer = a.tuning().conv_packer;
 #if GRADCORE_ISA_AVX512
   if constexpr (std::is_same_v<T, float>)
-    if (cpu_path_tuning().conv_packer == ConvPacker::kAvx512Panel32)
+    if (packer == ConvPacker::kAvx512Panel32)
       return PanelSource<T>{&avx512::pack_cols_t_panel32, &ic};
 #endif
 #if GRADCORE_ISA_AVX2_FMA
   if constexpr (std::is_same_v<T, float>)
-    if (cpu_path_tuning().conv_packer == ConvPacker::kAvx2Panel16)
+    if (packer == ConvPacker::kAvx2Panel16)
       return PanelSource<T>{&avx2_fma::pack_cols_t_panel16, &ic};
 #endif
+  (void)packer;
   return PanelSource<T>{&pack_cols_t_panel<T>, &ic};
 }
 
 template <typename T>
-PanelSource<T> cols_source(const ImplicitCols<T>& ic) {
+PanelSource<T> cols_source(const ImplicitCols<T>& ic, const PackedA<T>& a) {
+  const ConvPacker packer = a.tuning().conv_packer;
 #if GRADCORE_ISA_AVX512
   if constexpr (std::is_same_v<T, float>)
-    if (cpu_path_tuning().conv_packer == ConvPacker::kAvx512Panel32)
+    if (packer == ConvPacker::kAvx512Panel32)
       return PanelSource<T>{&avx512::pack_cols_panel32, &ic};
 #endif
 #if GRADCORE_ISA_AVX2_FMA
   if constexpr (std::is_same_v<T, float>)
-    if (cpu_path_tuning().conv_packer == ConvPacker::kAvx2Panel16)
+    if (packer == ConvPacker::kAvx2Panel16)
       return PanelSource<T>{&avx2_fma::pack_cols_panel16, &ic};
 #endif
+  (void)packer;
   return PanelSource<T>{&pack_cols_panel<T>, &ic};
 }
 
@@ -293,7 +297,7 @@ void implicit_conv(const Window2d& g, int64_t N, int64_t groups, int64_t Cin, in
           beta = T(1);
         }
         const PackedA<T>& a = wp[static_cast<size_t>(gi)];
-        gemm_packed_source<T>(a, P, cols_source(ic), beta, o, P);
+        gemm_packed_source<T>(a, P, cols_source(ic, a), beta, o, P);
       }
   });
 }
@@ -464,10 +468,10 @@ void conv2d_backward_weight(const Window2d& p, const T* dy, const T* x, T* dw) {
         const int64_t n0 = j * p.N / G, n1 = (j + 1) * p.N / G;
         for (int64_t n = n0; n < n1; ++n)
           for (int64_t g = 0; g < p.groups; ++g) {
-            a.pack(false, pl.Kg, P, T(1), dy + (n * p.K + g * pl.Kg) * P, P);
+            a.pack(false, pl.Kg, P, T(1), dy + (n * p.K + g * pl.Kg) * P, P, pl.CRS);
             const ImplicitCols<T> ic =
                 taps.cols(x + (n * p.C + g * Cg) * HW, HW, x, x + p.N * p.C * HW);
-            gemm_packed_source<T>(a, pl.CRS, cols_t_source(ic), n == n0 ? T(0) : T(1),
+            gemm_packed_source<T>(a, pl.CRS, cols_t_source(ic, a), n == n0 ? T(0) : T(1),
                                   part + g * pl.Kg * pl.CRS, pl.CRS);
           }
       }

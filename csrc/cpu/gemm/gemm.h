@@ -14,6 +14,8 @@
 
 namespace gradcore {
 
+struct CpuPathTuning;  // core/cpu_path_tuning.h
+
 template <typename T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
           int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
@@ -28,14 +30,19 @@ template <typename T>
 class PackedA {
  public:
   PackedA() = default;
-  PackedA(bool trans_a, int64_t M, int64_t K, T alpha, const T* A, int64_t lda) {
-    pack(trans_a, M, K, alpha, A, lda);
+  PackedA(bool trans_a, int64_t M, int64_t K, T alpha, const T* A, int64_t lda,
+          int64_t n_hint = 0) {
+    pack(trans_a, M, K, alpha, A, lda, n_hint);
   }
-  // (Re)packs a new operand, reusing the storage.
-  void pack(bool trans_a, int64_t M, int64_t K, T alpha, const T* A, int64_t lda);
+  // (Re)packs a new operand, reusing the storage. `n_hint`: the N of the products it will
+  // take part in, when known and small (it may choose a path with narrower tiles); 0: wide.
+  void pack(bool trans_a, int64_t M, int64_t K, T alpha, const T* A, int64_t lda,
+            int64_t n_hint = 0);
   int64_t rows() const { return M_; }
   int64_t depth() const { return K_; }
   int panel_width() const;  // NR: the width of the B micro-panels a PanelSource must write
+  // The tuning of the path that packed it (a PanelSource must use that path's packers).
+  const CpuPathTuning& tuning() const;
 
  private:
   template <typename U>
@@ -46,6 +53,20 @@ class PackedA {
   int64_t M_ = 0, K_ = 0, mp_ = 0;
   std::vector<T> data_;
 };
+
+// Which CPU path and micro-tile multiply an M x N product (n = 0: N unknown, taken as wide):
+// the selected path, or a lower one whose tiles fit the shape better (gemm/paths.cpp).
+struct GemmTile {
+  const char* path;  // the capability name, e.g. "avx2_fma"
+  int mr, nr;
+};
+template <typename T>
+GemmTile gemm_tile_for(int64_t m, int64_t n);
+
+namespace gemm_detail {
+// Tests: false makes every product use the selected path's own tiles (default true).
+void set_narrow_route(bool enabled);
+}  // namespace gemm_detail
 
 // C (M x N) = packed alpha*op(A) @ op(B) + beta * C, with M, K from `a`; otherwise as gemm
 // (threads split the columns; bitwise identical to gemm with the same operands).

@@ -537,7 +537,7 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
     scale_c(M, N, beta, C, ldc);
     return;
   }
-  const GemmPath<T>& p = gemm_detail::selected_gemm_path<T>();
+  const GemmPath<T>& p = gemm_detail::gemm_path_for<T>(M, N);
   const Problem<T> pr{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, kc_for(p, K)};
   const int64_t m_tiles = (M + p.mr - 1) / p.mr, mp = m_tiles * p.mr;
   const int nt = threads_for(M * N * K, kMinWorkPerThread);
@@ -559,10 +559,11 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
 }
 
 template <typename T>
-void PackedA<T>::pack(bool trans_a, int64_t M, int64_t K, T alpha, const T* A, int64_t lda) {
+void PackedA<T>::pack(bool trans_a, int64_t M, int64_t K, T alpha, const T* A, int64_t lda,
+                      int64_t n_hint) {
   M_ = std::max<int64_t>(M, 0);
   K_ = std::max<int64_t>(K, 0);
-  const GemmPath<T>& p = gemm_detail::selected_gemm_path<T>();
+  const GemmPath<T>& p = gemm_detail::gemm_path_for<T>(M_, n_hint);
   path_ = &p;
   mp_ = round_up(M_, p.mr);
   data_.resize(static_cast<size_t>(mp_ * K_));
@@ -582,6 +583,11 @@ void gemm_packed(const PackedA<T>& a, int64_t N, bool trans_b, const T* B, int64
 template <typename T>
 int PackedA<T>::panel_width() const {
   return static_cast<const GemmPath<T>*>(path_)->nr;
+}
+
+template <typename T>
+const CpuPathTuning& PackedA<T>::tuning() const {
+  return *static_cast<const GemmPath<T>*>(path_)->tuning;
 }
 
 template <typename T>

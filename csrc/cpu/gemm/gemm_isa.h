@@ -81,6 +81,11 @@ namespace gemm_detail {
 // The GEMM path of the selected capability (paths.cpp).
 template <typename T>
 const GemmPath<T>& selected_gemm_path();
+
+// The path that multiplies an M x N product fastest among the selected one and the paths
+// below it whose tiles waste fewer lanes (paths.cpp); n = 0: N unknown (taken as wide).
+template <typename T>
+const GemmPath<T>& gemm_path_for(int64_t m, int64_t n);
 }  // namespace gemm_detail
 
 }  // namespace gradcore

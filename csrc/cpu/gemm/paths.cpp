@@ -1,8 +1,12 @@
 // The GEMM paths and their tuning, one table per ISA path, and the choice between them by the
 // selected capability (core/cpu_features.h). Portable code: it only takes the addresses of the
 // ISA functions declared in gemm_isa.h. How the numbers were measured: docs/gemm_tuning.md.
+#include <atomic>
+#include <type_traits>
+
 #include "core/cpu_features.h"
 #include "core/cpu_path_tuning.h"
+#include "cpu/gemm/gemm.h"
 #include "cpu/gemm/gemm_internal.h"
 #include "cpu/gemm/gemm_isa.h"
 
@@ -174,5 +178,68 @@ const GemmPath<double>& selected_gemm_path<double>() {
   return kGenericF64;
 }
 
+namespace {
+
+// The fraction of a path's tile lanes an M x N product uses, times the path's peak:
+// (M / M rounded up to MR) * (N / N rounded up to NR) * FLOPs per cycle. n = 0: N is wide.
+template <typename T>
+double useful_flops_per_cycle(const GemmPath<T>& p, int64_t m, int64_t n) {
+  const auto used = [](int64_t v, int tile) {
+    return v <= 0 ? 1.0
+                  : static_cast<double>(v) / static_cast<double>((v + tile - 1) / tile * tile);
+  };
+  const int peak =
+      std::is_same_v<T, float> ? p.tuning->flops_per_cycle_f32 : p.tuning->flops_per_cycle_f64;
+  return used(m, p.mr) * used(n, p.nr) * peak;
+}
+
+std::atomic<bool> g_narrow_route{true};
+
+}  // namespace
+
+void set_narrow_route(bool enabled) {
+  g_narrow_route.store(enabled);
+}
+
+// AVX-512's 8x32 float tile wastes most of its lanes on a product with few rows or columns
+// (a 1-channel conv's 9-row input-gradient GEMM, its 9-column weight-gradient GEMM), where the
+// AVX2 6x16 tile wastes fewer; on Zen 4 both paths peak at 32 FLOPs per cycle, so the AVX2
+// path multiplies those products up to 1.6x faster. The AVX2 path is taken when its useful
+// FLOPs per cycle beat the selected path's by more than 10%. Both paths accumulate each
+// element of C in the same order, so the choice does not change results.
+template <typename T>
+const GemmPath<T>& gemm_path_for(int64_t m, int64_t n) {
+  const GemmPath<T>& p = selected_gemm_path<T>();
+#if GRADCORE_ISA_AVX512 && GRADCORE_ISA_AVX2_FMA
+  if (g_narrow_route.load(std::memory_order_relaxed) &&
+      (&p == static_cast<const void*>(&kAvx512F32) ||
+       &p == static_cast<const void*>(&kAvx512F64))) {
+    const GemmPath<T>* narrow;
+    if constexpr (std::is_same_v<T, float>)
+      narrow = &kAvx2FmaF32;
+    else
+      narrow = &kAvx2FmaF64;
+    if (useful_flops_per_cycle(*narrow, m, n) > 1.1 * useful_flops_per_cycle(p, m, n))
+      return *narrow;
+  }
+#endif
+  (void)m;
+  (void)n;
+  return p;
+}
+
+template const GemmPath<float>& gemm_path_for<float>(int64_t, int64_t);
+template const GemmPath<double>& gemm_path_for<double>(int64_t, int64_t);
+
 }  // namespace gemm_detail
+
+template <typename T>
+GemmTile gemm_tile_for(int64_t m, int64_t n) {
+  const gemm_detail::GemmPath<T>& p = gemm_detail::gemm_path_for<T>(m, n);
+  return GemmTile{p.tuning->name, p.mr, p.nr};
+}
+
+template GemmTile gemm_tile_for<float>(int64_t, int64_t);
+template GemmTile gemm_tile_for<double>(int64_t, int64_t);
+
 }  // namespace gradcore
