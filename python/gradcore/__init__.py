@@ -111,3 +111,12 @@ __all__ = [
     "zeros",
     "zeros_like",
 ]
+
+
+def __getattr__(name: str):
+    """`gradcore.bfloat16`, resolved on first use (it needs the optional ml_dtypes)."""
+    if name == "bfloat16":
+        from gradcore.bf16 import bfloat16_dtype
+
+        return bfloat16_dtype()
+    raise AttributeError(f"module 'gradcore' has no attribute {name!r}")

@@ -265,6 +265,12 @@ class Tensor:
     def double(self) -> Tensor:
         return self.to(dtype=float64)
 
+    def bfloat16(self) -> Tensor:
+        """self as gradcore.bfloat16 (round to nearest even; needs ml_dtypes)."""
+        from gradcore.bf16 import bfloat16_dtype
+
+        return self.to(dtype=bfloat16_dtype())
+
     def long(self) -> Tensor:
         return self.to(dtype=int64)
 

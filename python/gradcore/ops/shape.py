@@ -13,6 +13,8 @@ import numpy as np
 from gradcore import autograd as ag
 from gradcore import devices
 from gradcore.autograd import Function
+from gradcore.bf16 import cast_array
+from gradcore.devices import KERNELS
 from gradcore.ops.arrays import as_array, to_array, unbroadcast
 from gradcore.versions import storage_root
 
@@ -72,11 +74,12 @@ class Cast(Function):
     @staticmethod
     def forward(ctx, a, dtype):
         ctx.saved_tensors = a.dtype
-        return a.astype(dtype)
+        ctx.kernels = KERNELS[a.__class__]
+        return cast_array(ctx.kernels, a, dtype)
 
     @staticmethod
     def backward(ctx, g):
-        return g.astype(ctx.saved_tensors), None
+        return cast_array(ctx.kernels, g, ctx.saved_tensors), None
 
 
 class ToDevice(Function):
