@@ -6,7 +6,7 @@ import os as _os
 from gradcore import _wait_policy  # noqa: F401
 
 # isort: split
-from gradcore import _C, autograd, cuda, nn, onnx, optim, profiler, random, utils
+from gradcore import _C, amp, autograd, cuda, nn, onnx, optim, profiler, random, utils
 from gradcore._runtime import (
     format_info,
     get_num_threads,
@@ -14,6 +14,7 @@ from gradcore._runtime import (
     set_flush_denormal,
     set_num_threads,
 )
+from gradcore.amp import autocast
 from gradcore.autograd import (
     Function,
     enable_grad,
@@ -59,6 +60,8 @@ if _os.environ.get("GRADCORE_PROFILE"):
     profiler._profile_whole_run(_os.environ["GRADCORE_PROFILE"])
 
 __all__ = [
+    "amp",
+    "autocast",
     "__version__",
     "Function",
     "Tensor",

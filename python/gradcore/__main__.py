@@ -278,6 +278,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         )
     if args.resume is not None and not os.path.isfile(args.resume):
         raise CLIError(f"--resume: no such checkpoint file: {args.resume}", EXIT_USAGE)
+    amp_dtype = _amp_dtype(args.amp)
     if args.out is not None and os.path.exists(args.out) and not os.path.isdir(args.out):
         raise CLIError(f"--out: {args.out} exists and is not a directory", EXIT_USAGE)
     if args.profile is not None:
@@ -410,6 +411,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             callbacks=callbacks,
             clip_grad_norm=args.clip_grad_norm,
             resume_from=args.resume,
+            autocast_dtype=amp_dtype,
         )
     except NonFiniteLossError as e:
         raise CLIError(str(e), EXIT_FAILURE) from None
@@ -455,6 +457,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------- evaluate
+def _amp_dtype(amp: str):
+    """--amp: the autocast dtype (None for "none"); a missing ml_dtypes is a usage error."""
+    if amp == "none":
+        return None
+    from gradcore.bf16 import bfloat16_dtype
+
+    try:
+        return bfloat16_dtype()
+    except ImportError as e:
+        raise CLIError(f"--amp {amp}: {_one_line(e)}", EXIT_USAGE) from None
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import gradcore
     from gradcore import nn
@@ -606,6 +620,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="MAX",
         help="clip the gradients' total L2 norm",
+    )
+    p.add_argument(
+        "--amp",
+        choices=("none", "bf16"),
+        default="none",
+        help="mixed precision: bf16 runs conv/linear/matmul under gradcore.amp.autocast "
+        "(bfloat16 numerics; needs ml_dtypes; no speed-up yet) (none)",
     )
     p.add_argument(
         "--augment",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradcore import amp
 from gradcore.autograd import Function
 from gradcore.devices import KERNELS
 from gradcore.ops.arrays import contiguous
@@ -60,6 +61,8 @@ class Conv2d(Function):
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-d convolution (cross-correlation) of (N, C, H, W) input with (K, C/groups, R, S)
     weight; `padding` may be an int, a pair, "valid" or "same" (stride 1)."""
+    if amp._anywhere and amp.get_autocast_dtype() is not None:
+        return amp.lower_precision(conv2d, (input, weight, bias), stride, padding, dilation, groups)
     stride = pair(stride, "stride", "conv2d")
     dilation = pair(dilation, "dilation", "conv2d")
     x = input._data

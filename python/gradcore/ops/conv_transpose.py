@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from gradcore import autograd
+from gradcore import amp, autograd
 from gradcore.autograd import Function
 from gradcore.devices import KERNELS
 from gradcore.ops.arrays import contiguous
@@ -136,6 +136,16 @@ def conv_transpose2d(
     that a conv2d with this stride maps to the same size); it must be smaller than stride
     or dilation.
     """
+    if amp._anywhere and amp.get_autocast_dtype() is not None:
+        return amp.lower_precision(
+            conv_transpose2d,
+            (input, weight, bias),
+            stride,
+            padding,
+            output_padding,
+            groups,
+            dilation,
+        )
     x = _array(input, "input")
     w = _array(weight, "weight")
     b = None if bias is None else _array(bias, "bias")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradcore import amp
 from gradcore.autograd import Function
 from gradcore.devices import KERNELS
 from gradcore.ops.arrays import contiguous
@@ -46,6 +47,8 @@ class Linear(Function):
 
 def linear(input, weight, bias=None):
     """y = input @ weight^T + bias for input (..., in_features), weight (out, in)."""
+    if amp._anywhere and amp.get_autocast_dtype() is not None:
+        return amp.lower_precision(linear, (input, weight, bias))
     shp = input.shape
     if shp[-1] != weight.shape[1]:
         raise ValueError(

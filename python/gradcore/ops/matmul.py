@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradcore import amp
 from gradcore import autograd as ag
 from gradcore.autograd import Function
 from gradcore.devices import KERNELS
@@ -120,6 +121,8 @@ class BatchedMatMul(Function):
 def matmul(a, b):
     """Matrix product (PyTorch/numpy semantics for 1-d, 2-d and batched operands), computed
     by the native GEMM. Tensors in: a Tensor with autograd; numpy arrays in: a numpy array."""
+    if amp._anywhere and amp.get_autocast_dtype() is not None:
+        return amp.lower_precision(matmul, (a, b))
     Tensor = ag.Tensor
     if a.__class__ is Tensor and b.__class__ is Tensor:  # the common 2-d product first
         da, db = a._data, b._data

@@ -7,6 +7,7 @@ callbacks (see gradcore.train.callbacks).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Optional, Seque
 
 import numpy as np
 
+from gradcore.amp import autocast
 from gradcore.profiler import record_function
 from gradcore.train.checkpoint import resume, save_checkpoint
 from gradcore.train.history import History
@@ -138,13 +140,20 @@ class Trainer:
         )
 
 
+def _autocast(dtype: Any):
+    """autocast("cpu", dtype), or a block that changes nothing when dtype is None."""
+    return contextlib.nullcontext() if dtype is None else autocast("cpu", dtype=dtype)
+
+
 def evaluate(
     model: Any,
     loader: Iterable[Any],
     loss_fn: Optional[Callable] = None,
     progress: Optional[bool] = False,
+    autocast_dtype: Any = None,
 ) -> Dict[str, Any]:
-    """Run `model` over `loader` in eval mode without gradients.
+    """Run `model` over `loader` in eval mode without gradients (under
+    ``gradcore.amp.autocast`` with `autocast_dtype` when given).
 
     Returns {"loss": mean loss over samples (if loss_fn), "accuracy", "n"}; the model's
     train/eval mode is restored afterwards. `progress`: a tqdm bar over the batches (True, or
@@ -160,7 +169,7 @@ def evaluate(
     loss_sum = 0.0
     try:
         bar = progress_bar(loader, desc="evaluate", unit="batch", enabled=progress)
-        with no_grad():
+        with no_grad(), _autocast(autocast_dtype):
             for batch in loader if bar is None else bar:
                 x, y = _batch_xy(batch)
                 out = model(x)
@@ -205,6 +214,7 @@ def fit(
     val_size: Optional[Union[int, float]] = None,
     split_seed: int = 0,
     val_transform: Optional[Callable] = None,
+    autocast_dtype: Any = None,
 ) -> History:
     """Train `model` for epochs start_epoch..epochs-1; returns the History (incl. earlier
     epochs when resuming).
@@ -227,6 +237,8 @@ def fit(
     seed=split_seed)``; training then runs on the rest with the loader's settings, and the
     validation loader uses `val_transform` (pass it when the training transform is random
     augmentation), else the training loader's transform.
+    `autocast_dtype` (gradcore.bfloat16): forward and loss of every step, validation and test
+    run under ``gradcore.amp.autocast("cpu", dtype=autocast_dtype)``; None: float32.
     """
     from gradcore.nn.utils import clip_grad_norm_
 
@@ -274,8 +286,9 @@ def fit(
                 with record_function("train.step"):
                     x, y = _batch_xy(batch)
                     optimizer.zero_grad(set_to_none=True)
-                    out = model(x)
-                    loss = loss_fn(out, y)
+                    with _autocast(autocast_dtype):
+                        out = model(x)
+                        loss = loss_fn(out, y)
                     value = float(loss.item())
                     if not math.isfinite(value):
                         raise NonFiniteLossError(epoch, step, value)
@@ -304,7 +317,7 @@ def fit(
             if want_acc:
                 row["train_acc"] = correct / n_seen if n_seen else float("nan")
             if val_loader is not None:
-                ev = evaluate(model, val_loader, loss_fn)
+                ev = evaluate(model, val_loader, loss_fn, autocast_dtype=autocast_dtype)
                 row["val_loss"] = ev["loss"]
                 if want_acc:
                     row["val_acc"] = ev["accuracy"]
@@ -326,5 +339,5 @@ def fit(
         for cb in trainer.callbacks:
             cb.on_train_end(trainer)
     if test_loader is not None:
-        history.test = evaluate(model, test_loader, loss_fn)
+        history.test = evaluate(model, test_loader, loss_fn, autocast_dtype=autocast_dtype)
     return history
