@@ -68,8 +68,11 @@ def gradcore_times(payload, prefix: str = "", timed: bool = False) -> dict:
 
 
 def run_once(python: str, script: list, json_path: str) -> dict:
+    """One run of `script` under `python`, without this process's PYTHONPATH: each build
+    imports its own gradcore (a wrapper script may set its own)."""
     cmd = [python, *script, "--json", json_path]
-    res = subprocess.run(cmd, capture_output=True, text=True)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if res.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({res.returncode}):\n{res.stderr[-3000:]}")
     return json.loads(Path(json_path).read_text())

@@ -85,7 +85,7 @@ def np_forward_backward(x, w, b, dy, k, s, p):
 
 
 def _key(path: str) -> str:
-    return f"gradcore[{path}]"
+    return f"gradcore[{path}]" if path else "gradcore[]"
 
 
 def _as_gradcore(times: dict, me: str, paths: list) -> dict:
@@ -106,7 +106,8 @@ def main(argv=None):
         "--capability", default="", help="CPU paths to time side by side, e.g. avx2_fma,avx512"
     )
     args = ap.parse_args(argv)
-    paths = args.capability.split(",") if args.capability else [_C.cpu_capability()]
+    # "": the path the import selected (no switching; also runs against older builds)
+    paths = args.capability.split(",") if args.capability else [""]
     shapes = QUICK_SHAPES if args.quick else SHAPES
     if args.shapes:
         shapes = [SHAPES[int(i)] for i in args.shapes.split(",")]
@@ -133,11 +134,13 @@ def main(argv=None):
             st, pd = (s, s), (p, p)
 
             def gc_fwd(path, x=x, w=w, b=b, st=st, pd=pd):
-                _C.set_cpu_capability(path)
+                if path:
+                    _C.set_cpu_capability(path)
                 return _C.conv2d_forward(x, w, b, st, pd)
 
             def gc_fb(path, x=x, w=w, b=b, dy=dy, st=st, pd=pd, kern=kern, h=h, w_=w_):
-                _C.set_cpu_capability(path)
+                if path:
+                    _C.set_cpu_capability(path)
                 y = _C.conv2d_forward(x, w, b, st, pd)
                 dx = _C.conv2d_backward_input(dy, w, (h, w_), st, pd)
                 dw = _C.conv2d_backward_weight(dy, x, (kern, kern), st, pd)
@@ -186,7 +189,7 @@ def main(argv=None):
                 row = {
                     "shape": dict(N=n, C=c, H=h, W=w_, K=k, kernel=kern, stride=s, pad=p),
                     "threads": threads,
-                    "path": path,
+                    "path": path or getattr(_C, "cpu_capability", lambda: "default")(),
                     "numpy_threads_set": numpy_threads,
                     "forward_flops": flops,
                     "forward_s": _as_gradcore(tf, me, paths),
@@ -209,7 +212,7 @@ def main(argv=None):
                 tt = tf.get("torch", float("nan"))
                 tbt = tfb.get("torch", float("nan"))
                 print(
-                    f"{str(shape):32} {threads:3} {path:9} | {tf[me] * 1e3:8.2f}"
+                    f"{str(shape):32} {threads:3} {path or '-':9} | {tf[me] * 1e3:8.2f}"
                     f" {row['forward_gflops']['gradcore']:6.1f} {tt * 1e3:8.2f}"
                     f" {tt / tf[me]:5.2f} | {tfb[me] * 1e3:8.2f}"
                     f" {row['forward_backward_gflops']['gradcore']:6.1f} {tbt * 1e3:8.2f}"
