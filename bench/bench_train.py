@@ -7,7 +7,8 @@ Each (framework, threads) measurement runs in its own subprocess (so peak memory
 framework's alone: VmHWM, and the growth over the process's size after imports and model
 construction), and the subprocesses are interleaved round by round (gradcore 1 thread, torch 1
 thread, gradcore 2 threads, ...) so that load from other processes hits both alike; the
-reported step time is the median over rounds of each subprocess's median. Same model, batch,
+reported step time is the median over rounds of each subprocess's median (the order is
+reversed every other round). Same model, batch,
 data shape and thread count for both. Target: gradcore step time <= 0.67x PyTorch's, peak
 memory no higher. --capability runs gradcore once per CPU path (GRADCORE_CPU_CAPABILITY) in
 the same rounds: the first path's columns are gradcore_*, the others gradcore_<path>_*, with
@@ -195,7 +196,7 @@ def main(argv=None) -> int:
     raw = {(f, t): [] for f in frameworks for t in thread_counts}
     for r in range(rounds):
         for t in thread_counts:
-            for f in frameworks:
+            for f in frameworks if r % 2 == 0 else frameworks[::-1]:  # no fixed position
                 worker, capability = runs_of[f]
                 res = run_worker(worker, t, args, capability)
                 raw[(f, t)].append(res)

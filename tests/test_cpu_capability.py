@@ -38,9 +38,8 @@ def test_levels_are_ordered_and_supported_is_a_prefix():
     supported = list(_C.supported_cpu_capabilities())
     assert supported == list(CPU_CAPABILITIES)
     assert supported == list(LEVELS[: len(supported)])  # generic first, no gaps
-    # the default is the best available up to avx2_fma: avx512 is opt-in (kDefaultCeiling)
-    default = supported[min(len(supported), LEVELS.index("avx2_fma") + 1) - 1]
-    assert _C.cpu_default_capability() == default
+    # the default is the best available path (kDefaultCeiling = the highest implemented)
+    assert _C.cpu_default_capability() == supported[-1]
     # detection is apart from selection: the CPU may have more than the build implements
     assert LEVELS.index(_C.cpu_detected_capability()) >= LEVELS.index(supported[-1])
     # an x86-64 build implements every level: the CPU alone decides how far the prefix goes
@@ -115,25 +114,22 @@ def test_environment_variable_selects_a_path(level):
     assert out.stdout.strip() == level
 
 
-def test_default_is_avx2_fma_and_avx512_is_opt_in():
-    """Without GRADCORE_CPU_CAPABILITY the kernels run the best path up to avx2_fma
-    (cpu_features.h, kDefaultCeiling): the AVX-512 GEMM is not yet measured at 2 threads and is
-    slower on short-K products. Where the CPU has AVX-512 it is listed, and selectable by the
-    variable and by set_cpu_capability."""
+def test_default_is_the_best_path_and_lower_ones_are_selectable():
+    """Without GRADCORE_CPU_CAPABILITY the kernels run the best path the CPU and build support
+    (cpu_features.h, kDefaultCeiling): avx512 where the CPU has AVX-512 F+BW+VL+DQ with OS ZMM
+    state; every lower level is selectable by the variable and by set_cpu_capability."""
     out = _import_with("")
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == _C.cpu_default_capability()
-    if "avx2_fma" in CPU_CAPABILITIES:
-        assert _C.cpu_default_capability() == "avx2_fma"
-    if "avx512" not in CPU_CAPABILITIES:
-        pytest.skip("the CPU has no AVX-512 F+BW+VL+DQ with OS ZMM state")
-    assert CPU_CAPABILITIES[-1] == "avx512"
-    out = _import_with("avx512")
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "avx512"
-    with cpu_capability_selected("avx512"):
-        assert _C.cpu_capability() == "avx512"
-        assert _C.cpu_path_tuning()["name"] == "avx512"
+    assert out.stdout.strip() == _C.cpu_default_capability() == CPU_CAPABILITIES[-1]
+    if _C.cpu_detected_capability() == "avx512":
+        assert _C.cpu_default_capability() == "avx512"
+    for level in CPU_CAPABILITIES:
+        out = _import_with(level)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == level
+        with cpu_capability_selected(level):
+            assert _C.cpu_capability() == level
+            assert _C.cpu_path_tuning()["name"] == level
 
 
 @pytest.mark.parametrize("level", ["avx512", "sse9", "AVX2_FMA"])

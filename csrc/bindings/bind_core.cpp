@@ -79,7 +79,7 @@ GRADCORE_BINDINGS(core) {
       "cpu_default_capability",
       [] { return std::string(capability_name(cpu_default_capability())); },
       "The level selected when GRADCORE_CPU_CAPABILITY is unset (cpu_features.h, "
-      "kDefaultCeiling: avx512 is opt-in).");
+      "kDefaultCeiling: the best level the CPU and build support).");
   m.def(
       "cpu_detected_capability",
       [] { return std::string(capability_name(cpu_detected_capability())); },

@@ -26,12 +26,13 @@ constexpr CpuCapability kHighestImplementedCapability = CpuCapability::kAvx2Fma;
 constexpr CpuCapability kHighestImplementedCapability = CpuCapability::kGeneric;
 #endif
 
-// Default-selection policy: the highest level the kernels use unless asked for more. avx512
-// is opt-in with GRADCORE_CPU_CAPABILITY=avx512 (or set_cpu_capability("avx512")) until its
-// figures (issue 17) are measured: its GEMM is not yet measured at 2 threads and runs slower
-// than avx2_fma on short-K products (K <= 64: 0.80-0.87x). It is still supported (listed by
-// supported_cpu_capabilities(), so the test suite runs every kernel test on it).
-constexpr CpuCapability kDefaultCeiling = CpuCapability::kAvx2Fma;
+// Default-selection policy: the highest level the kernels use unless asked for less (a lower
+// value here would make higher levels opt-in). avx512 is the default where the CPU has it
+// since its figures held on an idle Zen 4 (issue 17): cnn-small's training step 1.02-1.04x
+// (1 thread) and 1.08-1.10x (2 threads) of avx2_fma's speed, paired; conv forward 1.01-1.36x,
+// forward+backward >= 0.99x on 11 of 12 cells; GEMM 0.96-1.19x. Results are those of
+// avx2_fma, bitwise (same accumulation order in GEMM and conv).
+constexpr CpuCapability kDefaultCeiling = kHighestImplementedCapability;
 
 // The environment variable that selects a path at import time: generic|avx2_fma|avx512.
 constexpr const char* kCpuCapabilityEnvVar = "GRADCORE_CPU_CAPABILITY";

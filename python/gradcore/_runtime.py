@@ -15,8 +15,8 @@ def info() -> dict[str, Any]:
 
     Keys: version, compiler, openmp, num_threads, cpu_capability (the kernel path in use:
     generic, avx2_fma, ...; GRADCORE_CPU_CAPABILITY selects another, avx512 included),
-    cpu_default_capability (the path used when GRADCORE_CPU_CAPABILITY is unset: at most
-    avx2_fma, avx512 is opt-in until measured), cpu_capabilities (the paths this CPU and build
+    cpu_default_capability (the path used when GRADCORE_CPU_CAPABILITY is unset: the best
+    one this CPU and build can run), cpu_capabilities (the paths this CPU and build
     can run), cpu_detected_capability (the CPU's own level, even one this build has no
     kernels for), cpu_has_avx2_fma, cuda_compiled, cuda_available, flush_denormal,
     malloc_tuned (large freed blocks stay in the process: GRADCORE_MALLOC_TUNING=0 turns this
