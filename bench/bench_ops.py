@@ -1,6 +1,6 @@
 """Benchmark of the ops kernels: relu, gelu, silu, softmax, cross-entropy (forward and backward)
-against PyTorch (when installed) and numpy, timed interleaved in the same run, at 1 and 2
-threads. Reports ms per call, GB/s (bytes each kernel must move) and ratios.
+and the float32 <-> bfloat16 conversions, against PyTorch (when installed) and numpy (ml_dtypes
+for bfloat16), timed interleaved in the same run, at 1 and 2 threads. Reports ms per call, GB/s (bytes each kernel must move) and ratios.
 
     python bench/bench_ops.py [--quick] [--json PATH]
 """
@@ -24,6 +24,10 @@ try:
     import torch.nn.functional as F
 except ImportError:  # pragma: no cover
     torch = None
+try:
+    import ml_dtypes
+except ImportError:  # pragma: no cover - the bf16 extra
+    ml_dtypes = None
 
 SQRT_2_PI = np.float32(np.sqrt(2.0 / np.pi))
 
@@ -139,6 +143,23 @@ def cases(quick: bool, rng):
         gc_ce,
         lambda: np_ce_fwd_bwd(xs, tgt),
         torch_ce if torch else None,
+    )
+    # float32 <-> bfloat16 (gradcore.bfloat16 storage); numpy's side is ml_dtypes' cast
+    xb = _C.float_to_bfloat16(x)
+    add(
+        "float_to_bfloat16",
+        6 * n,
+        lambda: _C.float_to_bfloat16(x),
+        (lambda: x.astype(ml_dtypes.bfloat16)) if ml_dtypes else None,
+        (lambda: tt["x"].to(torch.bfloat16)) if torch else None,
+    )
+    tb = tt["x"].to(torch.bfloat16) if torch else None
+    add(
+        "bfloat16_to_float",
+        6 * n,
+        lambda: _C.bfloat16_to_float(xb),
+        (lambda: xb.view(ml_dtypes.bfloat16).astype(np.float32)) if ml_dtypes else None,
+        (lambda: tb.float()) if torch else None,
     )
     return out
 
