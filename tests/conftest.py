@@ -47,6 +47,7 @@ KERNEL_TEST_MODULES = frozenset(
         "test_dropout",
         "test_elementwise",
         "test_gemm",
+        "test_gemm_bf16",
         "test_linear",
         "test_loss",
         "test_norm",

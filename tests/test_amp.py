@@ -83,6 +83,16 @@ def test_lower_precision_ops_match_a_rounded_float64_reference_and_torch(rng, op
         np.testing.assert_allclose(t.grad.numpy(), bf16(p.grad.numpy()), rtol=2.0**-6, atol=1e-2)
 
 
+def test_linear_and_matmul_run_on_the_bfloat16_gemm(rng):
+    """Under autocast the 2-d float32 products are LinearBf16 / MatMul2dBf16 nodes (gemm_bf16),
+    between the rounding of their inputs and of their output."""
+    x = gc.tensor(rng.standard_normal((5, 7)).astype(np.float32), requires_grad=True)
+    w = gc.tensor(rng.standard_normal((3, 7)).astype(np.float32), requires_grad=True)
+    with gc.autocast():
+        names = [type(t.grad_fn.next_functions[0]).__name__ for t in (F.linear(x, w), x @ w.T)]
+    assert names == ["LinearBf16", "MatMul2dBf16"]
+
+
 def test_other_ops_and_code_outside_the_block_are_unchanged(rng):
     a = rng.standard_normal((6, 10)).astype(np.float32)
     w = rng.standard_normal((4, 10)).astype(np.float32)

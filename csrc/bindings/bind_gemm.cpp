@@ -6,6 +6,7 @@
 #include "bindings/checks.h"
 #include "bindings/registry.h"
 #include "cpu/gemm/gemm.h"
+#include "cpu/gemm/gemm_bf16.h"
 
 namespace gradcore::bindings {
 namespace {
@@ -100,4 +101,36 @@ GRADCORE_BINDINGS(gemm) {
   m.def("set_gemm_narrow_route", &gradcore::gemm_detail::set_narrow_route, py::arg("enabled"),
         "Tests: False makes every GEMM use the selected path's tiles, True (default) lets "
         "narrow products take a path with narrower tiles.");
+  m.def(
+      "gemm_bf16",
+      [](py::array a, py::array b, bool trans_b) {
+        const char* op = "gemm_bf16";
+        for (const auto& [arr, name] : {std::pair{a, "a"}, std::pair{b, "b"}}) {
+          if (arr.dtype().kind() != 'u' || arr.itemsize() != 2)
+            fail_type(op, std::string(name) + " must hold bfloat16 bit patterns as uint16, got " +
+                              std::string(py::str(arr.dtype())));
+          if (arr.ndim() != 2)
+            fail_value(op, std::string(name) + " must be 2-d, got shape " + shape_str(arr));
+        }
+        py::array_t<uint16_t, py::array::c_style> ac(a), bc(b);
+        const int64_t M = ac.shape(0), K = ac.shape(1);
+        const int64_t Kb = trans_b ? bc.shape(1) : bc.shape(0);
+        const int64_t N = trans_b ? bc.shape(0) : bc.shape(1);
+        if (K != Kb)
+          fail_value(op, "inner sizes differ: a is " + shape_str(a) + ", b is " + shape_str(b) +
+                             (trans_b ? " (trans_b)" : ""));
+        py::array_t<float> c({M, N});
+        const uint16_t* pa = ac.data();
+        const uint16_t* pb = bc.data();
+        float* pc = c.mutable_data();
+        const int64_t ldb = bc.shape(1);
+        run_kernel([&] { gradcore::gemm_bf16(trans_b, M, N, K, pa, K, pb, ldb, pc, N); });
+        return c;
+      },
+      py::arg("a"), py::arg("b"), py::arg("trans_b") = false,
+      "float32 a @ op(b) for bfloat16 a (M, K) and b (K, N), or b (N, K) with trans_b, given as "
+      "uint16 bit patterns; float32 accumulation.");
+  m.def(
+      "gemm_bf16_route", [] { return std::string(gradcore::gemm_bf16_route()); },
+      "'avx512_bf16' (vdpbf16ps) or 'float32' (widened operands): how gemm_bf16 runs here.");
 }

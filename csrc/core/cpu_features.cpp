@@ -35,9 +35,20 @@ CpuCapability detect() {
   if ((b & need) == need && (xcr0 & 0xE0) == 0xE0) return CpuCapability::kAvx512;
   return CpuCapability::kAvx2Fma;
 }
+
+// AVX512_BF16 (CPUID.(7,1):EAX bit 5: vdpbf16ps, vcvtne2ps2bf16), on top of the avx512 level.
+bool detect_avx512_bf16() {
+  if (detect() != CpuCapability::kAvx512) return false;
+  unsigned a, b, c, d;
+  if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return false;
+  return a & (1u << 5);
+}
 #else
 CpuCapability detect() {
   return CpuCapability::kGeneric;
+}
+bool detect_avx512_bf16() {
+  return false;
 }
 #endif
 
@@ -51,6 +62,11 @@ std::atomic<CpuCapability>& current() {
 CpuCapability cpu_detected_capability() {
   static const CpuCapability c = detect();
   return c;
+}
+
+bool cpu_has_avx512_bf16() {
+  static const bool has = detect_avx512_bf16();
+  return has;
 }
 
 CpuCapability cpu_max_capability() {

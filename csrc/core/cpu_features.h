@@ -41,6 +41,10 @@ constexpr const char* kCpuCapabilityEnvVar = "GRADCORE_CPU_CAPABILITY";
 // the ZMM state), whatever this build implements. Detected once.
 CpuCapability cpu_detected_capability();
 
+// Whether the CPU has AVX512_BF16 (vdpbf16ps) on top of the avx512 level: an extension the
+// bfloat16 GEMM uses when the avx512 path is selected, not a level of its own.
+bool cpu_has_avx512_bf16();
+
 // The highest level this CPU and this build can both run: min(detected, implemented).
 CpuCapability cpu_max_capability();
 

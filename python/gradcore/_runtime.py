@@ -19,7 +19,8 @@ def info() -> dict[str, Any]:
     one this CPU and build can run), cpu_capabilities (the paths this CPU and build
     can run), cpu_detected_capability (the CPU's own level, even one this build has no
     kernels for), cpu_has_avx2_fma, cuda_compiled, cuda_available, flush_denormal,
-    malloc_tuned (large freed blocks stay in the process: GRADCORE_MALLOC_TUNING=0 turns this
+    bf16_gemm (how bfloat16 products run: "avx512_bf16" or "float32"), malloc_tuned (large
+    freed blocks stay in the process: GRADCORE_MALLOC_TUNING=0 turns this
     off), omp_wait_policy (how idle OpenMP threads wait, and who chose it),
     threads_disabled_by_fork (True in a process forked after OpenMP threads had started:
     kernels use one thread), python, machine.
@@ -33,6 +34,7 @@ def info() -> dict[str, Any]:
     d["flush_denormal"] = _C.flush_denormal_enabled()
     d["omp_wait_policy"] = _wait_policy.describe_wait_policy(_wait_policy.APPLIED)
     d["threads_disabled_by_fork"] = _C.threads_disabled_by_fork()
+    d["bf16_gemm"] = _C.gemm_bf16_route()
     d["cuda_available"] = False
     d["python"] = platform.python_version()
     d["machine"] = platform.machine()

@@ -7,11 +7,12 @@ their gradients are bfloat16 too (rounded on the way back). Every other op (loss
 batch norm, reductions, activations, pooling) runs in float32 as outside the block, and master
 weights stay float32: the optimizer updates them with float32 gradients of bfloat16 values.
 
-How it is computed today: the rounding is done by the native conversion kernels (convert.h)
-and the products by the float32 kernels, so the results are those of bfloat16 inputs with
-float32 accumulation, and the "bfloat16" outputs are float32 tensors holding bfloat16 values
-(the next op reads them without a conversion). There is no speed-up yet: that needs the
-bfloat16 GEMM (AVX512_BF16 `vdpbf16ps`), which is not written. A GradScaler is not needed for
+How it is computed today: the rounding is done by the native conversion kernels (convert.h);
+linear and 2-d matmul multiply on the bfloat16 GEMM (gemm_bf16.h: `vdpbf16ps` with
+AVX512_BF16, else widened to float32; ops/linear.py LinearBf16, ops/matmul.py MatMul2dBf16),
+the convolutions on the float32 kernels. Either way the results are those of bfloat16 inputs
+with float32 accumulation, and the "bfloat16" outputs are float32 tensors holding bfloat16
+values (the next op reads them without a conversion). A GradScaler is not needed for
 bfloat16 (it has float32's exponent range); `device_type` and `dtype` are there so that a CUDA
 float16 autocast can add one with the same API.
 

@@ -12,6 +12,7 @@ from gradcore import amp
 from gradcore.autograd import Function
 from gradcore.devices import KERNELS
 from gradcore.ops.arrays import contiguous
+from gradcore.ops.matmul import bf16_bits, mm_bf16
 
 __all__ = ["linear"]
 
@@ -45,10 +46,46 @@ class Linear(Function):
         return dx, dw, db
 
 
+class LinearBf16(Function):
+    """Linear under bfloat16 autocast (gradcore.amp): x, W, b hold bfloat16 values in float32
+    and g arrives bfloat16-valued (amp rounds it), so their bit patterns are exact; the
+    products run on gemm_bf16 (float32 sums). y = x @ W^T + b; dx = g @ W, dW = g^T @ x,
+    db = sum_rows(g). Saves x and W as bfloat16 (half the bytes)."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx, x, w, b):
+        kern = ctx.kernels = KERNELS[x.__class__]
+        xb, wb = bf16_bits(kern, x), bf16_bits(kern, w)
+        ctx.saved_tensors = (xb, wb)
+        y = mm_bf16(kern, xb, wb, False, True)
+        if b is not None:
+            y += b
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        kern = ctx.kernels
+        xb, wb = ctx.saved_tensors
+        n = ctx.needs_input_grad
+        gb = bf16_bits(kern, g)
+        dx = mm_bf16(kern, gb, wb) if n[0] else None
+        dw = mm_bf16(kern, gb, xb, True, False) if n[1] else None
+        db = kern.sum_rows(contiguous(g)) if n[2] else None
+        return dx, dw, db
+
+
 def linear(input, weight, bias=None):
     """y = input @ weight^T + bias for input (..., in_features), weight (out, in)."""
     if amp._anywhere and amp.get_autocast_dtype() is not None:
-        return amp.lower_precision(linear, (input, weight, bias))
+        return amp.lower_precision(_linear, (input, weight, bias), bf16=True)
+    return _linear(input, weight, bias)
+
+
+def _linear(input, weight, bias=None, bf16=False):
+    """linear's checks and its Function: LinearBf16 when `bf16` (under autocast: float32
+    inputs already rounded), else Linear."""
     shp = input.shape
     if shp[-1] != weight.shape[1]:
         raise ValueError(
@@ -64,7 +101,8 @@ def linear(input, weight, bias=None):
             f"linear: bias must have shape {weight.shape[:1]} and the weight's dtype "
             f"{weight.dtype}, got {bias.shape} {bias.dtype}"
         )
+    fn = LinearBf16 if bf16 and weight.dtype == np.float32 else Linear
     if len(shp) == 2:
-        return Linear.apply(input, weight, bias)
-    y = Linear.apply(input.reshape(-1, shp[-1]), weight, bias)
+        return fn.apply(input, weight, bias)
+    y = fn.apply(input.reshape(-1, shp[-1]), weight, bias)
     return y.reshape(shp[:-1] + (weight.shape[0],))

@@ -79,6 +79,60 @@ class MatMul2d(Function):
         )
 
 
+def bf16_bits(kern, x: np.ndarray) -> np.ndarray:
+    """The bfloat16 bit patterns (uint16) of float32 `x`; exact for bfloat16-valued x."""
+    return kern.float_to_bfloat16(np.ascontiguousarray(x))
+
+
+def mm_bf16(kern, a: np.ndarray, b: np.ndarray, trans_a=False, trans_b=False) -> np.ndarray:
+    """float32 op(a) @ op(b) of bfloat16 bit arrays by the bfloat16 GEMM (float32 sums)."""
+    if trans_a:
+        a = np.ascontiguousarray(a.T)
+    return kern.gemm_bf16(a, b, trans_b)
+
+
+class MatMul2dBf16(Function):
+    """MatMul2d under bfloat16 autocast (gradcore.amp): a, b hold bfloat16 values in float32,
+    and g arrives bfloat16-valued (amp rounds it), so their bit patterns are exact; every
+    product runs on gemm_bf16. out = a @ b; da = g @ b^T, db = a^T @ g (float32 sums)."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx, a, b):
+        kern = ctx.kernels = KERNELS[a.__class__]
+        ab, bb = bf16_bits(kern, a), bf16_bits(kern, b)
+        ctx.saved_tensors = (ab, bb)
+        return mm_bf16(kern, ab, bb)
+
+    @staticmethod
+    def backward(ctx, g):
+        ab, bb = ctx.saved_tensors
+        kern = ctx.kernels
+        gb = bf16_bits(kern, g)
+        n = ctx.needs_input_grad
+        return (
+            mm_bf16(kern, gb, bb, False, True) if n[0] else None,
+            mm_bf16(kern, ab, gb, True, False) if n[1] else None,
+        )
+
+
+def matmul_bf16(a, b):
+    """matmul under bfloat16 autocast (called by gradcore.amp on rounded inputs): 2-d float32
+    products on the bfloat16 GEMM, anything else as matmul (on the rounded values)."""
+    Tensor = ag.Tensor
+    if a.__class__ is Tensor and b.__class__ is Tensor:
+        da, db = a._data, b._data
+        if (
+            da.ndim == 2
+            and db.ndim == 2
+            and da.shape[1] == db.shape[0]
+            and da.dtype == db.dtype == np.float32
+        ):
+            return MatMul2dBf16.apply(a, b)
+    return matmul(a, b)
+
+
 class BatchedMatMul(Function):
     """(..., n, k) @ (..., k, m) with broadcast batch dims: one gemm per batch entry;
     gradients per entry as for MatMul2d, summed over broadcast batch dims."""
@@ -122,7 +176,7 @@ def matmul(a, b):
     """Matrix product (PyTorch/numpy semantics for 1-d, 2-d and batched operands), computed
     by the native GEMM. Tensors in: a Tensor with autograd; numpy arrays in: a numpy array."""
     if amp._anywhere and amp.get_autocast_dtype() is not None:
-        return amp.lower_precision(matmul, (a, b))
+        return amp.lower_precision(matmul_bf16, (a, b))
     Tensor = ag.Tensor
     if a.__class__ is Tensor and b.__class__ is Tensor:  # the common 2-d product first
         da, db = a._data, b._data
