@@ -13,6 +13,7 @@ import threading
 
 import numpy as np
 import pytest
+from test_convert import reference_bits
 
 import gradcore as gc
 import gradcore.nn.functional as F
@@ -23,10 +24,9 @@ torch = pytest.importorskip("torch", reason="PyTorch is the reference for autoca
 
 
 def bf16(a: np.ndarray) -> np.ndarray:
-    """a rounded to bfloat16 (RNE), as float32."""
-    u = np.ascontiguousarray(a, dtype=np.float32).view(np.uint32).astype(np.uint64)
-    r = (((u + 0x7FFF + ((u >> 16) & 1)) >> 16) << 16).astype(np.uint32)
-    return r.view(np.float32).reshape(np.shape(a))
+    """a rounded to bfloat16 (RNE), as float32 (test_convert's integer reference)."""
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    return (reference_bits(a).astype(np.uint32) << 16).view(np.float32).reshape(a.shape)
 
 
 def is_bf16(a: np.ndarray) -> bool:

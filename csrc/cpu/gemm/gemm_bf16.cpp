@@ -25,8 +25,10 @@ bool use_avx512_bf16() {
 #endif
 }
 
-// dst (rows x cols, ld cols) = the float32 values of src (rows x cols, ld lds).
+// dst (rows x cols, ld cols) = the float32 values of src (rows x cols, ld lds): one pass when
+// src is contiguous, else one per row.
 void widen(const uint16_t* src, int64_t lds, int64_t rows, int64_t cols, float* dst) {
+  if (lds == cols) return bfloat16_to_float(src, dst, rows * cols);
   for (int64_t r = 0; r < rows; ++r) bfloat16_to_float(src + r * lds, dst + r * cols, cols);
 }
 
