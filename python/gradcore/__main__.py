@@ -139,6 +139,16 @@ def _nonneg_float(s: str) -> float:
     return v
 
 
+def _probability(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {s!r}") from None
+    if not 0 <= v < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {s}")
+    return v
+
+
 def _one_line(e: BaseException) -> str:
     """An exception's message on one line (load_state_dict lists its problems on lines)."""
     return " ".join(str(e).split())
@@ -223,6 +233,8 @@ def _batch_transform(args: argparse.Namespace, augment: bool) -> Any:
         if dataset in FLIPPED:
             steps.append(T.RandomHorizontalFlip())
     steps.append(T.Normalize(list(mean), list(std)))
+    if augment and args.random_erasing > 0:  # after Normalize: erased pixels become the mean
+        steps.append(T.RandomErasing(p=args.random_erasing))
     return T.Compose(steps) if len(steps) > 1 else steps[0]
 
 
@@ -270,6 +282,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         fit,
     )
     from gradcore.train.data_parallel import start_data_parallel
+
+    if args.random_erasing > 0 and not args.augment:
+        raise CLIError("--random-erasing is an augmentation: it needs --augment", EXIT_USAGE)
 
     if args.warmup_epochs >= args.epochs and args.scheduler not in ("none", "onecycle"):
         raise CLIError(
@@ -338,7 +353,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
         same = ("model", "dataset", "optimizer", "lr", "momentum", "weight_decay", "scheduler")
         same += ("epochs", "batch_size", "seed", "augment", "limit_train", "clip_grad_norm")
-        same += ("val_size", "split_seed", "early_stopping")
+        same += ("val_size", "split_seed", "early_stopping", "random_erasing", "label_smoothing")
         model = DistributedDataParallel(model, config={k: getattr(args, k) for k in same})
     try:
         optimizer = build_optimizer(
@@ -395,7 +410,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         callbacks.append(
             CSVLogger(os.path.join(args.out, "history.csv"), append=args.resume is not None)
         )
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
     if args.profile is not None and rank == 0:
         callbacks.append(ProfileSteps(args.profile, args.profile_warmup, args.profile_steps))
     try:
@@ -632,6 +647,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--augment",
         action="store_true",
         help="random crops (+ flips on fashion-mnist, cifar10, imagefolder)",
+    )
+    p.add_argument(
+        "--random-erasing",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="with --augment, erase a random rectangle of each training image with "
+        "probability P (0)",
+    )
+    p.add_argument(
+        "--label-smoothing",
+        type=_probability,
+        default=0.0,
+        metavar="EPS",
+        help="cross-entropy against (1 - EPS) one-hot + EPS/classes (0)",
     )
     p.add_argument("--seed", type=_nonneg_int, default=0, help="(0)")
     p.add_argument(

@@ -119,6 +119,12 @@ def resnet_small(num_classes: int = 10, in_channels: int = 1, image_size: int = 
     return ResNetSmall(num_classes=num_classes, in_channels=in_channels)
 
 
+def resnet_wide(num_classes: int = 10, in_channels: int = 1, image_size: int = 28) -> nn.Module:
+    """resnet-small at twice the width, (32, 64, 128) channels: 4x its compute, 0.31 M
+    parameters for 1 channel and 10 classes; the Fashion-MNIST recipe of the README."""
+    return ResNetSmall(num_classes=num_classes, in_channels=in_channels, width=32)
+
+
 def resnet18(num_classes: int = 10, in_channels: int = 1, image_size: int = 28) -> nn.Module:
     """ResNet-18 as used on CIFAR-10 (He et al.'s ImageNet widths and depths, 2-2-2-2 blocks of
     64-128-256-512 channels, with a 3x3 stride-1 stem and no max pool for small images):
@@ -131,6 +137,7 @@ MODELS: Dict[str, Callable[..., nn.Module]] = {
     "cnn-small": cnn_small,
     "cnn-bn": cnn_bn,
     "resnet-small": resnet_small,
+    "resnet-wide": resnet_wide,
     "resnet18": resnet18,
 }
 

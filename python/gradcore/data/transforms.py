@@ -202,6 +202,76 @@ class RandomCrop(Transform):
         return f"RandomCrop(size={self.size}, padding={self.padding})"
 
 
+class RandomErasing(Transform):
+    """Erase one random rectangle per image with probability `p` (Zhong et al., 2017;
+    torchvision's RandomErasing): its area is a fraction ``U(scale)`` of the image and its
+    aspect ratio h/w is log-uniform in `ratio`; every channel of it is set to `value`
+    (0: the mean after Normalize). Apply after Normalize.
+
+    Draws (see get_params), for N images and `attempts` tries each: N uniforms (erase or
+    not), then (N, attempts) area fractions, (N, attempts) log-ratios, (N, attempts) top
+    and (N, attempts) left fractions. An image uses its first try whose rectangle fits
+    (h < H and w < W, as torchvision); when none fits it is left as it is.
+    """
+
+    attempts = 10
+
+    def __init__(
+        self,
+        p: float = 0.5,
+        scale: Tuple[float, float] = (0.02, 0.33),
+        ratio: Tuple[float, float] = (0.3, 3.3),
+        value: float = 0.0,
+        seed: Optional[int] = None,
+    ) -> None:
+        super().__init__(seed)
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"RandomErasing: p must be in [0, 1], got {p}")
+        lo, hi = (float(v) for v in scale)
+        if not 0.0 < lo <= hi <= 1.0:
+            raise ValueError(f"RandomErasing: scale must satisfy 0 < lo <= hi <= 1, got {scale}")
+        rlo, rhi = (float(v) for v in ratio)
+        if not 0.0 < rlo <= rhi:
+            raise ValueError(f"RandomErasing: ratio must satisfy 0 < lo <= hi, got {ratio}")
+        self.p, self.scale, self.ratio, self.value = float(p), (lo, hi), (rlo, rhi), float(value)
+
+    def get_params(self, n: int, rng: np.random.Generator, hw: Tuple[int, int]):
+        """(top, left, height, width), each (n,) ints; height 0 where nothing is erased."""
+        H, W = hw
+        k = self.attempts
+        erase = rng.random(n) < self.p
+        area = H * W * rng.uniform(*self.scale, size=(n, k))
+        log_r = rng.uniform(np.log(self.ratio[0]), np.log(self.ratio[1]), size=(n, k))
+        u_top, u_left = rng.random((n, k)), rng.random((n, k))
+        h = np.rint(np.sqrt(area * np.exp(log_r))).astype(np.int64)
+        w = np.rint(np.sqrt(area / np.exp(log_r))).astype(np.int64)
+        fits = (h < H) & (w < W) & (h > 0) & (w > 0)
+        first = np.argmax(fits, axis=1)  # first fitting attempt (0 when none fits)
+        rows = np.arange(n)
+        ok = erase & fits[rows, first]
+        h, w = np.where(ok, h[rows, first], 0), np.where(ok, w[rows, first], 0)
+        # top uniform over [0, H - h] inclusive, left over [0, W - w]
+        top = np.minimum((u_top[rows, first] * (H - h + 1)).astype(np.int64), H - h)
+        left = np.minimum((u_left[rows, first] * (W - w + 1)).astype(np.int64), W - w)
+        return top, left, h, w
+
+    def apply(self, x: np.ndarray, params) -> np.ndarray:
+        out = x.copy()
+        for i, (t, l, h, w) in enumerate(zip(*params)):
+            if h:
+                out[i, :, t : t + h, l : l + w] = self.value
+        return out
+
+    def forward(self, x, rng):
+        return self.apply(x, self.get_params(x.shape[0], rng, x.shape[2:]))
+
+    def __repr__(self) -> str:
+        return (
+            f"RandomErasing(p={self.p}, scale={self.scale}, ratio={self.ratio}, "
+            f"value={self.value})"
+        )
+
+
 class RandomHorizontalFlip(Transform):
     """Mirror each image left-right with probability `p` (one uniform draw per image)."""
 
