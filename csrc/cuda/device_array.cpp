@@ -1,0 +1,90 @@
+#include "cuda/device_array.h"
+
+#include <stdexcept>
+
+#include "cuda/runtime.h"
+
+namespace gradcore::cuda {
+
+std::size_t itemsize(DType d) {
+  switch (d) {
+    case DType::kFloat32:
+    case DType::kInt32:
+      return 4;
+    case DType::kFloat64:
+    case DType::kInt64:
+      return 8;
+    case DType::kFloat16:
+    case DType::kBFloat16:
+      return 2;
+    case DType::kUInt8:
+    case DType::kBool:
+      return 1;
+  }
+  return 1;
+}
+
+const char* dtype_name(DType d) {
+  switch (d) {
+    case DType::kFloat32:
+      return "float32";
+    case DType::kFloat64:
+      return "float64";
+    case DType::kFloat16:
+      return "float16";
+    case DType::kBFloat16:
+      return "bfloat16";
+    case DType::kInt64:
+      return "int64";
+    case DType::kInt32:
+      return "int32";
+    case DType::kUInt8:
+      return "uint8";
+    case DType::kBool:
+      return "bool";
+  }
+  return "?";
+}
+
+namespace {
+int64_t checked_size(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0) throw std::invalid_argument("DeviceArray: negative dimension in shape");
+    if (d != 0 && n > INT64_MAX / d) throw std::invalid_argument("DeviceArray: shape overflows");
+    n *= d;
+  }
+  return n;
+}
+}  // namespace
+
+DeviceArray::DeviceArray(std::vector<int64_t> shape, DType dtype)
+    : shape_(std::move(shape)), size_(checked_size(shape_)), dtype_(dtype) {
+  device_ = current_device();
+  const std::size_t bytes = nbytes();
+  void* p = allocate(bytes == 0 ? 1 : bytes);
+  block_ = std::shared_ptr<void>(p, [](void* q) { release(q); });
+}
+
+DeviceArray DeviceArray::reshaped(std::vector<int64_t> shape) const {
+  const int64_t n = checked_size(shape);
+  if (n != size_)
+    throw std::invalid_argument("DeviceArray: cannot reshape " + shape_str() + " (" +
+                                std::to_string(size_) + " elements) to " +
+                                std::to_string(n) + " elements");
+  DeviceArray v = *this;
+  v.shape_ = std::move(shape);
+  return v;
+}
+
+std::string DeviceArray::shape_str() const {
+  std::string s = "(";
+  for (std::size_t i = 0; i < shape_.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(shape_[i]);
+  }
+  if (shape_.size() == 1) s += ",";
+  return s + ")";
+}
+
+}  // namespace gradcore::cuda
