@@ -44,10 +44,21 @@ def test_tensor_device_is_a_device_equal_to_cpu():
     assert gradcore.zeros(2, device="cpu").device == gradcore.device("cpu")
 
 
-@pytest.mark.skipif(HAS_CUDA_MODULE, reason="this build has gradcore._C_cuda")
-def test_cuda_is_not_available_without_the_cuda_module():
+@pytest.mark.skipif(gradcore.cuda.is_available(), reason="a CUDA GPU is visible")
+def test_cuda_is_not_available_without_a_gpu():
     assert gradcore.cuda.is_available() is False
     assert gradcore.cuda.device_count() == 0
+    assert gradcore.cuda.is_built() == HAS_CUDA_MODULE
+    why = "built without its CUDA module" if not HAS_CUDA_MODULE else "no GPU is visible"
+    for call in (
+        gradcore.cuda.current_device,
+        gradcore.cuda.synchronize,
+        gradcore.cuda.memory_allocated,
+        gradcore.cuda.Stream,
+        gradcore.cuda.init,
+    ):
+        with pytest.raises(RuntimeError, match=why):
+            call()
     t = gradcore.ones(2)
     for move in (lambda: t.to("cuda"), lambda: t.cuda(), lambda: gradcore.ones(2, device="cuda")):
         with pytest.raises(RuntimeError, match=r"CUDA is not available.*is_available\(\) is False"):
@@ -180,3 +191,17 @@ def test_strided_operands_are_passed_without_changing_results(fake, rng):
     w = gradcore.tensor(w0).to("fake")
     np.testing.assert_array_equal(np.asarray((x.t() @ w).numpy()), _C.gemm(x0, w0, None, True))
     np.testing.assert_array_equal(np.asarray(F.relu(x.t()).numpy()), np.maximum(x0.T, 0))
+
+
+def test_module_to_moves_parameters_buffers_and_grads_in_place(fake, rng):
+    model = gradcore.nn.Sequential(gradcore.nn.Conv2d(2, 3, 3), gradcore.nn.BatchNorm2d(3))
+    params = list(model.parameters())
+    model[0].weight.grad = gradcore.zeros_like(model[0].weight)
+    assert model.to("fake") is model
+    assert [id(p) for p in model.parameters()] == [id(p) for p in params]  # same objects
+    for t in list(model.parameters()) + list(model.buffers()):
+        assert t.device == "fake"
+    assert model[0].weight.grad.device == "fake"
+    model.cpu()
+    assert all(t.device == "cpu" for t in list(model.parameters()) + list(model.buffers()))
+    assert model[0].weight.grad.device == "cpu"

@@ -1,17 +1,39 @@
-"""CUDA devices: whether gradcore's CUDA module is built and how many GPUs it sees.
+"""CUDA devices: whether gradcore's CUDA module is built, the GPUs it sees, streams, events
+and the caching allocator's counters (PyTorch's `torch.cuda` names).
 
-The CUDA kernels would live in a second extension, `gradcore._C_cuda`, imported lazily on
-the first question asked here (never by `import gradcore`, so importing gradcore needs no
-CUDA libraries). In a build without it, `is_available()` is False, `device_count()` is 0
-and moving a Tensor to "cuda" raises a RuntimeError saying so.
+The CUDA kernels live in a second extension, `gradcore._C_cuda`, imported lazily on the
+first question asked here (never by `import gradcore`, so importing gradcore needs no CUDA
+libraries). Where it is not built, or no GPU is visible, `is_available()` is False,
+`device_count()` is 0 and every other function raises a RuntimeError saying which.
+
+When a GPU is visible, the first use of device "cuda" registers the backend (gradcore.devices):
+Tensors on it are stored as `gradcore._C_cuda.DeviceArray` and their ops call the
+`_C_cuda` kernels, which carry the CPU kernels' names.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-from typing import Any
+from typing import Any, Iterator, Optional
 
-__all__ = ["is_available", "device_count"]
+__all__ = [
+    "is_available",
+    "device_count",
+    "current_device",
+    "set_device",
+    "synchronize",
+    "get_device_name",
+    "get_device_capability",
+    "memory_allocated",
+    "memory_reserved",
+    "empty_cache",
+    "Stream",
+    "Event",
+    "stream",
+    "is_built",
+    "init",
+]
 
 _UNSET = object()
 _module: Any = _UNSET  # gradcore._C_cuda, or None when it is not built
@@ -28,8 +50,14 @@ def _cuda_module():
     return _module
 
 
+def is_built() -> bool:
+    """True when this gradcore was built with its CUDA module (whether or not a GPU is
+    visible now)."""
+    return _cuda_module() is not None
+
+
 def device_count() -> int:
-    """Number of CUDA devices gradcore can use (0 without a CUDA build or GPU)."""
+    """Number of CUDA devices gradcore can use (0 without a CUDA build, a driver or a GPU)."""
     m = _cuda_module()
     return 0 if m is None else int(m.device_count())
 
@@ -37,3 +65,122 @@ def device_count() -> int:
 def is_available() -> bool:
     """True when gradcore was built with CUDA and at least one GPU is visible."""
     return device_count() > 0
+
+
+def _require() -> Any:
+    """gradcore._C_cuda when a GPU is usable; a RuntimeError saying why not otherwise."""
+    m = _cuda_module()
+    if m is None:
+        raise RuntimeError(
+            "CUDA is not available: this gradcore was built without its CUDA module "
+            "(no nvcc at build time, or GRADCORE_CUDA=OFF); gradcore.cuda.is_available() is False"
+        )
+    if m.device_count() == 0:
+        raise RuntimeError(
+            "CUDA is not available: gradcore's CUDA module is built but no GPU is visible "
+            "(no NVIDIA driver or device); gradcore.cuda.is_available() is False"
+        )
+    return m
+
+
+def _index(device) -> int:
+    """The device index of None (the current device), an int, "cuda:i" or a gradcore.device."""
+    if device is None:
+        return current_device()
+    if isinstance(device, int):
+        return device
+    from gradcore.devices import device as _device
+
+    d = _device(device)
+    if d.type != "cuda":
+        raise ValueError(f"expected a cuda device, got {d}")
+    return current_device() if d.index is None else d.index
+
+
+def current_device() -> int:
+    return int(_require().current_device())
+
+
+def set_device(device) -> None:
+    """Make `device` (an index, "cuda:i" or a gradcore.device) the current device."""
+    _require().set_device(_index(device))
+
+
+def synchronize(device=None) -> None:
+    """Wait for all work queued on `device` (default: the current one)."""
+    m = _require()
+    idx = _index(device)
+    prev = m.current_device()
+    if idx != prev:
+        m.set_device(idx)
+    try:
+        m.synchronize()
+    finally:
+        if idx != prev:
+            m.set_device(prev)
+
+
+def get_device_name(device=None) -> str:
+    return str(_require().get_device_name(_index(device)))
+
+
+def get_device_capability(device=None) -> tuple:
+    """(major, minor) compute capability, e.g. (9, 0) for an H100/H200."""
+    return tuple(_require().get_device_capability(_index(device)))
+
+
+def memory_allocated(device=None) -> int:
+    """Bytes of device memory in live DeviceArrays (block sizes as allocated)."""
+    return int(_require().memory_allocated(_index(device)))
+
+
+def memory_reserved(device=None) -> int:
+    """Bytes held by the caching allocator: live blocks plus cached free ones."""
+    return int(_require().memory_reserved(_index(device)))
+
+
+def empty_cache() -> None:
+    """Return the allocator's cached free blocks to the driver."""
+    _require().empty_cache()
+
+
+def Stream():  # noqa: N802 - PyTorch's class name
+    """A new CUDA stream on the current device (see `stream`)."""
+    return _require().Stream()
+
+
+def Event():  # noqa: N802 - PyTorch's class name
+    """A CUDA event: `record(stream=None)`, `synchronize()`, `query()`,
+    `start.elapsed_time(end)` in milliseconds."""
+    return _require().Event()
+
+
+@contextlib.contextmanager
+def stream(s: Optional[Any]) -> Iterator[None]:
+    """Issue gradcore's kernels and copies on stream `s` inside the block (this thread);
+    None keeps the current stream."""
+    if s is None:
+        yield
+        return
+    m = _require()
+    m.set_current_stream(s)
+    try:
+        yield
+    finally:
+        m.set_current_stream(None)
+
+
+def init() -> None:
+    """Set up device type "cuda" for Tensors (gradcore.devices); done on the first use of
+    "cuda", so calling it is optional. A RuntimeError saying why when CUDA is not usable."""
+    m = _require()
+    from gradcore import devices
+
+    if not devices.is_registered("cuda"):
+        devices.register_backend(
+            "cuda",
+            m.DeviceArray,
+            m,
+            lambda a: m.DeviceArray.from_numpy(a, m.current_device()),
+            lambda d: d.numpy(),
+        )

@@ -27,6 +27,7 @@ __all__ = [
     "Backend",
     "register_backend",
     "unregister_backend",
+    "is_registered",
     "backend",
     "device_of",
     "KERNELS",
@@ -142,6 +143,11 @@ def register_backend(
     return b
 
 
+def is_registered(type: str) -> bool:  # noqa: A002
+    """Whether device type `type` has a registered backend."""
+    return type in _BACKENDS
+
+
 def unregister_backend(type: str) -> None:  # noqa: A002
     """Remove a registered device type (tests register temporary ones)."""
     if type == "cpu":
@@ -162,6 +168,11 @@ def backend(dev) -> Backend:
     device type is not available in this build."""
     d = dev if isinstance(dev, device) else device(dev)
     b = _BACKENDS.get(d.type)
+    if b is None and d.type == "cuda":
+        from gradcore import cuda
+
+        cuda.init()  # registers "cuda" when a GPU is usable, else says why not
+        b = _BACKENDS["cuda"]
     if b is None:
         if d.type == "cuda":
             raise RuntimeError(

@@ -256,8 +256,9 @@ class Module:
 
     # ------------------------------------------------------- device / dtype
     def to(self, *args, **kwargs) -> Module:
-        """`to("cpu")`, `to(dtype)`, `to(device, dtype)`: floating parameters and buffers are
-        converted in place (the Parameter objects stay the same)."""
+        """`to(device)`, `to(dtype)`, `to(device, dtype)`: parameters and buffers (and their
+        gradients) are moved and floating ones converted in place (the Parameter objects stay
+        the same, so an optimizer built before keeps them)."""
         device = kwargs.pop("device", None)
         dtype = kwargs.pop("dtype", None)
         for a in args:
@@ -267,11 +268,10 @@ class Module:
                 dtype = a
         if device is not None:
             check_device(device)
-            if devices.device(device).type != "cpu":
-                raise NotImplementedError(
-                    f"Module.to: moving a module's parameters to device '{device}' is not "
-                    "supported yet"
-                )
+            for t in list(self.parameters()) + list(self.buffers()):
+                t._data = devices.move(t._data, device)
+                if t.grad is not None:
+                    t.grad._data = devices.move(t.grad._data, device)
         if dtype is not None:
             dt = np.dtype(dtype)
             if dt.kind != "f":
@@ -284,11 +284,11 @@ class Module:
         return self
 
     def cpu(self) -> Module:
-        return self
+        return self.to("cpu")
 
     def cuda(self, device=None) -> Module:
-        check_device("cuda")
-        return self  # pragma: no cover
+        """Move parameters and buffers to the current CUDA device (or cuda:`device`)."""
+        return self.to("cuda" if device is None else devices.device("cuda", device))
 
     def float(self) -> Module:
         return self.to(np.float32)
