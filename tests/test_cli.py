@@ -163,6 +163,39 @@ def test_argument_errors_exit_2_without_traceback(tmp_path):
         assert "Traceback" not in p.stderr
 
 
+def test_random_erasing_and_label_smoothing(tmp_path, data_args, capsys, monkeypatch):
+    from gradcore.data import transforms as T
+    from gradcore.nn import CrossEntropyLoss
+
+    seen = {}
+    real_erasing, real_loss = T.RandomErasing.__init__, CrossEntropyLoss.__init__
+
+    def erasing_init(self, *a, **k):
+        seen["erasing_p"] = k.get("p", a[0] if a else None)
+        real_erasing(self, *a, **k)
+
+    def loss_init(self, *a, **k):
+        seen.setdefault("smoothing", k.get("label_smoothing", 0.0))
+        real_loss(self, *a, **k)
+
+    monkeypatch.setattr(T.RandomErasing, "__init__", erasing_init)
+    monkeypatch.setattr(CrossEntropyLoss, "__init__", loss_init)
+    argv = ["train", "--limit-train", "256", "--limit-test", "128", "--epochs", "1"]
+    argv += ["--augment", "--random-erasing", "0.4", "--label-smoothing", "0.1"]
+    rc = main(argv + ["--model", "resnet-wide", "--threads", "2"] + data_args)
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "resnet-wide (308,074 parameters)" in out and "test accuracy:" in out
+    assert seen == {"erasing_p": 0.4, "smoothing": 0.1}
+    for args, msg in [
+        (["--random-erasing", "0.5"], "needs --augment"),
+        (["--augment", "--random-erasing", "1.5"], "[0, 1)"),
+        (["--label-smoothing", "-0.1"], "[0, 1)"),
+    ]:
+        p = run_cli("train", *args)
+        assert p.returncode == 2 and msg in p.stderr and "Traceback" not in p.stderr, p.stderr
+
+
 def test_missing_dataset_exit_3(tmp_path, no_user_data, capsys):
     rc = main(["train", "--dataset", "mnist", "--data-root", str(tmp_path / "empty")])
     err = capsys.readouterr().err

@@ -502,6 +502,38 @@ def test_random_horizontal_flip_matches_reference():
         T.RandomHorizontalFlip(1.5)
 
 
+def test_random_erasing_matches_reference():
+    x, _ = _images(200, c=3, h=11, w=9)
+    x = x + 1.0  # no zeros before erasing
+    erase = T.RandomErasing(p=0.5, scale=(0.05, 0.3), ratio=(0.5, 2.0), value=0.0)
+    top, left, h, w = erase.get_params(200, np.random.default_rng(4), (11, 9))
+    out = erase(x, np.random.default_rng(4))
+    erased = h > 0
+    assert 60 < erased.sum() < 140  # about p of the images
+    area = (h * w)[erased] / (11 * 9)
+    assert area.min() >= 0.02 and area.max() <= 0.45  # rounding widens the 0.05-0.3 range a bit
+    assert (h[erased] < 11).all() and (w[erased] < 9).all()
+    assert (
+        (top + h <= 11).all() and (left + w <= 9).all() and (top >= 0).all() and (left >= 0).all()
+    )
+    for n in range(200):
+        ref = x[n].copy()
+        ref[:, top[n] : top[n] + h[n], left[n] : left[n] + w[n]] = 0.0
+        np.testing.assert_array_equal(out[n], ref)
+    np.testing.assert_array_equal(T.RandomErasing(p=0.0)(x), x)
+    assert (T.RandomErasing(p=1.0, value=-7.0)(x) == -7.0).any(axis=(1, 2, 3)).all()
+    # offsets cover the whole valid range
+    t, lft, hh, ww = T.RandomErasing(1.0, scale=(0.02, 0.02), ratio=(1, 1)).get_params(
+        4000, np.random.default_rng(0), (10, 10)
+    )
+    assert (hh == 1).all() and (ww == 1).all()  # 2% of 100 pixels: 1x1
+    assert t.max() == 9 and lft.max() == 9
+    assert t.min() == 0 and lft.min() == 0
+    for bad in (dict(p=2.0), dict(scale=(0.5, 0.1)), dict(scale=(0.0, 0.1)), dict(ratio=(0, 1))):
+        with pytest.raises(ValueError, match="RandomErasing"):
+            T.RandomErasing(**bad)
+
+
 def test_compose_reproducible_and_sequential():
     x, _ = _images(16, c=3, h=8, w=8)
     steps = [T.RandomCrop(6, padding=1), T.RandomHorizontalFlip(), T.Normalize(0.5, 0.5)]

@@ -33,6 +33,8 @@ __all__ = [
     "stream",
     "is_built",
     "init",
+    "load_cublas",
+    "cublas_candidates",
 ]
 
 _UNSET = object()
@@ -170,6 +172,42 @@ def stream(s: Optional[Any]) -> Iterator[None]:
         m.set_current_stream(None)
 
 
+def cublas_candidates() -> list:
+    """Where gradcore looks for libcublas.so.13, in order: the `nvidia-cublas` wheel of this
+    Python (extra gradcore[cuda]; nvidia/cu13/lib or nvidia/cublas/lib), then the dynamic
+    loader's search path ("")."""
+    import importlib.util
+    import os
+
+    found = []
+    spec = importlib.util.find_spec("nvidia")
+    for root in list(spec.submodule_search_locations or []) if spec else []:
+        for sub in ("cu13/lib", "cublas/lib"):
+            path = os.path.join(root, sub, "libcublas.so.13")
+            if os.path.exists(path):
+                found.append(path)
+    return found + [""]
+
+
+def load_cublas() -> str:
+    """Load cuBLAS (the GEMMs of conv, linear and matmul on CUDA) from the first of
+    `cublas_candidates()` that loads; its path. A RuntimeError naming every place tried
+    and the fix (pip install 'gradcore[cuda]') when none does."""
+    m = _cuda_module()
+    if m is None:
+        _require()
+    if m.cublas_loaded():
+        return m.cublas_path()
+    errors = []
+    for path in cublas_candidates():
+        try:
+            m.load_cublas(path)
+            return m.cublas_path()
+        except RuntimeError as e:
+            errors.append(str(e))
+    raise RuntimeError("cuBLAS could not be loaded:\n  " + "\n  ".join(errors))
+
+
 def init() -> None:
     """Set up device type "cuda" for Tensors (gradcore.devices); done on the first use of
     "cuda", so calling it is optional. A RuntimeError saying why when CUDA is not usable."""
@@ -184,3 +222,8 @@ def init() -> None:
             lambda a: m.DeviceArray.from_numpy(a, m.current_device()),
             lambda d: d.numpy(),
         )
+    if not m.cublas_loaded():
+        try:
+            load_cublas()
+        except RuntimeError:
+            pass  # the first GEMM raises the loader's message; other ops work without it

@@ -267,8 +267,7 @@ class RandomErasing(Transform):
 
     def __repr__(self) -> str:
         return (
-            f"RandomErasing(p={self.p}, scale={self.scale}, ratio={self.ratio}, "
-            f"value={self.value})"
+            f"RandomErasing(p={self.p}, scale={self.scale}, ratio={self.ratio}, value={self.value})"
         )
 
 
