@@ -53,8 +53,9 @@ GRADCORE_BINDINGS(cuda_host_activation) {
     return binary(dy, y, "relu_backward", "y", gcu::relu_backward_at);
   });
   h.def("leaky_relu_forward", [](py::array x, float s) {
-    return unary(x, "leaky_relu_forward",
-                 [s](int64_t t, const float* a, float* b) { gcu::leaky_relu_forward_at(t, a, b, s); });
+    return unary(x, "leaky_relu_forward", [s](int64_t t, const float* a, float* b) {
+      gcu::leaky_relu_forward_at(t, a, b, s);
+    });
   });
   h.def("leaky_relu_backward", [](py::array dy, py::array x, float s) {
     return binary(dy, x, "leaky_relu_backward", "x",
@@ -79,8 +80,9 @@ GRADCORE_BINDINGS(cuda_host_activation) {
       "gelu_forward",
       [](py::array x, const std::string& approximate) {
         const bool a = approximate_arg(approximate, "gelu_forward");
-        return unary(x, "gelu_forward",
-                     [a](int64_t t, const float* p, float* q) { gcu::gelu_forward_at(t, p, q, a); });
+        return unary(x, "gelu_forward", [a](int64_t t, const float* p, float* q) {
+          gcu::gelu_forward_at(t, p, q, a);
+        });
       },
       py::arg("x"), py::arg("approximate") = "none");
   h.def(

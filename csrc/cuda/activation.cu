@@ -9,8 +9,7 @@ void relu_forward(const float* x, float* y, int64_t n) {
   for_each_index("relu_forward", n, [=] __device__(int64_t t) { relu_forward_at(t, x, y); });
 }
 void relu_backward(const float* dy, const float* y, float* dx, int64_t n) {
-  for_each_index("relu_backward", n,
-                 [=] __device__(int64_t t) { relu_backward_at(t, dy, y, dx); });
+  for_each_index("relu_backward", n, [=] __device__(int64_t t) { relu_backward_at(t, dy, y, dx); });
 }
 void leaky_relu_forward(const float* x, float* y, int64_t n, float slope) {
   for_each_index("leaky_relu_forward", n,
@@ -21,8 +20,7 @@ void leaky_relu_backward(const float* dy, const float* x, float* dx, int64_t n, 
                  [=] __device__(int64_t t) { leaky_relu_backward_at(t, dy, x, dx, slope); });
 }
 void sigmoid_forward(const float* x, float* y, int64_t n) {
-  for_each_index("sigmoid_forward", n,
-                 [=] __device__(int64_t t) { sigmoid_forward_at(t, x, y); });
+  for_each_index("sigmoid_forward", n, [=] __device__(int64_t t) { sigmoid_forward_at(t, x, y); });
 }
 void sigmoid_backward(const float* dy, const float* y, float* dx, int64_t n) {
   for_each_index("sigmoid_backward", n,
@@ -32,15 +30,13 @@ void tanh_forward(const float* x, float* y, int64_t n) {
   for_each_index("tanh_forward", n, [=] __device__(int64_t t) { tanh_forward_at(t, x, y); });
 }
 void tanh_backward(const float* dy, const float* y, float* dx, int64_t n) {
-  for_each_index("tanh_backward", n,
-                 [=] __device__(int64_t t) { tanh_backward_at(t, dy, y, dx); });
+  for_each_index("tanh_backward", n, [=] __device__(int64_t t) { tanh_backward_at(t, dy, y, dx); });
 }
 void silu_forward(const float* x, float* y, int64_t n) {
   for_each_index("silu_forward", n, [=] __device__(int64_t t) { silu_forward_at(t, x, y); });
 }
 void silu_backward(const float* dy, const float* x, float* dx, int64_t n) {
-  for_each_index("silu_backward", n,
-                 [=] __device__(int64_t t) { silu_backward_at(t, dy, x, dx); });
+  for_each_index("silu_backward", n, [=] __device__(int64_t t) { silu_backward_at(t, dy, x, dx); });
 }
 void gelu_forward(const float* x, float* y, int64_t n, bool approximate) {
   for_each_index("gelu_forward", n,

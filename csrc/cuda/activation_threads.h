@@ -31,29 +31,35 @@ GC_HD float sigmoid_of(float v) {
   const float z = expf(-fabsf(v));
   return v >= 0.f ? 1.f / (1.f + z) : z / (1.f + z);
 }
-GC_HD void sigmoid_forward_at(int64_t t, const float* x, float* y) { y[t] = sigmoid_of(x[t]); }
+GC_HD void sigmoid_forward_at(int64_t t, const float* x, float* y) {
+  y[t] = sigmoid_of(x[t]);
+}
 // dx = dy * (1 - y) * y
 GC_HD void sigmoid_backward_at(int64_t t, const float* dy, const float* y, float* dx) {
   dx[t] = dy[t] * (1.f - y[t]) * y[t];
 }
 
-GC_HD void tanh_forward_at(int64_t t, const float* x, float* y) { y[t] = tanhf(x[t]); }
+GC_HD void tanh_forward_at(int64_t t, const float* x, float* y) {
+  y[t] = tanhf(x[t]);
+}
 // dx = dy * (1 - y^2)
 GC_HD void tanh_backward_at(int64_t t, const float* dy, const float* y, float* dx) {
   dx[t] = dy[t] * (1.f - y[t] * y[t]);
 }
 
 // y = x * sigmoid(x)
-GC_HD void silu_forward_at(int64_t t, const float* x, float* y) { y[t] = x[t] * sigmoid_of(x[t]); }
+GC_HD void silu_forward_at(int64_t t, const float* x, float* y) {
+  y[t] = x[t] * sigmoid_of(x[t]);
+}
 // dx = dy * s * (1 + x (1 - s)), s = sigmoid(x)
 GC_HD void silu_backward_at(int64_t t, const float* dy, const float* x, float* dx) {
   const float s = sigmoid_of(x[t]);
   dx[t] = dy[t] * s * (1.f + x[t] * (1.f - s));
 }
 
-constexpr float kSqrt1_2 = 0.70710678118654752f;   // 1 / sqrt(2)
+constexpr float kSqrt1_2 = 0.70710678118654752f;     // 1 / sqrt(2)
 constexpr float kInvSqrt2Pi = 0.39894228040143268f;  // 1 / sqrt(2 pi)
-constexpr float kSqrt2_Pi = 0.79788456080286536f;   // sqrt(2 / pi)
+constexpr float kSqrt2_Pi = 0.79788456080286536f;    // sqrt(2 / pi)
 constexpr float kGeluCubic = 0.044715f;
 
 // exact: y = x * erfc(-x / sqrt 2) / 2; tanh form: y = x (1 + tanh(sqrt(2/pi)(x + c x^3))) / 2

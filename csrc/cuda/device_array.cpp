@@ -70,8 +70,8 @@ DeviceArray DeviceArray::reshaped(std::vector<int64_t> shape) const {
   const int64_t n = checked_size(shape);
   if (n != size_)
     throw std::invalid_argument("DeviceArray: cannot reshape " + shape_str() + " (" +
-                                std::to_string(size_) + " elements) to " +
-                                std::to_string(n) + " elements");
+                                std::to_string(size_) + " elements) to " + std::to_string(n) +
+                                " elements");
   DeviceArray v = *this;
   v.shape_ = std::move(shape);
   return v;

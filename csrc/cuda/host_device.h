@@ -25,7 +25,9 @@ constexpr int kBlock = 256;
 // kBlock partials (thread t's at buf[t]); pairs (t, t + s) are added for s = kBlock/2, ..., 1,
 // so the sum's association is fixed by kBlock alone (deterministic, no atomics). On the GPU
 // each step runs in parallel between __syncthreads(); the host driver runs the same steps.
-GC_HD float tree_step(float a, float b) { return a + b; }
+GC_HD float tree_step(float a, float b) {
+  return a + b;
+}
 
 #if !defined(__CUDACC__)
 // Host emulation of the block reduction above: buf[0] becomes the sum, with the GPU's order.

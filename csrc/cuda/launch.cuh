@@ -10,8 +10,7 @@ namespace gradcore::cuda {
 template <class F>
 __global__ void grid_stride_kernel(int64_t n, F f) {
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; t < n;
-       t += stride)
+  for (int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; t < n; t += stride)
     f(t);
 }
 
@@ -25,16 +24,19 @@ void for_each_index(const char* name, int64_t n, F f) {
 }
 
 // One block of kBlock threads per row r in [0, rows): partial(r, t) for each thread t, the
-// fixed tree of host_device.h over the partials, then finish(r, total) on thread 0.
-template <class Partial, class Finish>
-__global__ void block_reduce_kernel(int64_t rows, Partial partial, Finish finish) {
+// fixed tree of host_device.h over the partials with combine(a, b) (tree_step for sums;
+// softmax's NaN-propagating maximum), then finish(r, total) on thread 0. Partials of threads
+// with no element must be combine's identity.
+template <class Combine, class Partial, class Finish>
+__global__ void block_reduce_with_kernel(int64_t rows, Combine combine, Partial partial,
+                                         Finish finish) {
   __shared__ float buf[kBlock];
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
     buf[threadIdx.x] = partial(r, static_cast<int>(threadIdx.x));
     __syncthreads();
     for (int s = kBlock / 2; s > 0; s >>= 1) {
       if (static_cast<int>(threadIdx.x) < s)
-        buf[threadIdx.x] = tree_step(buf[threadIdx.x], buf[threadIdx.x + s]);
+        buf[threadIdx.x] = combine(buf[threadIdx.x], buf[threadIdx.x + s]);
       __syncthreads();
     }
     if (threadIdx.x == 0) finish(r, buf[0]);
@@ -42,12 +44,20 @@ __global__ void block_reduce_kernel(int64_t rows, Partial partial, Finish finish
   }
 }
 
-template <class Partial, class Finish>
-void for_each_row_reduce(const char* name, int64_t rows, Partial partial, Finish finish) {
+template <class Combine, class Partial, class Finish>
+void for_each_row_reduce_with(const char* name, int64_t rows, Combine combine, Partial partial,
+                              Finish finish) {
   if (rows <= 0) return;
   const unsigned grid = static_cast<unsigned>(rows < 65535 ? rows : 65535);
-  block_reduce_kernel<<<grid, kBlock, 0, current_stream()>>>(rows, partial, finish);
+  block_reduce_with_kernel<<<grid, kBlock, 0, current_stream()>>>(rows, combine, partial, finish);
   check_launch(name);
+}
+
+// The sum reduction: for_each_row_reduce_with(tree_step).
+template <class Partial, class Finish>
+void for_each_row_reduce(const char* name, int64_t rows, Partial partial, Finish finish) {
+  for_each_row_reduce_with(
+      name, rows, [] __device__(float a, float b) { return tree_step(a, b); }, partial, finish);
 }
 
 }  // namespace gradcore::cuda

@@ -13,8 +13,8 @@ namespace gradcore::cuda {
 void check(cudaError_t e, const char* what) {
   if (e != cudaSuccess) {
     cudaGetLastError();  // clear a sticky non-fatal error so the next call starts clean
-    throw CudaError(std::string(what) + ": " + cudaGetErrorName(e) + " (" +
-                    cudaGetErrorString(e) + ")");
+    throw CudaError(std::string(what) + ": " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) +
+                    ")");
   }
 }
 
@@ -64,7 +64,9 @@ std::pair<int, int> capability(int device) {
   return {major, minor};
 }
 
-void synchronize() { check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
+void synchronize() {
+  check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+}
 
 namespace {
 
@@ -111,7 +113,9 @@ cudaStream_t current_stream() {
   return it == tls_streams.end() ? nullptr : it->second;
 }
 
-void set_current_stream(cudaStream_t s) { tls_streams[current_device()] = s; }
+void set_current_stream(cudaStream_t s) {
+  tls_streams[current_device()] = s;
+}
 
 void* allocate(std::size_t bytes) {
   const std::size_t size = round_size(std::max<std::size_t>(bytes, 1));

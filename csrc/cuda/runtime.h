@@ -50,8 +50,8 @@ cudaStream_t current_stream();
 void set_current_stream(cudaStream_t s);
 
 // Caching allocator.
-void* allocate(std::size_t bytes);  // bytes > 0; on the current device and stream
-void release(void* p);              // p from allocate (nullptr is ignored)
+void* allocate(std::size_t bytes);         // bytes > 0; on the current device and stream
+void release(void* p);                     // p from allocate (nullptr is ignored)
 std::size_t memory_allocated(int device);  // bytes in live blocks (rounded sizes)
 std::size_t memory_reserved(int device);   // live + cached
 void empty_cache();                        // return every cached block to the driver

@@ -16,8 +16,8 @@ namespace {
 bool parse_approximate(const std::string& a, const char* op) {
   if (a == "none") return false;
   if (a == "tanh") return true;
-  throw py::value_error(std::string(op) + ": approximate must be one of 'none', 'tanh', got '" +
-                        a + "'");
+  throw py::value_error(std::string(op) + ": approximate must be one of 'none', 'tanh', got '" + a +
+                        "'");
 }
 
 template <class K>
@@ -46,18 +46,22 @@ DeviceArray binary(const DeviceArray& dy, const DeviceArray& a, const char* op, 
 
 GRADCORE_BINDINGS(activation) {
   using namespace gradcore::cuda::bindings;
-  m.def("relu_forward", [](const DeviceArray& x) { return unary(x, "relu_forward", gc::relu_forward); },
-        py::arg("x"));
-  m.def("relu_backward",
-        [](const DeviceArray& dy, const DeviceArray& y) {
-          return binary(dy, y, "relu_backward", "y", gc::relu_backward);
-        },
-        py::arg("dy"), py::arg("y"));
+  m.def(
+      "relu_forward",
+      [](const DeviceArray& x) { return unary(x, "relu_forward", gc::relu_forward); },
+      py::arg("x"));
+  m.def(
+      "relu_backward",
+      [](const DeviceArray& dy, const DeviceArray& y) {
+        return binary(dy, y, "relu_backward", "y", gc::relu_backward);
+      },
+      py::arg("dy"), py::arg("y"));
   m.def(
       "leaky_relu_forward",
       [](const DeviceArray& x, float slope) {
-        return unary(x, "leaky_relu_forward",
-                     [slope](const float* a, float* b, int64_t n) { gc::leaky_relu_forward(a, b, n, slope); });
+        return unary(x, "leaky_relu_forward", [slope](const float* a, float* b, int64_t n) {
+          gc::leaky_relu_forward(a, b, n, slope);
+        });
       },
       py::arg("x"), py::arg("negative_slope") = 0.01f);
   m.def(
@@ -69,28 +73,36 @@ GRADCORE_BINDINGS(activation) {
                       });
       },
       py::arg("dy"), py::arg("x"), py::arg("negative_slope") = 0.01f);
-  m.def("sigmoid_forward",
-        [](const DeviceArray& x) { return unary(x, "sigmoid_forward", gc::sigmoid_forward); },
-        py::arg("x"));
-  m.def("sigmoid_backward",
-        [](const DeviceArray& dy, const DeviceArray& y) {
-          return binary(dy, y, "sigmoid_backward", "y", gc::sigmoid_backward);
-        },
-        py::arg("dy"), py::arg("y"));
-  m.def("tanh_forward", [](const DeviceArray& x) { return unary(x, "tanh_forward", gc::tanh_forward); },
-        py::arg("x"));
-  m.def("tanh_backward",
-        [](const DeviceArray& dy, const DeviceArray& y) {
-          return binary(dy, y, "tanh_backward", "y", gc::tanh_backward);
-        },
-        py::arg("dy"), py::arg("y"));
-  m.def("silu_forward", [](const DeviceArray& x) { return unary(x, "silu_forward", gc::silu_forward); },
-        py::arg("x"));
-  m.def("silu_backward",
-        [](const DeviceArray& dy, const DeviceArray& x) {
-          return binary(dy, x, "silu_backward", "x", gc::silu_backward);
-        },
-        py::arg("dy"), py::arg("x"));
+  m.def(
+      "sigmoid_forward",
+      [](const DeviceArray& x) { return unary(x, "sigmoid_forward", gc::sigmoid_forward); },
+      py::arg("x"));
+  m.def(
+      "sigmoid_backward",
+      [](const DeviceArray& dy, const DeviceArray& y) {
+        return binary(dy, y, "sigmoid_backward", "y", gc::sigmoid_backward);
+      },
+      py::arg("dy"), py::arg("y"));
+  m.def(
+      "tanh_forward",
+      [](const DeviceArray& x) { return unary(x, "tanh_forward", gc::tanh_forward); },
+      py::arg("x"));
+  m.def(
+      "tanh_backward",
+      [](const DeviceArray& dy, const DeviceArray& y) {
+        return binary(dy, y, "tanh_backward", "y", gc::tanh_backward);
+      },
+      py::arg("dy"), py::arg("y"));
+  m.def(
+      "silu_forward",
+      [](const DeviceArray& x) { return unary(x, "silu_forward", gc::silu_forward); },
+      py::arg("x"));
+  m.def(
+      "silu_backward",
+      [](const DeviceArray& dy, const DeviceArray& x) {
+        return binary(dy, x, "silu_backward", "x", gc::silu_backward);
+      },
+      py::arg("dy"), py::arg("x"));
   m.def(
       "gelu_forward",
       [](const DeviceArray& x, const std::string& approximate) {

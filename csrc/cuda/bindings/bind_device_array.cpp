@@ -30,7 +30,8 @@ DType dtype_of(const py::dtype& dt) {
 }
 
 py::dtype numpy_dtype(DType d) {
-  if (d == DType::kBFloat16) return py::dtype::from_args(py::module_::import("ml_dtypes").attr("bfloat16"));
+  if (d == DType::kBFloat16)
+    return py::dtype::from_args(py::module_::import("ml_dtypes").attr("bfloat16"));
   return py::dtype(gc::dtype_name(d));
 }
 
@@ -58,7 +59,8 @@ DeviceArray from_numpy(const py::array& src, int device) {
 
 py::array to_numpy(const DeviceArray& d) {
   gc::bindings::DeviceGuard guard(d.device());
-  py::array out(numpy_dtype(d.dtype()), std::vector<py::ssize_t>(d.shape().begin(), d.shape().end()));
+  py::array out(numpy_dtype(d.dtype()),
+                std::vector<py::ssize_t>(d.shape().begin(), d.shape().end()));
   if (d.nbytes()) {
     cudaStream_t s = gc::current_stream();
     void* dst = out.mutable_data();
@@ -108,7 +110,8 @@ GRADCORE_BINDINGS(device_array) {
           },
           "A new DeviceArray with the same contents.")
       .def(
-          "reshape", [](const DeviceArray& a, py::object shape) { return a.reshaped(shape_arg(shape)); },
+          "reshape",
+          [](const DeviceArray& a, py::object shape) { return a.reshaped(shape_arg(shape)); },
           py::arg("shape"), "The same storage with another shape of the same size.")
       .def_property_readonly("shape",
                              [](const DeviceArray& a) {
@@ -121,8 +124,8 @@ GRADCORE_BINDINGS(device_array) {
       .def_property_readonly("size", &DeviceArray::size)
       .def_property_readonly("nbytes", &DeviceArray::nbytes)
       .def_property_readonly("device", &DeviceArray::device)
-      .def_property_readonly("data_ptr",
-                             [](const DeviceArray& a) { return reinterpret_cast<uintptr_t>(a.data()); })
+      .def_property_readonly(
+          "data_ptr", [](const DeviceArray& a) { return reinterpret_cast<uintptr_t>(a.data()); })
       .def("__len__",
            [](const DeviceArray& a) {
              if (a.shape().empty()) throw py::type_error("len() of a 0-d DeviceArray");

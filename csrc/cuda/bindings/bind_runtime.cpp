@@ -43,8 +43,7 @@ GRADCORE_BINDINGS(runtime) {
   m.def("set_device", &gc::set_device, py::arg("device"));
   m.def("get_device_name", &gc::device_name, py::arg("device"));
   m.def("get_device_capability", &gc::capability, py::arg("device"));
-  m.def(
-      "synchronize", [] { gc::synchronize(); }, py::call_guard<py::gil_scoped_release>());
+  m.def("synchronize", [] { gc::synchronize(); }, py::call_guard<py::gil_scoped_release>());
   m.def("memory_allocated", &gc::memory_allocated, py::arg("device"));
   m.def("memory_reserved", &gc::memory_reserved, py::arg("device"));
   m.def("empty_cache", &gc::empty_cache);
@@ -62,14 +61,12 @@ GRADCORE_BINDINGS(runtime) {
           [](Stream& s) { gc::check(cudaStreamSynchronize(s.s), "cudaStreamSynchronize"); },
           py::call_guard<py::gil_scoped_release>())
       .def("query", [](Stream& s) { return cudaStreamQuery(s.s) == cudaSuccess; })
-      .def_property_readonly("handle",
-                             [](Stream& s) { return reinterpret_cast<uintptr_t>(s.s); });
+      .def_property_readonly("handle", [](Stream& s) { return reinterpret_cast<uintptr_t>(s.s); });
   m.def(
-      "set_current_stream",
-      [](Stream* s) { gc::set_current_stream(s ? s->s : nullptr); }, py::arg("stream"),
+      "set_current_stream", [](Stream* s) { gc::set_current_stream(s ? s->s : nullptr); },
+      py::arg("stream"),
       "Issue gradcore's kernels on `stream` (None: the default stream) in this thread.");
-  m.def("current_stream_handle",
-        [] { return reinterpret_cast<uintptr_t>(gc::current_stream()); });
+  m.def("current_stream_handle", [] { return reinterpret_cast<uintptr_t>(gc::current_stream()); });
 
   py::class_<Event>(m, "Event", "A CUDA event (record on a stream, wait, time).")
       .def(py::init<>())

@@ -22,16 +22,16 @@ inline void check_float32(const DeviceArray& a, const char* op, const char* arg)
 inline void check_same_shape(const DeviceArray& a, const DeviceArray& b, const char* op,
                              const char* arg_a, const char* arg_b) {
   if (a.shape() != b.shape())
-    throw py::value_error(std::string(op) + ": " + arg_a + " " + a.shape_str() + " and " +
-                          arg_b + " " + b.shape_str() + " must have the same shape");
+    throw py::value_error(std::string(op) + ": " + arg_a + " " + a.shape_str() + " and " + arg_b +
+                          " " + b.shape_str() + " must have the same shape");
 }
 
 inline void check_same_device(const DeviceArray& a, const DeviceArray& b, const char* op,
                               const char* arg_a, const char* arg_b) {
   if (a.device() != b.device())
-    throw py::value_error(std::string(op) + ": " + arg_a + " is on cuda:" +
-                          std::to_string(a.device()) + " and " + arg_b + " on cuda:" +
-                          std::to_string(b.device()));
+    throw py::value_error(std::string(op) + ": " + arg_a +
+                          " is on cuda:" + std::to_string(a.device()) + " and " + arg_b +
+                          " on cuda:" + std::to_string(b.device()));
 }
 
 // Makes `device` current for the scope of one binding call (outputs are allocated there and
