@@ -67,6 +67,17 @@ DeviceArray::DeviceArray(std::vector<int64_t> shape, DType dtype)
 }
 
 DeviceArray DeviceArray::reshaped(std::vector<int64_t> shape) const {
+  // one -1 is inferred from the other dimensions, as numpy does
+  int infer = -1;
+  int64_t known = 1;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == -1 && infer < 0) {
+      infer = static_cast<int>(i);
+    } else {
+      known *= shape[i] < 0 ? 1 : shape[i];
+    }
+  }
+  if (infer >= 0) shape[infer] = known == 0 ? 0 : size_ / known;
   const int64_t n = checked_size(shape);
   if (n != size_)
     throw std::invalid_argument("DeviceArray: cannot reshape " + shape_str() + " (" +

@@ -50,7 +50,8 @@ import numpy as np
 
 from gradcore import _C
 from gradcore import profiler as _profiler
-from gradcore.devices import device_of
+from gradcore import versions as _versions
+from gradcore.devices import device_of, full_like
 from gradcore.versions import COUNTERS as _counters
 from gradcore.versions import EPOCH as _epoch
 from gradcore.versions import written_since
@@ -458,6 +459,8 @@ def backward(tensor, gradient=None, retain_graph: bool = False) -> None:
                 g.flags.writeable = False
         else:
             g = np.ones(data.shape, dtype=data.dtype)
+        if not isinstance(data, _ndarray) and isinstance(data, _versions.STORAGE_TYPES):
+            g = full_like(data, 1)  # the seed on the output's device
     else:
         g = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
         if g.shape != data.shape:
@@ -540,7 +543,10 @@ def _run_backward(root, g, deps: dict, retain_graph: bool, prof) -> None:
                 if p is None or gi is None:
                     continue
                 if gi.__class__ is not _ndarray:
-                    gi = gi._data if isinstance(gi, Tensor) else np.asarray(gi)
+                    if isinstance(gi, Tensor):
+                        gi = gi._data
+                    elif not isinstance(gi, _versions.STORAGE_TYPES):  # device storage stays
+                        gi = np.asarray(gi)
                 if anomaly:
                     _check_finite(gi, type(node).__name__, "backward gradient")
                 if p._is_node:
@@ -562,7 +568,11 @@ def _accumulate_leaf(t, g) -> None:
         g = _fit_leaf_grad(g, data.shape)
     old = t.grad
     if old is None:
-        t.grad = _wrap(np.array(g, dtype=data.dtype, copy=True), False, None)
+        if isinstance(g, _ndarray):
+            g = np.array(g, dtype=data.dtype, copy=True)
+        else:  # device storage: its own copy / cast
+            g = g.copy() if g.dtype == data.dtype else g.astype(data.dtype)
+        t.grad = _wrap(g, False, None)
     else:
         old._data += g
     if _post_acc_hooks_used:  # one global check per accumulation until a hook is registered

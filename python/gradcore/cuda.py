@@ -215,6 +215,9 @@ def init() -> None:
     from gradcore import devices
 
     if not devices.is_registered("cuda"):
+        from gradcore.device_arrays import install_array_methods
+
+        install_array_methods(m.DeviceArray, m)
         devices.register_backend(
             "cuda",
             m.DeviceArray,

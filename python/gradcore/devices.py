@@ -20,7 +20,7 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from gradcore import _C
+from gradcore import _C, versions
 
 __all__ = [
     "device",
@@ -32,6 +32,8 @@ __all__ = [
     "device_of",
     "KERNELS",
     "move",
+    "full_like",
+    "zeros_like",
 ]
 
 # Device types gradcore knows by name, registered or not (for the error messages).
@@ -140,6 +142,8 @@ def register_backend(
     b.device.type, b.device.index = type, None
     _BACKENDS[type] = b
     _clear_caches()
+    if not issubclass(storage_type, versions.STORAGE_TYPES):
+        versions.STORAGE_TYPES = versions.STORAGE_TYPES + (storage_type,)
     return b
 
 
@@ -152,8 +156,9 @@ def unregister_backend(type: str) -> None:  # noqa: A002
     """Remove a registered device type (tests register temporary ones)."""
     if type == "cpu":
         raise ValueError("unregister_backend: the cpu backend cannot be removed")
-    del _BACKENDS[type]
+    b = _BACKENDS.pop(type)
     _clear_caches()
+    versions.STORAGE_TYPES = tuple(t for t in versions.STORAGE_TYPES if t is not b.storage_type)
 
 
 def _clear_caches() -> None:
@@ -195,6 +200,20 @@ def move(storage, dev):
     if src.type == dst.device.type:
         return storage
     return dst.from_numpy(_BACKENDS[src.type].to_numpy(storage))
+
+
+def full_like(a, value):
+    """A new array of `a`'s shape and dtype on `a`'s device, every element `value` (numpy's
+    full_like for CPU storage; built on the host and copied for other devices: for state
+    made once, like optimizer buffers, not for per-step work)."""
+    if isinstance(a, np.ndarray):
+        return np.full_like(a, value)
+    b = _BACKENDS[_DEVICES[a.__class__].type]
+    return b.from_numpy(np.full(a.shape, value, dtype=a.dtype))
+
+
+def zeros_like(a):
+    return full_like(a, 0)
 
 
 def _identity(a):

@@ -160,8 +160,15 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """The storage itself (shares memory; writes are visible to the tensor, but autograd
-        cannot see them: they do not bump the storage's version, see gradcore.versions)."""
-        return self._data
+        cannot see them: they do not bump the storage's version, see gradcore.versions).
+        A tensor on a GPU raises, as in PyTorch: copy it with .cpu() first."""
+        d = self._data
+        if d.__class__ is not np.ndarray and not isinstance(d, np.ndarray):
+            raise TypeError(
+                f"can't convert a tensor on device '{self.device}' to numpy; "
+                "use Tensor.cpu() to copy it to host memory first"
+            )
+        return d
 
     def __array__(self, dtype=None, copy=None):
         if dtype is not None and dtype != self._data.dtype:
@@ -174,7 +181,7 @@ class Tensor:
                 f"item(): only one-element tensors can be converted to Python scalars, "
                 f"got shape {tuple(self._data.shape)}"
             )
-        return self._data.reshape(-1)[0].item()
+        return self._data.item()
 
     def tolist(self):
         return self._data.tolist()

@@ -40,12 +40,15 @@ EPOCH = [0]
 _KEEP = 8
 
 _ndarray = np.ndarray
+# Storage types whose `.base` chains lead to the owning array: numpy's, plus each registered
+# device backend's storage type (gradcore.devices.register_backend adds it).
+STORAGE_TYPES: tuple = (np.ndarray,)
 
 
 def storage_root(a):
     """The array that owns `a`'s memory (`a` itself when it is not a view)."""
     b = a.base
-    while isinstance(b, _ndarray):
+    while isinstance(b, STORAGE_TYPES):
         a = b
         b = a.base
     return a

@@ -75,7 +75,7 @@ py::array to_numpy(const DeviceArray& d) {
 }  // namespace
 
 GRADCORE_BINDINGS(device_array) {
-  py::class_<DeviceArray>(m, "DeviceArray",
+  py::class_<DeviceArray>(m, "DeviceArray", py::dynamic_attr(),
                           "C-contiguous device memory with a shape and a dtype: the storage "
                           "of a Tensor on a CUDA device.")
       .def_static("from_numpy", &from_numpy, py::arg("array"), py::arg("device") = 0,
@@ -111,8 +111,20 @@ GRADCORE_BINDINGS(device_array) {
           "A new DeviceArray with the same contents.")
       .def(
           "reshape",
-          [](const DeviceArray& a, py::object shape) { return a.reshaped(shape_arg(shape)); },
-          py::arg("shape"), "The same storage with another shape of the same size.")
+          [](py::object self, py::args shape) {
+            py::object arg = shape.size() == 1 ? py::object(shape[0]) : py::object(shape);
+            py::object view = py::cast(self.cast<const DeviceArray&>().reshaped(shape_arg(arg)));
+            // numpy's `base`: the array that owns the memory (gradcore.versions follows it)
+            py::object base = self.attr("base");
+            view.attr("_base") = base.is_none() ? self : base;
+            return view;
+          },
+          "The same storage with another shape of the same size (a view; one -1 inferred).")
+      .def_property_readonly("base",
+                             [](py::object self) {
+                               return py::hasattr(self, "_base") ? self.attr("_base")
+                                                                 : py::object(py::none());
+                             })
       .def_property_readonly("shape",
                              [](const DeviceArray& a) {
                                py::tuple t(a.shape().size());

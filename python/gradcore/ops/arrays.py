@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradcore import autograd as ag
+from gradcore import versions
 
 __all__ = ["contiguous", "as_array", "unbroadcast", "const_like", "to_array"]
 
@@ -22,8 +23,10 @@ def contiguous(a: np.ndarray) -> np.ndarray:
 
 
 def as_array(a):
-    """numpy returns scalars for 0-d results; keep arrays."""
-    return a if a.__class__ is _ndarray else _asarray(a)
+    """numpy returns scalars for 0-d results; keep arrays (and device storage as it is)."""
+    if a.__class__ is _ndarray or isinstance(a, versions.STORAGE_TYPES):
+        return a
+    return _asarray(a)
 
 
 def unbroadcast(g: np.ndarray, shape: tuple) -> np.ndarray:

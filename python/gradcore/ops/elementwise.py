@@ -40,7 +40,7 @@ class Add(Function):
     def forward(ctx, a, b):
         ctx.saved_tensors = (a.shape, b.shape)
         out = a + b
-        return out if out.__class__ is _ndarray else _asarray(out)
+        return out if out.__class__ is _ndarray else as_array(out)
 
     @staticmethod
     def backward(ctx, g):
@@ -104,7 +104,7 @@ class Mul(Function):
     def forward(ctx, a, b):
         ctx.saved_tensors = (a, b)
         out = a * b
-        return out if out.__class__ is _ndarray else _asarray(out)
+        return out if out.__class__ is _ndarray else as_array(out)
 
     @staticmethod
     def backward(ctx, g):

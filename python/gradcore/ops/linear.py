@@ -30,8 +30,10 @@ class Linear(Function):
         ctx.saved_tensors = (x, w)
         if b is None:
             return kern.gemm(x, w, None, False, True)
+        if not isinstance(x, np.ndarray):
+            return kern.gemm(x, w, None, False, True) + b  # device storage: broadcast add
         y = np.empty((x.shape[0], w.shape[0]), dtype=x.dtype)
-        y[...] = b
+        y[...] = b  # the GEMM adds x @ W^T onto the bias rows (beta = 1)
         return kern.gemm(x, w, y, False, True, 1.0, 1.0)
 
     @staticmethod

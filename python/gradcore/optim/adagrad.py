@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable
 
-import numpy as np
-
-from gradcore import _C
+from gradcore.devices import KERNELS, full_like
 from gradcore.optim.optimizer import Optimizer, _array, _grad_array
 
 
@@ -52,7 +50,7 @@ class Adagrad(Optimizer):
             if len(state) == 0:
                 arr = _array(p)
                 state["step"] = 0
-                state["sum"] = np.full_like(arr, group["initial_accumulator_value"])
+                state["sum"] = full_like(arr, group["initial_accumulator_value"])
 
     def _validate_group(self, group: Dict[str, Any]) -> None:
         # torch.optim.Adagrad's checks and messages (NaN fails every one of them)
@@ -70,7 +68,6 @@ class Adagrad(Optimizer):
             raise ValueError(f"Invalid epsilon value: {group['eps']}")
 
     def _step_group(self, group: Dict[str, Any]) -> None:
-        step_fn = _C.adagrad_step_
         lr = float(group["lr"])
         lr_decay = float(group["lr_decay"])
         wd = float(group["weight_decay"])
@@ -84,7 +81,9 @@ class Adagrad(Optimizer):
             state = self.state[p]
             if len(state) == 0:
                 state["step"] = 0
-                state["sum"] = np.full_like(arr, group["initial_accumulator_value"])
+                state["sum"] = full_like(arr, group["initial_accumulator_value"])
             step = state["step"] + 1  # stored only once the update succeeded
-            step_fn(arr, grad, state["sum"], int(step), lr, lr_decay, wd, eps, maximize)
+            KERNELS[arr.__class__].adagrad_step_(
+                arr, grad, state["sum"], int(step), lr, lr_decay, wd, eps, maximize
+            )
             state["step"] = step

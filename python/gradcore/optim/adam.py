@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, Tuple
 
-import numpy as np
-
-from gradcore import _C
+from gradcore.devices import KERNELS, zeros_like
 from gradcore.optim.optimizer import Optimizer, _array, _grad_array
 
 
@@ -59,7 +57,6 @@ class Adam(Optimizer):
             raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
 
     def _step_group(self, group: Dict[str, Any]) -> None:
-        step_fn = _C.adam_step_
         lr = float(group["lr"])
         b1, b2 = (float(b) for b in group["betas"])
         eps = float(group["eps"])
@@ -75,14 +72,14 @@ class Adam(Optimizer):
             state = self.state[p]
             if len(state) == 0:
                 state["step"] = 0
-                state["exp_avg"] = np.zeros_like(arr)
-                state["exp_avg_sq"] = np.zeros_like(arr)
+                state["exp_avg"] = zeros_like(arr)
+                state["exp_avg_sq"] = zeros_like(arr)
                 if amsgrad:
-                    state["max_exp_avg_sq"] = np.zeros_like(arr)
+                    state["max_exp_avg_sq"] = zeros_like(arr)
             if amsgrad and "max_exp_avg_sq" not in state:
-                state["max_exp_avg_sq"] = np.zeros_like(arr)
+                state["max_exp_avg_sq"] = zeros_like(arr)
             step = state["step"] + 1  # stored only once the update succeeded
-            step_fn(
+            KERNELS[arr.__class__].adam_step_(
                 arr,
                 grad,
                 state["exp_avg"],

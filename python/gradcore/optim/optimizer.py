@@ -31,8 +31,9 @@ _LATER_OPTIONS = ("maximize", "decoupled_weight_decay")
 
 
 def _array(t: Any) -> np.ndarray:
-    """The numpy storage of a Tensor (shared) or an ndarray itself."""
-    return t if isinstance(t, np.ndarray) else t.numpy()
+    """The storage of a Tensor (shared; a numpy array or device storage) or an ndarray
+    itself."""
+    return t if isinstance(t, np.ndarray) else t._data
 
 
 def _grad_array(p: Any, param_arr: np.ndarray) -> np.ndarray:

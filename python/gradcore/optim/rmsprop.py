@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable
 
-import numpy as np
-
-from gradcore import _C
+from gradcore.devices import KERNELS, zeros_like
 from gradcore.optim.optimizer import Optimizer, _array, _grad_array
 
 
@@ -66,7 +64,6 @@ class RMSprop(Optimizer):
             )
 
     def _step_group(self, group: Dict[str, Any]) -> None:
-        step_fn = _C.rmsprop_step_
         lr = float(group["lr"])
         alpha = float(group["alpha"])
         eps = float(group["eps"])
@@ -82,12 +79,12 @@ class RMSprop(Optimizer):
             state = self.state[p]
             if len(state) == 0:
                 state["step"] = 0
-                state["square_avg"] = np.zeros_like(arr)
+                state["square_avg"] = zeros_like(arr)
             if momentum > 0 and "momentum_buffer" not in state:
-                state["momentum_buffer"] = np.zeros_like(arr)
+                state["momentum_buffer"] = zeros_like(arr)
             if centered and "grad_avg" not in state:
-                state["grad_avg"] = np.zeros_like(arr)
-            step_fn(
+                state["grad_avg"] = zeros_like(arr)
+            KERNELS[arr.__class__].rmsprop_step_(
                 arr,
                 grad,
                 state["square_avg"],

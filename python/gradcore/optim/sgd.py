@@ -5,9 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, Iterable
 
-import numpy as np
-
-from gradcore import _C
+from gradcore.devices import KERNELS, zeros_like
 from gradcore.optim.optimizer import Optimizer, _array, _grad_array
 
 
@@ -60,7 +58,6 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
     def _step_group(self, group: Dict[str, Any]) -> None:
-        step = _C.sgd_step_
         lr = float(group["lr"])
         momentum = float(group["momentum"])
         dampening = float(group["dampening"])
@@ -78,7 +75,9 @@ class SGD(Optimizer):
                 state = self.state[p]
                 buf = state.get("momentum_buffer")
                 if buf is None:
-                    buf = np.zeros_like(arr)
+                    buf = zeros_like(arr)
                     state["momentum_buffer"] = buf
                     first = True
-            step(arr, grad, buf, lr, momentum, dampening, wd, nesterov, maximize, first)
+            KERNELS[arr.__class__].sgd_step_(
+                arr, grad, buf, lr, momentum, dampening, wd, nesterov, maximize, first
+            )
