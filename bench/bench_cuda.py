@@ -148,6 +148,96 @@ def main(argv=None) -> int:
             nbytes=2.0 * x.nbytes,
         )
 
+    # conv forward + backward (input and weight gradients) through the op layer, vs cuDNN
+    import gradcore.nn.functional as F
+
+    torch.backends.cudnn.allow_tf32 = False
+    conv_shapes = [  # N, C, H, W, K, kernel, stride, pad (bench/bench_conv.py's six)
+        (64, 1, 28, 28, 32, 3, 1, 1),
+        (64, 32, 14, 14, 64, 3, 1, 1),
+        (128, 64, 32, 32, 64, 3, 1, 1),
+        (128, 128, 16, 16, 128, 3, 1, 1),
+        (128, 64, 32, 32, 128, 1, 1, 0),
+        (32, 3, 224, 224, 64, 7, 2, 3),
+    ]
+    for n, c, h, w, k, r, st, pad in conv_shapes:
+        shape = [n, c, h, w, k, r, st, pad]
+        try:
+            x0 = rng.standard_normal((n, c, h, w)).astype(np.float32)
+            w0 = (rng.standard_normal((k, c, r, r)) * 0.1).astype(np.float32)
+            gx = gradcore.tensor(x0).cuda().requires_grad_()
+            gw = gradcore.tensor(w0).cuda().requires_grad_()
+            tx = torch.from_numpy(x0).cuda().requires_grad_()
+            tw = torch.from_numpy(w0).cuda().requires_grad_()
+
+            def gc_step(gx=gx, gw=gw, st=st, pad=pad):
+                F.conv2d(gx, gw, None, st, pad).sum().backward()
+
+            def torch_step(tx=tx, tw=tw, st=st, pad=pad):
+                torch.nn.functional.conv2d(tx, tw, None, st, pad).sum().backward()
+
+            oh = (h + 2 * pad - r) // st + 1
+            ow = (w + 2 * pad - r) // st + 1
+            flops = 3 * 2.0 * n * k * oh * ow * c * r * r
+            record(
+                "conv2d_fwd_bwd",
+                shape,
+                timed(gc_step, args.repeats),
+                torch_timed(torch_step, args.repeats),
+                flops=flops,
+            )
+            got = gx.grad.cpu().numpy()
+            ref = tx.grad.cpu().numpy()
+            results[-1]["dx_rel_err"] = float(np.linalg.norm(got - ref) / np.linalg.norm(ref))
+        except Exception as e:  # one failing case must not hide the others
+            results.append({"case": "conv2d_fwd_bwd", "shape": shape, "error": repr(e)})
+            print(f"conv2d_fwd_bwd {shape}: {e!r}")
+
+    # a cnn-small training step (batch 64, SGD momentum) vs PyTorch's same model
+    try:
+        from gradcore.models import build_model
+
+        gradcore.manual_seed(0)
+        model = build_model("cnn-small").cuda()
+        opt = gradcore.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        tmodel = torch.nn.Sequential(
+            torch.nn.Conv2d(1, 32, 3, padding=1),
+            torch.nn.ReLU(),
+            torch.nn.MaxPool2d(2),
+            torch.nn.Conv2d(32, 64, 3, padding=1),
+            torch.nn.ReLU(),
+            torch.nn.MaxPool2d(2),
+            torch.nn.Flatten(),
+            torch.nn.Linear(64 * 7 * 7, 128),
+            torch.nn.ReLU(),
+            torch.nn.Linear(128, 10),
+        ).cuda()
+        topt = torch.optim.SGD(tmodel.parameters(), lr=0.01, momentum=0.9)
+        xb = rng.standard_normal((64, 1, 28, 28)).astype(np.float32)
+        yb = rng.integers(0, 10, 64)
+        gxb, gyb = gradcore.tensor(xb).cuda(), gradcore.tensor(yb).cuda()
+        txb, tyb = torch.from_numpy(xb).cuda(), torch.from_numpy(yb).cuda()
+
+        def gc_train():
+            opt.zero_grad()
+            F.cross_entropy(model(gxb), gyb).backward()
+            opt.step()
+
+        def torch_train():
+            topt.zero_grad()
+            torch.nn.functional.cross_entropy(tmodel(txb), tyb).backward()
+            topt.step()
+
+        record(
+            "cnn_small_train_step",
+            [64, 1, 28, 28],
+            timed(gc_train, args.repeats),
+            torch_timed(torch_train, args.repeats),
+        )
+    except Exception as e:
+        results.append({"case": "cnn_small_train_step", "error": repr(e)})
+        print(f"cnn_small_train_step: {e!r}")
+
     doc = {
         "device": gradcore.cuda.get_device_name(),
         "capability": gradcore.cuda.get_device_capability(),
