@@ -107,6 +107,8 @@ TEST_ONLY_SYMBOLS: Dict[str, str] = {
     "profiler_scope_cost_ns": "bench/bench_profiler.py measures the cost of a profiling scope",
     "fail_scratch_in_thread": "tests make a worker's scratch allocation fail inside OpenMP",
     "gemm_tile_for": "tests check which path and tile multiply narrow products",
+    "float_to_float16": "CPU test driver of the CUDA float16 packing kernel (_C.cuda_host)",
+    "float16_to_float": "CPU test driver of the CUDA float16 unpacking kernel (_C.cuda_host)",
     "im2col": "CPU test driver of the CUDA im2col kernel (_C.cuda_host); _C has no im2col binding",
     "col2im": "CPU test driver of the CUDA col2im kernel (_C.cuda_host); _C has no col2im binding",
     "set_gemm_narrow_route": "the avx512 tests exercise its own tiles on narrow products too",

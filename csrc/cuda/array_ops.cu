@@ -14,12 +14,14 @@ void binary_typed(BinOp op, const T* a, const Indexer& ia, const T* b, const Ind
                   int64_t n) {
   if (is_compare(op) || std::is_same_v<T, bool>) {
     bool* o = static_cast<bool*>(out);
-    for_each_index("binary_op", n,
-                   [=] __device__(int64_t t) { binary_at<T, bool>(t, op, a, ia, b, ib, o); });
+    for_each_index(
+        "binary_op", n, [=] __device__(int64_t t) { binary_at<T, bool>(t, op, a, ia, b, ib, o); },
+        n, n * (2.0 * sizeof(T) + sizeof(bool)));
   } else {
     T* o = static_cast<T*>(out);
-    for_each_index("binary_op", n,
-                   [=] __device__(int64_t t) { binary_at<T, T>(t, op, a, ia, b, ib, o); });
+    for_each_index(
+        "binary_op", n, [=] __device__(int64_t t) { binary_at<T, T>(t, op, a, ia, b, ib, o); }, n,
+        3.0 * n * sizeof(T));
   }
 }
 
@@ -27,12 +29,15 @@ template <class T>
 void binary_scalar_typed(BinOp op, const T* a, T s, bool left, void* out, int64_t n) {
   if (is_compare(op) || std::is_same_v<T, bool>) {
     bool* o = static_cast<bool*>(out);
-    for_each_index("binary_op", n,
-                   [=] __device__(int64_t t) { binary_scalar_at<T, bool>(t, op, a, s, left, o); });
+    for_each_index(
+        "binary_op", n,
+        [=] __device__(int64_t t) { binary_scalar_at<T, bool>(t, op, a, s, left, o); }, n,
+        n * (1.0 * sizeof(T) + sizeof(bool)));
   } else {
     T* o = static_cast<T*>(out);
-    for_each_index("binary_op", n,
-                   [=] __device__(int64_t t) { binary_scalar_at<T, T>(t, op, a, s, left, o); });
+    for_each_index(
+        "binary_op", n, [=] __device__(int64_t t) { binary_scalar_at<T, T>(t, op, a, s, left, o); },
+        n, 2.0 * n * sizeof(T));
   }
 }
 
@@ -97,7 +102,9 @@ void binary_op_scalar(BinOp op, DType dt, const void* a, const plan::Scalar& s, 
 }
 
 void unary_op(UnOp op, const float* a, float* out, int64_t n) {
-  for_each_index("unary_op", n, [=] __device__(int64_t t) { unary_at(t, op, a, out); });
+  for_each_index(
+      "unary_op", n, [=] __device__(int64_t t) { unary_at(t, op, a, out); }, n,
+      2.0 * n * sizeof(float));
 }
 
 void reduce(const plan::ReducePlan& p, DType dt, const void* x, void* out) {

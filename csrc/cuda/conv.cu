@@ -34,6 +34,8 @@ namespace {
 
 // The CUDA Ops of conv_plan.h.
 struct DeviceOps {
+  explicit DeviceOps(const char* gemm) : gemm_name(gemm) {}
+  const char* gemm_name;  // the profiler's name of this op's GEMMs
   std::vector<DeviceArray> scratch_;
   float* scratch(int64_t n) {
     scratch_.emplace_back(std::vector<int64_t>{n}, DType::kFloat32);
@@ -52,7 +54,7 @@ struct DeviceOps {
   void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
              int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
              int64_t batch, int64_t sa, int64_t sb, int64_t sc) {
-    cuda::sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, batch, sa, sb, sc);
+    cuda::sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, batch, sa, sb, sc, gemm_name);
   }
 };
 
@@ -60,15 +62,15 @@ struct DeviceOps {
 
 void conv2d_forward(const Window2d& g, const float* x, const float* w, const float* bias,
                     float* y) {
-  DeviceOps ops;
+  DeviceOps ops("conv2d_forward_gemm");
   conv2d_forward_impl(ops, g, x, w, bias, y);
 }
 void conv2d_backward_input(const Window2d& g, const float* dy, const float* w, float* dx) {
-  DeviceOps ops;
+  DeviceOps ops("conv2d_backward_input_gemm");
   conv2d_backward_input_impl(ops, g, dy, w, dx);
 }
 void conv2d_backward_weight(const Window2d& g, const float* dy, const float* x, float* dw) {
-  DeviceOps ops;
+  DeviceOps ops("conv2d_backward_weight_gemm");
   conv2d_backward_weight_impl(ops, g, dy, x, dw);
 }
 

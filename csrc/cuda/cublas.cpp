@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "cuda/profiler.h"
 #include "cuda/runtime.h"
 
 namespace gradcore::cuda {
@@ -16,6 +17,10 @@ namespace {
 using Handle = struct cublasContext*;
 using Status = int;  // CUBLAS_STATUS_SUCCESS = 0
 constexpr int kOpN = 0, kOpT = 1;
+// cudaDataType_t (library_types.h): CUDA_R_32F = 0 (CUDA_R_16F = 2, CUDA_R_16BF = 14 are
+// LowpType's values); cublasComputeType_t: CUBLAS_COMPUTE_32F = 68; cublasGemmAlgo_t:
+// CUBLAS_GEMM_DEFAULT = -1.
+constexpr int kR32F = 0, kCompute32F = 68, kGemmDefault = -1;
 
 using CreateFn = Status (*)(Handle*);
 using SetStreamFn = Status (*)(Handle, cudaStream_t);
@@ -24,6 +29,10 @@ using SgemmFn = Status (*)(Handle, int, int, int, int, int, const float*, const 
 using SgemmBatchedFn = Status (*)(Handle, int, int, int, int, int, const float*, const float*, int,
                                   long long, const float*, int, long long, const float*, float*,
                                   int, long long, int);
+// cublasGemmEx(handle, transa, transb, m, n, k, alpha, A, Atype, lda, B, Btype, ldb, beta, C,
+// Ctype, ldc, computeType, algo); the enums are ints in the C ABI.
+using GemmExFn = Status (*)(Handle, int, int, int, int, int, const void*, const void*, int, int,
+                            const void*, int, int, const void*, void*, int, int, int, int);
 
 struct Cublas {
   void* lib = nullptr;
@@ -32,6 +41,7 @@ struct Cublas {
   SetStreamFn set_stream = nullptr;
   SgemmFn sgemm = nullptr;
   SgemmBatchedFn sgemm_batched = nullptr;
+  GemmExFn gemm_ex = nullptr;
 };
 
 Cublas& api() {
@@ -111,6 +121,7 @@ void load_cublas(const std::string& path) {
   c.set_stream = symbol<SetStreamFn>(lib, "cublasSetStream_v2");
   c.sgemm = symbol<SgemmFn>(lib, "cublasSgemm_v2");
   c.sgemm_batched = symbol<SgemmBatchedFn>(lib, "cublasSgemmStridedBatched");
+  c.gemm_ex = symbol<GemmExFn>(lib, "cublasGemmEx");
   c.path = name;
   c.lib = lib;
 }
@@ -124,10 +135,16 @@ std::string cublas_path() {
 
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
            int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
-           int64_t batch, int64_t stride_a, int64_t stride_b, int64_t stride_c) {
+           int64_t batch, int64_t stride_a, int64_t stride_b, int64_t stride_c, const char* name) {
   if (!cublas_loaded()) load_cublas("");
   if (M == 0 || N == 0 || batch == 0) return;
   Handle h = handle_for_current();
+  // A and B are read once per product unless shared (stride 0); C is written (and read when
+  // beta != 0) once per product.
+  const double nb = static_cast<double>(batch);
+  profiler::KernelScope prof(name, 2.0 * M * N * K * nb,
+                             4.0 * (M * K * (stride_a ? nb : 1.0) + K * N * (stride_b ? nb : 1.0) +
+                                    M * N * nb * (beta != 0.f ? 2.0 : 1.0)));
   // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: swap the operands.
   const int ta = trans_b ? kOpT : kOpN, tb = trans_a ? kOpT : kOpN;
   const int m = as_int(N, "N"), n = as_int(M, "M"), k = as_int(K, "K");
@@ -141,6 +158,24 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
                                      stride_c, as_int(batch, "batch")),
                  "cublasSgemmStridedBatched");
   }
+}
+
+void gemm_ex(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+             const void* A, LowpType a_type, int64_t lda, const void* B, LowpType b_type,
+             int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (!cublas_loaded()) load_cublas("");
+  if (M == 0 || N == 0) return;
+  Handle h = handle_for_current();
+  // 2-byte A and B read once, float32 C written (and read when beta != 0) once.
+  profiler::KernelScope prof("gemm_lowp", 2.0 * M * N * K,
+                             2.0 * (M * K + K * N) + 4.0 * M * N * (beta != 0.f ? 2.0 : 1.0));
+  // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: swap the operands.
+  const int ta = trans_b ? kOpT : kOpN, tb = trans_a ? kOpT : kOpN;
+  const int m = as_int(N, "N"), n = as_int(M, "M"), k = as_int(K, "K");
+  check_status(api().gemm_ex(h, ta, tb, m, n, k, &alpha, B, static_cast<int>(b_type),
+                             as_int(ldb, "ldb"), A, static_cast<int>(a_type), as_int(lda, "lda"),
+                             &beta, C, kR32F, as_int(ldc, "ldc"), kCompute32F, kGemmDefault),
+               "cublasGemmEx");
 }
 
 }  // namespace gradcore::cuda

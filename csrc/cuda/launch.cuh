@@ -1,7 +1,10 @@
 // Kernel launch helpers of the .cu files (nvcc only). Every launch goes on gradcore's current
-// stream and is checked (cuda::check_launch names the kernel in the exception).
+// stream and is checked (cuda::check_launch names the kernel in the exception). Every launch
+// is a profiler span (cuda/profiler.h): `flops` and `bytes` (default 0) are what the profiler
+// reports for it, counted like the CPU kernel's GC_PROFILE_SCOPE of the same name.
 #pragma once
 #include "cuda/host_device.h"
+#include "cuda/profiler.h"
 #include "cuda/runtime.h"
 
 namespace gradcore::cuda {
@@ -17,8 +20,9 @@ __global__ void grid_stride_kernel(int64_t n, F f) {
 // Launch f over the index space [0, n) (nothing when n == 0). `name` is the kernel's name in
 // errors and in the profiler: the CPU name of the op ("relu_forward").
 template <class F>
-void for_each_index(const char* name, int64_t n, F f) {
+void for_each_index(const char* name, int64_t n, F f, double flops = 0, double bytes = 0) {
   if (n <= 0) return;
+  profiler::KernelScope prof(name, flops, bytes);
   grid_stride_kernel<<<grid_for(n), kBlock, 0, current_stream()>>>(n, f);
   check_launch(name);
 }
@@ -46,8 +50,9 @@ __global__ void block_reduce_with_kernel(int64_t rows, Combine combine, Partial 
 
 template <class Combine, class Partial, class Finish>
 void for_each_row_reduce_with(const char* name, int64_t rows, Combine combine, Partial partial,
-                              Finish finish) {
+                              Finish finish, double flops = 0, double bytes = 0) {
   if (rows <= 0) return;
+  profiler::KernelScope prof(name, flops, bytes);
   const unsigned grid = static_cast<unsigned>(rows < 65535 ? rows : 65535);
   block_reduce_with_kernel<<<grid, kBlock, 0, current_stream()>>>(rows, combine, partial, finish);
   check_launch(name);
@@ -55,9 +60,11 @@ void for_each_row_reduce_with(const char* name, int64_t rows, Combine combine, P
 
 // The sum reduction: for_each_row_reduce_with(tree_step).
 template <class Partial, class Finish>
-void for_each_row_reduce(const char* name, int64_t rows, Partial partial, Finish finish) {
+void for_each_row_reduce(const char* name, int64_t rows, Partial partial, Finish finish,
+                         double flops = 0, double bytes = 0) {
   for_each_row_reduce_with(
-      name, rows, [] __device__(float a, float b) { return tree_step(a, b); }, partial, finish);
+      name, rows, [] __device__(float a, float b) { return tree_step(a, b); }, partial, finish,
+      flops, bytes);
 }
 
 }  // namespace gradcore::cuda

@@ -9,6 +9,11 @@ libraries). Where it is not built, or no GPU is visible, `is_available()` is Fal
 When a GPU is visible, the first use of device "cuda" registers the backend (gradcore.devices):
 Tensors on it are stored as `gradcore._C_cuda.DeviceArray` and their ops call the
 `_C_cuda` kernels, which carry the CPU kernels' names.
+
+Pinned host memory (`pinned_empty`, `is_pinned`; Tensor.pin_memory, DataLoader(pin_memory=
+True)) is what `Tensor.to("cuda", non_blocking=True)` copies from asynchronously; such a copy
+holds its source until it is done (released at the next copy, pinned allocation or
+`synchronize()`).
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from __future__ import annotations
 import contextlib
 import importlib
 from typing import Any, Iterator, Optional
+
+import numpy as np
 
 __all__ = [
     "is_available",
@@ -35,6 +42,8 @@ __all__ = [
     "init",
     "load_cublas",
     "cublas_candidates",
+    "pinned_empty",
+    "is_pinned",
 ]
 
 _UNSET = object()
@@ -69,17 +78,19 @@ def is_available() -> bool:
     return device_count() > 0
 
 
-def _require() -> Any:
-    """gradcore._C_cuda when a GPU is usable; a RuntimeError saying why not otherwise."""
+def _require(what: str = "") -> Any:
+    """gradcore._C_cuda when a GPU is usable; a RuntimeError saying why not otherwise (after
+    "<what>: " when `what` names the caller)."""
     m = _cuda_module()
+    prefix = f"{what}: " if what else ""
     if m is None:
         raise RuntimeError(
-            "CUDA is not available: this gradcore was built without its CUDA module "
+            f"{prefix}CUDA is not available: this gradcore was built without its CUDA module "
             "(no nvcc at build time, or GRADCORE_CUDA=OFF); gradcore.cuda.is_available() is False"
         )
     if m.device_count() == 0:
         raise RuntimeError(
-            "CUDA is not available: gradcore's CUDA module is built but no GPU is visible "
+            f"{prefix}CUDA is not available: gradcore's CUDA module is built but no GPU is visible "
             "(no NVIDIA driver or device); gradcore.cuda.is_available() is False"
         )
     return m
@@ -120,6 +131,7 @@ def synchronize(device=None) -> None:
     finally:
         if idx != prev:
             m.set_device(prev)
+    _release_finished_copies(m)
 
 
 def get_device_name(device=None) -> str:
@@ -170,6 +182,40 @@ def stream(s: Optional[Any]) -> Iterator[None]:
         yield
     finally:
         m.set_current_stream(None)
+
+
+def pinned_empty(shape, dtype=np.float32) -> np.ndarray:
+    """An uninitialised numpy array of `shape` and `dtype` in pinned (page-locked) host
+    memory from cudaHostAlloc, returned to the driver when the array and its views are gone.
+    A Tensor on it copies to the GPU asynchronously with `.to("cuda", non_blocking=True)`
+    (the copy holds the array until it is done). Allocating pinned memory is slow: reuse it
+    (DataLoader(pin_memory=True) keeps a few buffers per batch shape)."""
+    m = _require("pinned_empty")
+    return m.pinned_empty(shape, np.dtype(dtype))
+
+
+def is_pinned(array) -> bool:
+    """Whether numpy array `array` lives in pinned host memory (cudaHostAlloc'd, as by
+    `pinned_empty`, or cudaHostRegister'd); views of pinned memory are pinned too."""
+    m = _require("is_pinned")
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"is_pinned: expected a numpy array, got {type(array).__name__}")
+    return bool(m.is_pinned(array))
+
+
+def _pinned_copy(array: np.ndarray) -> np.ndarray:
+    """`array` copied into a new pinned buffer of its shape and dtype (C order)."""
+    out = pinned_empty(array.shape, array.dtype)
+    np.copyto(out, array, casting="no")
+    return out
+
+
+def _release_finished_copies(m: Any = None) -> int:
+    """Drop the sources that finished non_blocking host-to-device copies held; the number of
+    copies still in flight (0 without CUDA)."""
+    m = _cuda_module() if m is None else m
+    release = getattr(m, "release_finished_copies", None)  # absent in builds before it
+    return 0 if release is None else int(release())
 
 
 def cublas_candidates() -> list:
@@ -224,6 +270,7 @@ def init() -> None:
             m,
             lambda a: m.DeviceArray.from_numpy(a, m.current_device()),
             lambda d: d.numpy(),
+            from_numpy_non_blocking=lambda a: m.DeviceArray.from_numpy(a, m.current_device(), True),
         )
     if not m.cublas_loaded():
         try:

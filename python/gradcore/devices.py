@@ -16,7 +16,7 @@ Subclasses of a registered storage type (np.memmap, ...) resolve to the same bac
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Optional
 
 import numpy as np
 
@@ -93,13 +93,15 @@ class device:  # noqa: N801 - PyTorch's name
 
 class Backend(NamedTuple):
     """One registered device type: its storage type, kernel table, and the transfers of a
-    storage to and from a numpy array (identity for the CPU)."""
+    storage to and from a numpy array (identity for the CPU); `from_numpy_non_blocking`
+    (optional) may return before the copy is done (Tensor.to(..., non_blocking=True))."""
 
     device: device
     storage_type: type
     kernels: Any
     from_numpy: Callable[[np.ndarray], Any]
     to_numpy: Callable[[Any], np.ndarray]
+    from_numpy_non_blocking: Optional[Callable[[np.ndarray], Any]] = None
 
 
 _BACKENDS: dict = {}  # device type -> Backend
@@ -132,13 +134,18 @@ def register_backend(
     kernels: Any,
     from_numpy: Callable[[np.ndarray], Any],
     to_numpy: Callable[[Any], np.ndarray],
+    from_numpy_non_blocking: Optional[Callable[[np.ndarray], Any]] = None,
 ) -> Backend:
     """Register device `type`: Tensors whose storage is a `storage_type` live on it and
     their ops call the functions of `kernels` (the names of gradcore._C). `from_numpy` /
-    `to_numpy` move a storage to and from the CPU (Tensor.to)."""
+    `to_numpy` move a storage to and from the CPU (Tensor.to); `from_numpy_non_blocking`,
+    when given, is the copy of Tensor.to(..., non_blocking=True), which may return before
+    the copy is done (CUDA, from pinned memory)."""
     if type in _BACKENDS:
         raise ValueError(f"register_backend: device type {type!r} is already registered")
-    b = Backend(device.__new__(device), storage_type, kernels, from_numpy, to_numpy)
+    b = Backend(
+        device.__new__(device), storage_type, kernels, from_numpy, to_numpy, from_numpy_non_blocking
+    )
     b.device.type, b.device.index = type, None
     _BACKENDS[type] = b
     _clear_caches()
@@ -193,13 +200,20 @@ def device_of(storage) -> device:
     return _DEVICES[storage.__class__]
 
 
-def move(storage, dev):
-    """`storage` copied to device `dev` (the same object when it already lives there)."""
+def move(storage, dev, non_blocking: bool = False):
+    """`storage` copied to device `dev` (the same object when it already lives there).
+
+    `non_blocking`: a hint, as in PyTorch. A backend with `from_numpy_non_blocking` (CUDA)
+    may then return before the copy is done (from pinned host memory); copies to the CPU
+    always wait."""
     dst = backend(dev)
     src = _DEVICES[storage.__class__]
     if src.type == dst.device.type:
         return storage
-    return dst.from_numpy(_BACKENDS[src.type].to_numpy(storage))
+    host = _BACKENDS[src.type].to_numpy(storage)
+    if non_blocking and dst.from_numpy_non_blocking is not None:
+        return dst.from_numpy_non_blocking(host)
+    return dst.from_numpy(host)
 
 
 def full_like(a, value):

@@ -11,6 +11,15 @@ relaxed atomic load. Python code marks its own spans with `record_function(name)
 (autograd forward/backward, optimizer steps and data loading do this already), so a
 trace shows kernels nested under the Python op that called them.
 
+CUDA kernels (gradcore._C_cuda) are timed with CUDA events when the "cuda" device is set
+up (the first use of a cuda Tensor, or gradcore.cuda.init()) before the profile starts: each
+launch, and each cuBLAS GEMM, is one Event of kind "cuda" (GPU time, with the FLOPs and bytes
+of the kernel; `thread` is the stream's id). Nothing waits for the GPU while profiling: the
+profile waits once on entry (for the work queued before it) and once on exit (to read the
+events). In `table()` they are the rows of kind "cuda" (their "% peak" is left blank: the
+peak is the CPU's); in the Chrome trace they lie on their own track, a process "gradcore
+CUDA device D" with one thread per stream, "CUDA stream N".
+
 `GRADCORE_PROFILE=path python script.py` profiles a whole script: the table is printed
 and the Chrome trace written to `path` when the interpreter exits.
 """
@@ -20,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Optional
 
@@ -36,6 +46,10 @@ __all__ = [
 # The profile being collected, or None. Hooks in hot Python paths test this one global.
 _active: Optional[profile] = None
 
+# Chrome-trace pid of the CUDA track of device D: _CUDA_PID_BASE + D, above Linux's largest
+# pid (2**22) so that it never equals the process's own pid.
+_CUDA_PID_BASE = 1 << 22
+
 
 @dataclass
 class Event:
@@ -44,11 +58,12 @@ class Event:
     name: str
     start_ns: int
     dur_ns: int
-    thread: int
-    kind: str  # "kernel" (native) or "python"
+    thread: int  # the CPU thread's id; for kind "cuda", the stream's id
+    kind: str  # "kernel" (native CPU), "python" or "cuda" (a CUDA kernel, GPU time)
     flops: float = 0.0
     bytes: float = 0.0
     shapes: tuple = ()
+    device: int = 0  # the CUDA device (kind "cuda")
 
 
 @dataclass
@@ -135,6 +150,43 @@ class record_function:
             prof._add_python_span(self.name, self._start, _C.profiler_now_ns())
 
 
+def _cuda_profiler() -> Any:
+    """gradcore._C_cuda when its kernels are to be profiled: the "cuda" device is set up
+    (which implies a visible GPU), so asking the CUDA module costs no failing CUDA call
+    where there is none; None otherwise."""
+    from gradcore import devices
+
+    if not devices.is_registered("cuda"):
+        return None
+    from gradcore import cuda
+
+    m = cuda._cuda_module()
+    return m if m is not None and hasattr(m, "profiler_start") else None
+
+
+def _cuda_events(records) -> list:
+    """Events of kind "cuda" from the CUDA module's records: tuples (name, start_ns,
+    duration_ns, flops, bytes, stream[, device]), start on the profiler's clock."""
+    out = []
+    for r in records:
+        name, start, dur, flops, nbytes, stream = r[:6]
+        device = r[6] if len(r) > 6 else 0
+        out.append(
+            Event(
+                str(name),
+                int(start),
+                int(dur),
+                int(stream),
+                "cuda",
+                float(flops),
+                float(nbytes),
+                (),
+                int(device),
+            )
+        )
+    return out
+
+
 class profile:
     """Collect native kernel records and Python spans inside a `with` block.
 
@@ -151,6 +203,7 @@ class profile:
         self.end_ns = 0
         self._lock = threading.Lock()
         self._thread_ids: dict[int, int] = {}
+        self._cuda: Any = None  # gradcore._C_cuda while it records this profile
 
     # -- collection -----------------------------------------------------------------
     def __enter__(self) -> profile:
@@ -161,6 +214,14 @@ class profile:
             raise RuntimeError("profile: another profile is already active (profiles do not nest)")
         _C.profiler_take_records()  # drop anything recorded outside a profile
         self.events = []
+        self._cuda = None
+        m = _cuda_profiler()
+        if m is not None:
+            try:
+                if m.profiler_start():  # waits once for the work queued before the profile
+                    self._cuda = m
+            except RuntimeError as e:  # a CUDA error left by earlier work
+                warnings.warn(f"profile: CUDA kernels not recorded: {e}", RuntimeWarning, 2)
         _active = self
         self.start_ns = _C.profiler_now_ns()
         _C.profiler_set_enabled(True)
@@ -171,6 +232,9 @@ class profile:
         if not self.enabled:
             return
         _C.profiler_set_enabled(False)
+        m, self._cuda = self._cuda, None
+        if m is not None:
+            m.profiler_stop()
         self.end_ns = _C.profiler_now_ns()
         _active = None
         for name, start, dur, thread, flops, nbytes, shapes in _C.profiler_take_records():
@@ -186,6 +250,21 @@ class profile:
                     tuple(shapes) if self.record_shapes else (),
                 )
             )
+        records: list = []
+        if m is not None:
+            try:
+                records = m.profiler_collect()  # waits for the GPU once
+            except RuntimeError as e:  # a kernel faulted: its error surfaces again on next use
+                warnings.warn(f"profile: CUDA kernel records lost: {e}", RuntimeWarning, 2)
+        self._merge_cuda(records)
+
+    def _merge_cuda(self, records) -> None:
+        """Add the CUDA module's kernel records (see `_cuda_events`) to the events and sort
+        them all by start; the profile's end extends to the last kernel's end."""
+        extra = _cuda_events(records)
+        self.events.extend(extra)
+        if extra:
+            self.end_ns = max(self.end_ns, max(e.start_ns + e.dur_ns for e in extra))
         self.events.sort(key=lambda e: (e.start_ns, -e.dur_ns))
 
     def _add_python_span(self, name: str, start: int, end: int) -> None:
@@ -251,10 +330,11 @@ class profile:
             head += "  shapes"
         lines = [head, "-" * len(head)]
         for s in rows:
+            pct_peak = "-" if s.kind == "cuda" else f"{100.0 * s.gflops / peak:.1f}%"
             line = (
                 f"{s.name[:34]:<34} {s.kind[:6]:<6} {s.calls:>7} {s.total_ns / 1e6:>10.3f} "
                 f"{s.mean_us:>10.1f} {100.0 * s.total_ns / wall:>6.1f}% "
-                f"{s.gflops:>9.2f} {s.gbytes_per_s:>8.2f} {100.0 * s.gflops / peak:>6.1f}%"
+                f"{s.gflops:>9.2f} {s.gbytes_per_s:>8.2f} {pct_peak:>7}"
             )
             if group_by_shape:
                 line += "  " + " ".join(str(tuple(x)) for x in s.shapes)
@@ -266,10 +346,16 @@ class profile:
         return "\n".join(lines)
 
     def trace_events(self) -> Iterator[dict]:
-        """The events in Chrome Trace Event format (complete 'X' events, microseconds)."""
+        """The events in Chrome Trace Event format (complete 'X' events, microseconds).
+
+        CPU kernels and Python spans: process "gradcore" (this pid), one thread per CPU
+        thread. CUDA kernels: process "gradcore CUDA device D" (pid _CUDA_PID_BASE + D),
+        one thread per stream, "CUDA stream N" (tid N), shown below the CPU threads.
+        """
         pid = os.getpid()
         yield {"ph": "M", "name": "process_name", "pid": pid, "args": {"name": "gradcore"}}
-        for tid in sorted({e.thread for e in self.events}):
+        yield {"ph": "M", "name": "process_sort_index", "pid": pid, "args": {"sort_index": 0}}
+        for tid in sorted({e.thread for e in self.events if e.kind != "cuda"}):
             yield {
                 "ph": "M",
                 "name": "thread_name",
@@ -277,9 +363,31 @@ class profile:
                 "tid": tid,
                 "args": {"name": f"thread {tid}"},
             }
+        cuda_tracks = sorted({(e.device, e.thread) for e in self.events if e.kind == "cuda"})
+        for device in sorted({d for d, _ in cuda_tracks}):
+            yield {
+                "ph": "M",
+                "name": "process_name",
+                "pid": _CUDA_PID_BASE + device,
+                "args": {"name": f"gradcore CUDA device {device}"},
+            }
+            yield {
+                "ph": "M",
+                "name": "process_sort_index",
+                "pid": _CUDA_PID_BASE + device,
+                "args": {"sort_index": 1 + device},
+            }
+        for device, stream in cuda_tracks:
+            yield {
+                "ph": "M",
+                "name": "thread_name",
+                "pid": _CUDA_PID_BASE + device,
+                "tid": stream,
+                "args": {"name": f"CUDA stream {stream}"},
+            }
         for e in self.events:
             args: dict = {}
-            if e.kind == "kernel":
+            if e.kind in ("kernel", "cuda"):
                 args = {"flops": e.flops, "bytes": e.bytes}
                 if e.shapes:
                     args["shapes"] = [list(s) for s in e.shapes]
@@ -289,7 +397,7 @@ class profile:
                 "ph": "X",
                 "ts": (e.start_ns - self.start_ns) / 1e3,
                 "dur": e.dur_ns / 1e3,
-                "pid": pid,
+                "pid": _CUDA_PID_BASE + e.device if e.kind == "cuda" else pid,
                 "tid": e.thread,
                 "args": args,
             }

@@ -237,16 +237,19 @@ class Tensor:
         return self._data.flags.c_contiguous
 
     # --------------------------------------------------------------- devices
-    def to(self, device=None, dtype=None, *args, **kwargs) -> Tensor:
+    def to(self, device=None, dtype=None, non_blocking=False, *args, **kwargs) -> Tensor:
         """`.to(device)`, `.to(dtype)` or `.to(device, dtype)` (device: a string or a
-        gradcore.device; "cuda" needs a CUDA build). Returns self when nothing changes."""
+        gradcore.device; "cuda" needs a CUDA build). Returns self when nothing changes.
+        `non_blocking=True`: a copy to CUDA from pinned memory (pin_memory(), DataLoader(
+        pin_memory=True)) returns before it is done, ordered on the current stream; other
+        copies wait as without it."""
         if device is not None and not isinstance(device, (str, devices.device)) and dtype is None:
             try:
                 dtype = np.dtype(device)
                 device = None
             except TypeError:
                 pass
-        t = self if device is None else shape_ops.to_device(self, device)
+        t = self if device is None else shape_ops.to_device(self, device, non_blocking)
         if dtype is not None:
             dtype = np.dtype(dtype)
             if dtype != t._data.dtype:
@@ -256,10 +259,24 @@ class Tensor:
     def cpu(self) -> Tensor:
         return shape_ops.to_device(self, devices.CPU)
 
-    def cuda(self, device=None) -> Tensor:
+    def cuda(self, device=None, non_blocking=False) -> Tensor:
         return shape_ops.to_device(
-            self, "cuda" if device is None else devices.device("cuda", device)
+            self, "cuda" if device is None else devices.device("cuda", device), non_blocking
         )
+
+    def pin_memory(self) -> Tensor:
+        """A copy in pinned (page-locked) host memory, or self when already pinned; see
+        `to(..., non_blocking=True)`. A RuntimeError saying why when CUDA is not available."""
+        return shape_ops.pin_memory(self)
+
+    def is_pinned(self) -> bool:
+        """Whether this tensor's storage is pinned host memory (False without CUDA)."""
+        a = self._data
+        if not isinstance(a, np.ndarray):
+            return False
+        from gradcore import cuda
+
+        return cuda.is_available() and cuda.is_pinned(a)
 
     def type(self, dtype=None):
         if dtype is None:

@@ -1,15 +1,18 @@
 // DeviceArray in Python: the storage type of Tensors on "cuda" (gradcore.devices registers
-// it). Copies to and from numpy run on the current stream and wait for it.
+// it). Copies to and from numpy run on the current stream and wait for it (except
+// from_numpy(..., non_blocking=True) from pinned host memory).
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
 #include <cstring>
+#include <memory>
 #include <string>
 
 #include "bindings/registry.h"
 #include "cuda/bindings/device_checks.h"
 #include "cuda/device_array.h"
+#include "cuda/pinned.h"
 #include "cuda/runtime.h"
 
 namespace py = pybind11;
@@ -40,7 +43,11 @@ std::vector<int64_t> shape_arg(const py::object& shape) {
   return shape.cast<std::vector<int64_t>>();
 }
 
-DeviceArray from_numpy(const py::array& src, int device) {
+// Copies `src` to `device` on the current stream. Waits for the copy, unless `non_blocking`
+// and the (C-order) source is pinned host memory: then the copy runs asynchronously and the
+// source is held (gradcore::cuda::hold_until_done) until it is done, so that dropping the
+// source early neither frees nor lets anyone reuse the memory the copy reads.
+DeviceArray from_numpy(const py::array& src, int device, bool non_blocking) {
   gc::bindings::DeviceGuard guard(device);
   // C order without changing the dtype (a strided view is copied once on the host)
   py::array a = py::array::ensure(src, py::array::c_style);
@@ -49,10 +56,29 @@ DeviceArray from_numpy(const py::array& src, int device) {
   DeviceArray d(shape, dtype_of(a.dtype()));
   if (d.nbytes()) {
     cudaStream_t s = gc::current_stream();
-    py::gil_scoped_release nogil;
-    gc::check(cudaMemcpyAsync(d.data(), a.data(), d.nbytes(), cudaMemcpyHostToDevice, s),
-              "cudaMemcpyAsync (host to device)");
-    gc::check(cudaStreamSynchronize(s), "cudaStreamSynchronize");
+    const bool async = non_blocking && gc::is_pinned(a.data());
+    if (async) gc::release_finished();  // drop the sources of earlier copies that are done
+    {
+      py::gil_scoped_release nogil;
+      gc::check(cudaMemcpyAsync(d.data(), a.data(), d.nbytes(), cudaMemcpyHostToDevice, s),
+                "cudaMemcpyAsync (host to device)");
+      if (!async) gc::check(cudaStreamSynchronize(s), "cudaStreamSynchronize");
+    }
+    if (async) {
+      PyObject* held = a.inc_ref().ptr();
+      try {
+        gc::hold_until_done(std::shared_ptr<void>(held,
+                                                  [](void* o) {
+                                                    py::gil_scoped_acquire gil;
+                                                    Py_DECREF(static_cast<PyObject*>(o));
+                                                  }),
+                            s);
+      } catch (...) {  // the source cannot be held: wait for the copy instead
+        py::gil_scoped_release nogil;
+        cudaStreamSynchronize(s);
+        throw;
+      }
+    }
   }
   return d;
 }
@@ -79,7 +105,10 @@ GRADCORE_BINDINGS(device_array) {
                           "C-contiguous device memory with a shape and a dtype: the storage "
                           "of a Tensor on a CUDA device.")
       .def_static("from_numpy", &from_numpy, py::arg("array"), py::arg("device") = 0,
-                  "Copy a numpy array to `device` (waits for the copy).")
+                  py::arg("non_blocking") = false,
+                  "Copy a numpy array to `device`: waits for the copy, unless `non_blocking` "
+                  "and the array is pinned host memory (the array is then held until the copy "
+                  "is done).")
       .def_static(
           "empty",
           [](py::object shape, py::object dtype, int device) {

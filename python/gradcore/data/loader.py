@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import warnings
 import weakref
 from typing import Any, Callable, Dict, Iterator, Optional
 
@@ -76,6 +77,11 @@ class DataLoader:
         prefetch: batches assembled ahead in a background thread (0: no thread).
         sampler: the item order instead of ``shuffle`` (e.g. a DistributedSampler); its
             ``set_epoch`` is called with the loader's epoch.
+        pin_memory: put each batch's arrays in pinned host memory (in the prefetch thread),
+            so that ``x.to("cuda", non_blocking=True)`` copies asynchronously; the batches'
+            Tensors have ``is_pinned()`` True. Buffers are reused across batches, never while
+            a batch or a copy still uses them (gradcore.data.pinning). Without a CUDA GPU it
+            warns and yields unpinned batches, as PyTorch does.
 
     Each ``iter(loader)`` runs one epoch and advances the epoch counter; ``set_epoch(e)``
     chooses the next one. ``state_dict()`` / ``load_state_dict()`` save and restore
@@ -93,6 +99,7 @@ class DataLoader:
         collate_fn: Optional[Callable] = None,
         prefetch: int = 2,
         sampler=None,
+        pin_memory: bool = False,
     ) -> None:
         if sampler is not None and shuffle:
             raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
@@ -104,6 +111,8 @@ class DataLoader:
             raise TypeError(f"DataLoader: prefetch must be an int, got {prefetch!r}")
         if prefetch < 0:
             raise ValueError(f"DataLoader: prefetch must be >= 0, got {prefetch}")
+        if not isinstance(pin_memory, (bool, np.bool_)):
+            raise TypeError(f"DataLoader: pin_memory must be a bool, got {pin_memory!r}")
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
@@ -115,6 +124,22 @@ class DataLoader:
         self.collate_fn = collate_fn
         self.prefetch = int(prefetch)
         self.sampler = sampler
+        self.pin_memory = bool(pin_memory)
+        self._pin_pool = None  # the pinned buffers when pin_memory is in effect
+        if self.pin_memory:
+            from gradcore import cuda
+
+            if cuda.is_available():
+                from gradcore.data.pinning import PinnedBufferPool
+
+                # the batches in the queue, the one being assembled, the caller's, one in a copy
+                self._pin_pool = PinnedBufferPool(per_shape=self.prefetch + 3)
+            else:
+                warnings.warn(
+                    "pin_memory=True but no CUDA GPU is available; batches are not pinned",
+                    UserWarning,
+                    stacklevel=2,
+                )
         self._next_epoch = 0
         self._resume_batches = 0
         self._active = None  # weakref to the iterator of the epoch in progress
@@ -206,7 +231,12 @@ class DataLoader:
     def __iter__(self) -> _LoaderIterator:
         epoch, start = self._next_epoch, self._resume_batches
         self._next_epoch, self._resume_batches = epoch + 1, 0
-        it = _LoaderIterator(self._batches(epoch, start), epoch, start, self.prefetch)
+        batches = self._batches(epoch, start)
+        if self._pin_pool is not None:
+            from gradcore.data.pinning import pin_batches
+
+            batches = pin_batches(batches, self._pin_pool)
+        it = _LoaderIterator(batches, epoch, start, self.prefetch)
         self._active = weakref.ref(it)
         return it
 
@@ -214,7 +244,8 @@ class DataLoader:
         return (
             f"DataLoader(dataset={type(self.dataset).__name__}[{len(self.dataset)}], "
             f"batch_size={self.batch_size}, shuffle={self.shuffle}, drop_last={self.drop_last}, "
-            f"seed={self.seed}, prefetch={self.prefetch})"
+            f"seed={self.seed}, prefetch={self.prefetch}"
+            + (", pin_memory=True)" if self.pin_memory else ")")
         )
 
 

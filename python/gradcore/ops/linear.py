@@ -78,16 +78,43 @@ class LinearBf16(Function):
         return dx, dw, db
 
 
+class LinearLowp(Function):
+    """Linear under CUDA autocast (gradcore.amp): x, W, b hold float16 / bfloat16 values in
+    float32 (`dtype`: gemm_lowp's "float16" or "bfloat16") and g arrives rounded the same way
+    (amp rounds it); the products run on tensor cores through gemm_lowp (float32 sums).
+    y = x @ W^T + b; dx = g @ W, dW = g^T @ x, db = sum_rows(g)."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx, x, w, b, dtype):
+        kern = ctx.kernels = KERNELS[x.__class__]
+        ctx.saved_tensors = (x, w, dtype)
+        y = kern.gemm_lowp(x, w, None, False, True, 1.0, 0.0, dtype)
+        return y if b is None else y + b
+
+    @staticmethod
+    def backward(ctx, g):
+        kern = ctx.kernels
+        x, w, dtype = ctx.saved_tensors
+        n = ctx.needs_input_grad
+        g = contiguous(g)
+        dx = kern.gemm_lowp(g, w, None, False, False, 1.0, 0.0, dtype) if n[0] else None
+        dw = kern.gemm_lowp(g, x, None, True, False, 1.0, 0.0, dtype) if n[1] else None
+        db = kern.sum_rows(g) if n[2] else None
+        return dx, dw, db, None
+
+
 def linear(input, weight, bias=None):
     """y = input @ weight^T + bias for input (..., in_features), weight (out, in)."""
     if amp._anywhere and amp.get_autocast_dtype() is not None:
-        return amp.lower_precision(_linear, (input, weight, bias), bf16=True)
+        return amp.lower_precision(_linear, (input, weight, bias), lowp=True)
     return _linear(input, weight, bias)
 
 
-def _linear(input, weight, bias=None, bf16=False):
-    """linear's checks and its Function: LinearBf16 when `bf16` (under autocast: float32
-    inputs already rounded), else Linear."""
+def _linear(input, weight, bias=None, lowp=None):
+    """linear's checks and its Function: under autocast (`lowp`: its dtype; float32 inputs
+    already rounded) LinearBf16 on the CPU, LinearLowp on a device; else Linear."""
     shp = input.shape
     if shp[-1] != weight.shape[1]:
         raise ValueError(
@@ -103,8 +130,13 @@ def _linear(input, weight, bias=None, bf16=False):
             f"linear: bias must have shape {weight.shape[:1]} and the weight's dtype "
             f"{weight.dtype}, got {bias.shape} {bias.dtype}"
         )
-    fn = LinearBf16 if bf16 and weight.dtype == np.float32 else Linear
+    fn, extra = Linear, ()
+    if lowp is not None and weight.dtype == np.float32:
+        if isinstance(getattr(weight, "_data", weight), np.ndarray):
+            fn = LinearBf16
+        else:
+            fn, extra = LinearLowp, (amp.lowp_name(lowp),)
     if len(shp) == 2:
-        return fn.apply(input, weight, bias)
-    y = fn.apply(input.reshape(-1, shp[-1]), weight, bias)
+        return fn.apply(input, weight, bias, *extra)
+    y = fn.apply(input.reshape(-1, shp[-1]), weight, bias, *extra)
     return y.reshape(shp[:-1] + (weight.shape[0],))

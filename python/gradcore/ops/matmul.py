@@ -117,11 +117,38 @@ class MatMul2dBf16(Function):
         )
 
 
-def matmul_bf16(a, b):
-    """matmul under bfloat16 autocast (called by gradcore.amp on rounded inputs): 2-d float32
-    products on the bfloat16 GEMM, anything else as matmul (on the rounded values)."""
+class MatMul2dLowp(Function):
+    """MatMul2d under CUDA autocast (gradcore.amp): a, b hold float16 / bfloat16 values in
+    float32 (`dtype`: gemm_lowp's name) and g arrives rounded the same way; every product runs
+    on tensor cores through gemm_lowp. out = a @ b; da = g @ b^T, db = a^T @ g (float32 sums)."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx, a, b, dtype):
+        kern = ctx.kernels = KERNELS[a.__class__]
+        ctx.saved_tensors = (a, b, dtype)
+        return kern.gemm_lowp(a, b, None, False, False, 1.0, 0.0, dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, dtype = ctx.saved_tensors
+        kern = ctx.kernels
+        n = ctx.needs_input_grad
+        return (
+            kern.gemm_lowp(g, b, None, False, True, 1.0, 0.0, dtype) if n[0] else None,
+            kern.gemm_lowp(a, g, None, True, False, 1.0, 0.0, dtype) if n[1] else None,
+            None,
+        )
+
+
+def matmul_bf16(a, b, lowp=None):
+    """matmul under autocast (called by gradcore.amp on rounded inputs; `lowp`: the autocast
+    dtype, None when the operands are not on its device type): 2-d float32 products on the
+    bfloat16 GEMM on the CPU, on gemm_lowp on a device; anything else as matmul (on the
+    rounded values)."""
     Tensor = ag.Tensor
-    if a.__class__ is Tensor and b.__class__ is Tensor:
+    if lowp is not None and a.__class__ is Tensor and b.__class__ is Tensor:
         da, db = a._data, b._data
         if (
             da.ndim == 2
@@ -129,7 +156,9 @@ def matmul_bf16(a, b):
             and da.shape[1] == db.shape[0]
             and da.dtype == db.dtype == np.float32
         ):
-            return MatMul2dBf16.apply(a, b)
+            if isinstance(da, np.ndarray):
+                return MatMul2dBf16.apply(a, b)
+            return MatMul2dLowp.apply(a, b, amp.lowp_name(lowp))
     return matmul(a, b)
 
 
@@ -176,7 +205,7 @@ def matmul(a, b):
     """Matrix product (PyTorch/numpy semantics for 1-d, 2-d and batched operands), computed
     by the native GEMM. Tensors in: a Tensor with autograd; numpy arrays in: a numpy array."""
     if amp._anywhere and amp.get_autocast_dtype() is not None:
-        return amp.lower_precision(matmul_bf16, (a, b))
+        return amp.lower_precision(matmul_bf16, (a, b), lowp=True)
     Tensor = ag.Tensor
     if a.__class__ is Tensor and b.__class__ is Tensor:  # the common 2-d product first
         da, db = a._data, b._data

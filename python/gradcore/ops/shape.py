@@ -34,6 +34,7 @@ __all__ = [
     "cat",
     "stack",
     "to_device",
+    "pin_memory",
 ]
 
 
@@ -83,18 +84,35 @@ class Cast(Function):
 
 
 class ToDevice(Function):
-    """out = a copied to device `dst` (Tensor.to(device)); da = g copied back to a's device."""
+    """out = a copied to device `dst` (Tensor.to(device); `non_blocking` as in devices.move);
+    da = g copied back to a's device."""
 
     __slots__ = ()
 
     @staticmethod
-    def forward(ctx, a, dst):
+    def forward(ctx, a, dst, non_blocking=False):
         ctx.saved_tensors = devices.device_of(a)
-        return devices.move(a, dst)
+        return devices.move(a, dst, non_blocking)
 
     @staticmethod
     def backward(ctx, g):
-        return devices.move(g, ctx.saved_tensors), None
+        return devices.move(g, ctx.saved_tensors), None, None
+
+
+class PinMemory(Function):
+    """out = a copied into pinned host memory (Tensor.pin_memory()); da = g."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx, a):
+        from gradcore import cuda
+
+        return cuda._pinned_copy(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
 
 
 class Reshape(Function):
@@ -224,14 +242,34 @@ def cast(self, dtype):
     return Cast.apply(self, dtype)
 
 
-def to_device(self, dev):
+def to_device(self, dev, non_blocking: bool = False):
     """self on device `dev` (a string or gradcore.device): self when it is already there,
-    else a copy in the graph. Devices that are not available raise a RuntimeError."""
+    else a copy in the graph. Devices that are not available raise a RuntimeError.
+    `non_blocking`: copy to CUDA from pinned memory asynchronously (devices.move)."""
     d = dev if isinstance(dev, devices.device) else devices.device(dev)
     devices.backend(d)  # a clear error for a device this build does not have
     if devices.device_of(self._data).type == d.type:
         return self
+    if non_blocking:
+        return ToDevice.apply(self, d, True)
     return ToDevice.apply(self, d)
+
+
+def pin_memory(self):
+    """self copied into pinned host memory (self when it is already pinned): a CPU tensor
+    whose copies to CUDA with non_blocking=True run asynchronously. A RuntimeError for a
+    tensor that is not on the CPU, or when CUDA is not available."""
+    from gradcore import cuda
+
+    dev = devices.device_of(self._data)
+    if dev.type != "cpu":
+        raise RuntimeError(
+            f"pin_memory: cannot pin a tensor on '{dev}': only CPU tensors can be pinned"
+        )
+    cuda._require("Tensor.pin_memory")
+    if cuda.is_pinned(self._data):
+        return self
+    return PinMemory.apply(self)
 
 
 def reshape(self, *shape):
