@@ -21,6 +21,9 @@ def test_info_reports_build_and_runtime():
     assert d["cpu_detected_capability"] in ("generic", "avx2_fma", "avx512")
     assert d["cpu_default_capability"] == d["cpu_capabilities"][-1]  # the best path
     assert d["num_threads"] >= 1
+    assert d["cuda_compiled"] == gradcore.cuda.is_built()
+    assert d["cuda_available"] == gradcore.cuda.is_available()
+    assert ("cuda_device" in d) == d["cuda_available"]
 
 
 def test_set_num_threads_round_trip():

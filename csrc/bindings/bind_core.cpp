@@ -48,7 +48,6 @@ GRADCORE_BINDINGS(core) {
     d["version"] = GRADCORE_VERSION;
     d["compiler"] = GRADCORE_COMPILER;
     d["openmp"] = openmp_enabled();
-    d["cuda_compiled"] = false;
     d["cpu_has_avx2_fma"] =
         static_cast<int>(cpu_detected_capability()) >= static_cast<int>(CpuCapability::kAvx2Fma);
     d["malloc_tuned"] = tune_malloc();

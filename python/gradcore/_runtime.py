@@ -18,7 +18,8 @@ def info() -> dict[str, Any]:
     cpu_default_capability (the path used when GRADCORE_CPU_CAPABILITY is unset: the best
     one this CPU and build can run), cpu_capabilities (the paths this CPU and build
     can run), cpu_detected_capability (the CPU's own level, even one this build has no
-    kernels for), cpu_has_avx2_fma, cuda_compiled, cuda_available, flush_denormal,
+    kernels for), cpu_has_avx2_fma, cuda_compiled (gradcore._C_cuda is built), cuda_available (and
+    cuda_device when a GPU is visible), flush_denormal,
     bf16_gemm (how bfloat16 products run: "avx512_bf16" or "float32"), malloc_tuned (large
     freed blocks stay in the process: GRADCORE_MALLOC_TUNING=0 turns this
     off), omp_wait_policy (how idle OpenMP threads wait, and who chose it),
@@ -35,7 +36,14 @@ def info() -> dict[str, Any]:
     d["omp_wait_policy"] = _wait_policy.describe_wait_policy(_wait_policy.APPLIED)
     d["threads_disabled_by_fork"] = _C.threads_disabled_by_fork()
     d["bf16_gemm"] = _C.gemm_bf16_route()
-    d["cuda_available"] = False
+    from gradcore import cuda  # imports gradcore._C_cuda when it is built
+
+    d["cuda_compiled"] = cuda.is_built()
+    d["cuda_available"] = cuda.is_available()
+    if d["cuda_available"]:
+        d["cuda_device"] = (
+            f"{cuda.get_device_name(0)} (sm_{''.join(map(str, cuda.get_device_capability(0)))})"
+        )
     d["python"] = platform.python_version()
     d["machine"] = platform.machine()
     d["omp_num_threads_env"] = os.environ.get("OMP_NUM_THREADS")
