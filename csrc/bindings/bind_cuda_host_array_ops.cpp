@@ -40,7 +40,7 @@ Arr arr(const py::handle& h, const std::string& fn, const std::string& arg) {
   return {a, dt, plan::Shape(a.shape(), a.shape() + a.ndim())};
 }
 py::array new_out(DType dt, const plan::Shape& shape) {
-  return py::array(py::dtype(plan::dtype_str(dt)),
+  return py::array(py::dtype(plan::dtype_name(dt)),
                    std::vector<py::ssize_t>(shape.begin(), shape.end()));
 }
 
@@ -158,7 +158,7 @@ py::array strided_copy(const Arr& a, const py::object& shape, const py::object& 
   const Indexer ix = plan::plan_strided("strided_copy", a.size(), sh,
                                         args::int_list(strides, "strided_copy", "strides"), offset);
   py::array out(a.a.dtype(), std::vector<py::ssize_t>(sh.begin(), sh.end()));
-  plan::dispatch_bytes(plan::dtype_size(a.dt), [&](auto tag) {
+  plan::dispatch_bytes(plan::itemsize(a.dt), [&](auto tag) {
     using E = decltype(tag);
     const E* pa = static_cast<const E*>(a.data());
     E* o = static_cast<E*>(out.mutable_data());
@@ -170,17 +170,17 @@ py::array strided_copy(const Arr& a, const py::object& shape, const py::object& 
 
 py::array where(const Arr& c, const Arr& a, const Arr& b) {
   if (c.dt != DType::kBool)
-    plan::fail_type("where", std::string("cond must be bool, got ") + plan::dtype_str(c.dt));
+    plan::fail_type("where", std::string("cond must be bool, got ") + plan::dtype_name(c.dt));
   if (a.dt != b.dt)
-    plan::fail_type("where", std::string("a (") + plan::dtype_str(a.dt) + ") and b (" +
-                                 plan::dtype_str(b.dt) + ") must have the same dtype on CUDA");
+    plan::fail_type("where", std::string("a (") + plan::dtype_name(a.dt) + ") and b (" +
+                                 plan::dtype_name(b.dt) + ") must have the same dtype on CUDA");
   const plan::Shape s =
       plan::broadcast_shapes({{"cond", c.shape}, {"a", a.shape}, {"b", b.shape}}, "where");
   py::array out(a.a.dtype(), std::vector<py::ssize_t>(s.begin(), s.end()));
   const auto ix = plan::broadcast_indexers({c.shape, a.shape, b.shape}, s);
   const Indexer ic = ix[0], ia = ix[1], ib = ix[2];
   const bool* pc = static_cast<const bool*>(c.data());
-  plan::dispatch_bytes(plan::dtype_size(a.dt), [&](auto tag) {
+  plan::dispatch_bytes(plan::itemsize(a.dt), [&](auto tag) {
     using E = decltype(tag);
     const E* pa = static_cast<const E*>(a.data());
     const E* pb = static_cast<const E*>(b.data());

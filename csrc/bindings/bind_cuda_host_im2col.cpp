@@ -113,11 +113,9 @@ GRADCORE_BINDINGS(cuda_host_im2col) {
         py::array db = new_array(DType::kFloat32, {K});
         const float* pdy = data_ptr<float>(static_cast<const py::array&>(dy));
         float* pdb = data_ptr<float>(db);
-        float buf[gcu::kBlock];
-        for (int64_t k = 0; k < K; ++k) {  // one block per row (channel)
-          for (int t = 0; t < gcu::kBlock; ++t) buf[t] = gcu::bias_grad_partial(k, t, N, K, P, pdy);
-          gcu::bias_grad_finish(k, gcu::tree_reduce_host(buf), pdb);
-        }
+        gcu::for_each_row_reduce_host(  // one block per row (channel)
+            K, [&](int64_t k, int t) { return gcu::bias_grad_partial(k, t, N, K, P, pdy); },
+            [&](int64_t k, float total) { gcu::bias_grad_finish(k, total, pdb); });
         return db;
       },
       py::arg("dy"));

@@ -19,11 +19,9 @@ GRADCORE_BINDINGS(cuda_host_linear) {
         py::array out = new_array(DType::kFloat32, {C});
         const float* px = data_ptr<float>(static_cast<const py::array&>(x));
         float* po = data_ptr<float>(out);
-        float buf[gcu::kBlock];
-        for (int64_t c = 0; c < C; ++c) {  // one block per column
-          for (int t = 0; t < gcu::kBlock; ++t) buf[t] = gcu::bias_grad_partial(c, t, R, C, 1, px);
-          gcu::bias_grad_finish(c, gcu::tree_reduce_host(buf), po);
-        }
+        gcu::for_each_row_reduce_host(  // one block per column
+            C, [&](int64_t c, int t) { return gcu::bias_grad_partial(c, t, R, C, 1, px); },
+            [&](int64_t c, float total) { gcu::bias_grad_finish(c, total, po); });
         return out;
       },
       py::arg("x"));

@@ -8,7 +8,6 @@
 #include "bindings/cuda_host.h"
 #include "bindings/registry.h"
 #include "cuda/norm_threads.h"
-#include "cuda/softmax_threads.h"  // for_each_row_reduce_host
 
 namespace gradcore::bindings {
 namespace {

@@ -36,17 +36,6 @@ py::array state_arg(const py::object& obj, bool required, const char* why, const
   return a;
 }
 
-// The host emulation of cuda::for_each_row_reduce: per row, the kBlock partials, the tree, then
-// finish on the total.
-template <class Partial, class Finish>
-void row_reduce_host(int64_t rows, Partial partial, Finish finish) {
-  float buf[gcu::kBlock];
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int t = 0; t < gcu::kBlock; ++t) buf[t] = partial(r, t);
-    finish(r, gcu::tree_reduce_host(buf));
-  }
-}
-
 void sgd(py::array param, py::array grad, py::object buf_o, double lr, double momentum,
          double dampening, double weight_decay, bool nesterov, bool maximize, bool first_step) {
   const char* op = "sgd_step_";
@@ -159,11 +148,11 @@ double sum_sq(py::array x) {
   const int64_t chunks = gcu::sumsq_chunks(n);
   std::vector<float> sums(static_cast<size_t>(chunks));
   float* ps = sums.data();
-  row_reduce_host(
+  gcu::for_each_row_reduce_host(
       chunks, [&](int64_t r, int t) { return gcu::sumsq_chunk_partial(r, t, px, n); },
       [&](int64_t r, float total) { gcu::sumsq_store(r, total, ps); });
   float out = 0.f;
-  row_reduce_host(
+  gcu::for_each_row_reduce_host(
       1, [&](int64_t, int t) { return gcu::sumsq_total_partial(t, ps, chunks); },
       [&](int64_t, float total) { out = total; });
   return static_cast<double>(out);

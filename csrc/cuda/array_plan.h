@@ -44,48 +44,15 @@ inline std::string shape_str(const Shape& s) {
 }
 
 // ---- dtypes ----
-// The dtypes of these ops (DeviceArray's less float16 / bfloat16).
-inline const char* dtype_str(DType d) {
-  switch (d) {
-    case DType::kFloat32:
-      return "float32";
-    case DType::kFloat64:
-      return "float64";
-    case DType::kFloat16:
-      return "float16";
-    case DType::kBFloat16:
-      return "bfloat16";
-    case DType::kInt64:
-      return "int64";
-    case DType::kInt32:
-      return "int32";
-    case DType::kUInt8:
-      return "uint8";
-    default:
-      return "bool";
-  }
-}
-inline std::size_t dtype_size(DType d) {
-  switch (d) {
-    case DType::kFloat64:
-    case DType::kInt64:
-      return 8;
-    case DType::kFloat32:
-    case DType::kInt32:
-      return 4;
-    case DType::kFloat16:
-    case DType::kBFloat16:
-      return 2;
-    default:
-      return 1;
-  }
-}
+// DeviceArray's dtypes, their sizes and numpy names.
+using cuda::dtype_name;  // device_array.h (header only)
+using cuda::itemsize;
 // numpy's dtype name -> DType; TypeError for others.
 inline DType dtype_from_str(const std::string& name, const std::string& op,
                             const std::string& arg) {
   for (DType d : {DType::kFloat32, DType::kFloat64, DType::kFloat16, DType::kBFloat16,
                   DType::kInt64, DType::kInt32, DType::kUInt8, DType::kBool})
-    if (name == dtype_str(d)) return d;
+    if (name == dtype_name(d)) return d;
   fail_type(op, arg + " has dtype " + name +
                     ", not one of float32, float64, float16, bfloat16, int64, int32, uint8, "
                     "bool");
@@ -109,7 +76,7 @@ decltype(auto) dispatch_cast_dtype(DType d, const std::string& op, const std::st
     case DType::kBool:
       return f(bool{});
     default:
-      fail_type(op, arg + " has dtype " + dtype_str(d) +
+      fail_type(op, arg + " has dtype " + dtype_name(d) +
                         "; supported: float32, float64, int64, int32, uint8, bool");
   }
 }
@@ -252,13 +219,13 @@ inline BinOp binop_from_str(const std::string& name, const std::string& fn) {
 // and the comparisons. Operands of one dtype (cast first). Returns the result dtype.
 inline DType binary_result(const std::string& fn, BinOp op, DType a, DType b) {
   if (a != b)
-    fail_type(fn, std::string(binop_str(op)) + ": a (" + dtype_str(a) + ") and b (" + dtype_str(b) +
-                      ") must have the same dtype on CUDA (cast one first)");
+    fail_type(fn, std::string(binop_str(op)) + ": a (" + dtype_name(a) + ") and b (" +
+                      dtype_name(b) + ") must have the same dtype on CUDA (cast one first)");
   const bool ok =
       a == DType::kFloat32 || (a == DType::kInt64 && op != BinOp::kDiv && op != BinOp::kPow) ||
       (a == DType::kBool && op != BinOp::kSub && op != BinOp::kDiv && op != BinOp::kPow);
   if (!ok)
-    fail_type(fn, std::string(binop_str(op)) + " is not supported for " + dtype_str(a) +
+    fail_type(fn, std::string(binop_str(op)) + " is not supported for " + dtype_name(a) +
                       " on CUDA (float32: all ops; int64: all but div, pow; bool: add, mul, "
                       "maximum, minimum, comparisons)");
   return is_compare(op) ? DType::kBool : a;
@@ -292,7 +259,7 @@ inline void check_scalar(const std::string& fn, BinOp op, DType dt, const Scalar
               std::string(binop_str(op)) + ": the " +
                   (s.kind == ScalarKind::kFloat ? "float"
                                                 : (s.kind == ScalarKind::kInt ? "int" : "bool")) +
-                  " scalar " + arg + " would change the dtype of the " + dtype_str(dt) +
+                  " scalar " + arg + " would change the dtype of the " + dtype_name(dt) +
                   " array; cast the array first");
 }
 template <class T>
@@ -328,7 +295,7 @@ inline UnOp unop_from_str(const std::string& name, const std::string& fn) {
 }
 inline void check_unary(const std::string& fn, UnOp op, DType dt) {
   if (dt != DType::kFloat32)
-    fail_type(fn, std::string(unop_str(op)) + ": a must be float32 on CUDA, got " + dtype_str(dt));
+    fail_type(fn, std::string(unop_str(op)) + ": a must be float32 on CUDA, got " + dtype_name(dt));
 }
 
 // ---- reductions ----
@@ -362,7 +329,7 @@ inline ReducePlan plan_reduce(const std::string& fn, const std::string& op_name,
   check_rank(in, fn, "a");
   const bool int_ok = dt == DType::kInt64 && p.op != RedOp::kMean;
   if (dt != DType::kFloat32 && !int_ok)
-    fail_type(fn, std::string(redop_str(p.op)) + " is not supported for " + dtype_str(dt) +
+    fail_type(fn, std::string(redop_str(p.op)) + " is not supported for " + dtype_name(dt) +
                       " on CUDA (float32: sum, mean, max, min; int64: sum, max, min)");
   p.out_dtype = dt;
   const int nd = static_cast<int>(in.size());

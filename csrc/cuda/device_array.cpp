@@ -6,46 +6,6 @@
 
 namespace gradcore::cuda {
 
-std::size_t itemsize(DType d) {
-  switch (d) {
-    case DType::kFloat32:
-    case DType::kInt32:
-      return 4;
-    case DType::kFloat64:
-    case DType::kInt64:
-      return 8;
-    case DType::kFloat16:
-    case DType::kBFloat16:
-      return 2;
-    case DType::kUInt8:
-    case DType::kBool:
-      return 1;
-  }
-  return 1;
-}
-
-const char* dtype_name(DType d) {
-  switch (d) {
-    case DType::kFloat32:
-      return "float32";
-    case DType::kFloat64:
-      return "float64";
-    case DType::kFloat16:
-      return "float16";
-    case DType::kBFloat16:
-      return "bfloat16";
-    case DType::kInt64:
-      return "int64";
-    case DType::kInt32:
-      return "int32";
-    case DType::kUInt8:
-      return "uint8";
-    case DType::kBool:
-      return "bool";
-  }
-  return "?";
-}
-
 namespace {
 int64_t checked_size(const std::vector<int64_t>& shape) {
   int64_t n = 1;

@@ -11,8 +11,46 @@ namespace gradcore::cuda {
 
 enum class DType { kFloat32, kFloat64, kFloat16, kBFloat16, kInt64, kInt32, kUInt8, kBool };
 
-std::size_t itemsize(DType d);
-const char* dtype_name(DType d);  // numpy's names ("float32", ..., "bfloat16")
+// Bytes per element, and numpy's name ("float32", ..., "bfloat16"), of a dtype.
+inline std::size_t itemsize(DType d) {
+  switch (d) {
+    case DType::kFloat32:
+    case DType::kInt32:
+      return 4;
+    case DType::kFloat64:
+    case DType::kInt64:
+      return 8;
+    case DType::kFloat16:
+    case DType::kBFloat16:
+      return 2;
+    case DType::kUInt8:
+    case DType::kBool:
+      return 1;
+  }
+  return 1;
+}
+
+inline const char* dtype_name(DType d) {
+  switch (d) {
+    case DType::kFloat32:
+      return "float32";
+    case DType::kFloat64:
+      return "float64";
+    case DType::kFloat16:
+      return "float16";
+    case DType::kBFloat16:
+      return "bfloat16";
+    case DType::kInt64:
+      return "int64";
+    case DType::kInt32:
+      return "int32";
+    case DType::kUInt8:
+      return "uint8";
+    case DType::kBool:
+      return "bool";
+  }
+  return "?";
+}
 
 class DeviceArray {
  public:

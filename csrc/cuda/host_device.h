@@ -36,6 +36,24 @@ inline float tree_reduce_host(float* buf) {
     for (int t = 0; t < s; ++t) buf[t] = tree_step(buf[t], buf[t + s]);
   return buf[0];
 }
+
+// Host emulations of cuda::for_each_row_reduce_with / for_each_row_reduce (launch.cuh): per
+// row r, the kBlock partials partial(r, t), the fixed tree with `combine` (same pairs and
+// order as the GPU), then finish(r, total).
+template <class Combine, class Partial, class Finish>
+void for_each_row_reduce_with_host(int64_t rows, Combine combine, Partial partial, Finish finish) {
+  float buf[kBlock];
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int t = 0; t < kBlock; ++t) buf[t] = partial(r, t);
+    for (int s = kBlock / 2; s > 0; s >>= 1)
+      for (int t = 0; t < s; ++t) buf[t] = combine(buf[t], buf[t + s]);
+    finish(r, buf[0]);
+  }
+}
+template <class Partial, class Finish>
+void for_each_row_reduce_host(int64_t rows, Partial partial, Finish finish) {
+  for_each_row_reduce_with_host(rows, tree_step, partial, finish);
+}
 #endif
 
 }  // namespace gradcore::cuda

@@ -3,9 +3,8 @@
 // row reductions (thread t of row r takes columns t, t + kBlock, ...), then one thread per
 // element. Per-row values live in scratch arrays of `rows` floats (m, s, dot).
 //
-// Also here, because loss.cu and norm.cu use them too: the NaN-propagating max of the row
-// maxima (reduced with cuda::for_each_row_reduce_with, launch.cuh) and the host emulations of
-// both block reductions (for_each_row_reduce_host, for_each_row_reduce_with_host).
+// Also here, because loss.cu uses it too: the NaN-propagating max of the row maxima (reduced
+// with cuda::for_each_row_reduce_with, launch.cuh; host: for_each_row_reduce_with_host).
 #pragma once
 #include <math.h>
 
@@ -91,28 +90,5 @@ GC_HD void log_softmax_backward_at(int64_t t, const float* dy, const float* y, c
                                    float* dx, int64_t cols) {
   dx[t] = dy[t] - expf(y[t]) * s[t / cols];
 }
-
-#if !defined(__CUDACC__)
-// Host emulations of cuda::for_each_row_reduce_with / for_each_row_reduce (launch.cuh): per
-// row, the kBlock partials, the fixed tree (same pairs and order as the GPU), then finish.
-template <class Combine, class Partial, class Finish>
-void for_each_row_reduce_with_host(int64_t rows, Combine combine, Partial partial, Finish finish) {
-  float buf[kBlock];
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int t = 0; t < kBlock; ++t) buf[t] = partial(r, t);
-    for (int s = kBlock / 2; s > 0; s >>= 1)
-      for (int t = 0; t < s; ++t) buf[t] = combine(buf[t], buf[t + s]);
-    finish(r, buf[0]);
-  }
-}
-template <class Partial, class Finish>
-void for_each_row_reduce_host(int64_t rows, Partial partial, Finish finish) {
-  float buf[kBlock];
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int t = 0; t < kBlock; ++t) buf[t] = partial(r, t);
-    finish(r, tree_reduce_host(buf));
-  }
-}
-#endif
 
 }  // namespace gradcore::cuda

@@ -137,7 +137,7 @@ GRADCORE_BINDINGS(array_ops) {
                                  args::int_list(strides, "strided_copy", "strides"), offset);
           gc::bindings::DeviceGuard guard(a.device());
           DeviceArray out(sh, a.dtype());
-          gc::strided_copy(plan::dtype_size(a.dtype()), a.data(), ix, out.data(), out.size());
+          gc::strided_copy(plan::itemsize(a.dtype()), a.data(), ix, out.data(), out.size());
           return out;
         });
       },
@@ -149,11 +149,11 @@ GRADCORE_BINDINGS(array_ops) {
       [](const DeviceArray& cond, const DeviceArray& a, const DeviceArray& b) {
         return args::planned([&] {
           if (cond.dtype() != DType::kBool)
-            plan::fail_type("where",
-                            std::string("cond must be bool, got ") + plan::dtype_str(cond.dtype()));
+            plan::fail_type(
+                "where", std::string("cond must be bool, got ") + plan::dtype_name(cond.dtype()));
           if (a.dtype() != b.dtype())
-            plan::fail_type("where", std::string("a (") + plan::dtype_str(a.dtype()) + ") and b (" +
-                                         plan::dtype_str(b.dtype()) +
+            plan::fail_type("where", std::string("a (") + plan::dtype_name(a.dtype()) +
+                                         ") and b (" + plan::dtype_name(b.dtype()) +
                                          ") must have the same dtype on CUDA");
           gc::bindings::check_same_device(cond, a, "where", "cond", "a");
           gc::bindings::check_same_device(a, b, "where", "a", "b");
@@ -162,7 +162,7 @@ GRADCORE_BINDINGS(array_ops) {
           gc::bindings::DeviceGuard guard(a.device());
           DeviceArray out(s, a.dtype());
           const auto ix = plan::broadcast_indexers({cond.shape(), a.shape(), b.shape()}, s);
-          gc::where(cond.ptr<bool>(), ix[0], plan::dtype_size(a.dtype()), a.data(), ix[1], b.data(),
+          gc::where(cond.ptr<bool>(), ix[0], plan::itemsize(a.dtype()), a.data(), ix[1], b.data(),
                     ix[2], out.data(), out.size());
           return out;
         });
