@@ -29,8 +29,8 @@ py::array unary(const py::array& x, const char* op, Body body) {
 }
 
 template <class Body>
-py::array binary(const py::array& dy, const py::array& a, const char* op, const char* a_name,
-                 Body body) {
+py::array activation_grad(const py::array& dy, const py::array& a, const char* op,
+                          const char* a_name, Body body) {
   check_array(dy, op, "dy", DType::kFloat32);
   check_array(a, op, a_name, DType::kFloat32);
   check_same_shape(dy, a, op, "dy", a_name);
@@ -50,7 +50,7 @@ GRADCORE_BINDINGS(cuda_host_activation) {
   py::module_ h = cuda_host_module(m);
   h.def("relu_forward", [](py::array x) { return unary(x, "relu_forward", gcu::relu_forward_at); });
   h.def("relu_backward", [](py::array dy, py::array y) {
-    return binary(dy, y, "relu_backward", "y", gcu::relu_backward_at);
+    return activation_grad(dy, y, "relu_backward", "y", gcu::relu_backward_at);
   });
   h.def("leaky_relu_forward", [](py::array x, float s) {
     return unary(x, "leaky_relu_forward", [s](int64_t t, const float* a, float* b) {
@@ -58,23 +58,23 @@ GRADCORE_BINDINGS(cuda_host_activation) {
     });
   });
   h.def("leaky_relu_backward", [](py::array dy, py::array x, float s) {
-    return binary(dy, x, "leaky_relu_backward", "x",
-                  [s](int64_t t, const float* a, const float* b, float* c) {
-                    gcu::leaky_relu_backward_at(t, a, b, c, s);
-                  });
+    return activation_grad(dy, x, "leaky_relu_backward", "x",
+                           [s](int64_t t, const float* a, const float* b, float* c) {
+                             gcu::leaky_relu_backward_at(t, a, b, c, s);
+                           });
   });
   h.def("sigmoid_forward",
         [](py::array x) { return unary(x, "sigmoid_forward", gcu::sigmoid_forward_at); });
   h.def("sigmoid_backward", [](py::array dy, py::array y) {
-    return binary(dy, y, "sigmoid_backward", "y", gcu::sigmoid_backward_at);
+    return activation_grad(dy, y, "sigmoid_backward", "y", gcu::sigmoid_backward_at);
   });
   h.def("tanh_forward", [](py::array x) { return unary(x, "tanh_forward", gcu::tanh_forward_at); });
   h.def("tanh_backward", [](py::array dy, py::array y) {
-    return binary(dy, y, "tanh_backward", "y", gcu::tanh_backward_at);
+    return activation_grad(dy, y, "tanh_backward", "y", gcu::tanh_backward_at);
   });
   h.def("silu_forward", [](py::array x) { return unary(x, "silu_forward", gcu::silu_forward_at); });
   h.def("silu_backward", [](py::array dy, py::array x) {
-    return binary(dy, x, "silu_backward", "x", gcu::silu_backward_at);
+    return activation_grad(dy, x, "silu_backward", "x", gcu::silu_backward_at);
   });
   h.def(
       "gelu_forward",
@@ -89,10 +89,10 @@ GRADCORE_BINDINGS(cuda_host_activation) {
       "gelu_backward",
       [](py::array dy, py::array x, const std::string& approximate) {
         const bool a = approximate_arg(approximate, "gelu_backward");
-        return binary(dy, x, "gelu_backward", "x",
-                      [a](int64_t t, const float* p, const float* q, float* r) {
-                        gcu::gelu_backward_at(t, p, q, r, a);
-                      });
+        return activation_grad(dy, x, "gelu_backward", "x",
+                               [a](int64_t t, const float* p, const float* q, float* r) {
+                                 gcu::gelu_backward_at(t, p, q, r, a);
+                               });
       },
       py::arg("dy"), py::arg("x"), py::arg("approximate") = "none");
 }

@@ -20,14 +20,13 @@ namespace py = pybind11;
 namespace gcu = gradcore::cuda;
 namespace plan = gradcore::cuda::plan;
 namespace args = gradcore::cuda::args;
-using gcu::DType;
 using gcu::Indexer;
 
 // A numpy array as the kernels see a DeviceArray: C-contiguous (a strided view is copied),
 // with its DType.
 struct Arr {
   py::array a;
-  DType dt;
+  gcu::DType dt;
   plan::Shape shape;
   int64_t size() const { return static_cast<int64_t>(a.size()); }
   const void* data() const { return a.data(); }
@@ -36,10 +35,10 @@ Arr arr(const py::handle& h, const std::string& fn, const std::string& arg) {
   if (!py::isinstance<py::array>(h))
     throw py::type_error(fn + ": " + arg + " must be a numpy array");
   py::array a = py::array::ensure(h, py::array::c_style);
-  const DType dt = plan::dtype_from_str(py::str(a.dtype().attr("name")), fn, arg);
+  const gcu::DType dt = plan::dtype_from_str(py::str(a.dtype().attr("name")), fn, arg);
   return {a, dt, plan::Shape(a.shape(), a.shape() + a.ndim())};
 }
-py::array new_out(DType dt, const plan::Shape& shape) {
+py::array new_out(gcu::DType dt, const plan::Shape& shape) {
   return py::array(py::dtype(plan::dtype_name(dt)),
                    std::vector<py::ssize_t>(shape.begin(), shape.end()));
 }
@@ -50,9 +49,9 @@ void binary_typed(gcu::BinOp op, const T* a, const Indexer& ia, const T* b, cons
   for_each_index_host(n, [&](int64_t t) { gcu::binary_at<T, R>(t, op, a, ia, b, ib, out); });
 }
 
-py::array binary(const char* fn, const std::string& op_name, const Arr& a, const Arr& b) {
+py::array broadcast_binary(const char* fn, const std::string& op_name, const Arr& a, const Arr& b) {
   const gcu::BinOp op = plan::binop_from_str(op_name, fn);
-  const DType out_dt = plan::binary_result(fn, op, a.dt, b.dt);
+  const gcu::DType out_dt = plan::binary_result(fn, op, a.dt, b.dt);
   const plan::Shape s = plan::broadcast_shapes({{"a", a.shape}, {"b", b.shape}}, fn);
   py::array out = new_out(out_dt, s);
   const auto ix = plan::broadcast_indexers({a.shape, b.shape}, s);
@@ -62,7 +61,7 @@ py::array binary(const char* fn, const std::string& op_name, const Arr& a, const
     using T = decltype(tag);
     const T* pa = static_cast<const T*>(a.data());
     const T* pb = static_cast<const T*>(b.data());
-    if (out_dt == DType::kBool)
+    if (out_dt == gcu::DType::kBool)
       binary_typed<T, bool>(op, pa, ia, pb, ib, static_cast<bool*>(out.mutable_data()), n);
     else
       binary_typed<T, T>(op, pa, ia, pb, ib, static_cast<T*>(out.mutable_data()), n);
@@ -73,7 +72,7 @@ py::array binary(const char* fn, const std::string& op_name, const Arr& a, const
 py::array binary_scalar(const char* fn, const std::string& op_name, const Arr& a,
                         const plan::Scalar& s, bool left) {
   const gcu::BinOp op = plan::binop_from_str(op_name, fn);
-  const DType out_dt = plan::binary_result(fn, op, a.dt, a.dt);
+  const gcu::DType out_dt = plan::binary_result(fn, op, a.dt, a.dt);
   plan::check_scalar(fn, op, a.dt, s, left ? "a" : "b");
   plan::check_rank(a.shape, fn, left ? "b" : "a");
   py::array out = new_out(out_dt, a.shape);
@@ -82,7 +81,7 @@ py::array binary_scalar(const char* fn, const std::string& op_name, const Arr& a
     using T = decltype(tag);
     const T* pa = static_cast<const T*>(a.data());
     const T v = plan::scalar_as<T>(s);
-    if (out_dt == DType::kBool) {
+    if (out_dt == gcu::DType::kBool) {
       bool* o = static_cast<bool*>(out.mutable_data());
       for_each_index_host(
           n, [&](int64_t t) { gcu::binary_scalar_at<T, bool>(t, op, pa, v, left, o); });
@@ -102,7 +101,7 @@ py::array reduce(const std::string& op, const Arr& a, const py::object& axes, bo
   if (p.nrows == 0) return out;
   const Indexer rows = p.rows, red = p.red;
   const int64_t len = p.len;
-  if (a.dt == DType::kInt64) {
+  if (a.dt == gcu::DType::kInt64) {
     const int64_t* x = static_cast<const int64_t*>(a.data());
     int64_t* o = static_cast<int64_t*>(out.mutable_data());
     for_each_index_host(p.nrows,
@@ -119,7 +118,7 @@ py::array reduce(const std::string& op, const Arr& a, const py::object& axes, bo
 }
 
 py::array astype(const Arr& a, const py::object& dtype) {
-  const DType to = plan::dtype_from_str(args::dtype_name_of(dtype), "astype", "dtype");
+  const gcu::DType to = plan::dtype_from_str(args::dtype_name_of(dtype), "astype", "dtype");
   plan::dispatch_cast_dtype(a.dt, "astype", "a", [](auto) {});
   plan::dispatch_cast_dtype(to, "astype", "dtype", [](auto) {});
   py::array out = new_out(to, a.shape);
@@ -142,7 +141,7 @@ void fill(const py::handle& h, const py::object& value) {
   if (!(a.flags() & py::array::c_style) || !a.writeable())
     throw py::value_error("fill_: a must be a writable C-contiguous array");
   const plan::Scalar s = args::scalar_arg(value, "fill_", "value");
-  const DType dt = plan::dtype_from_str(py::str(a.dtype().attr("name")), "fill_", "a");
+  const gcu::DType dt = plan::dtype_from_str(py::str(a.dtype().attr("name")), "fill_", "a");
   plan::dispatch_cast_dtype(dt, "fill_", "a", [&](auto tag) {
     using T = decltype(tag);
     T* p = static_cast<T*>(a.mutable_data());
@@ -169,7 +168,7 @@ py::array strided_copy(const Arr& a, const py::object& shape, const py::object& 
 }
 
 py::array where(const Arr& c, const Arr& a, const Arr& b) {
-  if (c.dt != DType::kBool)
+  if (c.dt != gcu::DType::kBool)
     plan::fail_type("where", std::string("cond must be bool, got ") + plan::dtype_name(c.dt));
   if (a.dt != b.dt)
     plan::fail_type("where", std::string("a (") + plan::dtype_name(a.dt) + ") and b (" +
@@ -204,7 +203,7 @@ GRADCORE_BINDINGS(cuda_host_array_ops) {
         return args::planned([&] {
           const Arr x = arr(a, "binary_op", "a");
           if (py::isinstance<py::array>(b))
-            return binary("binary_op", op, x, arr(b, "binary_op", "b"));
+            return broadcast_binary("binary_op", op, x, arr(b, "binary_op", "b"));
           return binary_scalar("binary_op", op, x, args::scalar_arg(b, "binary_op", "b"), false);
         });
       },

@@ -24,7 +24,7 @@ uint64_t seed_value(const py::object& seed, const char* op) {
   return v.cast<uint64_t>();
 }
 
-py::tuple forward(py::array x, double p, py::object seed_o) {
+py::tuple dropout_fwd(py::array x, double p, py::object seed_o) {
   const char* op = "dropout_forward";
   check_array(x, op, "x", DType::kFloat32);
   check_range(p, op, "p", 0.0, 1.0);
@@ -41,7 +41,7 @@ py::tuple forward(py::array x, double p, py::object seed_o) {
   return py::make_tuple(y, mask);
 }
 
-py::array backward(py::array dy, py::array mask, double p) {
+py::array dropout_bwd(py::array dy, py::array mask, double p) {
   const char* op = "dropout_backward";
   check_array(dy, op, "dy", DType::kFloat32);
   check_array(mask, op, "mask", DType::kUInt8);
@@ -63,6 +63,6 @@ py::array backward(py::array dy, py::array mask, double p) {
 GRADCORE_BINDINGS(cuda_host_dropout) {
   using namespace gradcore::bindings;
   py::module_ h = cuda_host_module(m);
-  h.def("dropout_forward", &forward, py::arg("x"), py::arg("p"), py::arg("seed"));
-  h.def("dropout_backward", &backward, py::arg("dy"), py::arg("mask"), py::arg("p"));
+  h.def("dropout_forward", &dropout_fwd, py::arg("x"), py::arg("p"), py::arg("seed"));
+  h.def("dropout_backward", &dropout_bwd, py::arg("dy"), py::arg("mask"), py::arg("p"));
 }

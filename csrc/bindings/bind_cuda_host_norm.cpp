@@ -102,8 +102,9 @@ py::array forward_eval(py::array x, py::object weight_o, py::object bias_o, py::
   return y_a;
 }
 
-py::tuple backward(py::array dy, py::array x, py::object weight_o, py::array mean, py::array invstd,
-                   bool training, py::object need_weight_grad, py::object need_bias_grad) {
+py::tuple batch_norm_bwd(py::array dy, py::array x, py::object weight_o, py::array mean,
+                         py::array invstd, bool training, py::object need_weight_grad,
+                         py::object need_bias_grad) {
   const char* op = "batch_norm_backward";
   const gcu::BnShape sh = bn_shape(x, op, "x");
   check_array(dy, op, "dy", DType::kFloat32);
@@ -167,7 +168,7 @@ GRADCORE_BINDINGS(cuda_host_norm) {
   h.def("batch_norm_forward_eval", &forward_eval, py::arg("x"), py::arg("weight") = py::none(),
         py::arg("bias") = py::none(), py::arg("running_mean"), py::arg("running_var"),
         py::arg("eps") = 1e-5);
-  h.def("batch_norm_backward", &backward, py::arg("dy"), py::arg("x"), py::arg("weight"),
+  h.def("batch_norm_backward", &batch_norm_bwd, py::arg("dy"), py::arg("x"), py::arg("weight"),
         py::arg("mean"), py::arg("invstd"), py::arg("training"),
         py::arg("need_weight_grad") = py::none(), py::arg("need_bias_grad") = py::none());
 }

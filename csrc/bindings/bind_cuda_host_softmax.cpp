@@ -24,7 +24,7 @@ void max_and_sum_exp(const float* x, float* m, float* out, int64_t rows, int64_t
       [&](int64_t r, float v) { store(out, r, v); });
 }
 
-py::array forward(const py::array& x, const char* op, bool log) {
+py::array softmax_fwd(const py::array& x, const char* op, bool log) {
   check_array(x, op, "x", DType::kFloat32, 2);
   py::array y = new_array(DType::kFloat32, shape_of(x));
   const int64_t rows = dim(x, 0), cols = dim(x, 1);
@@ -46,7 +46,7 @@ py::array forward(const py::array& x, const char* op, bool log) {
   return y;
 }
 
-py::array backward(const py::array& dy, const py::array& y, const char* op, bool log) {
+py::array softmax_bwd(const py::array& dy, const py::array& y, const char* op, bool log) {
   check_array(dy, op, "dy", DType::kFloat32, 2);
   check_array(y, op, "y", DType::kFloat32, 2);
   check_same_shape(dy, y, op, "dy", "y");
@@ -81,17 +81,17 @@ GRADCORE_BINDINGS(cuda_host_softmax) {
   using namespace gradcore::bindings;
   py::module_ h = cuda_host_module(m);
   h.def(
-      "softmax_forward", [](py::array x) { return forward(x, "softmax_forward", false); },
+      "softmax_forward", [](py::array x) { return softmax_fwd(x, "softmax_forward", false); },
       py::arg("x"));
   h.def(
       "softmax_backward",
-      [](py::array dy, py::array y) { return backward(dy, y, "softmax_backward", false); },
+      [](py::array dy, py::array y) { return softmax_bwd(dy, y, "softmax_backward", false); },
       py::arg("dy"), py::arg("y"));
   h.def(
-      "log_softmax_forward", [](py::array x) { return forward(x, "log_softmax_forward", true); },
-      py::arg("x"));
+      "log_softmax_forward",
+      [](py::array x) { return softmax_fwd(x, "log_softmax_forward", true); }, py::arg("x"));
   h.def(
       "log_softmax_backward",
-      [](py::array dy, py::array y) { return backward(dy, y, "log_softmax_backward", true); },
+      [](py::array dy, py::array y) { return softmax_bwd(dy, y, "log_softmax_backward", true); },
       py::arg("dy"), py::arg("y"));
 }

@@ -24,11 +24,7 @@ uint64_t seed_value(const py::object& seed, const char* op) {
   return v.cast<uint64_t>();
 }
 
-std::vector<int64_t> shape_of(const py::array& a) {
-  return std::vector<int64_t>(a.shape(), a.shape() + a.ndim());
-}
-
-py::tuple forward(py::array x, double p, py::object seed_o) {
+py::tuple dropout_fwd(py::array x, double p, py::object seed_o) {
   const char* op = "dropout_forward";
   const DType dt = float_dtype(x, op, "x");
   check_array(x, op, "x", dt);
@@ -47,7 +43,7 @@ py::tuple forward(py::array x, double p, py::object seed_o) {
   return py::make_tuple(y, mask);
 }
 
-py::array backward(py::array dy, py::array mask, double p) {
+py::array dropout_bwd(py::array dy, py::array mask, double p) {
   const char* op = "dropout_backward";
   const DType dt = float_dtype(dy, op, "dy");
   check_array(dy, op, "dy", dt);
@@ -71,9 +67,9 @@ py::array backward(py::array dy, py::array mask, double p) {
 
 GRADCORE_BINDINGS(dropout) {
   using namespace gradcore::bindings;
-  m.def("dropout_forward", &forward, py::arg("x"), py::arg("p"), py::arg("seed"),
+  m.def("dropout_forward", &dropout_fwd, py::arg("x"), py::arg("p"), py::arg("seed"),
         "Dropout: returns (y, mask) with mask (uint8, x's shape) from a counter-based RNG of "
         "(seed, element index), y = x * mask / (1 - p). p in [0, 1]; seed in [0, 2**64).");
-  m.def("dropout_backward", &backward, py::arg("dy"), py::arg("mask"), py::arg("p"),
+  m.def("dropout_backward", &dropout_bwd, py::arg("dy"), py::arg("mask"), py::arg("p"),
         "Dropout backward: dx = dy * mask / (1 - p).");
 }

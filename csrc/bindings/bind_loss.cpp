@@ -90,7 +90,7 @@ void check_label_smoothing(double ls, const char* op) {
 }
 
 // input and target of the same shape and dtype (elementwise losses).
-DType check_pair(const py::array& input, const py::array& target, const char* op) {
+DType check_input_target(const py::array& input, const py::array& target, const char* op) {
   const DType dt = float_input(input, op, "input");
   same_float(target, dt, op, "target", "input");
   check_same_shape(input, target, op, "input", "target");
@@ -241,7 +241,7 @@ GRADCORE_BINDINGS(loss) {
         fwd_name,
         [fwd_name, fwd](py::array input, py::array target, const std::string& reduction) {
           const Reduction red = parse_reduction(reduction, fwd_name);
-          const DType dt = check_pair(input, target, fwd_name);
+          const DType dt = check_input_target(input, target, fwd_name);
           py::array loss = loss_output(dt, red, shape_of(input));
           const int64_t n = input.size();
           dispatch_float(dt, [&](auto tag) {
@@ -259,7 +259,7 @@ GRADCORE_BINDINGS(loss) {
         [bwd_name, bwd](py::array grad_out, py::array input, py::array target,
                         const std::string& reduction) {
           const Reduction red = parse_reduction(reduction, bwd_name);
-          const DType dt = check_pair(input, target, bwd_name);
+          const DType dt = check_input_target(input, target, bwd_name);
           check_grad_out(grad_out, dt, red, shape_of(input), bwd_name);
           py::array dx = new_array(dt, shape_of(input));
           const int64_t n = input.size();
@@ -299,7 +299,7 @@ GRADCORE_BINDINGS(loss) {
          const std::string& reduction) {
         const char* op = "bce_with_logits_forward";
         const Reduction red = parse_reduction(reduction, op);
-        const DType dt = check_pair(input, target, op);
+        const DType dt = check_input_target(input, target, op);
         const int64_t n = input.size();
         int64_t fw = 1, fp = 1;
         const void* w = bce_weight(weight, input, dt, op, "weight", &fw);
@@ -327,7 +327,7 @@ GRADCORE_BINDINGS(loss) {
          py::object pos_weight, const std::string& reduction) {
         const char* op = "bce_with_logits_backward";
         const Reduction red = parse_reduction(reduction, op);
-        const DType dt = check_pair(input, target, op);
+        const DType dt = check_input_target(input, target, op);
         const int64_t n = input.size();
         int64_t fw = 1, fp = 1;
         const void* w = bce_weight(weight, input, dt, op, "weight", &fw);

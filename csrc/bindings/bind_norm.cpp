@@ -25,10 +25,6 @@ BatchNormShape bn_shape(const py::array& x, const char* op, const char* arg, DTy
   return sh;
 }
 
-std::vector<int64_t> shape_of(const py::array& a) {
-  return std::vector<int64_t>(a.shape(), a.shape() + a.ndim());
-}
-
 py::tuple forward_train(py::array x, py::object weight_o, py::object bias_o, py::object rm_o,
                         py::object rv_o, double momentum, double eps) {
   const char* op = "batch_norm_forward_train";
@@ -98,8 +94,9 @@ py::array forward_eval(py::array x, py::object weight_o, py::object bias_o, py::
   return y;
 }
 
-py::tuple backward(py::array dy, py::array x, py::object weight_o, py::array mean, py::array invstd,
-                   bool training, py::object need_weight_grad, py::object need_bias_grad) {
+py::tuple batch_norm_bwd(py::array dy, py::array x, py::object weight_o, py::array mean,
+                         py::array invstd, bool training, py::object need_weight_grad,
+                         py::object need_bias_grad) {
   const char* op = "batch_norm_backward";
   const DType dt = float_dtype(x, op, "x");
   check_same_dtype(dy, dt, op, "dy", "x");
@@ -149,7 +146,7 @@ GRADCORE_BINDINGS(norm) {
         py::arg("eps") = 1e-5,
         "Batch norm inference forward with the running statistics: y = (x - rm) / sqrt(rv + eps) "
         "* weight + bias.");
-  m.def("batch_norm_backward", &backward, py::arg("dy"), py::arg("x"), py::arg("weight"),
+  m.def("batch_norm_backward", &batch_norm_bwd, py::arg("dy"), py::arg("x"), py::arg("weight"),
         py::arg("mean"), py::arg("invstd"), py::arg("training"),
         py::arg("need_weight_grad") = py::none(), py::arg("need_bias_grad") = py::none(),
         "Batch norm backward -> (dx, dweight, dbias). training=False treats mean/invstd (from "

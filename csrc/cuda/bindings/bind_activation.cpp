@@ -30,8 +30,8 @@ DeviceArray unary(const DeviceArray& x, const char* op, K k) {
 }
 
 template <class K>
-DeviceArray binary(const DeviceArray& dy, const DeviceArray& a, const char* op, const char* a_name,
-                   K k) {
+DeviceArray activation_grad(const DeviceArray& dy, const DeviceArray& a, const char* op,
+                            const char* a_name, K k) {
   gc::bindings::check_float32(dy, op, "dy");
   gc::bindings::check_float32(a, op, a_name);
   gc::bindings::check_same_shape(dy, a, op, "dy", a_name);
@@ -53,7 +53,7 @@ GRADCORE_BINDINGS(activation) {
   m.def(
       "relu_backward",
       [](const DeviceArray& dy, const DeviceArray& y) {
-        return binary(dy, y, "relu_backward", "y", gc::relu_backward);
+        return activation_grad(dy, y, "relu_backward", "y", gc::relu_backward);
       },
       py::arg("dy"), py::arg("y"));
   m.def(
@@ -67,10 +67,10 @@ GRADCORE_BINDINGS(activation) {
   m.def(
       "leaky_relu_backward",
       [](const DeviceArray& dy, const DeviceArray& x, float slope) {
-        return binary(dy, x, "leaky_relu_backward", "x",
-                      [slope](const float* a, const float* b, float* c, int64_t n) {
-                        gc::leaky_relu_backward(a, b, c, n, slope);
-                      });
+        return activation_grad(dy, x, "leaky_relu_backward", "x",
+                               [slope](const float* a, const float* b, float* c, int64_t n) {
+                                 gc::leaky_relu_backward(a, b, c, n, slope);
+                               });
       },
       py::arg("dy"), py::arg("x"), py::arg("negative_slope") = 0.01f);
   m.def(
@@ -80,7 +80,7 @@ GRADCORE_BINDINGS(activation) {
   m.def(
       "sigmoid_backward",
       [](const DeviceArray& dy, const DeviceArray& y) {
-        return binary(dy, y, "sigmoid_backward", "y", gc::sigmoid_backward);
+        return activation_grad(dy, y, "sigmoid_backward", "y", gc::sigmoid_backward);
       },
       py::arg("dy"), py::arg("y"));
   m.def(
@@ -90,7 +90,7 @@ GRADCORE_BINDINGS(activation) {
   m.def(
       "tanh_backward",
       [](const DeviceArray& dy, const DeviceArray& y) {
-        return binary(dy, y, "tanh_backward", "y", gc::tanh_backward);
+        return activation_grad(dy, y, "tanh_backward", "y", gc::tanh_backward);
       },
       py::arg("dy"), py::arg("y"));
   m.def(
@@ -100,7 +100,7 @@ GRADCORE_BINDINGS(activation) {
   m.def(
       "silu_backward",
       [](const DeviceArray& dy, const DeviceArray& x) {
-        return binary(dy, x, "silu_backward", "x", gc::silu_backward);
+        return activation_grad(dy, x, "silu_backward", "x", gc::silu_backward);
       },
       py::arg("dy"), py::arg("x"));
   m.def(
@@ -115,10 +115,10 @@ GRADCORE_BINDINGS(activation) {
       "gelu_backward",
       [](const DeviceArray& dy, const DeviceArray& x, const std::string& approximate) {
         const bool a = parse_approximate(approximate, "gelu_backward");
-        return binary(dy, x, "gelu_backward", "x",
-                      [a](const float* p, const float* q, float* r, int64_t n) {
-                        gc::gelu_backward(p, q, r, n, a);
-                      });
+        return activation_grad(dy, x, "gelu_backward", "x",
+                               [a](const float* p, const float* q, float* r, int64_t n) {
+                                 gc::gelu_backward(p, q, r, n, a);
+                               });
       },
       py::arg("dy"), py::arg("x"), py::arg("approximate") = "none");
 }

@@ -23,8 +23,8 @@ using gc::DType;
 
 namespace {
 
-DeviceArray binary(const char* fn, const std::string& op_name, const DeviceArray& a,
-                   const DeviceArray& b) {
+DeviceArray broadcast_binary(const char* fn, const std::string& op_name, const DeviceArray& a,
+                             const DeviceArray& b) {
   const gc::BinOp op = plan::binop_from_str(op_name, fn);
   const DType out_dt = plan::binary_result(fn, op, a.dtype(), b.dtype());
   gc::bindings::check_same_device(a, b, fn, "a", "b");
@@ -56,7 +56,7 @@ GRADCORE_BINDINGS(array_ops) {
       [](const std::string& op, const DeviceArray& a, const py::object& b) {
         return args::planned([&] {
           if (py::isinstance<DeviceArray>(b))
-            return binary("binary_op", op, a, b.cast<const DeviceArray&>());
+            return broadcast_binary("binary_op", op, a, b.cast<const DeviceArray&>());
           return binary_scalar("binary_op", op, a, args::scalar_arg(b, "binary_op", "b"), false);
         });
       },

@@ -43,7 +43,7 @@ uint64_t seed_value(const py::object& seed, const char* op) {
   return v.cast<uint64_t>();
 }
 
-py::tuple forward(const DeviceArray& x, double p, const py::object& seed_o) {
+py::tuple dropout_fwd(const DeviceArray& x, double p, const py::object& seed_o) {
   const char* op = "dropout_forward";
   gc::bindings::check_float32(x, op, "x");
   check_p(p, op);
@@ -55,7 +55,7 @@ py::tuple forward(const DeviceArray& x, double p, const py::object& seed_o) {
   return py::make_tuple(y, mask);
 }
 
-DeviceArray backward(const DeviceArray& dy, const DeviceArray& mask, double p) {
+DeviceArray dropout_bwd(const DeviceArray& dy, const DeviceArray& mask, double p) {
   const char* op = "dropout_backward";
   gc::bindings::check_float32(dy, op, "dy");
   if (mask.dtype() != gc::DType::kUInt8)
@@ -73,10 +73,10 @@ DeviceArray backward(const DeviceArray& dy, const DeviceArray& mask, double p) {
 }  // namespace
 
 GRADCORE_BINDINGS(dropout) {
-  m.def("dropout_forward", &forward, py::arg("x"), py::arg("p"), py::arg("seed"),
+  m.def("dropout_forward", &dropout_fwd, py::arg("x"), py::arg("p"), py::arg("seed"),
         "Dropout on a float32 DeviceArray: returns (y, mask) with mask (uint8, x's shape) from "
         "a counter-based RNG of (seed, element index), the same as gradcore._C's; "
         "y = x * mask / (1 - p). p in [0, 1]; seed in [0, 2**64).");
-  m.def("dropout_backward", &backward, py::arg("dy"), py::arg("mask"), py::arg("p"),
+  m.def("dropout_backward", &dropout_bwd, py::arg("dy"), py::arg("mask"), py::arg("p"),
         "Dropout backward: dx = dy * mask / (1 - p).");
 }

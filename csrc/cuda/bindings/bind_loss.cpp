@@ -16,6 +16,8 @@ using gc::DeviceArray;
 
 namespace {
 
+using namespace gradcore::cuda::bindings;
+
 int parse_reduction(const std::string& r, const char* op) {
   if (r == "none") return 0;
   if (r == "mean") return 1;
@@ -24,26 +26,17 @@ int parse_reduction(const std::string& r, const char* op) {
                         ": reduction must be one of 'mean', 'sum', 'none', got '" + r + "'");
 }
 
-[[noreturn]] void fail(const char* op, const std::string& msg) {
-  throw py::value_error(std::string(op) + ": " + msg);
-}
-
 std::string dims_str(const std::vector<int64_t>& s) {
   std::string out = "(";
   for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
   return out + (s.size() == 1 ? ",)" : ")");
 }
 
-void check_rank(const DeviceArray& a, size_t ndim, const char* op, const char* arg) {
-  if (a.shape().size() != ndim)
-    fail(op, std::string(arg) + " must have " + std::to_string(ndim) + " dimensions, got shape " +
-                 a.shape_str());
-}
-
 void check_dims(const DeviceArray& a, const std::vector<int64_t>& shape, const char* op,
                 const char* arg) {
   if (a.shape() != shape)
-    fail(op, std::string(arg) + " must have shape " + dims_str(shape) + ", got " + a.shape_str());
+    fail_value(op,
+               std::string(arg) + " must have shape " + dims_str(shape) + ", got " + a.shape_str());
 }
 
 // float32 on the device of `ref`.
@@ -51,15 +44,6 @@ void check_f32_on(const DeviceArray& a, const DeviceArray& ref, const char* op, 
                   const char* ref_name) {
   gc::bindings::check_float32(a, op, arg);
   gc::bindings::check_same_device(ref, a, op, ref_name, arg);
-}
-
-// An optional DeviceArray argument (None -> nullptr).
-const DeviceArray* optional_device_array(const py::object& o, const char* op, const char* arg) {
-  if (o.is_none()) return nullptr;
-  if (!py::isinstance<DeviceArray>(o))
-    throw py::type_error(std::string(op) + ": " + arg + " must be a DeviceArray or None, got " +
-                         py::str(py::type::of(o)).cast<std::string>());
-  return &o.cast<const DeviceArray&>();
 }
 
 // int64 targets (N,) on the device of `input`, each in [0, C) or ignore_index.
@@ -70,8 +54,9 @@ void check_targets(const DeviceArray& target, const DeviceArray& input, int64_t 
                          gc::dtype_name(target.dtype()));
   check_rank(target, 1, op, "target");
   if (target.shape()[0] != N)
-    fail(op, "target has " + std::to_string(target.shape()[0]) + " entries but the input has " +
-                 std::to_string(N) + " rows (target " + target.shape_str() + ")");
+    fail_value(op, "target has " + std::to_string(target.shape()[0]) +
+                       " entries but the input has " + std::to_string(N) + " rows (target " +
+                       target.shape_str() + ")");
   gc::bindings::check_same_device(input, target, op, "logits", "target");
   if (N == 0) return;
   std::vector<int64_t> t(static_cast<size_t>(N));
@@ -84,14 +69,14 @@ void check_targets(const DeviceArray& target, const DeviceArray& input, int64_t 
   }
   for (int64_t i = 0; i < N; ++i)
     if (t[i] != ignore_index && (t[i] < 0 || t[i] >= C))
-      fail(op, "target " + std::to_string(t[i]) + " at index " + std::to_string(i) +
-                   " is out of range [0, " + std::to_string(C) +
-                   ") (ignore_index=" + std::to_string(ignore_index) + ")");
+      fail_value(op, "target " + std::to_string(t[i]) + " at index " + std::to_string(i) +
+                         " is out of range [0, " + std::to_string(C) +
+                         ") (ignore_index=" + std::to_string(ignore_index) + ")");
 }
 
 void check_label_smoothing(double ls, const char* op) {
   if (!(ls >= 0.0 && ls <= 1.0))
-    fail(op, "label_smoothing must be in [0, 1], got " + std::to_string(ls));
+    fail_value(op, "label_smoothing must be in [0, 1], got " + std::to_string(ls));
 }
 
 // grad_out: one element (mean/sum) or `none_shape` (none).
@@ -100,11 +85,11 @@ void check_grad_out(const DeviceArray& g, const DeviceArray& ref, int reduction,
   check_f32_on(g, ref, op, "grad_out", "the input");
   if (reduction == 0) {
     if (g.shape() != none_shape)
-      fail(op, "grad_out must have shape " + dims_str(none_shape) + " for reduction='none', got " +
-                   g.shape_str());
+      fail_value(op, "grad_out must have shape " + dims_str(none_shape) +
+                         " for reduction='none', got " + g.shape_str());
   } else if (g.size() != 1) {
-    fail(op, "grad_out must have one element for reduction='mean' or 'sum', got shape " +
-                 g.shape_str());
+    fail_value(op, "grad_out must have one element for reduction='mean' or 'sum', got shape " +
+                       g.shape_str());
   }
 }
 

@@ -17,15 +17,13 @@ using gc::DeviceArray;
 
 namespace {
 
-[[noreturn]] void fail(const char* op, const std::string& msg) {
-  throw py::value_error(std::string(op) + ": " + msg);
-}
+using namespace gradcore::cuda::bindings;
 
 // float32 x (N, C, *) as (N, C, S).
 gc::BnShape bn_shape(const DeviceArray& x, const char* op) {
   gc::bindings::check_float32(x, op, "x");
   if (x.shape().size() < 2)
-    fail(op, "x must have at least 2 dimensions (N, C, *), got shape " + x.shape_str());
+    fail_value(op, "x must have at least 2 dimensions (N, C, *), got shape " + x.shape_str());
   gc::BnShape sh{x.shape()[0], x.shape()[1], 1};
   for (size_t i = 2; i < x.shape().size(); ++i) sh.S *= x.shape()[i];
   return sh;
@@ -37,48 +35,16 @@ void check_channel_vector(const DeviceArray& a, const DeviceArray& x, int64_t C,
   gc::bindings::check_float32(a, op, arg);
   gc::bindings::check_same_device(x, a, op, "x", arg);
   if (a.shape() != std::vector<int64_t>{C})
-    fail(op,
-         std::string(arg) + " must have shape (" + std::to_string(C) + ",), got " + a.shape_str());
+    fail_value(op, std::string(arg) + " must have shape (" + std::to_string(C) + ",), got " +
+                       a.shape_str());
 }
 
 // An optional (C,) DeviceArray argument (None -> nullptr).
 const DeviceArray* optional_vector(const py::object& o, const DeviceArray& x, int64_t C,
                                    const char* op, const char* arg) {
-  if (o.is_none()) return nullptr;
-  if (!py::isinstance<DeviceArray>(o))
-    throw py::type_error(std::string(op) + ": " + arg + " must be a DeviceArray or None, got " +
-                         py::str(py::type::of(o)).cast<std::string>());
-  const DeviceArray& a = o.cast<const DeviceArray&>();
-  check_channel_vector(a, x, C, op, arg);
-  return &a;
-}
-
-struct Named {
-  const DeviceArray* a;
-  const char* name;
-  bool written;
-};
-// Arrays written by the call overlap no other argument (the CPU binding's check_no_aliasing).
-void check_no_aliasing(const std::vector<Named>& arrays, const char* op) {
-  for (size_t i = 0; i < arrays.size(); ++i) {
-    for (size_t j = i + 1; j < arrays.size(); ++j) {
-      const Named& p = arrays[i];
-      const Named& q = arrays[j];
-      if (!p.a || !q.a || !(p.written || q.written) || p.a->nbytes() == 0 || q.a->nbytes() == 0)
-        continue;
-      const char* p0 = static_cast<const char*>(p.a->data());
-      const char* q0 = static_cast<const char*>(q.a->data());
-      if (p0 < q0 + q.a->nbytes() && q0 < p0 + p.a->nbytes())
-        fail(op, std::string(p.name) + " and " + q.name + " share memory");
-    }
-  }
-}
-
-void check_range(double v, const char* op, const char* arg, double lo, double hi, bool lo_open) {
-  if (!((lo_open ? v > lo : v >= lo) && v <= hi))
-    fail(op, std::string(arg) + " must be in " + (lo_open ? "(" : "[") + std::to_string(lo) + ", " +
-                 (std::isinf(hi) ? std::string("inf") : std::to_string(hi)) + "], got " +
-                 std::to_string(v));
+  const DeviceArray* a = optional_device_array(o, op, arg);
+  if (a) check_channel_vector(*a, x, C, op, arg);
+  return a;
 }
 
 const float* cptr(const DeviceArray* a) {
@@ -102,8 +68,8 @@ py::tuple forward_train(const DeviceArray& x, py::object weight_o, py::object bi
   check_range(momentum, op, "momentum", 0.0, 1.0, false);
   check_range(eps, op, "eps", 0.0, INFINITY, true);
   if (sh.N * sh.S <= 1)
-    fail(op,
-         "expected more than 1 value per channel when training, got input shape " + x.shape_str());
+    fail_value(op, "expected more than 1 value per channel when training, got input shape " +
+                       x.shape_str());
   gc::bindings::DeviceGuard guard(x.device());
   DeviceArray y(x.shape(), gc::DType::kFloat32);
   DeviceArray save_mean({sh.C}, gc::DType::kFloat32);
@@ -131,9 +97,9 @@ DeviceArray forward_eval(const DeviceArray& x, py::object weight_o, py::object b
   return y;
 }
 
-py::tuple backward(const DeviceArray& dy, const DeviceArray& x, py::object weight_o,
-                   const DeviceArray& mean, const DeviceArray& invstd, bool training,
-                   py::object need_weight_grad, py::object need_bias_grad) {
+py::tuple batch_norm_bwd(const DeviceArray& dy, const DeviceArray& x, py::object weight_o,
+                         const DeviceArray& mean, const DeviceArray& invstd, bool training,
+                         py::object need_weight_grad, py::object need_bias_grad) {
   const char* op = "batch_norm_backward";
   const gc::BnShape sh = bn_shape(x, op);
   gc::bindings::check_float32(dy, op, "dy");
@@ -179,7 +145,7 @@ GRADCORE_BINDINGS(norm) {
         py::arg("eps") = 1e-5,
         "Batch norm inference forward with the running statistics: y = (x - rm) / sqrt(rv + eps) "
         "* weight + bias.");
-  m.def("batch_norm_backward", &backward, py::arg("dy"), py::arg("x"), py::arg("weight"),
+  m.def("batch_norm_backward", &batch_norm_bwd, py::arg("dy"), py::arg("x"), py::arg("weight"),
         py::arg("mean"), py::arg("invstd"), py::arg("training"),
         py::arg("need_weight_grad") = py::none(), py::arg("need_bias_grad") = py::none(),
         "Batch norm backward -> (dx, dweight, dbias). training=False treats mean/invstd (from "

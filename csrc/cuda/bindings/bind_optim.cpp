@@ -6,7 +6,6 @@
 
 #include <cmath>
 #include <cstdint>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -20,26 +19,7 @@ using gc::DeviceArray;
 
 namespace {
 
-[[noreturn]] void fail_value(const char* op, const std::string& msg) {
-  throw py::value_error(std::string(op) + ": " + msg);
-}
-
-std::string num_str(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
-
-// lo <= v <= hi (strict at an end when lo_open / hi_open); NaN always fails.
-void check_range(double v, const char* op, const char* arg, double lo, double hi,
-                 bool lo_open = false, bool hi_open = false) {
-  const bool ok = (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);
-  if (!ok) {
-    const std::string range = std::string(lo_open ? "(" : "[") + num_str(lo) + ", " +
-                              (std::isinf(hi) ? "inf" : num_str(hi)) + (hi_open ? ")" : "]");
-    fail_value(op, std::string(arg) + " must be in " + range + ", got " + num_str(v));
-  }
-}
+using namespace gradcore::cuda::bindings;
 
 // A state buffer (or grad): float32, param's shape, on param's device.
 void check_like(const DeviceArray& a, const DeviceArray& param, const char* op, const char* arg) {
@@ -52,40 +32,10 @@ void check_like(const DeviceArray& a, const DeviceArray& param, const char* op, 
 // DeviceArray; ValueError when absent but required.
 const DeviceArray* state_arg(const py::object& obj, bool required, const char* why,
                              const DeviceArray& param, const char* op, const char* arg) {
-  if (obj.is_none()) {
-    if (required) fail_value(op, std::string(arg) + " is required when " + why);
-    return nullptr;
-  }
-  if (!py::isinstance<DeviceArray>(obj))
-    throw py::type_error(std::string(op) + ": " + arg + " must be a DeviceArray or None, got " +
-                         py::str(py::type::of(obj)).cast<std::string>());
-  const DeviceArray* a = obj.cast<const DeviceArray*>();
-  check_like(*a, param, op, arg);
+  const DeviceArray* a = optional_device_array(obj, op, arg);
+  if (!a && required) fail_value(op, std::string(arg) + " is required when " + why);
+  if (a) check_like(*a, param, op, arg);
   return a;
-}
-
-struct Named {
-  const DeviceArray* a;
-  const char* name;
-  bool written;
-};
-// Arrays written by the call share no memory with any other argument.
-void check_no_aliasing(const std::vector<Named>& arrays, const char* op) {
-  for (size_t i = 0; i < arrays.size(); ++i) {
-    if (!arrays[i].written || !arrays[i].a) continue;
-    for (size_t j = 0; j < arrays.size(); ++j) {
-      if (j == i || !arrays[j].a || (arrays[j].written && j < i)) continue;
-      const DeviceArray& o = *arrays[i].a;
-      const DeviceArray& in = *arrays[j].a;
-      const auto lo_o = reinterpret_cast<uintptr_t>(o.data());
-      const auto hi_o = lo_o + o.nbytes();
-      const auto lo_i = reinterpret_cast<uintptr_t>(in.data());
-      const auto hi_i = lo_i + in.nbytes();
-      if (o.nbytes() > 0 && in.nbytes() > 0 && lo_o < hi_i && lo_i < hi_o)
-        fail_value(op,
-                   std::string(arrays[i].name) + " must not share memory with " + arrays[j].name);
-    }
-  }
 }
 
 float* ptr_or_null(const DeviceArray* a) {

@@ -21,7 +21,7 @@ void check_2d(const DeviceArray& a, const char* op, const char* arg) {
 }
 
 template <class K>
-DeviceArray forward(const DeviceArray& x, const char* op, K k) {
+DeviceArray softmax_fwd(const DeviceArray& x, const char* op, K k) {
   check_2d(x, op, "x");
   gc::bindings::DeviceGuard guard(x.device());
   DeviceArray y(x.shape(), x.dtype());
@@ -30,7 +30,7 @@ DeviceArray forward(const DeviceArray& x, const char* op, K k) {
 }
 
 template <class K>
-DeviceArray backward(const DeviceArray& dy, const DeviceArray& y, const char* op, K k) {
+DeviceArray softmax_bwd(const DeviceArray& dy, const DeviceArray& y, const char* op, K k) {
   check_2d(dy, op, "dy");
   check_2d(y, op, "y");
   gc::bindings::check_same_shape(dy, y, op, "dy", "y");
@@ -46,24 +46,24 @@ DeviceArray backward(const DeviceArray& dy, const DeviceArray& y, const char* op
 GRADCORE_BINDINGS(softmax) {
   m.def(
       "softmax_forward",
-      [](const DeviceArray& x) { return forward(x, "softmax_forward", gc::softmax_forward); },
+      [](const DeviceArray& x) { return softmax_fwd(x, "softmax_forward", gc::softmax_forward); },
       py::arg("x"), "Softmax over the last axis of x (rows, cols), max-subtracted.");
   m.def(
       "softmax_backward",
       [](const DeviceArray& dy, const DeviceArray& y) {
-        return backward(dy, y, "softmax_backward", gc::softmax_backward);
+        return softmax_bwd(dy, y, "softmax_backward", gc::softmax_backward);
       },
       py::arg("dy"), py::arg("y"), "dx = y * (dy - sum(dy * y, axis=-1)).");
   m.def(
       "log_softmax_forward",
       [](const DeviceArray& x) {
-        return forward(x, "log_softmax_forward", gc::log_softmax_forward);
+        return softmax_fwd(x, "log_softmax_forward", gc::log_softmax_forward);
       },
       py::arg("x"), "Log-softmax over the last axis of x (rows, cols), max-subtracted.");
   m.def(
       "log_softmax_backward",
       [](const DeviceArray& dy, const DeviceArray& y) {
-        return backward(dy, y, "log_softmax_backward", gc::log_softmax_backward);
+        return softmax_bwd(dy, y, "log_softmax_backward", gc::log_softmax_backward);
       },
       py::arg("dy"), py::arg("y"), "dx = dy - exp(y) * sum(dy, axis=-1).");
 }

@@ -3,7 +3,11 @@
 #pragma once
 #include <pybind11/pybind11.h>
 
+#include <cmath>
+#include <cstdint>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "cuda/device_array.h"
 #include "cuda/runtime.h"
@@ -11,6 +15,13 @@
 namespace gradcore::cuda::bindings {
 
 namespace py = pybind11;
+
+[[noreturn]] inline void fail_value(const std::string& op, const std::string& msg) {
+  throw py::value_error(op + ": " + msg);
+}
+[[noreturn]] inline void fail_type(const std::string& op, const std::string& msg) {
+  throw py::type_error(op + ": " + msg);
+}
 
 // `a` is float32 (the dtype of the CUDA kernels).
 inline void check_float32(const DeviceArray& a, const char* op, const char* arg) {
@@ -32,6 +43,67 @@ inline void check_same_device(const DeviceArray& a, const DeviceArray& b, const 
     throw py::value_error(std::string(op) + ": " + arg_a +
                           " is on cuda:" + std::to_string(a.device()) + " and " + arg_b +
                           " on cuda:" + std::to_string(b.device()));
+}
+
+// `a` has exactly `ndim` dimensions.
+inline void check_rank(const DeviceArray& a, std::size_t ndim, const char* op, const char* arg) {
+  if (a.shape().size() != ndim)
+    fail_value(op, std::string(arg) + " must have " + std::to_string(ndim) +
+                       " dimensions, got shape " + a.shape_str());
+}
+
+// A number as Python prints it (1, 0.9, 1e-08).
+inline std::string num_str(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+// lo <= v <= hi (strict at an end when lo_open / hi_open); NaN always fails.
+inline void check_range(double v, const char* op, const char* arg, double lo, double hi,
+                        bool lo_open = false, bool hi_open = false) {
+  const bool ok = (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);
+  if (!ok) {
+    const std::string range = std::string(lo_open ? "(" : "[") + num_str(lo) + ", " +
+                              (std::isinf(hi) ? "inf" : num_str(hi)) + (hi_open ? ")" : "]");
+    fail_value(op, std::string(arg) + " must be in " + range + ", got " + num_str(v));
+  }
+}
+
+// An optional DeviceArray argument: nullptr for None, TypeError for anything else that is not
+// a DeviceArray.
+inline const DeviceArray* optional_device_array(const py::object& o, const char* op,
+                                                const char* arg) {
+  if (o.is_none()) return nullptr;
+  if (!py::isinstance<DeviceArray>(o))
+    fail_type(op, std::string(arg) + " must be a DeviceArray or None, got " +
+                      py::str(py::type::of(o)).cast<std::string>());
+  return o.cast<const DeviceArray*>();
+}
+
+// An argument of a call that writes some of its arrays (nullptr: an absent optional one).
+struct NamedArray {
+  const DeviceArray* a;
+  const char* name;
+  bool written;
+};
+// No array the call writes shares memory with another argument.
+inline void check_no_aliasing(const std::vector<NamedArray>& arrays, const char* op) {
+  for (std::size_t i = 0; i < arrays.size(); ++i) {
+    if (!arrays[i].written || !arrays[i].a) continue;
+    for (std::size_t j = 0; j < arrays.size(); ++j) {
+      if (j == i || !arrays[j].a || (arrays[j].written && j < i)) continue;
+      const DeviceArray& o = *arrays[i].a;
+      const DeviceArray& in = *arrays[j].a;
+      const auto lo_o = reinterpret_cast<std::uintptr_t>(o.data());
+      const auto hi_o = lo_o + o.nbytes();
+      const auto lo_i = reinterpret_cast<std::uintptr_t>(in.data());
+      const auto hi_i = lo_i + in.nbytes();
+      if (o.nbytes() > 0 && in.nbytes() > 0 && lo_o < hi_i && lo_i < hi_o)
+        fail_value(op,
+                   std::string(arrays[i].name) + " must not share memory with " + arrays[j].name);
+    }
+  }
 }
 
 // Makes `device` current for the scope of one binding call (outputs are allocated there and

@@ -10,19 +10,13 @@
 #include <utility>
 
 #include "core/shapes.h"
+#include "cuda/bindings/device_checks.h"
 #include "cuda/device_array.h"
 #include "cuda/im2col_threads.h"
 
 namespace gradcore::cuda::bindings {
 
 namespace py = pybind11;
-
-[[noreturn]] inline void fail_value(const std::string& op, const std::string& msg) {
-  throw py::value_error(op + ": " + msg);
-}
-[[noreturn]] inline void fail_type(const std::string& op, const std::string& msg) {
-  throw py::type_error(op + ": " + msg);
-}
 
 inline std::string pair_str(int64_t a, int64_t b) {
   return "(" + std::to_string(a) + ", " + std::to_string(b) + ")";
@@ -87,11 +81,6 @@ inline void check_image4(const DeviceArray& a, const char* op, const char* arg) 
         op, std::string(arg) + " must have 4 dimensions (N, C, H, W), got shape " + a.shape_str());
   if (a.shape()[2] < 1 || a.shape()[3] < 1)
     fail_value(op, std::string(arg) + " must have positive H and W, got shape " + a.shape_str());
-}
-inline void check_rank(const DeviceArray& a, std::size_t ndim, const char* op, const char* arg) {
-  if (a.shape().size() != ndim)
-    fail_value(op, std::string(arg) + " must have " + std::to_string(ndim) +
-                       " dimensions, got shape " + a.shape_str());
 }
 
 // The window geometry of kernel_size / stride / padding / dilation over input (N, C, H, W),
