@@ -7,20 +7,25 @@ inputs that need no grad ("_nograd") and inputs that require grad ("_grad": the 
 is recorded, no backward). At these sizes the kernels cost almost nothing, so the times
 measure the framework's own per-op overhead.
 
-    python bench/bench_overhead.py [--quick] [--json PATH]
+    python bench/bench_overhead.py [--quick] [--stat median|min] [--json PATH]
+
+--stat min reports each case's fastest round instead of the median: on a shared VM, whose
+speed drifts by up to 30% within minutes, the minimum is the steadier estimate of what the
+code itself costs (bench_ab.py then pairs the minima of two builds round by round).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import interleaved, machine_info, write_json  # noqa: E402
+from common import interleaved_samples, machine_info, write_json  # noqa: E402
 
 import gradcore as gc  # noqa: E402
 import gradcore.nn.functional as F  # noqa: E402
@@ -101,6 +106,7 @@ def cases(torch):
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repeats")
+    ap.add_argument("--stat", choices=("median", "min"), default="median")
     ap.add_argument(
         "--json", default=os.path.join(os.path.dirname(__file__), "results", "overhead.json")
     )
@@ -116,7 +122,10 @@ def main(argv=None) -> dict:
     rows = []
     print(f"{'case':<22}{'gradcore us':>13}{'torch us':>11}{'ratio':>8}{'target':>8}  ok")
     for name, fns in cases(torch).items():
-        t = interleaved(fns, repeat=repeat, min_time=min_time)
+        samples = interleaved_samples(fns, repeat=repeat, min_time=min_time)
+        t = {
+            k: (min(v) if args.stat == "min" else statistics.median(v)) for k, v in samples.items()
+        }
         g_us = t["gradcore"] * 1e6
         t_us = t["torch"] * 1e6 if "torch" in t else None
         ratio = g_us / t_us if t_us else None
@@ -137,6 +146,7 @@ def main(argv=None) -> dict:
     payload = {
         "benchmark": "overhead",
         "threads": 1,
+        "stat": args.stat,
         "torch_version": None if torch is None else torch.__version__,
         "machine": machine_info(),
         "results": rows,

@@ -8,6 +8,7 @@
 #include "bindings/checks.h"
 #include "bindings/cuda_host.h"
 #include "bindings/registry.h"
+#include "core/optim_args.h"
 #include "cuda/optim_threads.h"
 
 namespace gradcore::bindings {
@@ -40,13 +41,7 @@ void sgd(py::array param, py::array grad, py::object buf_o, double lr, double mo
          double dampening, double weight_decay, bool nesterov, bool maximize, bool first_step) {
   const char* op = "sgd_step_";
   check_param_grad(param, grad, op);
-  check_range(lr, op, "lr", 0.0, INFINITY);
-  check_range(momentum, op, "momentum", 0.0, 1.0);
-  check_range(weight_decay, op, "weight_decay", 0.0, INFINITY);
-  if (!std::isfinite(dampening)) fail_value(op, "dampening must be finite");
-  if (nesterov && (momentum <= 0 || dampening != 0))
-    fail_value(op, "nesterov momentum requires a momentum and zero dampening (momentum=" +
-                       num_str(momentum) + ", dampening=" + num_str(dampening) + ")");
+  gradcore::argcheck::check_sgd_hyper(op, lr, momentum, dampening, weight_decay, nesterov);
   py::array buf = state_arg(buf_o, momentum != 0, "momentum != 0", param, op, "momentum_buffer");
   check_no_aliasing(
       {{&param, "param", true}, {&grad, "grad", false}, {&buf, "momentum_buffer", true}}, op);
@@ -72,13 +67,7 @@ void adam(py::array param, py::array grad, py::array exp_avg, py::array exp_avg_
                      {&exp_avg_sq, "exp_avg_sq", true},
                      {&vmax, "max_exp_avg_sq", true}},
                     op);
-  if (step < 1)
-    fail_value(op, "step must be >= 1 (the count after this update), got " + std::to_string(step));
-  check_range(lr, op, "lr", 0.0, INFINITY);
-  check_range(beta1, op, "beta1", 0.0, 1.0, false, /*hi_open=*/true);
-  check_range(beta2, op, "beta2", 0.0, 1.0, false, /*hi_open=*/true);
-  check_range(eps, op, "eps", 0.0, INFINITY);
-  check_range(weight_decay, op, "weight_decay", 0.0, INFINITY);
+  gradcore::argcheck::check_adam_hyper(op, step, lr, beta1, beta2, eps, weight_decay);
   const gcu::AdamConsts c = gcu::adam_consts(step, lr, beta1, beta2, eps, weight_decay,
                                              decoupled_weight_decay, amsgrad, maximize);
   float* p = data_ptr<float>(param);
@@ -95,11 +84,7 @@ void rmsprop(py::array param, py::array grad, py::array square_avg, py::object g
   const char* op = "rmsprop_step_";
   check_param_grad(param, grad, op);
   check_state(square_avg, param, op, "square_avg");
-  check_range(lr, op, "lr", 0.0, INFINITY);
-  check_range(alpha, op, "alpha", 0.0, 1.0);
-  check_range(eps, op, "eps", 0.0, INFINITY);
-  check_range(weight_decay, op, "weight_decay", 0.0, INFINITY);
-  check_range(momentum, op, "momentum", 0.0, 1.0);
+  gradcore::argcheck::check_rmsprop_hyper(op, lr, alpha, eps, weight_decay, momentum);
   py::array ga = state_arg(grad_avg_o, centered, "centered=True", param, op, "grad_avg");
   py::array buf = state_arg(buf_o, momentum > 0, "momentum > 0", param, op, "momentum_buffer");
   check_no_aliasing({{&param, "param", true},
@@ -126,12 +111,7 @@ void adagrad(py::array param, py::array grad, py::array state_sum, int64_t step,
   check_state(state_sum, param, op, "state_sum");
   check_no_aliasing(
       {{&param, "param", true}, {&grad, "grad", false}, {&state_sum, "state_sum", true}}, op);
-  if (step < 1)
-    fail_value(op, "step must be >= 1 (the count after this update), got " + std::to_string(step));
-  check_range(lr, op, "lr", 0.0, INFINITY);
-  check_range(lr_decay, op, "lr_decay", 0.0, INFINITY);
-  check_range(weight_decay, op, "weight_decay", 0.0, INFINITY);
-  check_range(eps, op, "eps", 0.0, INFINITY);
+  gradcore::argcheck::check_adagrad_hyper(op, step, lr, lr_decay, weight_decay, eps);
   const gcu::AdagradConsts c = gcu::adagrad_consts(step, lr, lr_decay, weight_decay, eps, maximize);
   float* p = data_ptr<float>(param);
   const float* g = data_ptr<float>(static_cast<const py::array&>(grad));

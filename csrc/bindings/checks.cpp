@@ -138,12 +138,6 @@ py::array new_array(DType dt, const std::vector<int64_t>& shape, bool zero) {
   return a;
 }
 
-std::string num_str(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
-
 DType float_input(const py::array& a, const char* op, const char* arg, int ndim) {
   const DType dt = float_dtype(a, op, arg);
   check_array(a, op, arg, dt, ndim);
@@ -172,16 +166,6 @@ void check_vector(const py::array& a, const char* op, const char* arg, DType dt,
   else
     check_array(a, op, arg, dt, 1);
   check_shape(a, op, arg, {C});
-}
-
-void check_range(double v, const char* op, const char* arg, double lo, double hi, bool lo_open,
-                 bool hi_open) {
-  const bool ok = (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);
-  if (!ok) {
-    std::string range = std::string(lo_open ? "(" : "[") + num_str(lo) + ", " +
-                        (std::isinf(hi) ? "inf" : num_str(hi)) + (hi_open ? ")" : "]");
-    fail_value(op, std::string(arg) + " must be in " + range + ", got " + num_str(v));
-  }
 }
 
 void check_no_aliasing(const std::vector<NamedArray>& arrays, const char* op) {

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/arg_checks.h"
 #include "core/fpmode.h"
 #include "core/shapes.h"
 
@@ -28,7 +29,7 @@ std::string shape_str(const py::array& a);
 // The float dtype of `a` (float32 or float64); TypeError otherwise.
 DType float_dtype(const py::array& a, const char* op, const char* arg);
 
-std::string num_str(double v);
+using argcheck::num_str;  // core/arg_checks.h: shared with _C_cuda
 // "(a, b)".
 inline std::string pair_str(int64_t a, int64_t b) {
   return "(" + std::to_string(a) + ", " + std::to_string(b) + ")";
@@ -68,8 +69,7 @@ void check_no_overlap(const py::array& out, const py::array& in, const char* op,
 void check_positive(int64_t value, const char* op, const char* arg, bool allow_zero = false);
 
 // lo <= v <= hi (strict at an end when lo_open / hi_open); NaN always fails.
-void check_range(double v, const char* op, const char* arg, double lo, double hi,
-                 bool lo_open = false, bool hi_open = false);
+using argcheck::check_range;
 
 // Named arrays that are written by a call must not overlap each other or any other argument.
 struct NamedArray {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "bindings/registry.h"
+#include "core/optim_args.h"
 #include "cuda/bindings/device_checks.h"
 #include "cuda/optim.h"
 
@@ -52,13 +53,7 @@ void sgd(const DeviceArray& param, const DeviceArray& grad, const py::object& bu
          bool first_step) {
   const char* op = "sgd_step_";
   check_param_grad(param, grad, op);
-  check_range(lr, op, "lr", 0.0, INFINITY);
-  check_range(momentum, op, "momentum", 0.0, 1.0);
-  check_range(weight_decay, op, "weight_decay", 0.0, INFINITY);
-  if (!std::isfinite(dampening)) fail_value(op, "dampening must be finite");
-  if (nesterov && (momentum <= 0 || dampening != 0))
-    fail_value(op, "nesterov momentum requires a momentum and zero dampening (momentum=" +
-                       num_str(momentum) + ", dampening=" + num_str(dampening) + ")");
+  gradcore::argcheck::check_sgd_hyper(op, lr, momentum, dampening, weight_decay, nesterov);
   const DeviceArray* buf =
       state_arg(buf_o, momentum != 0, "momentum != 0", param, op, "momentum_buffer");
   check_no_aliasing(
@@ -85,13 +80,7 @@ void adam(const DeviceArray& param, const DeviceArray& grad, const DeviceArray& 
                      {&exp_avg_sq, "exp_avg_sq", true},
                      {vmax, "max_exp_avg_sq", true}},
                     op);
-  if (step < 1)
-    fail_value(op, "step must be >= 1 (the count after this update), got " + std::to_string(step));
-  check_range(lr, op, "lr", 0.0, INFINITY);
-  check_range(beta1, op, "beta1", 0.0, 1.0, false, /*hi_open=*/true);
-  check_range(beta2, op, "beta2", 0.0, 1.0, false, /*hi_open=*/true);
-  check_range(eps, op, "eps", 0.0, INFINITY);
-  check_range(weight_decay, op, "weight_decay", 0.0, INFINITY);
+  gradcore::argcheck::check_adam_hyper(op, step, lr, beta1, beta2, eps, weight_decay);
   const gc::AdamConsts c = gc::adam_consts(step, lr, beta1, beta2, eps, weight_decay,
                                            decoupled_weight_decay, amsgrad, maximize);
   gc::bindings::DeviceGuard guard(param.device());
@@ -105,11 +94,7 @@ void rmsprop(const DeviceArray& param, const DeviceArray& grad, const DeviceArra
   const char* op = "rmsprop_step_";
   check_param_grad(param, grad, op);
   check_like(square_avg, param, op, "square_avg");
-  check_range(lr, op, "lr", 0.0, INFINITY);
-  check_range(alpha, op, "alpha", 0.0, 1.0);
-  check_range(eps, op, "eps", 0.0, INFINITY);
-  check_range(weight_decay, op, "weight_decay", 0.0, INFINITY);
-  check_range(momentum, op, "momentum", 0.0, 1.0);
+  gradcore::argcheck::check_rmsprop_hyper(op, lr, alpha, eps, weight_decay, momentum);
   const DeviceArray* ga = state_arg(grad_avg_o, centered, "centered=True", param, op, "grad_avg");
   const DeviceArray* buf =
       state_arg(buf_o, momentum > 0, "momentum > 0", param, op, "momentum_buffer");
@@ -135,12 +120,7 @@ void adagrad(const DeviceArray& param, const DeviceArray& grad, const DeviceArra
   check_like(state_sum, param, op, "state_sum");
   check_no_aliasing(
       {{&param, "param", true}, {&grad, "grad", false}, {&state_sum, "state_sum", true}}, op);
-  if (step < 1)
-    fail_value(op, "step must be >= 1 (the count after this update), got " + std::to_string(step));
-  check_range(lr, op, "lr", 0.0, INFINITY);
-  check_range(lr_decay, op, "lr_decay", 0.0, INFINITY);
-  check_range(weight_decay, op, "weight_decay", 0.0, INFINITY);
-  check_range(eps, op, "eps", 0.0, INFINITY);
+  gradcore::argcheck::check_adagrad_hyper(op, step, lr, lr_decay, weight_decay, eps);
   const gc::AdagradConsts c = gc::adagrad_consts(step, lr, lr_decay, weight_decay, eps, maximize);
   gc::bindings::DeviceGuard guard(param.device());
   gc::adagrad_step(param.ptr<float>(), grad.ptr<float>(), state_sum.ptr<float>(), param.size(), c);

@@ -3,12 +3,11 @@
 #pragma once
 #include <pybind11/pybind11.h>
 
-#include <cmath>
 #include <cstdint>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "core/arg_checks.h"
 #include "cuda/device_array.h"
 #include "cuda/runtime.h"
 
@@ -52,23 +51,8 @@ inline void check_rank(const DeviceArray& a, std::size_t ndim, const char* op, c
                        " dimensions, got shape " + a.shape_str());
 }
 
-// A number as Python prints it (1, 0.9, 1e-08).
-inline std::string num_str(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
-
-// lo <= v <= hi (strict at an end when lo_open / hi_open); NaN always fails.
-inline void check_range(double v, const char* op, const char* arg, double lo, double hi,
-                        bool lo_open = false, bool hi_open = false) {
-  const bool ok = (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);
-  if (!ok) {
-    const std::string range = std::string(lo_open ? "(" : "[") + num_str(lo) + ", " +
-                              (std::isinf(hi) ? "inf" : num_str(hi)) + (hi_open ? ")" : "]");
-    fail_value(op, std::string(arg) + " must be in " + range + ", got " + num_str(v));
-  }
-}
+using argcheck::check_range;  // core/arg_checks.h, shared with _C
+using argcheck::num_str;
 
 // An optional DeviceArray argument: nullptr for None, TypeError for anything else that is not
 // a DeviceArray.
