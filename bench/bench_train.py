@@ -10,7 +10,9 @@ thread, gradcore 2 threads, ...) so that load from other processes hits both ali
 reported step time is the median over rounds of each subprocess's median (the order is
 reversed every other round). Same model, batch,
 data shape and thread count for both. Target: gradcore step time <= 0.67x PyTorch's, peak
-memory no higher. --capability runs gradcore once per CPU path (GRADCORE_CPU_CAPABILITY) in
+memory no higher. gradcore_pct_peak: the step's conv and linear FLOPs (step_flops) per second
+as % of the fp32 peak (gradcore.profiler.peak_gflops: FLOPs/cycle of the CPU path x the
+measured clock x threads). --capability runs gradcore once per CPU path (GRADCORE_CPU_CAPABILITY) in
 the same rounds: the first path's columns are gradcore_*, the others gradcore_<path>_*, with
 ratio_<path>_vs_<first> = median over rounds of first's step time / this path's (> 1: faster).
 """
@@ -92,7 +94,52 @@ def worker_gradcore(threads: int, warmup: int, samples: int, per_sample: int) ->
         opt.step()
 
     times = _time_steps(step, warmup, samples, per_sample)
-    return {"times": times, "base_rss_mb": base, "peak_rss_mb": _rss_mb()}
+    from gradcore import profiler
+
+    return {
+        "times": times,
+        "base_rss_mb": base,
+        "peak_rss_mb": _rss_mb(),
+        "step_gflop": step_flops(model, xs[0]) / 1e9,
+        "peak_gflops": profiler.peak_gflops(threads),
+    }
+
+
+def step_flops(model, x) -> float:
+    """FLOPs of one training step's convolutions and linear layers: per layer 2 * outputs *
+    (inputs per output) for the forward pass and again for the weight gradient, and again for
+    the input gradient unless the layer's input needs none (the first layer). Counted on one
+    forward pass with each Conv2d's and Linear's forward wrapped."""
+    import gradcore
+    from gradcore import nn
+
+    total = [0.0]
+
+    def counting(module, fwd):
+        def wrapped(inp, *a, **kw):
+            out = fwd(inp, *a, **kw)
+            if isinstance(module, nn.Conv2d):
+                r, s = module.weight.shape[2:]
+                per_out = module.weight.shape[1] * r * s  # (C / groups) * R * S
+            else:
+                per_out = module.weight.shape[1]
+            passes = 3 if inp.requires_grad else 2
+            total[0] += passes * 2.0 * out.numel() * per_out
+            return out
+
+        return wrapped
+
+    layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    for m in layers:
+        m.forward = counting(m, m.forward)
+    try:
+        model(
+            gradcore.tensor(x.numpy())
+        )  # a graph as in training: inputs of later layers need grad
+    finally:
+        for m in layers:
+            del m.forward
+    return total[0]
 
 
 def worker_torch(threads: int, warmup: int, samples: int, per_sample: int) -> dict:
@@ -216,6 +263,11 @@ def main(argv=None) -> int:
             row[f"{f}_images_per_s"] = BATCH / ms * 1e3
             row[f"{f}_peak_rss_mb"] = max(x["peak_rss_mb"] for x in runs)
             row[f"{f}_rss_growth_mb"] = max(x["peak_rss_mb"] - x["base_rss_mb"] for x in runs)
+            if "step_gflop" in runs[0]:  # gradcore: the step's conv/linear FLOPs vs the peak
+                peak = statistics.median(x["peak_gflops"] for x in runs)
+                row[f"{f}_pct_peak"] = 100 * runs[0]["step_gflop"] / (ms / 1e3) / peak
+                row["step_gflop"] = runs[0]["step_gflop"]
+                row["peak_gflops"] = peak
         for p in paths[1:]:
             first = [statistics.median(x["times"]) for x in raw[("gradcore", t)]]
             mine = [statistics.median(x["times"]) for x in raw[(f"gradcore_{p}", t)]]
@@ -240,6 +292,9 @@ def main(argv=None) -> int:
             line += f" {row['torch_ms']:>9.2f} {row['torch_images_per_s']:>7.0f}"
             line += f" {row['time_ratio']:>6.2f} {row['gradcore_peak_rss_mb']:>10.1f}"
             line += f" {row['torch_peak_rss_mb']:>13.1f}"
+        if "gradcore_pct_peak" in row:
+            line += f"\n{'':>7} gradcore at {row['gradcore_pct_peak']:.0f}% of the fp32 peak "
+            line += f"({row['step_gflop']:.2f} GFLOP/step, peak {row['peak_gflops']:.0f} GFLOP/s)"
         for p in paths[1:]:
             line += f"\n{'':>7} {p}: {row[f'gradcore_{p}_ms']:.2f} ms, "
             line += f"x{row[f'ratio_{p}_vs_{paths[0]}']:.3f} vs {paths[0]} (paired)"
