@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bindings/checks.h"
+#include "bindings/conv_args.h"
 #include "bindings/cuda_host.h"
 #include "bindings/registry.h"
 #include "cpu/gemm/gemm.h"
@@ -60,54 +61,9 @@ struct HostOps {
   }
 };
 
-// Stride, padding, dilation and groups, parsed and checked (as bind_conv.cpp).
-Window2d conv_params(const char* op, const py::handle& stride, const py::handle& padding,
-                     const py::handle& dilation, int64_t groups) {
-  const auto s = pair_arg(stride, op, "stride");
-  const auto pd = pair_arg(padding, op, "padding");
-  const auto d = pair_arg(dilation, op, "dilation");
-  check_pair(s, op, "stride");
-  check_pair(pd, op, "padding", /*allow_zero=*/true);
-  check_pair(d, op, "dilation");
-  check_positive(groups, op, "groups");
-  Window2d p;
-  p.sh = s.first;
-  p.sw = s.second;
-  p.ph = pd.first;
-  p.pw = pd.second;
-  p.dh = d.first;
-  p.dw = d.second;
-  p.groups = groups;
-  return p;
-}
-
-void output_shape(Window2d& p, const char* op) {
-  set_window_output(p, /*ceil_mode=*/false, op, "kernel");
-  if (p.OH < 1 || p.OW < 1)
-    fail_value(op, "kernel " + pair_str(p.R, p.S) + " with dilation " + pair_str(p.dh, p.dw) +
-                       " is larger than the padded input " +
-                       pair_str(p.H + 2 * p.ph, p.W + 2 * p.pw) + " (input " + pair_str(p.H, p.W) +
-                       ", padding " + pair_str(p.ph, p.pw) + ")");
-  checked_numel({p.N, p.K, p.OH, p.OW}, 8, op,
-                "padding and stride give an output (N, K, OH, OW) =");
-  checked_numel({p.N, p.C, p.H, p.W}, 8, op, "the input (N, C, H, W) =");
-  checked_numel({p.K, p.C / p.groups, p.R, p.S}, 8, op, "the kernel (K, C/groups, R, S) =");
+// The check the CUDA plan adds to conv_args.h's: it materialises the im2col columns.
+void check_columns(const Window2d& p, const char* op) {
   checked_numel({p.N, p.C, p.R, p.S, p.OH, p.OW}, 8, op, "the columns (N, C, R, S, OH, OW) =");
-}
-
-void check_groups(const Window2d& p, const char* op, const std::string& shapes) {
-  if (p.K % p.groups != 0)
-    fail_value(op, std::to_string(p.K) + " output channels are not divisible by groups=" +
-                       std::to_string(p.groups) + " (" + shapes + ")");
-  if (p.C % p.groups != 0)
-    fail_value(op, std::to_string(p.C) + " input channels are not divisible by groups=" +
-                       std::to_string(p.groups) + " (" + shapes + ")");
-}
-
-void check_sizes(const py::array& a, const char* op, const char* arg, int first) {
-  for (int i = first; i < a.ndim(); ++i)
-    if (a.shape(i) < 1)
-      fail_value(op, std::string(arg) + " must have positive sizes, got shape " + shape_str(a));
 }
 
 // A new float32 array of `shape` filled with NaN (the GPU's outputs start uninitialised).
@@ -133,31 +89,11 @@ GRADCORE_BINDINGS(cuda_host_conv) {
       [f32](py::array x, py::array weight, py::object bias, py::object stride, py::object padding,
             py::object dilation, int64_t groups) {
         const char* op = "conv2d_forward";
-        check_array(x, op, "x", f32, 4);
-        check_array(weight, op, "weight", f32, 4);
-        check_sizes(x, op, "x", 1);
-        check_sizes(weight, op, "weight", 0);
-        Window2d p = conv_params(op, stride, padding, dilation, groups);
-        p.N = dim(x, 0);
-        p.C = dim(x, 1);
-        p.H = dim(x, 2);
-        p.W = dim(x, 3);
-        p.K = dim(weight, 0);
-        p.R = dim(weight, 2);
-        p.S = dim(weight, 3);
-        const std::string shapes = "input " + shape_str(x) + ", weight " + shape_str(weight);
-        if (p.C != dim(weight, 1) * p.groups)
-          fail_value(op, "input has " + std::to_string(p.C) + " channels but weight expects " +
-                             std::to_string(dim(weight, 1) * p.groups) + " (" + shapes +
-                             ", groups=" + std::to_string(p.groups) + ")");
-        check_groups(p, op, shapes);
         const py::array b = optional_array(bias, op, "bias");
         const bool has_bias = static_cast<bool>(b);
-        if (has_bias) {
-          check_array(b, op, "bias", f32, 1);
-          check_shape(b, op, "bias", {p.K});
-        }
-        output_shape(p, op);
+        const Window2d p =
+            conv_forward_geometry(op, x, weight, b, f32, stride, padding, dilation, groups);
+        check_columns(p, op);
         py::array y = nan_array({p.N, p.K, p.OH, p.OW});
         HostOps ops;
         gcu::conv2d_forward_impl(
@@ -176,29 +112,9 @@ GRADCORE_BINDINGS(cuda_host_conv) {
       [f32](py::array dy, py::array weight, py::object input_hw, py::object stride,
             py::object padding, py::object dilation, int64_t groups) {
         const char* op = "conv2d_backward_input";
-        check_array(dy, op, "dy", f32, 4);
-        check_array(weight, op, "weight", f32, 4);
-        check_sizes(dy, op, "dy", 1);
-        check_sizes(weight, op, "weight", 0);
-        Window2d p = conv_params(op, stride, padding, dilation, groups);
-        const auto hw = pair_arg(input_hw, op, "input_hw");
-        check_pair(hw, op, "input_hw");
-        p.N = dim(dy, 0);
-        p.K = dim(weight, 0);
-        p.C = dim(weight, 1) * p.groups;
-        p.H = hw.first;
-        p.W = hw.second;
-        p.R = dim(weight, 2);
-        p.S = dim(weight, 3);
-        const std::string shapes = "dy " + shape_str(dy) + ", weight " + shape_str(weight);
-        if (dim(dy, 1) != p.K)
-          fail_value(op, "dy has " + std::to_string(dim(dy, 1)) + " channels but weight has " +
-                             std::to_string(p.K) + " filters (" + shapes + ")");
-        check_groups(p, op, shapes);
-        output_shape(p, op);
-        if (dim(dy, 2) != p.OH || dim(dy, 3) != p.OW)
-          fail_value(op, "dy must have spatial size " + pair_str(p.OH, p.OW) + " for input " +
-                             pair_str(p.H, p.W) + ", got " + shapes);
+        const Window2d p = conv_backward_input_geometry(op, dy, weight, input_hw, f32, stride,
+                                                        padding, dilation, groups);
+        check_columns(p, op);
         py::array dx = nan_array({p.N, p.C, p.H, p.W});
         HostOps ops;
         gcu::conv2d_backward_input_impl(ops, p, data_ptr<float>(static_cast<const py::array&>(dy)),
@@ -215,29 +131,9 @@ GRADCORE_BINDINGS(cuda_host_conv) {
       [f32](py::array dy, py::array x, py::object kernel_hw, py::object stride, py::object padding,
             py::object dilation, int64_t groups) {
         const char* op = "conv2d_backward_weight";
-        check_array(dy, op, "dy", f32, 4);
-        check_array(x, op, "x", f32, 4);
-        check_sizes(dy, op, "dy", 1);
-        check_sizes(x, op, "x", 1);
-        Window2d p = conv_params(op, stride, padding, dilation, groups);
-        const auto rs = pair_arg(kernel_hw, op, "kernel_hw");
-        check_pair(rs, op, "kernel_hw");
-        p.N = dim(x, 0);
-        p.C = dim(x, 1);
-        p.H = dim(x, 2);
-        p.W = dim(x, 3);
-        p.K = dim(dy, 1);
-        p.R = rs.first;
-        p.S = rs.second;
-        const std::string shapes = "dy " + shape_str(dy) + ", x " + shape_str(x);
-        if (dim(dy, 0) != p.N)
-          fail_value(op, "dy and x must have the same batch size (" + shapes + ")");
-        check_groups(p, op, shapes);
-        output_shape(p, op);
-        if (dim(dy, 2) != p.OH || dim(dy, 3) != p.OW)
-          fail_value(op, "dy must have spatial size " + pair_str(p.OH, p.OW) + " for input " +
-                             pair_str(p.H, p.W) + " and kernel " + pair_str(p.R, p.S) + ", got " +
-                             shapes);
+        const Window2d p = conv_backward_weight_geometry(op, dy, x, kernel_hw, f32, stride, padding,
+                                                         dilation, groups);
+        check_columns(p, op);
         py::array dw = nan_array({p.K, p.C / p.groups, p.R, p.S});
         HostOps ops;
         gcu::conv2d_backward_weight_impl(ops, p, data_ptr<float>(static_cast<const py::array&>(dy)),

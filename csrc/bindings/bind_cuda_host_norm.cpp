@@ -6,6 +6,7 @@
 
 #include "bindings/checks.h"
 #include "bindings/cuda_host.h"
+#include "bindings/norm_args.h"
 #include "bindings/registry.h"
 #include "cuda/norm_threads.h"
 
@@ -14,40 +15,14 @@ namespace {
 
 namespace gcu = gradcore::cuda;
 
-gcu::BnShape bn_shape(const py::array& x, const char* op, const char* arg) {
-  check_array(x, op, arg, DType::kFloat32);
-  if (x.ndim() < 2)
-    fail_value(op, std::string(arg) + " must have at least 2 dimensions (N, C, *), got shape " +
-                       shape_str(x));
-  gcu::BnShape sh{dim(x, 0), dim(x, 1), 1};
-  for (py::ssize_t i = 2; i < x.ndim(); ++i) sh.S *= dim(x, static_cast<int>(i));
-  return sh;
-}
-
 py::tuple forward_train(py::array x, py::object weight_o, py::object bias_o, py::object rm_o,
                         py::object rv_o, double momentum, double eps) {
   const char* op = "batch_norm_forward_train";
-  const gcu::BnShape sh = bn_shape(x, op, "x");
-  py::array weight = optional_array(weight_o, op, "weight");
-  py::array bias = optional_array(bias_o, op, "bias");
-  py::array rm = optional_array(rm_o, op, "running_mean");
-  py::array rv = optional_array(rv_o, op, "running_var");
-  if (weight) check_vector(weight, op, "weight", DType::kFloat32, sh.C, false);
-  if (bias) check_vector(bias, op, "bias", DType::kFloat32, sh.C, false);
-  if (rm) check_vector(rm, op, "running_mean", DType::kFloat32, sh.C, true);
-  if (rv) check_vector(rv, op, "running_var", DType::kFloat32, sh.C, true);
-  check_no_aliasing({{&x, "x", false},
-                     {&weight, "weight", false},
-                     {&bias, "bias", false},
-                     {&rm, "running_mean", true},
-                     {&rv, "running_var", true}},
-                    op);
-  check_range(momentum, op, "momentum", 0.0, 1.0);
-  check_range(eps, op, "eps", 0.0, INFINITY, /*lo_open=*/true);
+  const BnTrainArgs args =
+      bn_train_args(op, x, DType::kFloat32, weight_o, bias_o, rm_o, rv_o, momentum, eps);
+  const gcu::BnShape sh{args.dims.N, args.dims.C, args.dims.S};
+  py::array weight = args.weight, bias = args.bias, rm = args.running_mean, rv = args.running_var;
   const int64_t M = sh.N * sh.S;
-  if (M <= 1)
-    fail_value(op, "expected more than 1 value per channel when training, got input shape " +
-                       shape_str(x));
   py::array y_a = new_array(DType::kFloat32, shape_of(x));
   py::array mean_a = new_array(DType::kFloat32, {sh.C});
   py::array invstd_a = new_array(DType::kFloat32, {sh.C});
@@ -78,14 +53,9 @@ py::tuple forward_train(py::array x, py::object weight_o, py::object bias_o, py:
 py::array forward_eval(py::array x, py::object weight_o, py::object bias_o, py::array rm,
                        py::array rv, double eps) {
   const char* op = "batch_norm_forward_eval";
-  const gcu::BnShape sh = bn_shape(x, op, "x");
-  py::array weight = optional_array(weight_o, op, "weight");
-  py::array bias = optional_array(bias_o, op, "bias");
-  if (weight) check_vector(weight, op, "weight", DType::kFloat32, sh.C, false);
-  if (bias) check_vector(bias, op, "bias", DType::kFloat32, sh.C, false);
-  check_vector(rm, op, "running_mean", DType::kFloat32, sh.C, false);
-  check_vector(rv, op, "running_var", DType::kFloat32, sh.C, false);
-  check_range(eps, op, "eps", 0.0, INFINITY, /*lo_open=*/true);
+  const BnEvalArgs args = bn_eval_args(op, x, DType::kFloat32, weight_o, bias_o, rm, rv, eps);
+  const gcu::BnShape sh{args.dims.N, args.dims.C, args.dims.S};
+  const py::array &weight = args.weight, &bias = args.bias;
   py::array y_a = new_array(DType::kFloat32, shape_of(x));
   const int64_t M = sh.N * sh.S;
   if (sh.C == 0 || M == 0) return y_a;
@@ -106,16 +76,11 @@ py::tuple batch_norm_bwd(py::array dy, py::array x, py::object weight_o, py::arr
                          py::array invstd, bool training, py::object need_weight_grad,
                          py::object need_bias_grad) {
   const char* op = "batch_norm_backward";
-  const gcu::BnShape sh = bn_shape(x, op, "x");
-  check_array(dy, op, "dy", DType::kFloat32);
-  check_same_shape(dy, x, op, "dy", "x");
-  py::array weight = optional_array(weight_o, op, "weight");
-  if (weight) check_vector(weight, op, "weight", DType::kFloat32, sh.C, false);
-  check_vector(mean, op, "mean", DType::kFloat32, sh.C, false);
-  check_vector(invstd, op, "invstd", DType::kFloat32, sh.C, false);
-  const bool affine = static_cast<bool>(weight);
-  const bool want_dw = need_weight_grad.is_none() ? affine : need_weight_grad.cast<bool>();
-  const bool want_db = need_bias_grad.is_none() ? affine : need_bias_grad.cast<bool>();
+  const BnBackwardArgs args = bn_backward_args(op, dy, x, DType::kFloat32, weight_o, mean, invstd,
+                                               need_weight_grad, need_bias_grad);
+  const gcu::BnShape sh{args.dims.N, args.dims.C, args.dims.S};
+  const py::array& weight = args.weight;
+  const bool want_dw = args.want_dweight, want_db = args.want_dbias;
   py::array dx_a = new_array(DType::kFloat32, shape_of(x));
   py::object dweight = py::none(), dbias = py::none();
   py::array dw_arr, db_arr;

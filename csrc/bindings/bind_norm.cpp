@@ -8,47 +8,20 @@
 #include <string>
 
 #include "bindings/checks.h"
+#include "bindings/norm_args.h"
 #include "bindings/registry.h"
 #include "cpu/norm.h"
 
 namespace gradcore::bindings {
 namespace {
 
-// Checks x (N, C, *) and returns its (N, C, S) view.
-BatchNormShape bn_shape(const py::array& x, const char* op, const char* arg, DType dt) {
-  check_array(x, op, arg, dt);
-  if (x.ndim() < 2)
-    fail_value(op, std::string(arg) + " must have at least 2 dimensions (N, C, *), got shape " +
-                       shape_str(x));
-  BatchNormShape sh{dim(x, 0), dim(x, 1), 1};
-  for (py::ssize_t i = 2; i < x.ndim(); ++i) sh.S *= dim(x, static_cast<int>(i));
-  return sh;
-}
-
 py::tuple forward_train(py::array x, py::object weight_o, py::object bias_o, py::object rm_o,
                         py::object rv_o, double momentum, double eps) {
   const char* op = "batch_norm_forward_train";
   const DType dt = float_dtype(x, op, "x");
-  const BatchNormShape sh = bn_shape(x, op, "x", dt);
-  py::array weight = optional_array(weight_o, op, "weight");
-  py::array bias = optional_array(bias_o, op, "bias");
-  py::array rm = optional_array(rm_o, op, "running_mean");
-  py::array rv = optional_array(rv_o, op, "running_var");
-  if (weight) check_vector(weight, op, "weight", dt, sh.C, false);
-  if (bias) check_vector(bias, op, "bias", dt, sh.C, false);
-  if (rm) check_vector(rm, op, "running_mean", dt, sh.C, true);
-  if (rv) check_vector(rv, op, "running_var", dt, sh.C, true);
-  check_no_aliasing({{&x, "x", false},
-                     {&weight, "weight", false},
-                     {&bias, "bias", false},
-                     {&rm, "running_mean", true},
-                     {&rv, "running_var", true}},
-                    op);
-  check_range(momentum, op, "momentum", 0.0, 1.0);
-  check_range(eps, op, "eps", 0.0, INFINITY, /*lo_open=*/true);
-  if (sh.N * sh.S <= 1)
-    fail_value(op, "expected more than 1 value per channel when training, got input shape " +
-                       shape_str(x));
+  const BnTrainArgs args = bn_train_args(op, x, dt, weight_o, bias_o, rm_o, rv_o, momentum, eps);
+  const BatchNormShape sh{args.dims.N, args.dims.C, args.dims.S};
+  py::array weight = args.weight, bias = args.bias, rm = args.running_mean, rv = args.running_var;
   py::array y = new_array(dt, shape_of(x));
   py::array save_mean = new_array(dt, {sh.C});
   py::array save_invstd = new_array(dt, {sh.C});
@@ -72,14 +45,9 @@ py::array forward_eval(py::array x, py::object weight_o, py::object bias_o, py::
                        py::array rv, double eps) {
   const char* op = "batch_norm_forward_eval";
   const DType dt = float_dtype(x, op, "x");
-  const BatchNormShape sh = bn_shape(x, op, "x", dt);
-  py::array weight = optional_array(weight_o, op, "weight");
-  py::array bias = optional_array(bias_o, op, "bias");
-  if (weight) check_vector(weight, op, "weight", dt, sh.C, false);
-  if (bias) check_vector(bias, op, "bias", dt, sh.C, false);
-  check_vector(rm, op, "running_mean", dt, sh.C, false);
-  check_vector(rv, op, "running_var", dt, sh.C, false);
-  check_range(eps, op, "eps", 0.0, INFINITY, /*lo_open=*/true);
+  const BnEvalArgs args = bn_eval_args(op, x, dt, weight_o, bias_o, rm, rv, eps);
+  const BatchNormShape sh{args.dims.N, args.dims.C, args.dims.S};
+  const py::array &weight = args.weight, &bias = args.bias;
   py::array y = new_array(dt, shape_of(x));
   dispatch_float(dt, [&](auto tag) {
     using T = decltype(tag);
@@ -100,16 +68,11 @@ py::tuple batch_norm_bwd(py::array dy, py::array x, py::object weight_o, py::arr
   const char* op = "batch_norm_backward";
   const DType dt = float_dtype(x, op, "x");
   check_same_dtype(dy, dt, op, "dy", "x");
-  const BatchNormShape sh = bn_shape(x, op, "x", dt);
-  check_array(dy, op, "dy", dt);
-  check_same_shape(dy, x, op, "dy", "x");
-  py::array weight = optional_array(weight_o, op, "weight");
-  if (weight) check_vector(weight, op, "weight", dt, sh.C, false);
-  check_vector(mean, op, "mean", dt, sh.C, false);
-  check_vector(invstd, op, "invstd", dt, sh.C, false);
-  const bool affine = static_cast<bool>(weight);
-  const bool want_dw = need_weight_grad.is_none() ? affine : need_weight_grad.cast<bool>();
-  const bool want_db = need_bias_grad.is_none() ? affine : need_bias_grad.cast<bool>();
+  const BnBackwardArgs args =
+      bn_backward_args(op, dy, x, dt, weight_o, mean, invstd, need_weight_grad, need_bias_grad);
+  const BatchNormShape sh{args.dims.N, args.dims.C, args.dims.S};
+  const py::array& weight = args.weight;
+  const bool want_dw = args.want_dweight, want_db = args.want_dbias;
   py::array dx = new_array(dt, shape_of(x));
   py::object dweight = py::none(), dbias = py::none();
   py::array dw_arr, db_arr;
