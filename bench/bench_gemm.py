@@ -17,6 +17,12 @@ rounds (gradcore._C.set_cpu_capability before each call; default: the path the i
 e.g. GRADCORE_CPU_CAPABILITY=generic for the portable one): one row per shape and path, its
 "path" column saying which, and for each path after the first a paired ratio against the first
 ("ratio_vs_<first path>", > 1: faster).
+
+--dtype bfloat16 times gradcore's bfloat16 GEMM (_C.gemm_bf16: bfloat16 operands, float32
+accumulation and output; vdpbf16ps where the CPU has AVX512_BF16 and the avx512 path runs)
+against gradcore's own float32 GEMM on the same values ("ratio_vs_gradcore_f32", the issue's
+>= 1.6x target), numpy's float32 `@` and PyTorch's bfloat16 matmul (bfloat16 output), all in the
+same rounds; the error column compares with float64 on the bfloat16 values.
 """
 
 from __future__ import annotations
@@ -85,22 +91,45 @@ def worker(threads: int, quick: bool, dtype: str, paths: list) -> list:
         _C.set_cpu_capability(path)
         _C.gemm(a, b, c)
 
+    def on_path_bf16(path: str, a16: np.ndarray, b16: np.ndarray, c: np.ndarray) -> None:
+        _C.set_cpu_capability(path)
+        c[...] = _C.gemm_bf16(a16, b16)
+
+    bf16 = dtype == "bfloat16"
     rng = np.random.default_rng(0)
-    dt = np.dtype(dtype)
+    dt = np.dtype(np.float32 if bf16 else dtype)
     rows = []
     for kind, M, K, N in shapes(quick):
         a = rng.standard_normal((M, K)).astype(dt)
         b = rng.standard_normal((K, N)).astype(dt)
         outs = {path: np.empty((M, N), dt) for path in paths}
         c_np = np.empty((M, N), dt)
-        fns = {
-            f"gradcore[{path}]": lambda path=path, a=a, b=b, c=outs[path]: on_path(path, a, b, c)
-            for path in paths
-        }
+        if bf16:  # the operands rounded to bfloat16; the float32 runs use the same values
+            a16, b16 = _C.float_to_bfloat16(a), _C.float_to_bfloat16(b)
+            a, b = _C.bfloat16_to_float(a16), _C.bfloat16_to_float(b16)
+            fns = {
+                f"gradcore[{path}]": lambda path=path, x=a16, y=b16, c=outs[path]: on_path_bf16(
+                    path, x, y, c
+                )
+                for path in paths
+            }
+            c_f32 = np.empty((M, N), dt)
+            fns["gradcore_f32"] = lambda a=a, b=b, c=c_f32: on_path(paths[0], a, b, c)
+        else:
+            fns = {
+                f"gradcore[{path}]": lambda path=path, a=a, b=b, c=outs[path]: on_path(
+                    path, a, b, c
+                )
+                for path in paths
+            }
         fns["numpy"] = lambda a=a, b=b, c=c_np: np.matmul(a, b, out=c)
         if torch is not None:
             ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-            tc = torch.from_numpy(np.empty((M, N), dt))
+            if bf16:
+                ta, tb = ta.bfloat16(), tb.bfloat16()
+                tc = torch.empty((M, N), dtype=torch.bfloat16)
+            else:
+                tc = torch.from_numpy(np.empty((M, N), dt))
             fns["torch"] = lambda ta=ta, tb=tb, tc=tc: torch.matmul(ta, tb, out=tc)
         flops = 2.0 * M * N * K
         samples = interleaved_samples(
@@ -111,7 +140,8 @@ def worker(threads: int, quick: bool, dtype: str, paths: list) -> list:
             fn()
         for path in paths:
             me = f"gradcore[{path}]"
-            err = np.max(np.abs(outs[path].astype(np.float64) - c_np)) / max(1.0, np.sqrt(K))
+            ref = a.astype(np.float64) @ b.astype(np.float64) if bf16 else c_np
+            err = np.max(np.abs(outs[path].astype(np.float64) - ref)) / max(1.0, np.sqrt(K))
             others = {n: s for n, s in t.items() if not n.startswith("gradcore")}
             row = {
                 "kind": kind,
@@ -133,6 +163,10 @@ def worker(threads: int, quick: bool, dtype: str, paths: list) -> list:
             }
             if "torch" in t:
                 row["ratio_vs_torch"] = paired_ratio(samples, "torch", me)
+            if "gradcore_f32" in t:
+                row["gflops"]["gradcore_f32"] = flops / t["gradcore_f32"] / 1e9
+                row["ratio_vs_gradcore_f32"] = paired_ratio(samples, "gradcore_f32", me)
+                row["bf16_route"] = _C.gemm_bf16_route()
             if path != paths[0]:  # paired against the first path, in the same rounds
                 row[f"ratio_vs_{paths[0]}"] = paired_ratio(samples, f"gradcore[{paths[0]}]", me)
             rows.append(row)
@@ -145,7 +179,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer shapes and repeats")
     ap.add_argument("--json", default=str(Path(__file__).parent / "results" / "gemm.json"))
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
-    ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    ap.add_argument("--dtype", default="float32", choices=["float32", "float64", "bfloat16"])
     ap.add_argument(
         "--capability",
         default="",
@@ -183,11 +217,16 @@ def main() -> None:
     vs_first = f"ratio_vs_{first}"
     if any(vs_first in r for r in rows):
         head += f" {'vs ' + first:>12}"
+    has_f32 = any("ratio_vs_gradcore_f32" in r for r in rows)
+    if has_f32:  # --dtype bfloat16: gradcore's own float32 GEMM on the same values
+        head += f" {'own f32':>9} {'ratio':>6}"
     print(
         f"GEMM {args.dtype}, GFLOP/s (ratio: median over the rounds of other's time /"
         " gradcore's time, > 1: gradcore faster)"
     )
     print(f"machine peak {peak:.0f} GFLOP/s fp32 ({per_core:.0f} per core)")
+    if args.dtype == "bfloat16":
+        print("%peak is of the fp32 peak: vdpbf16ps does twice the FLOPs per instruction")
     print(head)
     for r in rows:
         g = r["gflops"]
@@ -202,6 +241,8 @@ def main() -> None:
         line += f" {100 * g['gradcore'] / (per_core * r['threads']):5.0f}%"
         if vs_first in r:
             line += f" {r[vs_first]:12.2f}"
+        if has_f32:
+            line += f" {g['gradcore_f32']:9.1f} {r['ratio_vs_gradcore_f32']:6.2f}"
         print(line)
     payload = {
         "benchmark": "gemm",
