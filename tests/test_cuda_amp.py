@@ -10,13 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from cuda_helpers import requires_gpu
-from test_cuda_emulated import EmulatedDeviceArray, EmulatedKernels
+from test_cuda_emulated import EmulatedDeviceArray, EmulatedKernels, emulated_device
 
 import gradcore as gc
 import gradcore.cuda
 import gradcore.nn.functional as F
-from gradcore import _C, amp, devices
-from gradcore.device_arrays import install_array_methods
+from gradcore import _C, amp
 
 H = _C.cuda_host
 ROUND = {"float16": H.round_to_f16, "bfloat16": H.round_to_bf16}
@@ -108,19 +107,8 @@ class LowpKernels(EmulatedKernels):
 
 @pytest.fixture
 def emu_cuda(gpu_said):
-    kernels = LowpKernels()
-    install_array_methods(EmulatedDeviceArray, kernels)
-    devices.register_backend(
-        "emu",
-        EmulatedDeviceArray,
-        kernels,
-        lambda a: EmulatedDeviceArray(np.array(a, copy=True)),
-        lambda d: d.numpy(),
-    )
-    try:
+    with emulated_device(LowpKernels()) as kernels:
         yield kernels
-    finally:
-        devices.unregister_backend("emu")
 
 
 CASES = {

@@ -13,6 +13,8 @@ are tested by the GPU tests (tests/test_cuda_runtime.py) when a GPU is visible."
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -95,9 +97,9 @@ def _wrap(v):
     return v
 
 
-@pytest.fixture
-def emu():
-    kernels = EmulatedKernels()
+@contextlib.contextmanager
+def emulated_device(kernels):
+    """Device "emu" registered with `kernels` (EmulatedKernels or a subclass) for the block."""
     install_array_methods(EmulatedDeviceArray, kernels)
     devices.register_backend(
         "emu",
@@ -110,6 +112,12 @@ def emu():
         yield kernels
     finally:
         devices.unregister_backend("emu")
+
+
+@pytest.fixture
+def emu():
+    with emulated_device(EmulatedKernels()) as kernels:
+        yield kernels
 
 
 def _train(model_name, device, optimizer, steps=3):

@@ -11,13 +11,12 @@ import pickle
 
 import numpy as np
 import pytest
-from test_cuda_emulated import EmulatedDeviceArray, EmulatedKernels
+from test_cuda_emulated import EmulatedDeviceArray, EmulatedKernels, emulated_device
 
 import gradcore
 import gradcore.nn.functional as F
 from gradcore import devices, grad_scaler
 from gradcore.amp import GradScaler
-from gradcore.device_arrays import install_array_methods
 
 INF, NAN = float("inf"), float("nan")
 CONFIG = dict(init_scale=2.0**10, growth_factor=2.0, backoff_factor=0.5, growth_interval=3)
@@ -403,19 +402,8 @@ def test_strided_numpy_gradient():
 def emu(monkeypatch):
     """The emulated CUDA device of test_cuda_emulated (CUDA kernels' per-thread code on the
     CPU); copying a device array of more than one element to the host raises."""
-    kernels = EmulatedKernels()
-    install_array_methods(EmulatedDeviceArray, kernels)
-    devices.register_backend(
-        "emu",
-        EmulatedDeviceArray,
-        kernels,
-        lambda a: EmulatedDeviceArray(np.array(a, copy=True)),
-        lambda d: d.numpy(),
-    )
-    try:
+    with emulated_device(EmulatedKernels()) as kernels:
         yield kernels
-    finally:
-        devices.unregister_backend("emu")
 
 
 def _no_host_copies(monkeypatch):
