@@ -6,8 +6,8 @@ each as a fraction of the machine's fp32 peak.
 bench_conv.py times forward and forward+backward; this script splits the backward into its
 two GEMM passes (gradcore's conv2d_backward_input / conv2d_backward_weight kernels, PyTorch's
 aten.convolution_backward with one output mask each) so that a ratio below 1 can be traced to
-one pass, and puts every pass next to the peak (bench/common.machine_peak_gflops: cores x
-FLOP/cycle of gradcore's CPU path x clock; `--threads` below the core count scales it). A
+one pass, and puts every pass next to the peak of that many threads
+(gradcore.profiler.peak_gflops: threads x FLOP/cycle of the CPU path x measured clock). A
 pass both libraries run near the peak cannot be made much faster than PyTorch's by anyone:
 "fb_ratio_ceiling" is how much faster than PyTorch's forward+backward a run at 100% of the
 peak would be. Timing: interleaved, median of the rounds (bench/common.interleaved). FLOPs
@@ -24,10 +24,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_conv import SHAPES, out_size  # noqa: E402
-from common import interleaved, machine_info, machine_peak_gflops, write_json  # noqa: E402
+from common import interleaved, machine_info, write_json  # noqa: E402
 
 import gradcore  # noqa: E402
-from gradcore import _C  # noqa: E402
+from gradcore import _C, profiler  # noqa: E402
 
 try:
     import torch
@@ -74,8 +74,6 @@ def main() -> None:
     ap.add_argument("--json", default=str(Path(__file__).parent / "results" / "conv_passes.json"))
     args = ap.parse_args()
     shapes = SHAPES if args.shapes is None else [SHAPES[int(i)] for i in args.shapes.split(",")]
-    cores = max(1, len(__import__("os").sched_getaffinity(0)))
-    peak_all = machine_peak_gflops()
     results = []
     print(
         f"{'shape (N,C,H,W,K,k,s,p)':32} thr pass | {'gc ms':>7} {'%peak':>6} | "
@@ -85,7 +83,7 @@ def main() -> None:
         gradcore.set_num_threads(threads)
         if torch is not None:
             torch.set_num_threads(threads)
-        peak = peak_all * min(threads, cores) / cores
+        peak = profiler.peak_gflops(threads)
         for shape in shapes:
             n, c, h, w, k, r, s, p = shape
             flop = 2.0 * n * k * out_size(h, r, s, p) * out_size(w, r, s, p) * c * r * r
