@@ -39,10 +39,11 @@ const char* gemm_bf16_route() {
 }
 
 void gemm_bf16(bool trans_b, int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t lda,
-               const uint16_t* B, int64_t ldb, float* C, int64_t ldc) {
+               const uint16_t* B, int64_t ldb, float* C, int64_t ldc, bool accumulate) {
   GC_PROFILE_SCOPE("gemm_bf16", 2.0 * M * N * K, 2.0 * (M * K + K * N) + 4.0 * M * N, {M, N, K});
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {
+    if (accumulate) return;
     for (int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, 0.0f);
     return;
   }
@@ -63,7 +64,7 @@ void gemm_bf16(bool trans_b, int64_t M, int64_t N, int64_t K, const uint16_t* A,
           packed = jp;
         }
         const int64_t i0 = ib * kRowsPerTask, i1 = std::min(M, i0 + kRowsPerTask);
-        avx512bf16::panel_rows(A, lda, K, i0, i1, panel.data(), nc, C + j0, ldc);
+        avx512bf16::panel_rows(A, lda, K, i0, i1, panel.data(), nc, C + j0, ldc, accumulate);
       }
     });
     return;
@@ -77,7 +78,8 @@ void gemm_bf16(bool trans_b, int64_t M, int64_t N, int64_t K, const uint16_t* A,
     widen(B, ldb, N, K, b.data());
   else
     widen(B, ldb, K, N, b.data());
-  gemm<float>(false, trans_b, M, N, K, 1.0f, a.data(), K, b.data(), trans_b ? K : N, 0.0f, C, ldc);
+  gemm<float>(false, trans_b, M, N, K, 1.0f, a.data(), K, b.data(), trans_b ? K : N,
+              accumulate ? 1.0f : 0.0f, C, ldc);
 }
 
 }  // namespace gradcore

@@ -35,7 +35,7 @@ inline void step(__m512 (&acc)[MR][2], const uint16_t* panel, int64_t p, const P
 
 template <int MR>
 void tile(const uint16_t* A, int64_t lda, int64_t K, const uint16_t* panel, int64_t nc, float* C,
-          int64_t ldc) {
+          int64_t ldc, bool accumulate) {
   __m512 acc[MR][2];
   for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   const int64_t full = K / 2;
@@ -52,8 +52,67 @@ void tile(const uint16_t* A, int64_t lda, int64_t K, const uint16_t* panel, int6
                        : nc > 16 ? static_cast<__mmask16>((1u << (nc - 16)) - 1)
                                  : 0;
   for (int r = 0; r < MR; ++r) {
+    if (accumulate) {
+      acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_maskz_loadu_ps(m0, C + r * ldc));
+      acc[r][1] = _mm512_add_ps(acc[r][1], _mm512_maskz_loadu_ps(m1, C + r * ldc + 16));
+    }
     _mm512_mask_storeu_ps(C + r * ldc, m0, acc[r][0]);
     _mm512_mask_storeu_ps(C + r * ldc + 16, m1, acc[r][1]);
+  }
+}
+
+// op(B) = B (K x N): pair p of the panel interleaves rows 2p and 2p+1 of B, 32 columns each
+// (masked loads past nc), lane e of half h taking column 16h + e/2 of row 2p + e%2.
+void pack_rows(const uint16_t* B, int64_t ldb, int64_t K, int64_t j0, int64_t nc, uint16_t* out) {
+  alignas(64) static constexpr uint16_t kLo[32] = {0,  32, 1,  33, 2,  34, 3,  35, 4,  36, 5,
+                                                   37, 6,  38, 7,  39, 8,  40, 9,  41, 10, 42,
+                                                   11, 43, 12, 44, 13, 45, 14, 46, 15, 47};
+  alignas(64) static constexpr uint16_t kHi[32] = {16, 48, 17, 49, 18, 50, 19, 51, 20, 52, 21,
+                                                   53, 22, 54, 23, 55, 24, 56, 25, 57, 26, 58,
+                                                   27, 59, 28, 60, 29, 61, 30, 62, 31, 63};
+  const __m512i lo = _mm512_load_si512(kLo), hi = _mm512_load_si512(kHi);
+  const __mmask32 m = nc >= 32 ? ~__mmask32{0} : (__mmask32{1} << nc) - 1;
+  const uint16_t* b = B + j0;
+  for (int64_t p = 0; p < (K + 1) / 2; ++p, out += 64) {
+    const __m512i r0 = _mm512_maskz_loadu_epi16(m, b + 2 * p * ldb);
+    const __m512i r1 =
+        2 * p + 1 < K ? _mm512_maskz_loadu_epi16(m, b + (2 * p + 1) * ldb) : _mm512_setzero_si512();
+    _mm512_storeu_si512(out, _mm512_permutex2var_epi16(r0, lo, r1));
+    _mm512_storeu_si512(out + 32, _mm512_permutex2var_epi16(r0, hi, r1));
+  }
+}
+
+// op(B) = B^T for B (N x K): pair p of column j is the 32-bit word at B[j0 + j][2p], so the
+// panel is a 32 x (K/2) transpose of words: gathered 16 columns at a time. An odd K's last
+// pair (one value and a zero) is copied by hand: its word would read past the row.
+void pack_cols(const uint16_t* B, int64_t ldb, int64_t K, int64_t j0, int64_t nc, uint16_t* out) {
+  if (ldb > (int64_t{1} << 26)) {  // the gather's 32-bit byte offsets (15 * 2 * ldb) overflow
+    for (int64_t p = 0; p < (K + 1) / 2; ++p)
+      for (int64_t j = 0; j < 32; ++j)
+        for (int64_t t = 0; t < 2; ++t)
+          out[p * 64 + j * 2 + t] = j < nc && 2 * p + t < K ? B[(j0 + j) * ldb + 2 * p + t] : 0;
+    return;
+  }
+  const __m512i step =
+      _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                         _mm512_set1_epi32(static_cast<int>(ldb * 2)));
+  const uint16_t* b = B + j0 * ldb;
+  const __mmask16 m0 = nc >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << nc) - 1);
+  const __mmask16 m1 = nc >= 32  ? 0xFFFF
+                       : nc > 16 ? static_cast<__mmask16>((1u << (nc - 16)) - 1)
+                                 : 0;
+  const uint16_t* b1 = b + 16 * ldb;
+  const int64_t full = K / 2;
+  for (int64_t p = 0; p < full; ++p, out += 64) {
+    const __m512i z = _mm512_setzero_si512();
+    _mm512_storeu_si512(out, _mm512_mask_i32gather_epi32(z, m0, step, b + 2 * p, 1));
+    _mm512_storeu_si512(out + 32, m1 ? _mm512_mask_i32gather_epi32(z, m1, step, b1 + 2 * p, 1) : z);
+  }
+  if (K % 2) {
+    for (int64_t j = 0; j < 32; ++j) {
+      out[2 * j] = j < nc ? b[j * ldb + K - 1] : 0;
+      out[2 * j + 1] = 0;
+    }
   }
 }
 
@@ -61,45 +120,38 @@ void tile(const uint16_t* A, int64_t lda, int64_t K, const uint16_t* panel, int6
 
 void pack_b_panel(bool trans_b, const uint16_t* B, int64_t ldb, int64_t K, int64_t j0, int64_t nc,
                   uint16_t* out) {
-  const int64_t kp = (K + 1) / 2;
-  for (int64_t p = 0; p < kp; ++p) {
-    uint16_t* o = out + p * 64;
-    for (int64_t j = 0; j < 32; ++j) {
-      for (int t = 0; t < 2; ++t) {
-        const int64_t k = 2 * p + t;
-        uint16_t v = 0;
-        if (j < nc && k < K) v = trans_b ? B[(j0 + j) * ldb + k] : B[k * ldb + j0 + j];
-        o[(j / 16) * 32 + (j % 16) * 2 + t] = v;
-      }
-    }
-  }
+  if (trans_b)
+    pack_cols(B, ldb, K, j0, nc, out);
+  else
+    pack_rows(B, ldb, K, j0, nc, out);
 }
 
 void panel_rows(const uint16_t* A, int64_t lda, int64_t K, int64_t i0, int64_t i1,
-                const uint16_t* panel, int64_t nc, float* C, int64_t ldc) {
+                const uint16_t* panel, int64_t nc, float* C, int64_t ldc, bool accumulate) {
   int64_t i = i0;
-  for (; i + kMr <= i1; i += kMr) tile<kMr>(A + i * lda, lda, K, panel, nc, C + i * ldc, ldc);
+  for (; i + kMr <= i1; i += kMr)
+    tile<kMr>(A + i * lda, lda, K, panel, nc, C + i * ldc, ldc, accumulate);
   switch (i1 - i) {
     case 7:
-      tile<7>(A + i * lda, lda, K, panel, nc, C + i * ldc, ldc);
+      tile<7>(A + i * lda, lda, K, panel, nc, C + i * ldc, ldc, accumulate);
       break;
     case 6:
-      tile<6>(A + i * lda, lda, K, panel, nc, C + i * ldc, ldc);
+      tile<6>(A + i * lda, lda, K, panel, nc, C + i * ldc, ldc, accumulate);
       break;
     case 5:
-      tile<5>(A + i * lda, lda, K, panel, nc, C + i * ldc, ldc);
+      tile<5>(A + i * lda, lda, K, panel, nc, C + i * ldc, ldc, accumulate);
       break;
     case 4:
-      tile<4>(A + i * lda, lda, K, panel, nc, C + i * ldc, ldc);
+      tile<4>(A + i * lda, lda, K, panel, nc, C + i * ldc, ldc, accumulate);
       break;
     case 3:
-      tile<3>(A + i * lda, lda, K, panel, nc, C + i * ldc, ldc);
+      tile<3>(A + i * lda, lda, K, panel, nc, C + i * ldc, ldc, accumulate);
       break;
     case 2:
-      tile<2>(A + i * lda, lda, K, panel, nc, C + i * ldc, ldc);
+      tile<2>(A + i * lda, lda, K, panel, nc, C + i * ldc, ldc, accumulate);
       break;
     case 1:
-      tile<1>(A + i * lda, lda, K, panel, nc, C + i * ldc, ldc);
+      tile<1>(A + i * lda, lda, K, panel, nc, C + i * ldc, ldc, accumulate);
       break;
     default:
       break;
