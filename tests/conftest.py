@@ -43,6 +43,7 @@ KERNEL_TEST_MODULES = frozenset(
     {
         "test_activation",
         "test_conv",
+        "test_conv_bf16",
         "test_convert",
         "test_dropout",
         "test_elementwise",

@@ -36,7 +36,7 @@ def is_bf16(a: np.ndarray) -> bool:
 def torch_reference(op: str, arrays: list) -> np.ndarray:
     ts = [torch.from_numpy(a) for a in arrays]
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        if op == "conv2d":
+        if op.startswith("conv2d"):
             y = torch.nn.functional.conv2d(*ts, stride=1, padding=1)
         elif op == "conv_transpose2d":
             y = torch.nn.functional.conv_transpose2d(*ts, stride=2, padding=1)
@@ -50,6 +50,8 @@ def torch_reference(op: str, arrays: list) -> np.ndarray:
 
 CASES = {
     "conv2d": ([(2, 3, 7, 9), (5, 3, 3, 3), (5,)], lambda x, w, b: F.conv2d(x, w, b, 1, 1)),
+    # 32 x 3 x 3 rows of columns: the bfloat16 GEMM route where the CPU has AVX512_BF16
+    "conv2d_wide": ([(2, 32, 6, 7), (5, 32, 3, 3), (5,)], lambda x, w, b: F.conv2d(x, w, b, 1, 1)),
     "conv_transpose2d": (
         [(2, 4, 5, 6), (4, 3, 3, 3), (3,)],
         lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1),
@@ -91,6 +93,20 @@ def test_linear_and_matmul_run_on_the_bfloat16_gemm(rng):
     with gc.autocast():
         names = [type(t.grad_fn.next_functions[0]).__name__ for t in (F.linear(x, w), x @ w.T)]
     assert names == ["LinearBf16", "MatMul2dBf16"]
+
+
+def test_conv2d_runs_on_the_bfloat16_kernels(rng):
+    """Under autocast a float32 conv2d is one Conv2dBf16 node (it rounds its own inputs and
+    output); a float64 one runs as outside the block."""
+    x = gc.tensor(rng.standard_normal((2, 32, 5, 5)).astype(np.float32), requires_grad=True)
+    w = gc.tensor(rng.standard_normal((4, 32, 3, 3)).astype(np.float32), requires_grad=True)
+    with gc.autocast():
+        y = F.conv2d(x, w, padding=1)
+        y64 = F.conv2d(
+            gc.tensor(x.numpy().astype(np.float64)), gc.tensor(w.numpy().astype(np.float64))
+        )
+    assert type(y.grad_fn).__name__ == "Conv2dBf16" and is_bf16(y.numpy())
+    assert y64.dtype == np.float64 and not is_bf16(y64.numpy())
 
 
 def test_other_ops_and_code_outside_the_block_are_unchanged(rng):

@@ -16,6 +16,8 @@ const char* dtype_name(DType d) {
       return "int64";
     case DType::kUInt8:
       return "uint8";
+    case DType::kBFloat16Bits:
+      return "bfloat16 bit patterns (uint16)";
   }
   return "?";
 }
@@ -47,6 +49,8 @@ bool has_dtype(const py::array& a, DType dt) {
       return a.dtype().is(py::dtype::of<int64_t>());
     case DType::kUInt8:
       return a.dtype().is(py::dtype::of<uint8_t>());
+    case DType::kBFloat16Bits:
+      return a.dtype().kind() == 'u' && a.itemsize() == 2;
   }
   return false;
 }
@@ -132,6 +136,9 @@ py::array new_array(DType dt, const std::vector<int64_t>& shape, bool zero) {
       break;
     case DType::kUInt8:
       a = py::array_t<uint8_t>(s);
+      break;
+    case DType::kBFloat16Bits:
+      a = py::array_t<uint16_t>(s);
       break;
   }
   if (zero && a.nbytes() > 0) std::memset(a.mutable_data(), 0, static_cast<size_t>(a.nbytes()));

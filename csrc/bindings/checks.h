@@ -21,7 +21,8 @@ namespace gradcore::bindings {
 
 namespace py = pybind11;
 
-enum class DType { kFloat32, kFloat64, kInt64, kUInt8 };
+// kBFloat16Bits: bfloat16 values as their uint16 bit patterns (gradcore.bfloat16 storage).
+enum class DType { kFloat32, kFloat64, kInt64, kUInt8, kBFloat16Bits };
 
 const char* dtype_name(DType d);
 std::string shape_str(const py::array& a);

@@ -30,6 +30,7 @@
 #include "cpu/conv_panels.h"
 #include "cpu/gemm/gemm.h"
 #include "cpu/im2col.h"
+#include "cpu/work_units.h"
 #include "profiler/profiler.h"
 
 namespace gradcore {
@@ -37,14 +38,11 @@ namespace gradcore {
 namespace {
 
 // Blocking constants, measured on the 2-core AVX2 target with the packed GEMM.
-constexpr int64_t kMinBlockCols = 256;         // output columns worth one GEMM call
-constexpr int64_t kBatchBelow = 128;           // images with fewer output pixels are batched
-constexpr int64_t kBatchCols = 512;            // target GEMM width when batching small images
-constexpr int64_t kColsBudget = 512 * 1024;    // bytes of a row band's columns (L2)
-constexpr int64_t kBatchColsBudget = 4 << 20;  // bytes of a multi-image columns matrix
-constexpr int64_t kPartialBudget = 64 << 20;   // bytes of weight-gradient partials
-constexpr int64_t kMaxWorkGroups = 16;         // weight-gradient partition of the batch
-constexpr double kMinFlopsPerThread = 4e6;
+constexpr int64_t kMinBlockCols = 256;             // output columns worth one GEMM call
+constexpr int64_t kBatchBelow = 128;               // images with fewer output pixels are batched
+constexpr int64_t kBatchCols = 512;                // target GEMM width when batching small images
+constexpr int64_t kColsBudget = 512 * 1024;        // bytes of a row band's columns (L2)
+constexpr int64_t kBatchColsBudget = 4 << 20;      // bytes of a multi-image columns matrix
 constexpr int64_t kMinImplicitInputChannels = 64;  // input gradient as an implicit convolution
 
 struct Plan {
@@ -76,21 +74,6 @@ Plan make_plan(const Window2d& p, int64_t elem) {
   pl.nchunks = (p.N + pl.nb - 1) / pl.nb;
   pl.ntiles = (p.OH + pl.rows - 1) / pl.rows;
   return pl;
-}
-
-// Runs f(begin, end) over n independent units: spread over the threads (one unit at a time
-// per thread, GEMM inside serial) when there are enough units to keep them balanced,
-// otherwise in order on the calling thread, where the GEMM inside uses the threads.
-template <class F>
-void for_units(int64_t n, double flops_per_unit, const F& f) {
-  const int64_t grain = std::max<int64_t>(
-      1, static_cast<int64_t>(kMinFlopsPerThread / std::max(flops_per_unit, 1.0)));
-  const int use = threads_for(n, grain);
-  if (use > 1 && (n % use == 0 || n >= 4 * use)) {
-    parallel_for(n, grain, f);
-  } else {
-    f(int64_t{0}, n);
-  }
 }
 
 // The columns of images [n0, n0+nn), group g, output rows [oh0, oh1): CRS x nn*tp, row stride
@@ -453,8 +436,7 @@ void conv2d_backward_weight(const Window2d& p, const T* dy, const T* x, T* dw) {
   }
   const Plan pl = make_plan(p, sizeof(T));
   // A fixed partition of the image chunks into work groups (from the shapes only).
-  int64_t G = std::min(pl.nchunks, kMaxWorkGroups);
-  while (G > 1 && (G - 1) * KCRS * static_cast<int64_t>(sizeof(T)) > kPartialBudget) --G;
+  const int64_t G = work_groups(pl.nchunks, KCRS * static_cast<int64_t>(sizeof(T)));
   std::unique_ptr<T[]> partials(G > 1 ? new T[static_cast<size_t>((G - 1) * KCRS)] : nullptr);
   const double flops = 2.0 * p.K * pl.CRS * pl.P * p.N / G;
   if (!pl.direct && pl.nb == 1 && implicit_ok(p)) {
@@ -499,15 +481,7 @@ void conv2d_backward_weight(const Window2d& p, const T* dy, const T* x, T* dw) {
       }
     });
   }
-  if (G > 1) {
-    const T* parts = partials.get();
-    parallel_for(KCRS, 1 << 14, [&](int64_t e0, int64_t e1) {
-      for (int64_t j = 1; j < G; ++j) {
-        const T* src = parts + (j - 1) * KCRS;
-        for (int64_t e = e0; e < e1; ++e) dw[e] += src[e];
-      }
-    });
-  }
+  if (G > 1) add_partials(dw, partials.get(), G, KCRS);
 }
 
 template <typename T>

@@ -48,8 +48,9 @@ void im2col(const Window2d& g, int64_t C, const T* x, int64_t oh0, int64_t oh1, 
                    {g.R, g.S, oh1 - oh0, g.OW});
   const Mask<T>* mask = contiguous_rows(g) ? column_masks<T>(g, oh0, oh1) : nullptr;
 #if GRADCORE_ISA_AVX2_FMA
-  if (at_least(CpuCapability::kAvx2Fma))
-    return avx2_fma::im2col(g, C, x, oh0, oh1, col, ldcol, mask);
+  if constexpr (sizeof(T) >= 4)  // bfloat16 bits run the portable loops
+    if (at_least(CpuCapability::kAvx2Fma))
+      return avx2_fma::im2col(g, C, x, oh0, oh1, col, ldcol, mask);
 #endif
   im2col_body(g, C, x, oh0, oh1, col, ldcol, mask);
 }
@@ -72,6 +73,8 @@ template void im2col<float>(const Window2d&, int64_t, const float*, int64_t, int
                             int64_t);
 template void im2col<double>(const Window2d&, int64_t, const double*, int64_t, int64_t, double*,
                              int64_t);
+template void im2col<uint16_t>(const Window2d&, int64_t, const uint16_t*, int64_t, int64_t,
+                               uint16_t*, int64_t);
 template void col2im_add<float>(const Window2d&, int64_t, float*, int64_t, int64_t, int64_t,
                                 float*);
 template void col2im_add<double>(const Window2d&, int64_t, double*, int64_t, int64_t, int64_t,

@@ -16,7 +16,7 @@
 namespace gradcore {
 
 // col (C*R*S x (oh1-oh0)*OW, row stride ldcol) = columns of x (C x H x W) for output rows
-// [oh0, oh1). Overwrites those columns of col.
+// [oh0, oh1). Overwrites those columns of col. T: float, double, or uint16_t (bfloat16 bits).
 template <typename T>
 void im2col(const Window2d& g, int64_t C, const T* x, int64_t oh0, int64_t oh1, T* col,
             int64_t ldcol);

@@ -52,6 +52,10 @@ inline bool contiguous_rows(const Window2d& g) {
 template <int kBytes>
 struct MaskOfSize;
 template <>
+struct MaskOfSize<2> {
+  using type = int16_t;
+};
+template <>
 struct MaskOfSize<4> {
   using type = int32_t;
 };

@@ -11,7 +11,8 @@ weights stay float32: the optimizer updates them with float32 gradients of bfloa
 How it is computed today: the rounding is done by the native conversion kernels (convert.h);
 linear and 2-d matmul multiply on the bfloat16 GEMM (gemm_bf16.h: `vdpbf16ps` with
 AVX512_BF16, else widened to float32; ops/linear.py LinearBf16, ops/matmul.py MatMul2dBf16),
-the convolutions on the float32 kernels. Either way the results are those of bfloat16 inputs
+conv2d on the bfloat16 convolution kernels (conv_bf16.h: im2col in bfloat16 and gemm_bf16;
+ops/conv.py Conv2dBf16), conv_transpose2d on the float32 kernels. Either way the results are those of bfloat16 inputs
 with float32 accumulation, and the "bfloat16" outputs are float32 tensors holding bfloat16
 values (the next op reads them without a conversion). A GradScaler is not needed for
 bfloat16 (it has float32's exponent range); `device_type` and `dtype` are there so that a CUDA
@@ -184,7 +185,29 @@ def _round(kern, a: np.ndarray) -> np.ndarray:
         return a
     if not isinstance(a, np.ndarray):  # device storage: the CUDA rounding kernel
         return kern.round_to_bf16(a)
+    return round_bfloat16(kern, a)
+
+
+def round_bfloat16(kern, a: np.ndarray) -> np.ndarray:
+    """float32 numpy `a` rounded to bfloat16 (RNE), as float32."""
     return kern.bfloat16_to_float(kern.float_to_bfloat16(a))
+
+
+def cpu_bfloat16_operands(*tensors) -> bool:
+    """True when the autocast in force is the CPU's bfloat16 one and every Tensor among
+    `tensors` (None allowed) holds float32 numpy data: an op's bfloat16 kernels can take them
+    (else it runs through lower_precision, on rounded float32 values)."""
+    if _state.device_type != "cpu" or not is_bfloat16(_state.dtype):
+        return False
+    for t in tensors:
+        if t is None:
+            continue
+        if not isinstance(t, ag.Tensor):
+            return False
+        d = t._data
+        if d.__class__ is not np.ndarray or d.dtype != np.float32:
+            return False
+    return True
 
 
 class RoundToFloat16(Function):

@@ -38,6 +38,10 @@ const char* gemm_bf16_route() {
   return use_avx512_bf16() ? "avx512_bf16" : "float32";
 }
 
+bool gemm_bf16_native() {
+  return use_avx512_bf16();
+}
+
 void gemm_bf16(bool trans_b, int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t lda,
                const uint16_t* B, int64_t ldb, float* C, int64_t ldc, bool accumulate) {
   GC_PROFILE_SCOPE("gemm_bf16", 2.0 * M * N * K, 2.0 * (M * K + K * N) + 4.0 * M * N, {M, N, K});

@@ -18,6 +18,8 @@ void gemm_bf16(bool trans_b, int64_t M, int64_t N, int64_t K, const uint16_t* A,
 
 // Which route gemm_bf16 takes here: "avx512_bf16" or "float32".
 const char* gemm_bf16_route();
+// True where gemm_bf16 multiplies with vdpbf16ps (route "avx512_bf16").
+bool gemm_bf16_native();
 
 namespace avx512bf16 {
 // B micro-panel: columns [j0, j0 + nc) (nc <= 32) of op(B) for all K, as pairs along K:
