@@ -1,7 +1,7 @@
 """cnn-small training step (forward + backward + Adam step, batch 64, 1x28x28) vs PyTorch CPU.
 
     python bench/bench_train.py [--quick] [--json PATH] [--threads 1,2] [--rounds 3]
-                                [--capability avx2_fma,avx512]
+                                [--capability avx2_fma,avx512] [--amp]
 
 Each (framework, threads) measurement runs in its own subprocess (so peak memory is that
 framework's alone: VmHWM, and the growth over the process's size after imports and model
@@ -15,6 +15,11 @@ as % of the fp32 peak (gradcore.profiler.peak_gflops: FLOPs/cycle of the CPU pat
 measured clock x threads). --capability runs gradcore once per CPU path (GRADCORE_CPU_CAPABILITY) in
 the same rounds: the first path's columns are gradcore_*, the others gradcore_<path>_*, with
 ratio_<path>_vs_<first> = median over rounds of first's step time / this path's (> 1: faster).
+--amp adds gradcore under `gradcore.autocast()` (CPU bfloat16) and PyTorch under
+`torch.autocast("cpu", dtype=torch.bfloat16)` to the same rounds (forward and loss inside the
+block, as both frameworks document): gradcore_amp_ms, torch_amp_ms, amp_time_ratio =
+gradcore_amp / torch_amp (median over rounds of the paired ratios) and amp_vs_fp32 =
+gradcore_amp / gradcore (likewise). Target: amp_time_ratio <= 0.6.
 """
 
 from __future__ import annotations
@@ -67,7 +72,11 @@ def _time_steps(step, warmup: int, samples: int, per_sample: int) -> list:
     return out
 
 
-def worker_gradcore(threads: int, warmup: int, samples: int, per_sample: int) -> dict:
+def worker_gradcore(
+    threads: int, warmup: int, samples: int, per_sample: int, amp: bool = False
+) -> dict:
+    import contextlib
+
     import numpy as np
 
     import gradcore
@@ -85,11 +94,14 @@ def worker_gradcore(threads: int, warmup: int, samples: int, per_sample: int) ->
     base = _current_rss_mb()
     i = [0]
 
+    block = gradcore.autocast if amp else contextlib.nullcontext
+
     def step():
         k = i[0] % NBATCH
         i[0] += 1
         opt.zero_grad()
-        loss = loss_fn(model(xs[k]), ys[k])
+        with block():
+            loss = loss_fn(model(xs[k]), ys[k])
         loss.backward()
         opt.step()
 
@@ -142,7 +154,11 @@ def step_flops(model, x) -> float:
     return total[0]
 
 
-def worker_torch(threads: int, warmup: int, samples: int, per_sample: int) -> dict:
+def worker_torch(
+    threads: int, warmup: int, samples: int, per_sample: int, amp: bool = False
+) -> dict:
+    import contextlib
+
     import numpy as np
     import torch
     from torch import nn
@@ -169,11 +185,17 @@ def worker_torch(threads: int, warmup: int, samples: int, per_sample: int) -> di
     base = _current_rss_mb()
     i = [0]
 
+    def block():
+        if amp:
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
     def step():
         k = i[0] % NBATCH
         i[0] += 1
         opt.zero_grad()
-        loss = loss_fn(model(xs[k]), ys[k])
+        with block():
+            loss = loss_fn(model(xs[k]), ys[k])
         loss.backward()
         opt.step()
 
@@ -181,7 +203,7 @@ def worker_torch(threads: int, warmup: int, samples: int, per_sample: int) -> di
     return {"times": times, "base_rss_mb": base, "peak_rss_mb": _rss_mb()}
 
 
-def run_worker(framework: str, threads: int, args, capability: str = "") -> dict:
+def run_worker(framework: str, threads: int, args, capability: str = "", amp: bool = False) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     if capability:
         env["GRADCORE_CPU_CAPABILITY"] = capability
@@ -198,7 +220,7 @@ def run_worker(framework: str, threads: int, args, capability: str = "") -> dict
         str(args.samples),
         "--per-sample",
         str(args.per_sample),
-    ]
+    ] + (["--amp"] if amp else [])
     p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
     if p.returncode != 0:
         raise RuntimeError(f"{framework} worker failed:\n{p.stderr}")
@@ -212,6 +234,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--rounds", type=int, default=None)
     ap.add_argument("--capability", default="", help="CPU paths to compare, e.g. avx2_fma,avx512")
+    ap.add_argument("--amp", action="store_true", help="add bfloat16 autocast runs of both")
     ap.add_argument("--worker", choices=("gradcore", "torch"), help=argparse.SUPPRESS)
     ap.add_argument("--warmup", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--samples", type=int, default=None, help=argparse.SUPPRESS)
@@ -225,17 +248,22 @@ def main(argv=None) -> int:
     if args.worker:
         threads = int(args.threads)
         fn = worker_gradcore if args.worker == "gradcore" else worker_torch
-        print(json.dumps(fn(threads, args.warmup, args.samples, args.per_sample)))
+        print(json.dumps(fn(threads, args.warmup, args.samples, args.per_sample, args.amp)))
         return 0
 
     paths = args.capability.split(",") if args.capability else [""]
-    # name -> (worker, capability): "gradcore" runs the first path, "gradcore_<p>" the others
-    runs_of = {"gradcore": ("gradcore", paths[0])}
-    runs_of.update({f"gradcore_{p}": ("gradcore", p) for p in paths[1:]})
+    # name -> (worker, capability, amp): "gradcore" runs the first path, "gradcore_<p>" the
+    # others, "*_amp" under bfloat16 autocast
+    runs_of = {"gradcore": ("gradcore", paths[0], False)}
+    runs_of.update({f"gradcore_{p}": ("gradcore", p, False) for p in paths[1:]})
+    if args.amp:
+        runs_of["gradcore_amp"] = ("gradcore", paths[0], True)
     try:
         import torch  # noqa: F401
 
-        runs_of["torch"] = ("torch", "")
+        runs_of["torch"] = ("torch", "", False)
+        if args.amp:
+            runs_of["torch_amp"] = ("torch", "", True)
     except ImportError:
         print("PyTorch not installed: measuring gradcore only")
     frameworks = list(runs_of)
@@ -244,8 +272,8 @@ def main(argv=None) -> int:
     for r in range(rounds):
         for t in thread_counts:
             for f in frameworks if r % 2 == 0 else frameworks[::-1]:  # no fixed position
-                worker, capability = runs_of[f]
-                res = run_worker(worker, t, args, capability)
+                worker, capability, amp = runs_of[f]
+                res = run_worker(worker, t, args, capability, amp)
                 raw[(f, t)].append(res)
                 med = statistics.median(res["times"]) * 1e3
                 print(
@@ -268,10 +296,19 @@ def main(argv=None) -> int:
                 row[f"{f}_pct_peak"] = 100 * runs[0]["step_gflop"] / (ms / 1e3) / peak
                 row["step_gflop"] = runs[0]["step_gflop"]
                 row["peak_gflops"] = peak
+
+        def paired(num: str, den: str, t: int = t) -> float:  # median of num's / den's time
+            a = [statistics.median(x["times"]) for x in raw[(num, t)]]
+            b = [statistics.median(x["times"]) for x in raw[(den, t)]]
+            return statistics.median(x / y for x, y in zip(a, b))
+
         for p in paths[1:]:
-            first = [statistics.median(x["times"]) for x in raw[("gradcore", t)]]
-            mine = [statistics.median(x["times"]) for x in raw[(f"gradcore_{p}", t)]]
-            row[f"ratio_{p}_vs_{paths[0]}"] = statistics.median(a / b for a, b in zip(first, mine))
+            row[f"ratio_{p}_vs_{paths[0]}"] = paired("gradcore", f"gradcore_{p}")
+        if args.amp:
+            row["amp_vs_fp32"] = paired("gradcore_amp", "gradcore")
+            if "torch_amp" in frameworks:
+                row["amp_time_ratio"] = paired("gradcore_amp", "torch_amp")
+                row["torch_amp_vs_fp32"] = paired("torch_amp", "torch")
         if "torch" in frameworks:
             row["time_ratio"] = row["gradcore_ms"] / row["torch_ms"]
             for p in paths[1:]:
@@ -295,12 +332,17 @@ def main(argv=None) -> int:
         if "gradcore_pct_peak" in row:
             line += f"\n{'':>7} gradcore at {row['gradcore_pct_peak']:.0f}% of the fp32 peak "
             line += f"({row['step_gflop']:.2f} GFLOP/step, peak {row['peak_gflops']:.0f} GFLOP/s)"
+        if "amp_time_ratio" in row:
+            line += f"\n{'':>7} bf16 autocast: gradcore {row['gradcore_amp_ms']:.2f} ms "
+            line += f"(x{row['amp_vs_fp32']:.2f} of its fp32), torch {row['torch_amp_ms']:.2f} ms "
+            line += f"(x{row['torch_amp_vs_fp32']:.2f}); gradcore/torch {row['amp_time_ratio']:.2f}"
         for p in paths[1:]:
             line += f"\n{'':>7} {p}: {row[f'gradcore_{p}_ms']:.2f} ms, "
             line += f"x{row[f'ratio_{p}_vs_{paths[0]}']:.3f} vs {paths[0]} (paired)"
         print(line)
 
     payload = {
+        "command": "python bench/bench_train.py " + " ".join(argv if argv else sys.argv[1:]),
         "paths": paths,
         "benchmark": "train_step_cnn_small",
         "model": "cnn-small",

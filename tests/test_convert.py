@@ -107,6 +107,40 @@ def test_wrong_dtypes_raise():
         _C.bfloat16_to_float(np.ones(3, np.int16))
 
 
+def test_round_to_bfloat16_is_the_two_conversions_in_one_pass(rng):
+    """round_to_bfloat16(x) == bfloat16_to_float(float_to_bfloat16(x)) bit for bit on every
+    pattern; into a new array, into `out`, or in place; 1 and 2 threads alike."""
+    x = every_pattern_with_low_halves(rng)
+    want = (reference_bits(x).astype(np.uint32) << 16).view(np.float32)
+    got = _C.round_to_bfloat16(x)
+    assert got.dtype == np.float32 and got.shape == x.shape and got is not x
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+    out = np.empty_like(x)
+    assert _C.round_to_bfloat16(x, out) is out
+    np.testing.assert_array_equal(out.view(np.uint32), want.view(np.uint32))
+    y = rng.standard_normal((1001, 3)).astype(np.float32)
+    ref = (reference_bits(y).astype(np.uint32) << 16).view(np.float32)
+    with num_threads(2):
+        two = _C.round_to_bfloat16(y)
+    assert _C.round_to_bfloat16(y, y) is y  # in place
+    np.testing.assert_array_equal(y, ref)
+    np.testing.assert_array_equal(two, ref)
+
+
+def test_round_to_bfloat16_errors():
+    x = np.ones((4, 3), np.float32)
+    with pytest.raises(TypeError, match="round_to_bfloat16: x must be float32"):
+        _C.round_to_bfloat16(x.astype(np.float64))
+    with pytest.raises(TypeError, match="round_to_bfloat16: out must be float32"):
+        _C.round_to_bfloat16(x, np.ones((4, 3), np.float64))
+    with pytest.raises(ValueError, match=r"round_to_bfloat16: out must have x's shape \(4, 3\)"):
+        _C.round_to_bfloat16(x, np.ones((3, 4), np.float32))
+    with pytest.raises(ValueError, match="round_to_bfloat16: out"):
+        _C.round_to_bfloat16(x.reshape(-1)[:6], x.reshape(-1)[3:9])  # partial overlap
+    with pytest.raises(ValueError, match="round_to_bfloat16: x must be C-contiguous"):
+        _C.round_to_bfloat16(x.T)
+
+
 def test_tensor_casts_round_and_are_differentiable(rng):
     a = rng.standard_normal((4, 5)).astype(np.float32)
     x = gc.tensor(a, requires_grad=True)

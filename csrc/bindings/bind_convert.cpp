@@ -1,4 +1,6 @@
 // float32 <-> bfloat16 conversion (gradcore.bfloat16 storage: uint16 bit patterns).
+#include <algorithm>
+
 #include "bindings/checks.h"
 #include "bindings/registry.h"
 #include "cpu/convert.h"
@@ -38,4 +40,26 @@ GRADCORE_BINDINGS(convert) {
         return out;
       },
       py::arg("x"), "float32 values (same shape) of bfloat16 bit patterns given as uint16.");
+  m.def(
+      "round_to_bfloat16",
+      [](py::array x, py::object out) {
+        const char* op = "round_to_bfloat16";
+        check_array(x, op, "x", DType::kFloat32);
+        py::array o = out.is_none() ? new_array(DType::kFloat32, shape_of(x))
+                                    : optional_array(out, op, "out");
+        if (!out.is_none()) {
+          check_output(o, op, "out", DType::kFloat32);
+          if (o.ndim() != x.ndim() || !std::equal(x.shape(), x.shape() + x.ndim(), o.shape()))
+            fail_value(op, "out must have x's shape " + shape_str(x) + ", got " + shape_str(o));
+          if (o.data() != x.data()) check_no_overlap(o, x, op, "out", "x");
+        }
+        const float* px = data_ptr<float>(static_cast<const py::array&>(x));
+        float* po = data_ptr<float>(o);
+        const int64_t n = x.size();
+        run_kernel([&] { gc::round_to_bfloat16(px, po, n); });
+        return o;
+      },
+      py::arg("x"), py::arg("out") = py::none(),
+      "float32 x rounded to bfloat16 (nearest even), as float32: a new array, or written into "
+      "`out` (x itself allowed: in place).");
 }

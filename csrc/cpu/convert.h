@@ -16,5 +16,8 @@ namespace gradcore {
 void float_to_bfloat16(const float* x, uint16_t* out, int64_t n);
 // out[i] = the float32 whose top 16 bits are x[i]. Overwrites out (n).
 void bfloat16_to_float(const uint16_t* x, float* out, int64_t n);
+// out[i] = x[i] rounded to bfloat16 as float32 values (float_to_bfloat16 then bfloat16_to_float
+// in one pass). out may be x.
+void round_to_bfloat16(const float* x, float* out, int64_t n);
 
 }  // namespace gradcore

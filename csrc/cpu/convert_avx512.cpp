@@ -14,5 +14,8 @@ void float_to_bfloat16(const float* x, uint16_t* out, int64_t i0, int64_t i1) {
 void bfloat16_to_float(const uint16_t* x, float* out, int64_t i0, int64_t i1) {
   bfloat16_to_float_body(x, out, i0, i1);
 }
+void round_to_bfloat16(const float* x, float* out, int64_t i0, int64_t i1) {
+  round_to_bfloat16_body(x, out, i0, i1);
+}
 
 }  // namespace gradcore::avx512

@@ -37,16 +37,28 @@ inline void bfloat16_to_float_body(const uint16_t* x, float* out, int64_t i0, in
   }
 }
 
+// out[i] = x[i] rounded to bfloat16 (bf16_bits), as a float, for i in [i0, i1); out may be x.
+inline void round_to_bfloat16_body(const float* x, float* out, int64_t i0, int64_t i1) {
+  for (int64_t i = i0; i < i1; ++i) {
+    uint32_t u;
+    std::memcpy(&u, x + i, sizeof u);
+    u = static_cast<uint32_t>(bf16_bits(u)) << 16;
+    std::memcpy(out + i, &u, sizeof u);
+  }
+}
+
 }  // namespace
 
 namespace avx2_fma {
 void float_to_bfloat16(const float* x, uint16_t* out, int64_t i0, int64_t i1);
 void bfloat16_to_float(const uint16_t* x, float* out, int64_t i0, int64_t i1);
+void round_to_bfloat16(const float* x, float* out, int64_t i0, int64_t i1);
 }  // namespace avx2_fma
 
 namespace avx512 {
 void float_to_bfloat16(const float* x, uint16_t* out, int64_t i0, int64_t i1);
 void bfloat16_to_float(const uint16_t* x, float* out, int64_t i0, int64_t i1);
+void round_to_bfloat16(const float* x, float* out, int64_t i0, int64_t i1);
 }  // namespace avx512
 
 }  // namespace gradcore

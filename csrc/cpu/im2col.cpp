@@ -48,9 +48,8 @@ void im2col(const Window2d& g, int64_t C, const T* x, int64_t oh0, int64_t oh1, 
                    {g.R, g.S, oh1 - oh0, g.OW});
   const Mask<T>* mask = contiguous_rows(g) ? column_masks<T>(g, oh0, oh1) : nullptr;
 #if GRADCORE_ISA_AVX2_FMA
-  if constexpr (sizeof(T) >= 4)  // bfloat16 bits run the portable loops
-    if (at_least(CpuCapability::kAvx2Fma))
-      return avx2_fma::im2col(g, C, x, oh0, oh1, col, ldcol, mask);
+  if (at_least(CpuCapability::kAvx2Fma))
+    return avx2_fma::im2col(g, C, x, oh0, oh1, col, ldcol, mask);
 #endif
   im2col_body(g, C, x, oh0, oh1, col, ldcol, mask);
 }

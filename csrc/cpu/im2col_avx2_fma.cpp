@@ -16,6 +16,10 @@ void im2col(const Window2d& g, int64_t C, const double* x, int64_t oh0, int64_t 
             int64_t ldcol, const int64_t* mask) {
   im2col_body(g, C, x, oh0, oh1, col, ldcol, mask);
 }
+void im2col(const Window2d& g, int64_t C, const uint16_t* x, int64_t oh0, int64_t oh1,
+            uint16_t* col, int64_t ldcol, const int16_t* mask) {
+  im2col_body(g, C, x, oh0, oh1, col, ldcol, mask);
+}
 void col2im_add(const Window2d& g, int64_t C, float* col, int64_t ldcol, int64_t oh0, int64_t oh1,
                 float* x, const int32_t* mask) {
   col2im_body(g, C, col, ldcol, oh0, oh1, x, mask);

@@ -66,6 +66,17 @@ struct MaskOfSize<8> {
 template <typename T>
 using Mask = typename MaskOfSize<sizeof(T)>::type;
 
+// v where the mask is all ones, else zero. For bfloat16 bits a bitwise and: a select with a
+// load in one branch vectorises only where the ISA has masked loads of that width (AVX2 has
+// none for 16 bits), and [u0, u1) below only reads inside the plane anyway.
+template <typename T>
+inline T masked(Mask<T> m, T v) {
+  if constexpr (sizeof(T) == 2)
+    return static_cast<T>(v & static_cast<T>(m));
+  else
+    return m ? v : T(0);
+}
+
 // The loops. mask: for contiguous_rows(g), mask[s*OWp + t] (t < OWp = (oh1-oh0)*OW) is all
 // ones where column t % OW reads inside the plane for kernel column s, zero where it reads the
 // padding (im2col.cpp's column_masks); null otherwise.
@@ -98,7 +109,7 @@ inline __attribute__((always_inline)) void im2col_body(const Window2d& g, int64_
             const T* src = xc + rofs * W + off;  // dst[t] = src[t] (t counted from row oh0)
             const Mask<T>* m = mask + s * OWp;
             for (int64_t t = t0; t < u0; ++t) dst[t] = T(0);
-            for (int64_t t = u0; t < u1; ++t) dst[t] = m[t] ? src[t + oh0 * OW] : T(0);
+            for (int64_t t = u0; t < u1; ++t) dst[t] = masked(m[t], src[t + oh0 * OW]);
             for (int64_t t = max_i64(u0, u1); t < t1; ++t) dst[t] = T(0);
           } else {
             for (int64_t t = t0; t < t1; ++t) dst[t] = T(0);
@@ -179,6 +190,8 @@ void im2col(const Window2d& g, int64_t C, const float* x, int64_t oh0, int64_t o
             int64_t ldcol, const int32_t* mask);
 void im2col(const Window2d& g, int64_t C, const double* x, int64_t oh0, int64_t oh1, double* col,
             int64_t ldcol, const int64_t* mask);
+void im2col(const Window2d& g, int64_t C, const uint16_t* x, int64_t oh0, int64_t oh1,
+            uint16_t* col, int64_t ldcol, const int16_t* mask);
 void col2im_add(const Window2d& g, int64_t C, float* col, int64_t ldcol, int64_t oh0, int64_t oh1,
                 float* x, const int32_t* mask);
 void col2im_add(const Window2d& g, int64_t C, double* col, int64_t ldcol, int64_t oh0, int64_t oh1,

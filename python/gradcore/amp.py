@@ -188,9 +188,12 @@ def _round(kern, a: np.ndarray) -> np.ndarray:
     return round_bfloat16(kern, a)
 
 
-def round_bfloat16(kern, a: np.ndarray) -> np.ndarray:
-    """float32 numpy `a` rounded to bfloat16 (RNE), as float32."""
-    return kern.bfloat16_to_float(kern.float_to_bfloat16(a))
+def round_bfloat16(kern, a: np.ndarray, inplace: bool = False) -> np.ndarray:
+    """float32 numpy `a` rounded to bfloat16 (RNE), as float32: a new array, or `a` itself
+    rounded in place (for arrays nobody else holds yet, such as a kernel's fresh output)."""
+    if inplace:
+        return kern.round_to_bfloat16(a, a)
+    return kern.round_to_bfloat16(np.ascontiguousarray(a))
 
 
 def cpu_bfloat16_operands(*tensors) -> bool:

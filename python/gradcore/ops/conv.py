@@ -74,7 +74,7 @@ class Conv2dBf16(Function):
         wb = kern.float_to_bfloat16(np.ascontiguousarray(w))
         ctx.saved_tensors = (xb, wb, geom)
         bias = None if b is None else amp.round_bfloat16(kern, np.ascontiguousarray(b))
-        return amp.round_bfloat16(kern, kern.conv2d_forward_bf16(xb, wb, bias, *geom))
+        return amp.round_bfloat16(kern, kern.conv2d_forward_bf16(xb, wb, bias, *geom), True)
 
     @staticmethod
     def backward(ctx, g):
@@ -87,14 +87,15 @@ class Conv2dBf16(Function):
             dx = kern.conv2d_backward_input_bf16(
                 gb, wb, xb.shape[2:], stride, padding, dilation, groups
             )
-            dx = amp.round_bfloat16(kern, dx)
+            dx = amp.round_bfloat16(kern, dx, True)
         if n[1]:
             dw = kern.conv2d_backward_weight_bf16(
                 gb, xb, wb.shape[2:], stride, padding, dilation, groups
             )
-            dw = amp.round_bfloat16(kern, dw)
+            dw = amp.round_bfloat16(kern, dw, True)
         if n[2]:
-            db = amp.round_bfloat16(kern, kern.conv2d_backward_bias(kern.bfloat16_to_float(gb)))
+            db = kern.conv2d_backward_bias(kern.bfloat16_to_float(gb))
+            db = amp.round_bfloat16(kern, db, True)
         return dx, dw, db, None
 
 
