@@ -1,7 +1,7 @@
 """conv2d throughput: gradcore vs PyTorch CPU vs a plain numpy im2col+BLAS reference.
 
     python bench/bench_conv.py [--quick] [--json PATH] [--threads 1,2] [--no-numpy]
-                               [--capability avx2_fma,avx512]
+                               [--capability avx2_fma,avx512] [--amp]
 
 For each shape (N, C, H, W, K, kernel, stride, pad) and thread count, times (interleaved,
 median of several rounds) the forward pass and forward+backward (input, weight and bias
@@ -10,6 +10,11 @@ gradients), and reports ms, GFLOP/s and the ratio of PyTorch's time to gradcore'
 --capability times several CPU paths in the same rounds (gradcore._C.set_cpu_capability
 before each call): one row per shape, threads and path, its "path" saying which; rows of a
 path after the first carry "ratio_vs_<first path>" (> 1: faster), paired in the same rounds.
+--amp adds, in the same rounds, gradcore's bfloat16 convolutions (conv2d_*_bf16 on bit patterns:
+what autocast runs, less its rounding passes) as "gradcore_bf16" and PyTorch's convolution on
+bfloat16 tensors (what its CPU autocast runs) as "torch_bf16"; rows gain bf16_*_vs_own_f32
+(gradcore float32 time / bf16 time) and bf16_*_vs_torch_bf16 (PyTorch bf16 time / gradcore
+bf16 time), > 1: gradcore's bf16 is faster.
 """
 
 from __future__ import annotations
@@ -95,6 +100,40 @@ def _as_gradcore(times: dict, me: str, paths: list) -> dict:
     return out
 
 
+def add_bf16(fwd, fb, x, w, b, dy, kern, st, pd, h, w_, k) -> None:
+    """The --amp entries: gradcore's bfloat16 kernels on bit patterns, PyTorch on bfloat16
+    tensors (bias float32 in gradcore, bfloat16 in PyTorch, as each one's autocast has it)."""
+    xb, wb, dyb = (_C.float_to_bfloat16(a) for a in (x, w, dy))
+
+    def g_fwd():
+        return _C.conv2d_forward_bf16(xb, wb, b, st, pd)
+
+    def g_fb():
+        y = _C.conv2d_forward_bf16(xb, wb, b, st, pd)
+        dx = _C.conv2d_backward_input_bf16(dyb, wb, (h, w_), st, pd)
+        dw = _C.conv2d_backward_weight_bf16(dyb, xb, (kern, kern), st, pd)
+        return y, dx, dw, _C.conv2d_backward_bias(_C.bfloat16_to_float(dyb))
+
+    fwd["gradcore_bf16"], fb["gradcore_bf16"] = g_fwd, g_fb
+    if torch is None:
+        return
+    tx, tw, tb, tdy = (torch.from_numpy(a).to(torch.bfloat16) for a in (x, w, b, dy))
+
+    def t_fwd():
+        with torch.no_grad():
+            return torch.nn.functional.conv2d(tx, tw, tb, st, pd)
+
+    def t_fb():
+        with torch.no_grad():
+            y = torch.ops.aten.convolution(tx, tw, tb, list(st), list(pd), [1, 1], False, [0, 0], 1)
+            g = torch.ops.aten.convolution_backward(
+                tdy, tx, tw, [k], list(st), list(pd), [1, 1], False, [0, 0], 1, [True] * 3
+            )
+        return y, g
+
+    fwd["torch_bf16"], fb["torch_bf16"] = t_fwd, t_fb
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer shapes and repeats")
@@ -105,6 +144,7 @@ def main(argv=None):
     ap.add_argument(
         "--capability", default="", help="CPU paths to time side by side, e.g. avx2_fma,avx512"
     )
+    ap.add_argument("--amp", action="store_true", help="add bfloat16 columns (gradcore, torch)")
     args = ap.parse_args(argv)
     # "": the path the import selected (no switching; also runs against older builds)
     paths = args.capability.split(",") if args.capability else [""]
@@ -177,6 +217,8 @@ def main(argv=None):
 
                 fwd["torch"] = t_fwd
                 fb["torch"] = t_fb
+            if args.amp:
+                add_bf16(fwd, fb, x, w, b, dy, kern, st, pd, h, w_, k)
             if not args.no_numpy:
                 fb["numpy"] = lambda x=x, w=w, b=b, dy=dy, kern=kern, s=s, p=p: np_forward_backward(
                     x, w, b, dy, kern, s, p
@@ -204,6 +246,14 @@ def main(argv=None):
                     row["forward_backward_ratio_vs_torch"] = tfb["torch"] / tfb[me]
                 if "numpy" in tfb:
                     row["forward_backward_ratio_vs_numpy"] = tfb["numpy"] / tfb[me]
+                if "gradcore_bf16" in tf:
+                    row["bf16_forward_vs_own_f32"] = tf[me] / tf["gradcore_bf16"]
+                    row["bf16_forward_backward_vs_own_f32"] = tfb[me] / tfb["gradcore_bf16"]
+                if "torch_bf16" in tf:
+                    row["bf16_forward_vs_torch_bf16"] = tf["torch_bf16"] / tf["gradcore_bf16"]
+                    row["bf16_forward_backward_vs_torch_bf16"] = (
+                        tfb["torch_bf16"] / tfb["gradcore_bf16"]
+                    )
                 first = _key(paths[0])
                 if me != first:
                     row[f"forward_ratio_vs_{paths[0]}"] = tf[first] / tf[me]
@@ -219,6 +269,15 @@ def main(argv=None):
                     f" {tbt / tfb[me]:5.2f} | {tfb.get('numpy', float('nan')) * 1e3:9.1f}",
                     flush=True,
                 )
+                if "gradcore_bf16" in tf:
+                    line = f"{'':32} {'':3} {'bf16':9} | {tf['gradcore_bf16'] * 1e3:8.2f}"
+                    line += f" x{row['bf16_forward_vs_own_f32']:.2f} own f32"
+                    line += f" | {tfb['gradcore_bf16'] * 1e3:8.2f}"
+                    line += f" x{row['bf16_forward_backward_vs_own_f32']:.2f} own f32"
+                    if "torch_bf16" in tf:
+                        line += f" | vs torch bf16: fwd x{row['bf16_forward_vs_torch_bf16']:.2f}"
+                        line += f" f+b x{row['bf16_forward_backward_vs_torch_bf16']:.2f}"
+                    print(line, flush=True)
     payload = {
         "benchmark": "conv2d",
         "machine": machine_info(),

@@ -21,7 +21,8 @@ CASES = [
     (2, 64, 8, 8, 16, 3, 3, 1, 1, 1, 1),
     (1, 48, 11, 13, 32, 3, 3, 2, 0, 2, 2),  # strided, dilated, 2 groups
     (2, 8, 7, 9, 6, 3, 3, 1, 2, 1, 2),  # 4 channels a group x 9 = 36 rows: native
-    (3, 40, 5, 6, 7, 1, 1, 1, 0, 1, 1),  # 1x1
+    (3, 40, 5, 6, 7, 1, 1, 1, 0, 1, 1),  # 1x1: the planes are the columns
+    (1, 256, 48, 47, 4, 1, 1, 1, 0, 1, 1),  # 1x1 in several bands
     (1, 64, 40, 41, 8, 3, 3, 1, 1, 1, 1),  # several bands of output rows per image
     (5, 1, 28, 28, 32, 3, 3, 1, 1, 1, 1),  # cnn-small's first layer: widened
     (2, 33, 6, 5, 3, 2, 3, 1, (1, 2), 1, 1),  # odd sizes, asymmetric padding

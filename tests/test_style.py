@@ -112,7 +112,6 @@ TEST_ONLY_SYMBOLS: Dict[str, str] = {
     "im2col": "CPU test driver of the CUDA im2col kernel (_C.cuda_host); _C has no im2col binding",
     "col2im": "CPU test driver of the CUDA col2im kernel (_C.cuda_host); _C has no col2im binding",
     "set_gemm_narrow_route": "the avx512 tests exercise its own tiles on narrow products too",
-    "conv_bf16_native": "tests check which convolutions take the bfloat16 GEMM route",
     "strided_copy": "CPU test driver of the CUDA array ops; the op layer calls them on CUDA "
     "storage (gradcore.cuda)",
 }

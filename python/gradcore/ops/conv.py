@@ -60,43 +60,52 @@ class Conv2d(Function):
 
 class Conv2dBf16(Function):
     """Conv2d under CPU bfloat16 autocast (gradcore.amp), float32 x, w, b: each rounded to
-    bfloat16 (RNE) once, on its way to bit patterns; the products on the bfloat16 kernels
-    (cpu/conv_bf16.h: float32 sums); y rounded to bfloat16 values, kept float32. Backward: g
-    rounded to bfloat16, and dx, dw, db rounded too (bfloat16 gradients, as in PyTorch): the
-    same values as Conv2d between amp's rounding nodes, in fewer passes over memory."""
+    bfloat16 (RNE) once; y rounded to bfloat16 values, kept float32. Backward: g rounded to
+    bfloat16, and dx, dw, db rounded too (bfloat16 gradients, as in PyTorch): the values of
+    Conv2d between amp's rounding nodes, in fewer passes over memory. Where the bfloat16
+    kernels multiply natively (cpu/conv_bf16.h: gemm_bf16, C/groups*R*S >= 32) x, w and g go
+    to them as bit patterns; elsewhere (a first layer, or no AVX512_BF16) the float32 kernels
+    run on the rounded float32 values, which saves widening the bits back."""
 
     __slots__ = ()
 
     @staticmethod
     def forward(ctx, x, w, b, geom):
         kern = ctx.kernels = KERNELS[x.__class__]
-        xb = kern.float_to_bfloat16(np.ascontiguousarray(x))
-        wb = kern.float_to_bfloat16(np.ascontiguousarray(w))
-        ctx.saved_tensors = (xb, wb, geom)
-        bias = None if b is None else amp.round_bfloat16(kern, np.ascontiguousarray(b))
-        return amp.round_bfloat16(kern, kern.conv2d_forward_bf16(xb, wb, bias, *geom), True)
+        x, w = np.ascontiguousarray(x), np.ascontiguousarray(w)
+        bias = None if b is None else amp.round_bfloat16(kern, b)
+        if kern.conv_bf16_native(x.shape, w.shape, geom[3]):
+            xb, wb = kern.float_to_bfloat16(x), kern.float_to_bfloat16(w)
+            ctx.saved_tensors = (xb, wb, geom, True)
+            y = kern.conv2d_forward_bf16(xb, wb, bias, *geom)
+        else:
+            xr, wr = amp.round_bfloat16(kern, x), amp.round_bfloat16(kern, w)
+            ctx.saved_tensors = (xr, wr, geom, False)
+            y = kern.conv2d_forward(xr, wr, bias, *geom)
+        return amp.round_bfloat16(kern, y, True)
 
     @staticmethod
     def backward(ctx, g):
         kern = ctx.kernels
-        xb, wb, (stride, padding, dilation, groups) = ctx.saved_tensors
+        x, w, geom, native = ctx.saved_tensors
         n = ctx.needs_input_grad
-        gb = kern.float_to_bfloat16(contiguous(g))
-        dx = dw = db = None
-        if n[0]:
-            dx = kern.conv2d_backward_input_bf16(
-                gb, wb, xb.shape[2:], stride, padding, dilation, groups
+        g = contiguous(g)
+        if native:
+            gb = kern.float_to_bfloat16(g)
+            gr = kern.bfloat16_to_float(gb) if n[2] else None
+            input_grad, weight_grad = (
+                kern.conv2d_backward_input_bf16,
+                kern.conv2d_backward_weight_bf16,
             )
-            dx = amp.round_bfloat16(kern, dx, True)
-        if n[1]:
-            dw = kern.conv2d_backward_weight_bf16(
-                gb, xb, wb.shape[2:], stride, padding, dilation, groups
-            )
-            dw = amp.round_bfloat16(kern, dw, True)
-        if n[2]:
-            db = kern.conv2d_backward_bias(kern.bfloat16_to_float(gb))
-            db = amp.round_bfloat16(kern, db, True)
-        return dx, dw, db, None
+        else:
+            gb = gr = amp.round_bfloat16(kern, g)
+            input_grad, weight_grad = kern.conv2d_backward_input, kern.conv2d_backward_weight
+        dx = input_grad(gb, w, x.shape[2:], *geom) if n[0] else None
+        dw = weight_grad(gb, x, w.shape[2:], *geom) if n[1] else None
+        db = kern.conv2d_backward_bias(gr) if n[2] else None
+        return tuple(
+            None if a is None else amp.round_bfloat16(kern, a, True) for a in (dx, dw, db)
+        ) + (None,)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
