@@ -7,6 +7,7 @@ from conftest import assert_allclose
 import gradcore as gc
 from gradcore import nn
 from gradcore.autograd import gradcheck
+from gradcore.nn import functional as F
 
 
 def _copy_from_torch(gm, tm):
@@ -302,3 +303,52 @@ def test_simple_modules_match_functional(rng, torch):
     )
     with pytest.raises(ValueError, match="reduction"):
         nn.MSELoss(reduction="avg")
+
+
+@pytest.mark.parametrize(
+    "pool",
+    [
+        dict(kernel_size=2),
+        dict(kernel_size=3, stride=1, padding=1),  # overlapping windows, padding
+        dict(kernel_size=3, stride=2, ceil_mode=True),
+        dict(kernel_size=2, dilation=2),
+    ],
+)
+def test_sequential_runs_max_pool_before_relu_with_the_same_values_and_gradients(rng, pool):
+    """nn.Sequential runs ReLU -> MaxPool2d as MaxPool2d -> ReLU (module.py _pool_first): the
+    output and the input gradient are bitwise those of relu then pool, on inputs with
+    negative windows, zeros, ties and NaN."""
+    x = rng.standard_normal((2, 3, 9, 8)).astype(np.float32)
+    x[0, 0, :4, :4] = -np.abs(x[0, 0, :4, :4])  # windows with no positive value
+    x[0, 1, :, :3] = 0.0
+    x[1, 0, 2:4, 2:4] = 0.5  # ties
+    x[1, 2, 5, 5] = np.nan
+    g = rng.standard_normal(nn.MaxPool2d(**pool)(gc.tensor(x)).shape).astype(np.float32)
+    seq = nn.Sequential(nn.ReLU(), nn.MaxPool2d(**pool))
+    a = gc.tensor(x, requires_grad=True)
+    y = seq(a)
+    y.backward(gc.tensor(g))
+    assert type(y.grad_fn).__name__ == "ReLU"  # the pool ran first
+    b = gc.tensor(x, requires_grad=True)
+    want = F.max_pool2d(F.relu(b), **pool)
+    want.backward(gc.tensor(g))
+    np.testing.assert_array_equal(y.numpy(), want.numpy())
+    np.testing.assert_array_equal(a.grad.numpy(), b.grad.numpy())
+
+
+def test_sequential_keeps_the_order_where_it_could_differ(rng):
+    """With return_indices the indices of relu(x) differ (ties at 0), and a subclass may
+    change forward: both run as written."""
+
+    class Negated(nn.ReLU):  # not monotone: pooling first would change the values
+        def forward(self, x):
+            return F.relu(x) * -1.0
+
+    a = rng.standard_normal((1, 2, 6, 6)).astype(np.float32)
+    a[0, 0, :2, :2] = [[-1.0, -2.0], [-0.5, -3.0]]  # relu gives four tied zeros
+    x = gc.tensor(a)
+    y, idx = nn.Sequential(nn.ReLU(), nn.MaxPool2d(2, return_indices=True))(x)
+    _, want = F.max_pool2d(F.relu(x), 2, return_indices=True)
+    np.testing.assert_array_equal(idx.numpy(), want.numpy())
+    y = nn.Sequential(Negated(), nn.MaxPool2d(2))(x)
+    np.testing.assert_array_equal(y.numpy(), F.max_pool2d(F.relu(x) * -1.0, 2).numpy())

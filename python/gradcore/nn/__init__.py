@@ -14,12 +14,13 @@ from gradcore.nn.activation import (
     Tanh,
 )
 from gradcore.nn.blocks import BasicBlock
+from gradcore.nn.containers import ModuleList, Sequential
 from gradcore.nn.conv import Conv2d
 from gradcore.nn.conv_transpose import ConvTranspose2d
 from gradcore.nn.dropout import Dropout
 from gradcore.nn.linear import Linear
 from gradcore.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
-from gradcore.nn.module import Module, ModuleList, Parameter, Sequential
+from gradcore.nn.module import Module, Parameter
 from gradcore.nn.norm import BatchNorm1d, BatchNorm2d
 from gradcore.nn.pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from gradcore.nn.shape import Flatten, Identity

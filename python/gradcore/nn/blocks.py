@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from gradcore.nn.activation import ReLU
+from gradcore.nn.containers import Sequential
 from gradcore.nn.conv import Conv2d
-from gradcore.nn.module import Module, Sequential
+from gradcore.nn.module import Module
 from gradcore.nn.norm import BatchNorm2d
 
 __all__ = ["BasicBlock", "conv3x3", "conv1x1"]

@@ -1,4 +1,4 @@
-"""Module, Parameter and the containers (Sequential, ModuleList), with PyTorch's semantics:
+"""Module and Parameter, with PyTorch's semantics (the containers are in containers.py):
 parameters/buffers/children registered by attribute assignment, train/eval, state_dict keys
 like PyTorch's ("0.weight", "layer1.0.bn1.running_mean") so weights move through numpy."""
 
@@ -14,7 +14,7 @@ from gradcore import profiler as _profiler
 from gradcore.tensor import Tensor, check_device
 from gradcore.versions import bump
 
-__all__ = ["Parameter", "Module", "Sequential", "ModuleList"]
+__all__ = ["Parameter", "Module"]
 
 
 def param_dtype(dtype) -> np.dtype:
@@ -407,93 +407,3 @@ def _to_numpy(v):
         return np.asarray(v)
     except Exception:  # noqa: BLE001
         return None
-
-
-class Sequential(Module):
-    """Modules applied in order; Sequential(m0, m1, ...) or Sequential(OrderedDict)."""
-
-    def __init__(self, *args):
-        super().__init__()
-        if len(args) == 1 and isinstance(args[0], OrderedDict):
-            for k, m in args[0].items():
-                self.add_module(k, m)
-        else:
-            for i, m in enumerate(args):
-                self.add_module(str(i), m)
-
-    def forward(self, x):
-        for m in self._modules.values():
-            x = m(x)
-        return x
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def __getitem__(self, idx):
-        if isinstance(idx, slice):
-            return Sequential(OrderedDict(list(self._modules.items())[idx]))
-        n = len(self._modules)
-        if not -n <= idx < n:
-            raise IndexError(f"index {idx} is out of range for Sequential of length {n}")
-        return list(self._modules.values())[idx % n]
-
-    def __setitem__(self, idx: int, module: Module) -> None:
-        key = list(self._modules.keys())[idx]
-        self.add_module(key, module)
-
-    def append(self, module: Module) -> Sequential:
-        self.add_module(str(len(self._modules)), module)
-        return self
-
-
-class ModuleList(Module):
-    """A list of modules, registered as children "0", "1", ..."""
-
-    def __init__(self, modules=None):
-        super().__init__()
-        if modules is not None:
-            self.extend(modules)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def __getitem__(self, idx):
-        if isinstance(idx, slice):
-            return ModuleList(list(self._modules.values())[idx])
-        n = len(self._modules)
-        if not -n <= idx < n:
-            raise IndexError(f"index {idx} is out of range for ModuleList of length {n}")
-        return self._modules[str(idx % n)]
-
-    def __setitem__(self, idx: int, module: Module) -> None:
-        self.add_module(str(idx % len(self._modules)), module)
-
-    def append(self, module: Module) -> ModuleList:
-        self.add_module(str(len(self._modules)), module)
-        return self
-
-    def extend(self, modules) -> ModuleList:
-        for m in modules:
-            self.append(m)
-        return self
-
-    def insert(self, index: int, module: Module) -> None:
-        mods = list(self._modules.values())
-        mods.insert(index, module)
-        for k in list(self._modules):
-            self._discard(k)
-            del self.__dict__[k]
-        for i, m in enumerate(mods):
-            self.add_module(str(i), m)
-
-    def __iadd__(self, modules) -> ModuleList:
-        return self.extend(modules)
-
-    def forward(self, *args, **kwargs):
-        raise NotImplementedError("ModuleList is a container; iterate over it in forward()")

@@ -1,0 +1,123 @@
+"""Containers of modules: Sequential (which runs a ReLU -> MaxPool2d pair pool-first) and
+ModuleList."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from gradcore.nn.module import Module
+
+__all__ = ["Sequential", "ModuleList"]
+
+
+def _pool_first(act: Module, nxt: Module) -> bool:
+    """Whether Sequential may run `nxt` before `act`: an nn.ReLU followed by an nn.MaxPool2d
+    that returns no indices (the usual CNN block). relu then max pool equals max pool then
+    relu, in values and in gradients: relu is monotone, so the pooled maximum of relu(x) is
+    relu of the pooled maximum, and relu' = [y > 0] is the same at it; a window whose
+    maximum is <= 0 gives 0 and passes no gradient either way. The relu then runs on the
+    pooled tensor, k*k times smaller. Exact classes only (a subclass may change forward),
+    marked by class attributes of nn.activation / nn.pool."""
+    return (
+        "_commutes_with_max_pool" in act.__class__.__dict__
+        and "_max_pool" in nxt.__class__.__dict__
+        and not nxt.return_indices
+    )
+
+
+class Sequential(Module):
+    """Modules applied in order; Sequential(m0, m1, ...) or Sequential(OrderedDict)."""
+
+    def __init__(self, *args):
+        super().__init__()
+        if len(args) == 1 and isinstance(args[0], OrderedDict):
+            for k, m in args[0].items():
+                self.add_module(k, m)
+        else:
+            for i, m in enumerate(args):
+                self.add_module(str(i), m)
+
+    def forward(self, x):
+        mods = tuple(self._modules.values())
+        i, n = 0, len(mods)
+        while i < n:
+            m = mods[i]
+            i += 1
+            if i < n and _pool_first(m, mods[i]):
+                x = m(mods[i](x))
+                i += 1
+            else:
+                x = m(x)
+        return x
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return Sequential(OrderedDict(list(self._modules.items())[idx]))
+        n = len(self._modules)
+        if not -n <= idx < n:
+            raise IndexError(f"index {idx} is out of range for Sequential of length {n}")
+        return list(self._modules.values())[idx % n]
+
+    def __setitem__(self, idx: int, module: Module) -> None:
+        key = list(self._modules.keys())[idx]
+        self.add_module(key, module)
+
+    def append(self, module: Module) -> Sequential:
+        self.add_module(str(len(self._modules)), module)
+        return self
+
+
+class ModuleList(Module):
+    """A list of modules, registered as children "0", "1", ..."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return ModuleList(list(self._modules.values())[idx])
+        n = len(self._modules)
+        if not -n <= idx < n:
+            raise IndexError(f"index {idx} is out of range for ModuleList of length {n}")
+        return self._modules[str(idx % n)]
+
+    def __setitem__(self, idx: int, module: Module) -> None:
+        self.add_module(str(idx % len(self._modules)), module)
+
+    def append(self, module: Module) -> ModuleList:
+        self.add_module(str(len(self._modules)), module)
+        return self
+
+    def extend(self, modules) -> ModuleList:
+        for m in modules:
+            self.append(m)
+        return self
+
+    def insert(self, index: int, module: Module) -> None:
+        mods = list(self._modules.values())
+        mods.insert(index, module)
+        for k in list(self._modules):
+            self._discard(k)
+            del self.__dict__[k]
+        for i, m in enumerate(mods):
+            self.add_module(str(i), m)
+
+    def __iadd__(self, modules) -> ModuleList:
+        return self.extend(modules)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("ModuleList is a container; iterate over it in forward()")
