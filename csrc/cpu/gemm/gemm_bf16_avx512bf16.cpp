@@ -2,15 +2,16 @@
 // compiled with the avx512 flags plus -mavx512bf16 and called only where the avx512 path is
 // selected and cpu_has_avx512_bf16() (rules: CMakeLists.txt, "ISA files").
 //
-// Tile: MR = 8 rows x NR = 32 columns, 16 zmm accumulators of 16 floats. Per pair of K: two
-// 64-byte loads of the packed B panel (16 columns x 2 k each) and, per row, one broadcast of
-// A's 32-bit pair (A[i][2p] low, A[i][2p+1] high), then vdpbf16ps: acc[c] += a0*b0[c] +
-// a1*b1[c] for the 16 columns c.
+// Tile: MR = 8 rows x NR = 32 columns, 16 zmm accumulators of 16 floats (8 x 16 for a last
+// panel of at most 16 columns). Per pair of K: two 64-byte loads of the packed B panel (16
+// columns x 2 k each) and, per row, one broadcast of A's 32-bit pair (A[i][2p] low, A[i][2p+1]
+// high), then vdpbf16ps: acc[c] += a0*b0[c] + a1*b1[c] for the 16 columns c.
 #if !defined(__AVX512F__) || !defined(__AVX512BF16__)
 #error "gemm_bf16_avx512bf16.cpp must be compiled with -mavx512bf16 (CMakeLists.txt, ISA files)"
 #endif
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "cpu/gemm/gemm_bf16.h"
@@ -20,44 +21,74 @@ namespace {
 
 constexpr int kMr = 8;
 
-// One pair of K for MR rows: acc[r] += A[r][2p..2p+1] . panel pair p. `pair(r)` gives row r's
-// 32-bit pair (A[r][2p] low, A[r][2p+1] high).
-template <int MR, class Pair>
-inline void step(__m512 (&acc)[MR][2], const uint16_t* panel, int64_t p, const Pair& pair) {
-  const __m512bh b0 = (__m512bh)_mm512_loadu_si512(panel + p * 64);
-  const __m512bh b1 = (__m512bh)_mm512_loadu_si512(panel + p * 64 + 32);
+// One pair of K for MR rows and NH 16-column halves of the panel: acc[r][h] += A[r][2p..2p+1] .
+// panel pair p, half h. `pair(r)` gives row r's 32-bit pair (A[r][2p] low, A[r][2p+1] high).
+template <int MR, int NH, class Pair>
+inline void step(__m512 (&acc)[MR][NH], const uint16_t* panel, int64_t p, const Pair& pair) {
+  __m512bh b[NH];
+  for (int h = 0; h < NH; ++h) b[h] = (__m512bh)_mm512_loadu_si512(panel + p * 64 + h * 32);
   for (int r = 0; r < MR; ++r) {
     const __m512bh a = (__m512bh)_mm512_set1_epi32(pair(r));
-    acc[r][0] = _mm512_dpbf16_ps(acc[r][0], a, b0);
-    acc[r][1] = _mm512_dpbf16_ps(acc[r][1], a, b1);
+    for (int h = 0; h < NH; ++h) acc[r][h] = _mm512_dpbf16_ps(acc[r][h], a, b[h]);
   }
 }
 
-template <int MR>
+// C (MR x nc) = A (MR x K) @ the panel, or += with accumulate. NH = 2 for nc > 16, else 1 (a
+// last panel of at most 16 columns multiplies only its first half).
+template <int MR, int NH>
 void tile(const uint16_t* A, int64_t lda, int64_t K, const uint16_t* panel, int64_t nc, float* C,
           int64_t ldc, bool accumulate) {
-  __m512 acc[MR][2];
-  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  __m512 acc[MR][NH];
+  for (int r = 0; r < MR; ++r)
+    for (int h = 0; h < NH; ++h) acc[r][h] = _mm512_setzero_ps();
   const int64_t full = K / 2;
   for (int64_t p = 0; p < full; ++p)
-    step<MR>(acc, panel, p, [&](int r) {
+    step<MR, NH>(acc, panel, p, [&](int r) {
       int v;
       std::memcpy(&v, A + r * lda + 2 * p, sizeof v);
       return v;
     });
   if (K % 2)  // the last pair: A[r][K-1] and a zero
-    step<MR>(acc, panel, full, [&](int r) { return static_cast<int>(A[r * lda + K - 1]); });
-  const __mmask16 m0 = nc >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << nc) - 1);
-  const __mmask16 m1 = nc >= 32  ? 0xFFFF
-                       : nc > 16 ? static_cast<__mmask16>((1u << (nc - 16)) - 1)
-                                 : 0;
-  for (int r = 0; r < MR; ++r) {
-    if (accumulate) {
-      acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_maskz_loadu_ps(m0, C + r * ldc));
-      acc[r][1] = _mm512_add_ps(acc[r][1], _mm512_maskz_loadu_ps(m1, C + r * ldc + 16));
+    step<MR, NH>(acc, panel, full, [&](int r) { return static_cast<int>(A[r * lda + K - 1]); });
+  __mmask16 mask[NH];
+  for (int h = 0; h < NH; ++h) {
+    const int64_t cols = std::min<int64_t>(16, std::max<int64_t>(0, nc - 16 * h));
+    mask[h] = cols == 16 ? 0xFFFF : static_cast<__mmask16>((1u << cols) - 1);
+  }
+  for (int r = 0; r < MR; ++r)
+    for (int h = 0; h < NH; ++h) {
+      float* c = C + r * ldc + 16 * h;
+      if (accumulate) acc[r][h] = _mm512_add_ps(acc[r][h], _mm512_maskz_loadu_ps(mask[h], c));
+      _mm512_mask_storeu_ps(c, mask[h], acc[r][h]);
     }
-    _mm512_mask_storeu_ps(C + r * ldc, m0, acc[r][0]);
-    _mm512_mask_storeu_ps(C + r * ldc + 16, m1, acc[r][1]);
+}
+
+// Rows [i0, i1) of C against one panel, in tiles of kMr rows and a last one of 1..7.
+template <int NH>
+void rows(const uint16_t* A, int64_t lda, int64_t K, int64_t i0, int64_t i1, const uint16_t* panel,
+          int64_t nc, float* C, int64_t ldc, bool accumulate) {
+  int64_t i = i0;
+  for (; i + kMr <= i1; i += kMr)
+    tile<kMr, NH>(A + i * lda, lda, K, panel, nc, C + i * ldc, ldc, accumulate);
+  A += i * lda;
+  C += i * ldc;
+  switch (i1 - i) {
+    case 7:
+      return tile<7, NH>(A, lda, K, panel, nc, C, ldc, accumulate);
+    case 6:
+      return tile<6, NH>(A, lda, K, panel, nc, C, ldc, accumulate);
+    case 5:
+      return tile<5, NH>(A, lda, K, panel, nc, C, ldc, accumulate);
+    case 4:
+      return tile<4, NH>(A, lda, K, panel, nc, C, ldc, accumulate);
+    case 3:
+      return tile<3, NH>(A, lda, K, panel, nc, C, ldc, accumulate);
+    case 2:
+      return tile<2, NH>(A, lda, K, panel, nc, C, ldc, accumulate);
+    case 1:
+      return tile<1, NH>(A, lda, K, panel, nc, C, ldc, accumulate);
+    default:
+      return;
   }
 }
 
@@ -128,34 +159,10 @@ void pack_b_panel(bool trans_b, const uint16_t* B, int64_t ldb, int64_t K, int64
 
 void panel_rows(const uint16_t* A, int64_t lda, int64_t K, int64_t i0, int64_t i1,
                 const uint16_t* panel, int64_t nc, float* C, int64_t ldc, bool accumulate) {
-  int64_t i = i0;
-  for (; i + kMr <= i1; i += kMr)
-    tile<kMr>(A + i * lda, lda, K, panel, nc, C + i * ldc, ldc, accumulate);
-  switch (i1 - i) {
-    case 7:
-      tile<7>(A + i * lda, lda, K, panel, nc, C + i * ldc, ldc, accumulate);
-      break;
-    case 6:
-      tile<6>(A + i * lda, lda, K, panel, nc, C + i * ldc, ldc, accumulate);
-      break;
-    case 5:
-      tile<5>(A + i * lda, lda, K, panel, nc, C + i * ldc, ldc, accumulate);
-      break;
-    case 4:
-      tile<4>(A + i * lda, lda, K, panel, nc, C + i * ldc, ldc, accumulate);
-      break;
-    case 3:
-      tile<3>(A + i * lda, lda, K, panel, nc, C + i * ldc, ldc, accumulate);
-      break;
-    case 2:
-      tile<2>(A + i * lda, lda, K, panel, nc, C + i * ldc, ldc, accumulate);
-      break;
-    case 1:
-      tile<1>(A + i * lda, lda, K, panel, nc, C + i * ldc, ldc, accumulate);
-      break;
-    default:
-      break;
-  }
+  if (nc > 16)
+    rows<2>(A, lda, K, i0, i1, panel, nc, C, ldc, accumulate);
+  else
+    rows<1>(A, lda, K, i0, i1, panel, nc, C, ldc, accumulate);
 }
 
 }  // namespace gradcore::avx512bf16
