@@ -16,6 +16,8 @@ namespace {
 // K = 2048) stay in a Zen 4 core's 1 MiB L2 while the task sweeps one 32-column B panel.
 constexpr int64_t kRowsPerTask = 96;
 constexpr int64_t kPanel = 32;
+constexpr int64_t kPanelsPerTask = 4;  // B panels a task packs and sweeps together
+constexpr int64_t kStripRows = 8;      // rows of A swept across them at a time (one tile)
 
 bool use_avx512_bf16() {
 #if GRADCORE_ISA_AVX512BF16
@@ -53,22 +55,35 @@ void gemm_bf16(bool trans_b, int64_t M, int64_t N, int64_t K, const uint16_t* A,
   }
 #if GRADCORE_ISA_AVX512BF16
   if (use_avx512_bf16()) {
-    // Tasks: (32-column panel, block of kRowsPerTask rows); each packs its panel of B.
+    // Tasks: (group of kPanelsPerTask 32-column panels, block of kRowsPerTask rows); each
+    // packs its group of B, then sweeps it 8 rows at a time, so a tile's rows of C are
+    // written as runs of up to kPanelsPerTask * 128 bytes.
     const int64_t panels = (N + kPanel - 1) / kPanel;
+    const int64_t groups = (panels + kPanelsPerTask - 1) / kPanelsPerTask;
     const int64_t blocks = (M + kRowsPerTask - 1) / kRowsPerTask;
     const size_t panel_size = static_cast<size_t>((K + 1) / 2 * 64);
-    parallel_for(panels * blocks, 1, [&](int64_t t0, int64_t t1) {
-      std::vector<uint16_t> panel(panel_size);
+    parallel_for(groups * blocks, 1, [&](int64_t t0, int64_t t1) {
+      std::vector<uint16_t> packed_b(panel_size * kPanelsPerTask);
       int64_t packed = -1;
       for (int64_t t = t0; t < t1; ++t) {
-        const int64_t jp = t / blocks, ib = t % blocks;
-        const int64_t j0 = jp * kPanel, nc = std::min(kPanel, N - j0);
-        if (packed != jp) {
-          avx512bf16::pack_b_panel(trans_b, B, ldb, K, j0, nc, panel.data());
-          packed = jp;
+        const int64_t jg = t / blocks, ib = t % blocks;
+        const int64_t p0 = jg * kPanelsPerTask, np = std::min(kPanelsPerTask, panels - p0);
+        if (packed != jg) {
+          for (int64_t q = 0; q < np; ++q) {
+            const int64_t j0 = (p0 + q) * kPanel;
+            avx512bf16::pack_b_panel(trans_b, B, ldb, K, j0, std::min(kPanel, N - j0),
+                                     packed_b.data() + q * panel_size);
+          }
+          packed = jg;
         }
         const int64_t i0 = ib * kRowsPerTask, i1 = std::min(M, i0 + kRowsPerTask);
-        avx512bf16::panel_rows(A, lda, K, i0, i1, panel.data(), nc, C + j0, ldc, accumulate);
+        for (int64_t r0 = i0; r0 < i1; r0 += kStripRows)
+          for (int64_t q = 0; q < np; ++q) {
+            const int64_t j0 = (p0 + q) * kPanel;
+            avx512bf16::panel_rows(A, lda, K, r0, std::min(i1, r0 + kStripRows),
+                                   packed_b.data() + q * panel_size, std::min(kPanel, N - j0),
+                                   C + j0, ldc, accumulate);
+          }
       }
     });
     return;
