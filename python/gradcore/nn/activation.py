@@ -14,8 +14,6 @@ class ReLU(Module):
     in-place op that is recorded (and without refusing views). For an in-place relu call
     `F.relu(x, inplace=True)` or `x.relu_()`."""
 
-    _commutes_with_max_pool = True  # nn.Sequential runs a following MaxPool2d first
-
     def __init__(self, inplace: bool = False):
         super().__init__()
         self.inplace = inplace

@@ -5,24 +5,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from gradcore.nn.activation import ReLU
 from gradcore.nn.module import Module
+from gradcore.nn.pool import MaxPool2d
 
 __all__ = ["Sequential", "ModuleList"]
-
-
-def _pool_first(act: Module, nxt: Module) -> bool:
-    """Whether Sequential may run `nxt` before `act`: an nn.ReLU followed by an nn.MaxPool2d
-    that returns no indices (the usual CNN block). relu then max pool equals max pool then
-    relu, in values and in gradients: relu is monotone, so the pooled maximum of relu(x) is
-    relu of the pooled maximum, and relu' = [y > 0] is the same at it; a window whose
-    maximum is <= 0 gives 0 and passes no gradient either way. The relu then runs on the
-    pooled tensor, k*k times smaller. Exact classes only (a subclass may change forward),
-    marked by class attributes of nn.activation / nn.pool."""
-    return (
-        "_commutes_with_max_pool" in act.__class__.__dict__
-        and "_max_pool" in nxt.__class__.__dict__
-        and not nxt.return_indices
-    )
 
 
 class Sequential(Module):
@@ -38,16 +25,24 @@ class Sequential(Module):
                 self.add_module(str(i), m)
 
     def forward(self, x):
+        # An nn.ReLU followed by an nn.MaxPool2d without indices (the usual CNN block) runs
+        # pool-first: relu then max pool equals max pool then relu in values and gradients
+        # (relu is monotone, so the pooled maximum of relu(x) is relu of the pooled maximum,
+        # and relu' = [y > 0] is the same at it; a window whose maximum is <= 0 gives 0 and
+        # passes no gradient either way), and the relu runs on a tensor k*k times smaller.
+        # Exact classes only: a subclass may change forward.
         mods = tuple(self._modules.values())
         i, n = 0, len(mods)
         while i < n:
             m = mods[i]
             i += 1
-            if i < n and _pool_first(m, mods[i]):
-                x = m(mods[i](x))
-                i += 1
-            else:
-                x = m(x)
+            if m.__class__ is ReLU and i < n:
+                pool = mods[i]
+                if pool.__class__ is MaxPool2d and not pool.return_indices:
+                    x = m(pool(x))
+                    i += 1
+                    continue
+            x = m(x)
         return x
 
     def __len__(self) -> int:

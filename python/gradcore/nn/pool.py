@@ -9,8 +9,6 @@ __all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"]
 
 
 class MaxPool2d(Module):
-    _max_pool = True  # nn.Sequential may run it before a ReLU (module.py: _pool_first)
-
     def __init__(
         self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False
     ):
