@@ -81,6 +81,10 @@ SHAPES = {
     "small_maps_batched": (20, 4, 5, 6, 6, 3, 3, (1, 1), (1, 1), (1, 1), 2),
     "odd_everything": (3, 5, 7, 11, 7, 2, 3, (2, 1), (1, 1), (2, 1), 1),
     "first_layer": (4, 1, 28, 28, 8, 3, 3, (1, 1), (1, 1), (1, 1), 1),
+    # the direct kernels (conv_direct.h, avx512 path: C*R*S <= 16, stride 1, groups 1):
+    # 16 taps and a 4-pixel last vector, odd K; 12 taps (one filter at a time), dilation
+    "direct_taps_16_tail": (2, 1, 7, 37, 5, 4, 4, (1, 1), (2, 1), (1, 1), 1),
+    "direct_dilated": (3, 2, 9, 11, 3, 2, 3, (1, 1), (1, 2), (2, 1), 1),
     "stem": (2, 3, 24, 24, 8, 7, 7, (2, 2), (3, 3), (1, 1), 1),
     # implicit GEMM (stride 1, OW == W, >= 128 output pixels): odd sizes, dilation, groups
     "implicit_dilated_groups": (3, 6, 13, 11, 4, 3, 3, (1, 1), (2, 2), (2, 2), 2),
@@ -174,6 +178,7 @@ THREAD_CASES = [
     (6, 32, 16, 16, 32, 1, 1, (1, 1), (0, 0), (1, 1), 1),  # 1x1 direct
     (4, 64, 14, 14, 64, 3, 3, (1, 1), (1, 1), (1, 1), 1),  # implicit GEMM, input grad as conv
     (1, 64, 15, 13, 70, 3, 3, (1, 1), (1, 1), (1, 1), 1),  # implicit, batch 1: GEMM threads
+    (64, 1, 28, 28, 32, 3, 3, (1, 1), (1, 1), (1, 1), 1),  # direct (avx512), 16 work groups
 ]
 
 

@@ -27,6 +27,7 @@
 #include "core/cpu_path_tuning.h"
 #include "core/parallel.h"
 #include "core/workspace.h"
+#include "cpu/conv_direct.h"
 #include "cpu/conv_panels.h"
 #include "cpu/gemm/gemm.h"
 #include "cpu/im2col.h"
@@ -338,6 +339,8 @@ void conv2d_forward(const Window2d& p, const T* x, const T* w, const T* bias, T*
                                 p.N * p.K * p.OH * p.OW + (bias ? p.K : 0)),
                    {p.N, p.C, p.H, p.W}, {p.K, Cg, p.R, p.S}, {p.N, p.K, p.OH, p.OW});
   if (p.N * p.K * p.OH * p.OW == 0) return;
+  if constexpr (std::is_same_v<T, float>)
+    if (conv_direct_ok(p)) return conv2d_direct_forward(p, x, w, bias, y);
   const Plan pl = make_plan(p, sizeof(T));
   const int64_t nblocks = pl.nchunks * pl.ntiles;
   const double flops = 2.0 * p.K * pl.CRS * pl.P * pl.nb / pl.ntiles;
@@ -434,6 +437,8 @@ void conv2d_backward_weight(const Window2d& p, const T* dy, const T* x, T* dw) {
     std::fill(dw, dw + KCRS, T(0));
     return;
   }
+  if constexpr (std::is_same_v<T, float>)
+    if (conv_direct_ok(p)) return conv2d_direct_backward_weight(p, dy, x, dw);
   const Plan pl = make_plan(p, sizeof(T));
   // A fixed partition of the image chunks into work groups (from the shapes only).
   const int64_t G = work_groups(pl.nchunks, KCRS * static_cast<int64_t>(sizeof(T)));
