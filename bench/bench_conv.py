@@ -112,7 +112,7 @@ def add_bf16(fwd, fb, x, w, b, dy, kern, st, pd, h, w_, k) -> None:
         y = _C.conv2d_forward_bf16(xb, wb, b, st, pd)
         dx = _C.conv2d_backward_input_bf16(dyb, wb, (h, w_), st, pd)
         dw = _C.conv2d_backward_weight_bf16(dyb, xb, (kern, kern), st, pd)
-        return y, dx, dw, _C.conv2d_backward_bias(_C.bfloat16_to_float(dyb))
+        return y, dx, dw, _C.conv2d_backward_bias_bf16(dyb)
 
     fwd["gradcore_bf16"], fb["gradcore_bf16"] = g_fwd, g_fb
     if torch is None:

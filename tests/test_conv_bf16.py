@@ -125,3 +125,19 @@ def test_errors(rng):
         _C.conv2d_backward_weight_bf16(dy, x, (5, 5))
     with pytest.raises(ValueError, match=r"conv_bf16_native: needs 4-d"):
         _C.conv_bf16_native((1, 2, 3), (1, 2, 3, 3))
+
+
+@pytest.mark.parametrize("shape", [(2, 5, 7, 9), (3, 4), (1, 3, 33), (4, 2, 1, 1)])
+def test_bias_gradient_of_bfloat16_bits(rng, shape):
+    """conv2d_backward_bias_bf16 sums the bfloat16 values (widened exactly) as the float32
+    kernel sums float32 ones: the same bits as conv2d_backward_bias on the widened array."""
+    dy = bits(rng, shape)
+    db = _C.conv2d_backward_bias_bf16(dy)
+    assert db.dtype == np.float32 and db.shape == (shape[1],)
+    np.testing.assert_array_equal(db, _C.conv2d_backward_bias(_C.bfloat16_to_float(dy)))
+    axes = tuple(i for i in range(len(shape)) if i != 1)
+    np.testing.assert_allclose(db, values(dy).sum(axis=axes), rtol=1e-6, atol=1e-6)
+    with pytest.raises(TypeError, match="conv2d_backward_bias_bf16: dy must be bfloat16"):
+        _C.conv2d_backward_bias_bf16(values(dy).astype(np.float32))
+    with pytest.raises(ValueError, match="conv2d_backward_bias_bf16: dy must have at least 2"):
+        _C.conv2d_backward_bias_bf16(dy.reshape(-1))

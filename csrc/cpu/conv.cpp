@@ -27,6 +27,7 @@
 #include "core/cpu_path_tuning.h"
 #include "core/parallel.h"
 #include "core/workspace.h"
+#include "cpu/bias_grad.h"
 #include "cpu/conv_direct.h"
 #include "cpu/conv_panels.h"
 #include "cpu/gemm/gemm.h"
@@ -492,24 +493,7 @@ void conv2d_backward_weight(const Window2d& p, const T* dy, const T* x, T* dw) {
 template <typename T>
 void conv2d_backward_bias(int64_t N, int64_t K, int64_t P, const T* dy, T* db) {
   GC_PROFILE_SCOPE("conv2d_backward_bias", N * K * P, sizeof(T) * (N * K * P + K), {N, K, P});
-  parallel_for(K, std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(N * P, 1)),
-               [&](int64_t k0, int64_t k1) {
-                 for (int64_t k = k0; k < k1; ++k) {
-                   double total = 0.0;  // planes summed in order, in double
-                   for (int64_t n = 0; n < N; ++n) {
-                     const T* src = dy + (n * K + k) * P;
-                     T acc[16] = {};  // 16 fixed lanes within a plane (vectorised)
-                     int64_t i = 0;
-                     for (; i + 16 <= P; i += 16)
-                       for (int l = 0; l < 16; ++l) acc[l] += src[i + l];
-                     for (int l = 0; i < P; ++i, ++l) acc[l] += src[i];
-                     for (int w = 8; w >= 1; w /= 2)
-                       for (int l = 0; l < w; ++l) acc[l] += acc[l + w];
-                     total += static_cast<double>(acc[0]);
-                   }
-                   db[k] = static_cast<T>(total);
-                 }
-               });
+  bias_grad_sum(N, K, P, dy, db, [](const T* v) { return *v; });
 }
 
 #define GRADCORE_INSTANTIATE_CONV(T)                                                  \

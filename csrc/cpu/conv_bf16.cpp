@@ -3,10 +3,12 @@
 #include "cpu/conv_bf16.h"
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <vector>
 
 #include "core/workspace.h"
+#include "cpu/bias_grad.h"
 #include "cpu/conv.h"
 #include "cpu/convert.h"
 #include "cpu/gemm/gemm_bf16.h"
@@ -189,6 +191,16 @@ void conv2d_backward_weight_bf16(const Window2d& p, const uint16_t* dy, const ui
     }
   });
   if (G > 1) add_partials(dw, partials.get(), G, KCRS);
+}
+
+void conv2d_backward_bias_bf16(int64_t N, int64_t K, int64_t P, const uint16_t* dy, float* db) {
+  GC_PROFILE_SCOPE("conv2d_backward_bias_bf16", N * K * P, 2.0 * N * K * P + 4.0 * K, {N, K, P});
+  bias_grad_sum(N, K, P, dy, db, [](const uint16_t* v) {
+    const uint32_t u = static_cast<uint32_t>(*v) << 16;
+    float f;
+    std::memcpy(&f, &u, sizeof f);
+    return f;
+  });
 }
 
 }  // namespace gradcore

@@ -27,6 +27,9 @@ void conv2d_backward_input_bf16(const Window2d& p, const uint16_t* dy, const uin
 void conv2d_backward_weight_bf16(const Window2d& p, const uint16_t* dy, const uint16_t* x,
                                  float* dw);
 
+// db[k] (float32) = sum over n and pixels of dy[n, k] (bfloat16 bits, N x K x P).
+void conv2d_backward_bias_bf16(int64_t N, int64_t K, int64_t P, const uint16_t* dy, float* db);
+
 // Whether these kernels multiply on gemm_bf16 for this geometry (else widened, above).
 bool conv_bf16_native(const Window2d& p);
 

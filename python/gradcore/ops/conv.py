@@ -92,17 +92,18 @@ class Conv2dBf16(Function):
         g = contiguous(g)
         if native:
             gb = kern.float_to_bfloat16(g)
-            gr = kern.bfloat16_to_float(gb) if n[2] else None
-            input_grad, weight_grad = (
+            input_grad, weight_grad, bias_grad = (
                 kern.conv2d_backward_input_bf16,
                 kern.conv2d_backward_weight_bf16,
+                kern.conv2d_backward_bias_bf16,
             )
         else:
-            gb = gr = amp.round_bfloat16(kern, g)
+            gb = amp.round_bfloat16(kern, g)
             input_grad, weight_grad = kern.conv2d_backward_input, kern.conv2d_backward_weight
+            bias_grad = kern.conv2d_backward_bias
         dx = input_grad(gb, w, x.shape[2:], *geom) if n[0] else None
         dw = weight_grad(gb, x, w.shape[2:], *geom) if n[1] else None
-        db = kern.conv2d_backward_bias(gr) if n[2] else None
+        db = bias_grad(gb) if n[2] else None
         return tuple(
             None if a is None else amp.round_bfloat16(kern, a, True) for a in (dx, dw, db)
         ) + (None,)

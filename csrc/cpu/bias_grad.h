@@ -1,0 +1,36 @@
+// db[k] = sum_{n, p} dy[n, k, p] for dy (N, K, P): the bias gradient of a convolution, for
+// float32 / float64 dy (conv.cpp) and for bfloat16 bits widened as they are read
+// (conv_bf16.cpp). Planes are summed in order into a double, each plane in 16 fixed lanes,
+// so the result does not depend on the thread count.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+
+#include "core/parallel.h"
+
+namespace gradcore {
+
+// `value(const In*)` gives the Out value of one element of dy.
+template <typename In, typename Out, class Value>
+void bias_grad_sum(int64_t N, int64_t K, int64_t P, const In* dy, Out* db, const Value& value) {
+  parallel_for(K, std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(N * P, 1)),
+               [&](int64_t k0, int64_t k1) {
+                 for (int64_t k = k0; k < k1; ++k) {
+                   double total = 0.0;  // planes summed in order, in double
+                   for (int64_t n = 0; n < N; ++n) {
+                     const In* src = dy + (n * K + k) * P;
+                     Out acc[16] = {};  // 16 fixed lanes within a plane (vectorised)
+                     int64_t i = 0;
+                     for (; i + 16 <= P; i += 16)
+                       for (int l = 0; l < 16; ++l) acc[l] += value(src + i + l);
+                     for (int l = 0; i < P; ++i, ++l) acc[l] += value(src + i);
+                     for (int w = 8; w >= 1; w /= 2)
+                       for (int l = 0; l < w; ++l) acc[l] += acc[l + w];
+                     total += static_cast<double>(acc[0]);
+                   }
+                   db[k] = static_cast<Out>(total);
+                 }
+               });
+}
+
+}  // namespace gradcore
