@@ -89,13 +89,8 @@ GRADCORE_BINDINGS(conv) {
       [](py::array dy) {
         const char* op = "conv2d_backward_bias";
         const DType dt = float_dtype(dy, op, "dy");
-        check_array(dy, op, "dy", dt);
-        if (dy.ndim() < 2)
-          fail_value(op,
-                     "dy must have at least 2 dimensions (N, K, ...), got shape " + shape_str(dy));
-        const int64_t N = dim(dy, 0), K = dim(dy, 1);
-        int64_t P = 1;
-        for (int i = 2; i < dy.ndim(); ++i) P *= dim(dy, i);
+        const BiasGradDims d = bias_grad_dims(op, dy, dt);
+        const int64_t N = d.N, K = d.K, P = d.P;
         py::array db = new_array(dt, {K});
         dispatch_float(dt, [&](auto tag) {
           using T = decltype(tag);

@@ -82,13 +82,8 @@ GRADCORE_BINDINGS(conv_bf16) {
       "conv2d_backward_bias_bf16",
       [](py::array dy) {
         const char* op = "conv2d_backward_bias_bf16";
-        check_array(dy, op, "dy", bits);
-        if (dy.ndim() < 2)
-          fail_value(op,
-                     "dy must have at least 2 dimensions (N, K, ...), got shape " + shape_str(dy));
-        const int64_t N = dim(dy, 0), K = dim(dy, 1);
-        int64_t P = 1;
-        for (int i = 2; i < dy.ndim(); ++i) P *= dim(dy, i);
+        const BiasGradDims d = bias_grad_dims(op, dy, bits);
+        const int64_t N = d.N, K = d.K, P = d.P;
         py::array db = new_array(DType::kFloat32, {K});
         const uint16_t* pdy = data_ptr<uint16_t>(static_cast<const py::array&>(dy));
         float* pdb = data_ptr<float>(db);

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "bindings/checks.h"
+#include "bindings/conv_args.h"
 #include "bindings/cuda_host.h"
 #include "bindings/registry.h"
 #include "cuda/im2col_threads.h"
@@ -103,13 +104,8 @@ GRADCORE_BINDINGS(cuda_host_im2col) {
       "conv2d_backward_bias",
       [](py::array dy) {
         const char* op = "conv2d_backward_bias";
-        check_array(dy, op, "dy", DType::kFloat32);
-        if (dy.ndim() < 2)
-          fail_value(op,
-                     "dy must have at least 2 dimensions (N, K, ...), got shape " + shape_str(dy));
-        const int64_t N = dim(dy, 0), K = dim(dy, 1);
-        int64_t P = 1;
-        for (int i = 2; i < dy.ndim(); ++i) P *= dim(dy, i);
+        const BiasGradDims d = bias_grad_dims(op, dy, DType::kFloat32);
+        const int64_t N = d.N, K = d.K, P = d.P;
         py::array db = new_array(DType::kFloat32, {K});
         const float* pdy = data_ptr<float>(static_cast<const py::array&>(dy));
         float* pdb = data_ptr<float>(db);

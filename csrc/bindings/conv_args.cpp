@@ -159,4 +159,13 @@ Window2d conv_backward_weight_geometry(const char* op, const py::array& dy, cons
   return p;
 }
 
+BiasGradDims bias_grad_dims(const char* op, const py::array& dy, DType dt) {
+  check_array(dy, op, "dy", dt);
+  if (dy.ndim() < 2)
+    fail_value(op, "dy must have at least 2 dimensions (N, K, ...), got shape " + shape_str(dy));
+  BiasGradDims d{dim(dy, 0), dim(dy, 1), 1};
+  for (int i = 2; i < dy.ndim(); ++i) d.P *= dim(dy, i);
+  return d;
+}
+
 }  // namespace gradcore::bindings

@@ -29,4 +29,11 @@ Window2d conv_backward_weight_geometry(const char* op, const py::array& dy, cons
                                        const py::handle& stride, const py::handle& padding,
                                        const py::handle& dilation, int64_t groups);
 
+// conv2d_backward_bias(dy (N, K, ...)) of dtype dt: the sizes N, K and P (the product of the
+// rest) of the sum db[k] = sum over n and p of dy[n, k, p].
+struct BiasGradDims {
+  int64_t N, K, P;
+};
+BiasGradDims bias_grad_dims(const char* op, const py::array& dy, DType dt);
+
 }  // namespace gradcore::bindings
