@@ -49,10 +49,11 @@ class Linear(Function):
 
 
 class LinearBf16(Function):
-    """Linear under bfloat16 autocast (gradcore.amp): x, W, b hold bfloat16 values in float32
-    and g arrives bfloat16-valued (amp rounds it), so their bit patterns are exact; the
-    products run on gemm_bf16 (float32 sums). y = x @ W^T + b; dx = g @ W, dW = g^T @ x,
-    db = sum_rows(g). Saves x and W as bfloat16 (half the bytes)."""
+    """Linear under CPU bfloat16 autocast (gradcore.amp), float32 x, W, b: each rounded to
+    bfloat16 (RNE) once, on the way to bit patterns; the products on gemm_bf16 (float32
+    sums); y rounded to bfloat16 values, kept float32. y = x @ W^T + b; backward: g rounded
+    to bfloat16, dx = g @ W, dW = g^T @ x, db = sum_rows(g), each rounded too (bfloat16
+    gradients, as in PyTorch). Saves x and W as bfloat16 (half the bytes)."""
 
     __slots__ = ()
 
@@ -63,8 +64,8 @@ class LinearBf16(Function):
         ctx.saved_tensors = (xb, wb)
         y = mm_bf16(kern, xb, wb, False, True)
         if b is not None:
-            y += b
-        return y
+            y += amp.round_bfloat16(kern, b)
+        return amp.round_bfloat16(kern, y, True)
 
     @staticmethod
     def backward(ctx, g):
@@ -74,8 +75,8 @@ class LinearBf16(Function):
         gb = bf16_bits(kern, g)
         dx = mm_bf16(kern, gb, wb) if n[0] else None
         dw = mm_bf16(kern, gb, xb, True, False) if n[1] else None
-        db = kern.sum_rows(contiguous(g)) if n[2] else None
-        return dx, dw, db
+        db = kern.sum_rows(kern.bfloat16_to_float(gb)) if n[2] else None
+        return tuple(None if a is None else amp.round_bfloat16(kern, a, True) for a in (dx, dw, db))
 
 
 class LinearLowp(Function):
@@ -108,13 +109,16 @@ class LinearLowp(Function):
 def linear(input, weight, bias=None):
     """y = input @ weight^T + bias for input (..., in_features), weight (out, in)."""
     if amp._anywhere and amp.get_autocast_dtype() is not None:
+        if amp.cpu_bfloat16_operands(input, weight, bias):  # LinearBf16 rounds its own
+            return _linear(input, weight, bias, lowp=amp.get_autocast_dtype())
         return amp.lower_precision(_linear, (input, weight, bias), lowp=True)
     return _linear(input, weight, bias)
 
 
 def _linear(input, weight, bias=None, lowp=None):
-    """linear's checks and its Function: under autocast (`lowp`: its dtype; float32 inputs
-    already rounded) LinearBf16 on the CPU, LinearLowp on a device; else Linear."""
+    """linear's checks and its Function: under autocast (`lowp`: its dtype) LinearBf16 on the
+    CPU (which rounds its inputs and output itself), LinearLowp on a device (inputs already
+    rounded by amp.lower_precision); else Linear."""
     shp = input.shape
     if shp[-1] != weight.shape[1]:
         raise ValueError(
