@@ -20,7 +20,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
-#include <memory>
 #include <type_traits>
 #include <vector>
 
@@ -40,10 +39,8 @@ namespace gradcore {
 namespace {
 
 // Blocking constants, measured on the 2-core AVX2 target with the packed GEMM.
-constexpr int64_t kMinBlockCols = 256;             // output columns worth one GEMM call
 constexpr int64_t kBatchBelow = 128;               // images with fewer output pixels are batched
 constexpr int64_t kBatchCols = 512;                // target GEMM width when batching small images
-constexpr int64_t kColsBudget = 512 * 1024;        // bytes of a row band's columns (L2)
 constexpr int64_t kBatchColsBudget = 4 << 20;      // bytes of a multi-image columns matrix
 constexpr int64_t kMinImplicitInputChannels = 64;  // input gradient as an implicit convolution
 
@@ -64,9 +61,7 @@ Plan make_plan(const Window2d& p, int64_t elem) {
   pl.direct = p.R == 1 && p.S == 1 && p.sh == 1 && p.sw == 1 && p.ph == 0 && p.pw == 0;
   if (pl.P >= kBatchBelow || p.N == 1) {
     pl.nb = 1;
-    const int64_t cols =
-        pl.direct ? pl.P : std::max<int64_t>(kMinBlockCols, kColsBudget / (elem * pl.CRS));
-    pl.rows = std::clamp<int64_t>((cols + p.OW - 1) / p.OW, 1, p.OH);
+    pl.rows = pl.direct ? p.OH : band_rows(p, pl.CRS, elem);
   } else {
     int64_t nb = (kBatchCols + pl.P - 1) / pl.P;
     nb = std::min(nb, std::max<int64_t>(1, kBatchColsBudget / (elem * pl.CRS * pl.P)));
@@ -441,53 +436,41 @@ void conv2d_backward_weight(const Window2d& p, const T* dy, const T* x, T* dw) {
   if constexpr (std::is_same_v<T, float>)
     if (conv_direct_ok(p)) return conv2d_direct_backward_weight(p, dy, x, dw);
   const Plan pl = make_plan(p, sizeof(T));
-  // A fixed partition of the image chunks into work groups (from the shapes only).
-  const int64_t G = work_groups(pl.nchunks, KCRS * static_cast<int64_t>(sizeof(T)));
-  std::unique_ptr<T[]> partials(G > 1 ? new T[static_cast<size_t>((G - 1) * KCRS)] : nullptr);
-  const double flops = 2.0 * p.K * pl.CRS * pl.P * p.N / G;
+  const double flops = 2.0 * p.K * pl.CRS * pl.P * p.N;
   if (!pl.direct && pl.nb == 1 && implicit_ok(p)) {
     // Implicit GEMM: dW_g += dY_{n,g} (Kg x P) @ cols(x_{n,g})^T, the columns gathered on the fly.
     const ImplicitTaps taps = make_taps(p);
     const int64_t HW = p.H * p.W, P = pl.P;
-    for_units(G, flops, [&](int64_t j0, int64_t j1) {
+    sum_over_work_groups(p.N, KCRS, flops, dw, [&](int64_t n0, int64_t n1, T* part) {
       PackedA<T> a;  // dY_{n,g}, repacked per image into the same storage
-      for (int64_t j = j0; j < j1; ++j) {
-        T* part = j == 0 ? dw : partials.get() + (j - 1) * KCRS;
-        const int64_t n0 = j * p.N / G, n1 = (j + 1) * p.N / G;
-        for (int64_t n = n0; n < n1; ++n)
-          for (int64_t g = 0; g < p.groups; ++g) {
-            a.pack(false, pl.Kg, P, T(1), dy + (n * p.K + g * pl.Kg) * P, P, pl.CRS);
-            const ImplicitCols<T> ic =
-                taps.cols(x + (n * p.C + g * Cg) * HW, HW, x, x + p.N * p.C * HW);
-            gemm_packed_source<T>(a, pl.CRS, cols_t_source(ic, a), n == n0 ? T(0) : T(1),
-                                  part + g * pl.Kg * pl.CRS, pl.CRS);
-          }
-      }
+      for (int64_t n = n0; n < n1; ++n)
+        for (int64_t g = 0; g < p.groups; ++g) {
+          a.pack(false, pl.Kg, P, T(1), dy + (n * p.K + g * pl.Kg) * P, P, pl.CRS);
+          const ImplicitCols<T> ic =
+              taps.cols(x + (n * p.C + g * Cg) * HW, HW, x, x + p.N * p.C * HW);
+          gemm_packed_source<T>(a, pl.CRS, cols_t_source(ic, a), n == n0 ? T(0) : T(1),
+                                part + g * pl.Kg * pl.CRS, pl.CRS);
+        }
     });
-  } else {
-    for_units(G, flops, [&](int64_t j0, int64_t j1) {
-      for (int64_t j = j0; j < j1; ++j) {
-        T* part = j == 0 ? dw : partials.get() + (j - 1) * KCRS;
-        const int64_t c0 = j * pl.nchunks / G, c1 = (j + 1) * pl.nchunks / G;
-        for (int64_t chunk = c0; chunk < c1; ++chunk) {
-          const int64_t n0 = chunk * pl.nb, nn = std::min(pl.nb, p.N - n0);
-          for (int64_t tile = 0; tile < pl.ntiles; ++tile) {
-            const int64_t oh0 = tile * pl.rows, oh1 = std::min(p.OH, oh0 + pl.rows);
-            const int64_t ncols = nn * (oh1 - oh0) * p.OW;
-            const T beta = (chunk == c0 && tile == 0) ? T(0) : T(1);
-            for (int64_t g = 0; g < p.groups; ++g) {
-              int64_t ldb, lda;
-              const T* cols = build_cols(pl, p, x, n0, nn, g, oh0, oh1, &ldb);
-              const T* a = dy_block(pl, p, dy, n0, nn, g, oh0, &lda);
-              gemm<T>(false, true, pl.Kg, pl.CRS, ncols, T(1), a, lda, cols, ldb, beta,
-                      part + g * pl.Kg * pl.CRS, pl.CRS);
-            }
-          }
+    return;
+  }
+  sum_over_work_groups(pl.nchunks, KCRS, flops, dw, [&](int64_t c0, int64_t c1, T* part) {
+    for (int64_t chunk = c0; chunk < c1; ++chunk) {
+      const int64_t n0 = chunk * pl.nb, nn = std::min(pl.nb, p.N - n0);
+      for (int64_t tile = 0; tile < pl.ntiles; ++tile) {
+        const int64_t oh0 = tile * pl.rows, oh1 = std::min(p.OH, oh0 + pl.rows);
+        const int64_t ncols = nn * (oh1 - oh0) * p.OW;
+        const T beta = (chunk == c0 && tile == 0) ? T(0) : T(1);
+        for (int64_t g = 0; g < p.groups; ++g) {
+          int64_t ldb, lda;
+          const T* cols = build_cols(pl, p, x, n0, nn, g, oh0, oh1, &ldb);
+          const T* a = dy_block(pl, p, dy, n0, nn, g, oh0, &lda);
+          gemm<T>(false, true, pl.Kg, pl.CRS, ncols, T(1), a, lda, cols, ldb, beta,
+                  part + g * pl.Kg * pl.CRS, pl.CRS);
         }
       }
-    });
-  }
-  if (G > 1) add_partials(dw, partials.get(), G, KCRS);
+    }
+  });
 }
 
 template <typename T>

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <memory>
 #include <vector>
 
 #include "core/workspace.h"
@@ -19,16 +18,15 @@
 namespace gradcore {
 namespace {
 
-constexpr int64_t kMinNativeRows = 32;      // rows of columns (C/groups*R*S) worth gemm_bf16
-constexpr int64_t kBandBytes = 512 * 1024;  // a band's columns: they stay in L2 for the GEMM
-constexpr int64_t kMinBandCols = 256;       // output columns worth one GEMM call
+constexpr int64_t kMinNativeRows = 32;  // rows of columns (C/groups*R*S) worth gemm_bf16
 
 struct Shape {
   int64_t Cg, Kg, CRS, P, HW;
   int64_t rows, bands;  // output rows per band, bands per image
 };
 
-// The shape of the work, with bands whose columns (CRS x band, `elem` bytes each) fit kBandBytes.
+// The shape of the work, with bands whose columns (CRS x band, `elem` bytes each) stay in L2
+// (work_units.h: band_rows).
 Shape shape_of(const Window2d& p, int64_t elem) {
   Shape s;
   s.Cg = p.C / p.groups;
@@ -36,8 +34,7 @@ Shape shape_of(const Window2d& p, int64_t elem) {
   s.CRS = s.Cg * p.R * p.S;
   s.P = p.OH * p.OW;
   s.HW = p.H * p.W;
-  const int64_t cols = std::max(kMinBandCols, kBandBytes / (elem * s.CRS));
-  s.rows = std::clamp<int64_t>((cols + p.OW - 1) / p.OW, 1, p.OH);
+  s.rows = band_rows(p, s.CRS, elem);
   s.bands = (p.OH + s.rows - 1) / s.rows;
   return s;
 }
@@ -168,29 +165,23 @@ void conv2d_backward_weight_bf16(const Window2d& p, const uint16_t* dy, const ui
     const std::vector<float> dyf = widened(dy, p.N * p.K * s.P), xf = widened(x, p.N * p.C * s.HW);
     return conv2d_backward_weight<float>(p, dyf.data(), xf.data(), dw);
   }
-  // A fixed partition of the images into work groups; group j sums its images into its own
-  // partial (group 0 into dw): dW_g (Kg x CRS) += dY_{n,g} band (Kg x tp) @ cols^T (tp x CRS).
-  const int64_t G = work_groups(p.N, KCRS * static_cast<int64_t>(sizeof(float)));
-  std::unique_ptr<float[]> partials(G > 1 ? new float[static_cast<size_t>((G - 1) * KCRS)]
-                                          : nullptr);
-  const double flops = 2.0 * p.K * s.CRS * s.P * p.N / G;
-  for_units(G, flops, [&](int64_t j0, int64_t j1) {
-    for (int64_t j = j0; j < j1; ++j) {
-      float* part = j == 0 ? dw : partials.get() + (j - 1) * KCRS;
-      const int64_t n0 = j * p.N / G, n1 = (j + 1) * p.N / G;
-      for (int64_t n = n0; n < n1; ++n)
-        for (int64_t oh0 = 0; oh0 < p.OH; oh0 += s.rows) {
-          const int64_t oh1 = std::min(p.OH, oh0 + s.rows), tp = (oh1 - oh0) * p.OW;
-          for (int64_t g = 0; g < p.groups; ++g) {
-            int64_t ld;
-            const uint16_t* cols = bf16_cols(p, s, x + (n * p.C + g * s.Cg) * s.HW, oh0, oh1, &ld);
-            gemm_bf16(true, s.Kg, s.CRS, tp, dy + (n * p.K + g * s.Kg) * s.P + oh0 * p.OW, s.P,
-                      cols, ld, part + g * s.Kg * s.CRS, s.CRS, n > n0 || oh0 > 0);
+  // dW_g (Kg x CRS) = the sum over images and bands of dY_{n,g} band (Kg x tp) @ cols^T
+  // (tp x CRS), over a fixed partition of the images (work_units.h).
+  sum_over_work_groups(
+      p.N, KCRS, 2.0 * p.K * s.CRS * s.P * p.N, dw, [&](int64_t n0, int64_t n1, float* part) {
+        for (int64_t n = n0; n < n1; ++n)
+          for (int64_t oh0 = 0; oh0 < p.OH; oh0 += s.rows) {
+            const int64_t oh1 = std::min(p.OH, oh0 + s.rows);
+            const int64_t tp = (oh1 - oh0) * p.OW;
+            for (int64_t g = 0; g < p.groups; ++g) {
+              int64_t ld;
+              const uint16_t* cols =
+                  bf16_cols(p, s, x + (n * p.C + g * s.Cg) * s.HW, oh0, oh1, &ld);
+              gemm_bf16(true, s.Kg, s.CRS, tp, dy + (n * p.K + g * s.Kg) * s.P + oh0 * p.OW, s.P,
+                        cols, ld, part + g * s.Kg * s.CRS, s.CRS, n > n0 || oh0 > 0);
+            }
           }
-        }
-    }
-  });
-  if (G > 1) add_partials(dw, partials.get(), G, KCRS);
+      });
 }
 
 void conv2d_backward_bias_bf16(int64_t N, int64_t K, int64_t P, const uint16_t* dy, float* db) {

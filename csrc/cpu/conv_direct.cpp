@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <memory>
 
 #include "core/cpu_features.h"
 #include "core/workspace.h"
@@ -82,19 +81,12 @@ void conv2d_direct_backward_weight(const Window2d& p, const float* dy, const flo
   const Padded q = padded(p);
   const DirectImage g = image_geometry(p, q);
   const int64_t P = p.OH * p.OW, KT = p.K * g.taps;
-  // A fixed partition of the images into work groups; group j sums into its own partial.
-  const int64_t G = work_groups(p.N, KT * static_cast<int64_t>(sizeof(float)));
-  std::unique_ptr<float[]> partials(G > 1 ? new float[static_cast<size_t>((G - 1) * KT)] : nullptr);
-  for_units(G, 2.0 * KT * P * p.N / G, [&](int64_t j0, int64_t j1) {
-    for (int64_t j = j0; j < j1; ++j) {
-      float* part = j == 0 ? dw : partials.get() + (j - 1) * KT;
-      std::fill(part, part + KT, 0.0f);
-      for (int64_t n = j * p.N / G; n < (j + 1) * p.N / G; ++n)
-        avx512::direct_weight_grad_image(g, pad_image(p, q, x + n * p.C * p.H * p.W),
-                                         dy + n * p.K * P, part);
-    }
+  sum_over_work_groups(p.N, KT, 2.0 * KT * P * p.N, dw, [&](int64_t n0, int64_t n1, float* part) {
+    std::fill(part, part + KT, 0.0f);
+    for (int64_t n = n0; n < n1; ++n)
+      avx512::direct_weight_grad_image(g, pad_image(p, q, x + n * p.C * p.H * p.W),
+                                       dy + n * p.K * P, part);
   });
-  if (G > 1) add_partials(dw, partials.get(), G, KT);
 #else
   (void)p, (void)dy, (void)x, (void)dw;
 #endif

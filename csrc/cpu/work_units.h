@@ -1,15 +1,29 @@
-// How the convolution kernels (conv.cpp, conv_bf16.cpp) spread independent units of work over
-// the threads, and how they add up per-group partial sums in a fixed order.
+// How the convolution kernels (conv.cpp, conv_bf16.cpp, conv_direct.cpp) cut their work into
+// bands of output rows, spread independent units of work over the threads, and sum a weight
+// gradient over a fixed partition of the batch.
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 
 #include "core/parallel.h"
+#include "core/shapes.h"
 
 namespace gradcore {
 
 // Least FLOPs worth giving a thread.
 constexpr double kMinFlopsPerThread = 4e6;
+// Blocking of the columns matrix, measured on the 2-core AVX2 target with the packed GEMM.
+constexpr int64_t kMinBandCols = 256;           // output columns worth one GEMM call
+constexpr int64_t kBandColsBytes = 512 * 1024;  // bytes of a band's columns (L2)
+
+// Output rows per band of geometry p whose columns matrix (crs rows, elem bytes each) stays
+// within kBandColsBytes, with at least kMinBandCols output pixels.
+inline int64_t band_rows(const Window2d& p, int64_t crs, int64_t elem) {
+  if (p.OH <= 0 || p.OW <= 0) return 1;
+  const int64_t cols = std::max(kMinBandCols, kBandColsBytes / (elem * crs));
+  return std::clamp<int64_t>((cols + p.OW - 1) / p.OW, 1, p.OH);
+}
 
 // Runs f(begin, end) over n independent units: spread over the threads (one unit at a time
 // per thread, GEMM inside serial) when there are enough units to keep them balanced,
@@ -47,6 +61,23 @@ void add_partials(T* out, const T* partials, int64_t groups, int64_t n) {
       for (int64_t e = e0; e < e1; ++e) out[e] += src[e];
     }
   });
+}
+
+// out (n values) = the sum over `units` (images or image chunks) of their contributions, taken
+// over a fixed partition of the units into work_groups(units, n * sizeof(T)) groups that run
+// as parallel units (total_flops: of all units): add_group(u0, u1, part) writes the sum of
+// units [u0, u1) into part (overwriting it; group 0's part is out), and the partials are then
+// added in group order, so the result does not depend on the thread count.
+template <typename T, class F>
+void sum_over_work_groups(int64_t units, int64_t n, double total_flops, T* out,
+                          const F& add_group) {
+  const int64_t G = work_groups(units, n * static_cast<int64_t>(sizeof(T)));
+  std::unique_ptr<T[]> partials(G > 1 ? new T[static_cast<size_t>((G - 1) * n)] : nullptr);
+  for_units(G, total_flops / G, [&](int64_t j0, int64_t j1) {
+    for (int64_t j = j0; j < j1; ++j)
+      add_group(j * units / G, (j + 1) * units / G, j == 0 ? out : partials.get() + (j - 1) * n);
+  });
+  if (G > 1) add_partials(out, partials.get(), G, n);
 }
 
 }  // namespace gradcore
