@@ -117,7 +117,13 @@ def add_bf16(fwd, fb, x, w, b, dy, kern, st, pd, h, w_, k) -> None:
     fwd["gradcore_bf16"], fb["gradcore_bf16"] = g_fwd, g_fb
     if torch is None:
         return
-    tx, tw, tb, tdy = (torch.from_numpy(a).to(torch.bfloat16) for a in (x, w, b, dy))
+    tensors = (torch.from_numpy(a).to(torch.bfloat16) for a in (x, w, b, dy))
+    fwd["torch_bf16"], fb["torch_bf16"] = torch_passes(*tensors, st, pd, k)
+
+
+def torch_passes(tx, tw, tb, tdy, st, pd, k):
+    """PyTorch's forward and forward + backward (input, weight and bias gradients) on these
+    tensors, as two timing closures."""
 
     def t_fwd():
         with torch.no_grad():
@@ -131,7 +137,7 @@ def add_bf16(fwd, fb, x, w, b, dy, kern, st, pd, h, w_, k) -> None:
             )
         return y, g
 
-    fwd["torch_bf16"], fb["torch_bf16"] = t_fwd, t_fb
+    return t_fwd, t_fb
 
 
 def main(argv=None):
@@ -189,34 +195,8 @@ def main(argv=None):
             fwd = {_key(p): (lambda p=p: gc_fwd(p)) for p in paths}
             fb = {_key(p): (lambda p=p: gc_fb(p)) for p in paths}
             if torch is not None:
-                tx, tw, tb, tdy = (torch.from_numpy(a) for a in (x, w, b, dy))
-
-                def t_fwd(tx=tx, tw=tw, tb=tb, st=st, pd=pd):
-                    with torch.no_grad():
-                        return torch.nn.functional.conv2d(tx, tw, tb, st, pd)
-
-                def t_fb(tx=tx, tw=tw, tb=tb, tdy=tdy, st=st, pd=pd, k=k):
-                    with torch.no_grad():
-                        y = torch.ops.aten.convolution(
-                            tx, tw, tb, list(st), list(pd), [1, 1], False, [0, 0], 1
-                        )
-                        g = torch.ops.aten.convolution_backward(
-                            tdy,
-                            tx,
-                            tw,
-                            [k],
-                            list(st),
-                            list(pd),
-                            [1, 1],
-                            False,
-                            [0, 0],
-                            1,
-                            [True, True, True],
-                        )
-                    return y, g
-
-                fwd["torch"] = t_fwd
-                fb["torch"] = t_fb
+                tensors = (torch.from_numpy(a) for a in (x, w, b, dy))
+                fwd["torch"], fb["torch"] = torch_passes(*tensors, st, pd, k)
             if args.amp:
                 add_bf16(fwd, fb, x, w, b, dy, kern, st, pd, h, w_, k)
             if not args.no_numpy:

@@ -352,3 +352,14 @@ def test_sequential_keeps_the_order_where_it_could_differ(rng):
     np.testing.assert_array_equal(idx.numpy(), want.numpy())
     y = nn.Sequential(Negated(), nn.MaxPool2d(2))(x)
     np.testing.assert_array_equal(y.numpy(), F.max_pool2d(F.relu(x) * -1.0, 2).numpy())
+
+
+def test_container_indexing_counts_from_the_end_and_names_the_container():
+    seq, lst = nn.Sequential(nn.ReLU(), nn.Tanh()), nn.ModuleList([nn.ReLU(), nn.Tanh()])
+    for c, kind in ((seq, "Sequential"), (lst, "ModuleList")):
+        assert isinstance(c[-1], nn.Tanh) and isinstance(c[0], nn.ReLU)
+        for bad in (2, -3):
+            with pytest.raises(
+                IndexError, match=f"index {bad} is out of range for {kind} of length 2"
+            ):
+                c[bad]

@@ -12,6 +12,14 @@ from gradcore.nn.pool import MaxPool2d
 __all__ = ["Sequential", "ModuleList"]
 
 
+def _position(idx: int, n: int, kind: str) -> int:
+    """idx (negative from the end) as a position among n children; IndexError naming the
+    container kind when it is out of range."""
+    if not -n <= idx < n:
+        raise IndexError(f"index {idx} is out of range for {kind} of length {n}")
+    return idx % n
+
+
 class Sequential(Module):
     """Modules applied in order; Sequential(m0, m1, ...) or Sequential(OrderedDict)."""
 
@@ -54,10 +62,7 @@ class Sequential(Module):
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return Sequential(OrderedDict(list(self._modules.items())[idx]))
-        n = len(self._modules)
-        if not -n <= idx < n:
-            raise IndexError(f"index {idx} is out of range for Sequential of length {n}")
-        return list(self._modules.values())[idx % n]
+        return list(self._modules.values())[_position(idx, len(self._modules), "Sequential")]
 
     def __setitem__(self, idx: int, module: Module) -> None:
         key = list(self._modules.keys())[idx]
@@ -85,10 +90,7 @@ class ModuleList(Module):
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return ModuleList(list(self._modules.values())[idx])
-        n = len(self._modules)
-        if not -n <= idx < n:
-            raise IndexError(f"index {idx} is out of range for ModuleList of length {n}")
-        return self._modules[str(idx % n)]
+        return self._modules[str(_position(idx, len(self._modules), "ModuleList"))]
 
     def __setitem__(self, idx: int, module: Module) -> None:
         self.add_module(str(idx % len(self._modules)), module)
