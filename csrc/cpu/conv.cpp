@@ -58,7 +58,7 @@ Plan make_plan(const Window2d& p, int64_t elem) {
   pl.Kg = p.K / p.groups;
   pl.CRS = pl.Cg * p.R * p.S;
   pl.P = p.OH * p.OW;
-  pl.direct = p.R == 1 && p.S == 1 && p.sh == 1 && p.sw == 1 && p.ph == 0 && p.pw == 0;
+  pl.direct = input_is_columns(p);
   if (pl.P >= kBatchBelow || p.N == 1) {
     pl.nb = 1;
     pl.rows = pl.direct ? p.OH : band_rows(p, pl.CRS, elem);
@@ -271,9 +271,8 @@ void implicit_conv(const Window2d& g, int64_t N, int64_t groups, int64_t Cin, in
             taps.cols(in + (n * Cin + gi * Cin_g) * HW, HW, in, in + N * Cin * HW);
         T* o = out + (n * Cout + gi * Cout_g) * P;
         T beta = T(0);
-        if (bias) {  // the GEMM adds its product onto the bias
-          for (int64_t k = 0; k < Cout_g; ++k)
-            std::fill(o + k * P, o + (k + 1) * P, bias[gi * Cout_g + k]);
+        if (bias) {
+          fill_bias_rows(o, P, Cout_g, P, bias + gi * Cout_g);
           beta = T(1);
         }
         const PackedA<T>& a = wp[static_cast<size_t>(gi)];
@@ -301,8 +300,8 @@ void forward_block(const Plan& pl, const Window2d& p, const T* x, const std::vec
     if (nn == 1) {
       T* out = y + (n0 * p.K + g * Kg) * P + oh0 * p.OW;
       T beta = T(0);
-      if (bias) {  // the GEMM adds its product onto the bias: no second pass over y
-        for (int64_t k = 0; k < Kg; ++k) std::fill(out + k * P, out + k * P + tp, bias[g * Kg + k]);
+      if (bias) {
+        fill_bias_rows(out, P, Kg, tp, bias + g * Kg);
         beta = T(1);
       }
       gemm_packed<T>(wp[g], tp, false, cols, ld, beta, out, P);

@@ -45,18 +45,13 @@ std::vector<float> widened(const uint16_t* x, int64_t n) {
   return v;
 }
 
-// 1x1, stride 1, no padding: the input planes are the columns.
-bool direct(const Window2d& p) {
-  return p.R == 1 && p.S == 1 && p.sh == 1 && p.sw == 1 && p.ph == 0 && p.pw == 0;
-}
-
 // The bfloat16 columns of image plane group x_{n,g} (Cg planes) for output rows [oh0, oh1):
-// CRS x (oh1 - oh0)*OW, row stride *ld; the planes themselves when direct(p), else im2col'd
-// into this thread's scratch.
+// CRS x (oh1 - oh0)*OW, row stride *ld; the planes themselves when input_is_columns(p), else
+// im2col'd into this thread's scratch.
 const uint16_t* bf16_cols(const Window2d& p, const Shape& s, const uint16_t* xg, int64_t oh0,
                           int64_t oh1, int64_t* ld) {
   const int64_t tp = (oh1 - oh0) * p.OW;
-  if (direct(p)) {
+  if (input_is_columns(p)) {
     *ld = s.HW;
     return xg + oh0 * p.OW;
   }
@@ -93,9 +88,7 @@ void conv2d_forward_bf16(const Window2d& p, const uint16_t* x, const uint16_t* w
         int64_t ld;
         const uint16_t* cols = bf16_cols(p, s, x + (n * p.C + g * s.Cg) * s.HW, oh0, oh1, &ld);
         float* out = y + (n * p.K + g * s.Kg) * s.P + oh0 * p.OW;
-        if (bias)  // the GEMM adds its product onto the bias
-          for (int64_t k = 0; k < s.Kg; ++k)
-            std::fill(out + k * s.P, out + k * s.P + tp, bias[g * s.Kg + k]);
+        if (bias) fill_bias_rows(out, s.P, s.Kg, tp, bias + g * s.Kg);
         gemm_bf16(false, s.Kg, tp, s.CRS, w + g * s.Kg * s.CRS, s.CRS, cols, ld, out, s.P,
                   bias != nullptr);
       }
@@ -127,15 +120,16 @@ void conv2d_backward_input_bf16(const Window2d& p, const uint16_t* dy, const uin
   // Units: images (the bands of one image add into the same dx planes).
   // dcols (CRS x tp) = W_g^T @ dY_{n,g} rows [oh0, oh1); dx_{n,g} += col2im(dcols).
   const double flops = 2.0 * p.K * s.CRS * s.P;
+  const bool in_place = input_is_columns(p);  // the columns are the dx planes: no col2im
   for_units(p.N, flops, [&](int64_t n0, int64_t n1) {
     for (int64_t n = n0; n < n1; ++n) {
-      if (!direct(p)) std::fill(dx + n * p.C * s.HW, dx + (n + 1) * p.C * s.HW, 0.0f);
+      if (!in_place) std::fill(dx + n * p.C * s.HW, dx + (n + 1) * p.C * s.HW, 0.0f);
       for (int64_t g = 0; g < p.groups; ++g)
         for (int64_t oh0 = 0; oh0 < p.OH; oh0 += s.rows) {
           const int64_t oh1 = std::min(p.OH, oh0 + s.rows), tp = (oh1 - oh0) * p.OW;
           const uint16_t* dyg = dy + (n * p.K + g * s.Kg) * s.P + oh0 * p.OW;
           float* dxg = dx + (n * p.C + g * s.Cg) * s.HW;
-          if (direct(p)) {  // the columns are the dx planes: written in place, band by band
+          if (in_place) {  // written band by band
             gemm_bf16(false, s.CRS, tp, s.Kg, wt.data() + g * s.Kg * s.CRS, s.Kg, dyg, s.P,
                       dxg + oh0 * p.OW, s.HW);
             continue;

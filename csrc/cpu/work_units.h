@@ -1,6 +1,6 @@
-// How the convolution kernels (conv.cpp, conv_bf16.cpp, conv_direct.cpp) cut their work into
-// bands of output rows, spread independent units of work over the threads, and sum a weight
-// gradient over a fixed partition of the batch.
+// What the convolution kernels (conv.cpp, conv_bf16.cpp, conv_direct.cpp) share: how they cut
+// their work into bands of output rows, start an output at the bias, spread independent units
+// of work over the threads, and sum a weight gradient over a fixed partition of the batch.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -61,6 +61,18 @@ void add_partials(T* out, const T* partials, int64_t groups, int64_t n) {
       for (int64_t e = e0; e < e1; ++e) out[e] += src[e];
     }
   });
+}
+
+// 1x1, stride 1, no padding: the input planes are the columns matrix itself.
+inline bool input_is_columns(const Window2d& p) {
+  return p.R == 1 && p.S == 1 && p.sh == 1 && p.sw == 1 && p.ph == 0 && p.pw == 0;
+}
+
+// out[k][0, cols) = bias[k] for rows k < rows of out (row stride ld): the start a GEMM adds a
+// convolution's product onto (beta = 1), so the bias costs no second pass over the output.
+template <typename T>
+void fill_bias_rows(T* out, int64_t ld, int64_t rows, int64_t cols, const T* bias) {
+  for (int64_t k = 0; k < rows; ++k) std::fill(out + k * ld, out + k * ld + cols, bias[k]);
 }
 
 // out (n values) = the sum over `units` (images or image chunks) of their contributions, taken

@@ -12,9 +12,11 @@ How it is computed today: the rounding is done by the native conversion kernels 
 linear and 2-d matmul multiply on the bfloat16 GEMM (gemm_bf16.h: `vdpbf16ps` with
 AVX512_BF16, else widened to float32; ops/linear.py LinearBf16, ops/matmul.py MatMul2dBf16),
 conv2d on the bfloat16 convolution kernels (conv_bf16.h: im2col in bfloat16 and gemm_bf16;
-ops/conv.py Conv2dBf16), conv_transpose2d on the float32 kernels. Either way the results are those of bfloat16 inputs
-with float32 accumulation, and the "bfloat16" outputs are float32 tensors holding bfloat16
-values (the next op reads them without a conversion). A GradScaler is not needed for
+ops/conv.py Conv2dBf16), conv_transpose2d on the float32 kernels. LinearBf16 and Conv2dBf16
+round their own inputs, output and gradients; the other ops run between rounding nodes
+(lower_precision). Either way the results are those of bfloat16 inputs with float32
+accumulation, and the "bfloat16" outputs are float32 tensors holding bfloat16 values (the
+next op reads them without a conversion). A GradScaler is not needed for
 bfloat16 (it has float32's exponent range); `device_type` and `dtype` are there so that a CUDA
 float16 autocast can use `GradScaler` (gradcore.grad_scaler, re-exported here: torch's dynamic
 loss scaling, which already works on CPU float32 gradients and on any device's storage).
@@ -194,6 +196,11 @@ def round_bfloat16(kern, a: np.ndarray, inplace: bool = False) -> np.ndarray:
     if inplace:
         return kern.round_to_bfloat16(a, a)
     return kern.round_to_bfloat16(np.ascontiguousarray(a))
+
+
+def round_bfloat16_each(kern, *arrays) -> tuple:
+    """Each of `arrays` (fresh kernel outputs, or None) rounded to bfloat16 in place."""
+    return tuple(None if a is None else round_bfloat16(kern, a, True) for a in arrays)
 
 
 def cpu_bfloat16_operands(*tensors) -> bool:

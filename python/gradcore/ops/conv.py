@@ -104,9 +104,7 @@ class Conv2dBf16(Function):
         dx = input_grad(gb, w, x.shape[2:], *geom) if n[0] else None
         dw = weight_grad(gb, x, w.shape[2:], *geom) if n[1] else None
         db = bias_grad(gb) if n[2] else None
-        return tuple(
-            None if a is None else amp.round_bfloat16(kern, a, True) for a in (dx, dw, db)
-        ) + (None,)
+        return amp.round_bfloat16_each(kern, dx, dw, db) + (None,)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):

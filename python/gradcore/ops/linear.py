@@ -76,7 +76,7 @@ class LinearBf16(Function):
         dx = mm_bf16(kern, gb, wb) if n[0] else None
         dw = mm_bf16(kern, gb, xb, True, False) if n[1] else None
         db = kern.sum_rows(kern.bfloat16_to_float(gb)) if n[2] else None
-        return tuple(None if a is None else amp.round_bfloat16(kern, a, True) for a in (dx, dw, db))
+        return amp.round_bfloat16_each(kern, dx, dw, db)
 
 
 class LinearLowp(Function):
