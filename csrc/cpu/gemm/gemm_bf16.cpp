@@ -13,7 +13,7 @@ namespace gradcore {
 namespace {
 
 // Rows of C per task on the AVX512_BF16 route: 96 rows of A (96 x K bfloat16, 384 KiB at
-// K = 2048) stay in a Zen 4 core's 1 MiB L2 while the task sweeps one 32-column B panel.
+// K = 2048) stay in a Zen 4 core's 1 MiB L2 while the task sweeps its group of B panels.
 constexpr int64_t kRowsPerTask = 96;
 constexpr int64_t kPanel = 32;
 constexpr int64_t kPanelsPerTask = 4;  // B panels a task packs and sweeps together

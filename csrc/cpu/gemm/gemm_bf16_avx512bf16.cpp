@@ -11,7 +11,6 @@
 #endif
 #include <immintrin.h>
 
-#include <algorithm>
 #include <cstring>
 
 #include "cpu/gemm/gemm_bf16.h"
@@ -52,7 +51,8 @@ void tile(const uint16_t* A, int64_t lda, int64_t K, const uint16_t* panel, int6
     step<MR, NH>(acc, panel, full, [&](int r) { return static_cast<int>(A[r * lda + K - 1]); });
   __mmask16 mask[NH];
   for (int h = 0; h < NH; ++h) {
-    const int64_t cols = std::min<int64_t>(16, std::max<int64_t>(0, nc - 16 * h));
+    const int64_t left = nc - 16 * h;  // no std::min here: ISA files instantiate no STL
+    const int64_t cols = left < 0 ? 0 : (left > 16 ? 16 : left);
     mask[h] = cols == 16 ? 0xFFFF : static_cast<__mmask16>((1u << cols) - 1);
   }
   for (int r = 0; r < MR; ++r)
