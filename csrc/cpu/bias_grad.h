@@ -10,25 +10,30 @@
 
 namespace gradcore {
 
-// `value(const In*)` gives the Out value of one element of dy.
+// `value(const In*)` gives the Out value of one element of dy. Each thread takes a range of
+// channels and reads it image by image, kChunk planes at a time: one contiguous run of dy per
+// image (the planes of one channel lie K*P apart, and a plane can be short).
 template <typename In, typename Out, class Value>
 void bias_grad_sum(int64_t N, int64_t K, int64_t P, const In* dy, Out* db, const Value& value) {
+  constexpr int64_t kChunk = 64;
   parallel_for(K, std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(N * P, 1)),
                [&](int64_t k0, int64_t k1) {
-                 for (int64_t k = k0; k < k1; ++k) {
-                   double total = 0.0;  // planes summed in order, in double
-                   for (int64_t n = 0; n < N; ++n) {
-                     const In* src = dy + (n * K + k) * P;
-                     Out acc[16] = {};  // 16 fixed lanes within a plane (vectorised)
-                     int64_t i = 0;
-                     for (; i + 16 <= P; i += 16)
-                       for (int l = 0; l < 16; ++l) acc[l] += value(src + i + l);
-                     for (int l = 0; i < P; ++i, ++l) acc[l] += value(src + i);
-                     for (int w = 8; w >= 1; w /= 2)
-                       for (int l = 0; l < w; ++l) acc[l] += acc[l + w];
-                     total += static_cast<double>(acc[0]);
-                   }
-                   db[k] = static_cast<Out>(total);
+                 for (int64_t kb = k0; kb < k1; kb += kChunk) {
+                   const int64_t ke = std::min(k1, kb + kChunk);
+                   double total[kChunk] = {};  // per channel: planes summed in order, in double
+                   for (int64_t n = 0; n < N; ++n)
+                     for (int64_t k = kb; k < ke; ++k) {
+                       const In* src = dy + (n * K + k) * P;
+                       Out acc[16] = {};  // 16 fixed lanes within a plane (vectorised)
+                       int64_t i = 0;
+                       for (; i + 16 <= P; i += 16)
+                         for (int l = 0; l < 16; ++l) acc[l] += value(src + i + l);
+                       for (int l = 0; i < P; ++i, ++l) acc[l] += value(src + i);
+                       for (int w = 8; w >= 1; w /= 2)
+                         for (int l = 0; l < w; ++l) acc[l] += acc[l + w];
+                       total[k - kb] += static_cast<double>(acc[0]);
+                     }
+                   for (int64_t k = kb; k < ke; ++k) db[k] = static_cast<Out>(total[k - kb]);
                  }
                });
 }

@@ -75,18 +75,32 @@ void pack_cols_panel32(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int6
 
 namespace {
 
-// Rows [k, k+8) of a transposed panel, transposed into out (8 rows of 32): column j's k-mask
-// is its column lane masks at output column q AND its panel rows [a[j], b[j]) (rows past kc
-// are outside every column's range, so the k tail uses the same block).
-void pack_t_block(const float* const* src, const int32_t* const* col_ok, const int64_t* a,
-                  const int64_t* b, int64_t k, int64_t q, float* out) {
+// The columns of one transposed panel: each column's stretch of its plane, its column lane
+// masks, and the panel rows [a, b) inside its kernel row's pixel range (as rows - 1 > a - 1
+// and b > rows, compared 8 at a time); all_a / all_b: the rows inside every column's range.
+struct TapColumns {
+  const float* src[kPanel];
+  const int32_t* col_ok[kPanel];
+  __m256i a_minus_1[kPanel], b[kPanel];
+  int64_t all_a, all_b;
+};
+
+// Rows [k, k+8) of the panel, transposed into out (8 rows of 32): column j's k-mask is its
+// column lane masks at output column q AND (unless kAllIn: every row inside every column's
+// range) its panel rows [a[j], b[j]) (rows past kc are outside every column's range, so the
+// k tail uses the same block).
+template <bool kAllIn>
+void pack_t_block(const TapColumns& t, int64_t k, int64_t q, float* out) {
+  const __m256i rows = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                        _mm256_set1_epi32(static_cast<int>(k)));
   for (int h = 0; h < kPanel / 8; ++h) {
     __m256 v[8];
     for (int i = 0; i < 8; ++i) {
       const int j = h * 8 + i;
-      const __mmask8 m =
-          lanes8(col_ok[j] + q) & static_cast<__mmask8>(range_bits(a[j] - k, b[j] - k, 8));
-      v[i] = _mm256_maskz_loadu_ps(m, src[j] + k);
+      __mmask8 m = lanes8(t.col_ok[j] + q);
+      if constexpr (!kAllIn)
+        m &= _mm256_cmpgt_epi32_mask(rows, t.a_minus_1[j]) & _mm256_cmpgt_epi32_mask(t.b[j], rows);
+      v[i] = _mm256_maskz_loadu_ps(m, t.src[j] + k);
     }
     transpose8(v);
     for (int i = 0; i < 8; ++i) _mm256_storeu_ps(out + i * kPanel + h * 8, v[i]);
@@ -98,40 +112,47 @@ void pack_t_block(const float* const* src, const int32_t* const* col_ok, const i
 // Rows (pixels) [p0, p0+kc) x columns (c, r, s) [j0, j0+nc) of the transposed columns, as
 // 32-wide panels: 8 x 8 blocks of masked loads, transposed, as conv_avx2_fma.cpp's
 // pack_cols_t_panel16 (columns past nc read column 0's stretch with the all-zero mask row S
-// of col_ok: nothing is read).
+// of col_ok: nothing is read). Blocks of rows inside every column's pixel range (all but the
+// first and last few of a plane) use the column lane masks alone.
 void pack_cols_t_panel32(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int,
                          float* out) {
   const ImplicitCols<float>& ic = *static_cast<const ImplicitCols<float>*>(ctx);
   const int64_t RS = ic.R * ic.S, rs0 = j0 % RS, wm = ic.W + kColMaskPad;
   int64_t c = j0 / RS, r = rs0 / ic.S, s = rs0 % ic.S;  // column j0 + j, stepped along
-  const float* src[kPanel];
-  const int32_t* col_ok[kPanel];
-  int64_t a[kPanel], b[kPanel];  // panel rows inside the column's kernel row's pixel range
+  TapColumns t;
+  t.all_a = 0;
+  t.all_b = kc;
   for (int j = 0; j < kPanel; ++j) {
+    int64_t a = 0, b = kc;
     if (j >= nc) {
-      src[j] = src[0];
-      col_ok[j] = ic.col_ok + ic.S * wm;
-      a[j] = 0;
-      b[j] = kc;
-      continue;
+      t.src[j] = t.src[0];
+      t.col_ok[j] = ic.col_ok + ic.S * wm;
+    } else {
+      t.src[j] = ic.x + c * ic.HW + ic.row_off[r] + ic.col_off[s] + p0;
+      t.col_ok[j] = ic.col_ok + s * wm;
+      a = std::clamp<int64_t>(ic.p_lo[r] - p0, 0, kc);
+      b = std::clamp<int64_t>(ic.p_hi[r] - p0, a, kc);
+      if (++s == ic.S) {
+        s = 0;
+        if (++r == ic.R) r = 0, ++c;
+      }
     }
-    src[j] = ic.x + c * ic.HW + ic.row_off[r] + ic.col_off[s] + p0;
-    col_ok[j] = ic.col_ok + s * wm;
-    a[j] = std::clamp<int64_t>(ic.p_lo[r] - p0, 0, kc);
-    b[j] = std::clamp<int64_t>(ic.p_hi[r] - p0, a[j], kc);
-    if (++s == ic.S) {
-      s = 0;
-      if (++r == ic.R) r = 0, ++c;
-    }
+    t.all_a = std::max(t.all_a, a);
+    t.all_b = std::min(t.all_b, b);
+    t.a_minus_1[j] = _mm256_set1_epi32(static_cast<int>(a) - 1);  // kc fits int32 (a GEMM block)
+    t.b[j] = _mm256_set1_epi32(static_cast<int>(b));
   }
   int64_t k = 0, q = p0 % ic.W;  // q: the output column of pixel p0 + k
   for (; k + 8 <= kc; k += 8) {
-    pack_t_block(src, col_ok, a, b, k, q, out + k * kPanel);
+    if (k >= t.all_a && k + 8 <= t.all_b)
+      pack_t_block<true>(t, k, q, out + k * kPanel);
+    else
+      pack_t_block<false>(t, k, q, out + k * kPanel);
     for (q += 8; q >= ic.W;) q -= ic.W;  // (q + 8) % W without a division
   }
   if (k < kc) {
     alignas(64) float tail[8 * kPanel];
-    pack_t_block(src, col_ok, a, b, k, q, tail);
+    pack_t_block<false>(t, k, q, tail);
     std::copy(tail, tail + (kc - k) * kPanel, out + k * kPanel);
   }
 }
