@@ -36,10 +36,10 @@ double gflops(int64_t kc) {
     for (int64_t jr = 0; jr < kCols; jr += NR) {
       int64_t ir = 0;
       for (; ir + MR <= mc; ir += MR)
-        gradcore::avx512::tile<float, MR, MR, V>(kc, a.data() + ir * kc, b.data() + jr * kc, NR,
+        gradcore::avx512::tile<gradcore::avx512::Zmm<float>, MR, MR, V>(kc, a.data() + ir * kc, b.data() + jr * kc, NR,
                                                  c.data() + ir * kCols + jr, kCols, 1.0f, NR);
       if constexpr (kTail > 0)
-        gradcore::avx512::tile<float, MR, kTail, V>(kc, a.data() + ir * kc, b.data() + jr * kc, NR,
+        gradcore::avx512::tile<gradcore::avx512::Zmm<float>, MR, kTail, V>(kc, a.data() + ir * kc, b.data() + jr * kc, NR,
                                                     c.data() + ir * kCols + jr, kCols, 1.0f, NR);
     }
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

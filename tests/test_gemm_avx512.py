@@ -143,7 +143,8 @@ def test_edge_tiles_match_slices_bitwise(rng, avx512, dtype):
     """An element does not depend on the tile that computed it: the rows and columns of C
     equal, bit for bit, the products of single rows of A (1-row edge tiles) and single
     columns of B (1-column masked tiles), for M and N that end in partial row tiles and panels
-    of one and two zmm columns, with beta != 0 and several KC blocks."""
+    of one ymm (at most NR/4 columns), one zmm and two zmm columns, with beta != 0 and several
+    KC blocks."""
     mr, nr, kc, mc = avx512[dtype]
     lanes = nr // 2
     for M, N, K in [
@@ -151,6 +152,8 @@ def test_edge_tiles_match_slices_bitwise(rng, avx512, dtype):
         (2 * mr - 1, 2 * nr + 1, 2 * kc + 5),
         (mr * 13 + 2, 196, 1152),
         (5, lanes + 3, 40),
+        (mr, 2 * nr + nr // 4, 70),  # a last panel as wide as one ymm
+        (mr + 2, nr + nr // 4 + 1, 33),  # one column more: one zmm
     ]:
         a, b = make_operands(rng, M, N, K, False, False, dtype)
         c0 = rng.standard_normal((M, N)).astype(dtype)
@@ -161,7 +164,7 @@ def test_edge_tiles_match_slices_bitwise(rng, avx512, dtype):
             row = c0[i : i + 1].copy()
             _C.gemm(np.ascontiguousarray(a[i : i + 1]), b, row, alpha=0.5, beta=-1.25)
             np.testing.assert_array_equal(row[0], c[i], err_msg=f"row {i} of {M}x{N}x{K}")
-        for j in sorted({0, lanes - 1, lanes, nr - 1, N - 2, N - 1} & set(range(N))):
+        for j in sorted({0, lanes - 1, lanes, nr - 1, N - 2, N - 1, 2 * nr} & set(range(N))):
             col = np.ascontiguousarray(c0[:, j : j + 1])
             _C.gemm(a, np.ascontiguousarray(b[:, j : j + 1]), col, alpha=0.5, beta=-1.25)
             np.testing.assert_array_equal(col[:, 0], c[:, j], err_msg=f"col {j} of {M}x{N}x{K}")

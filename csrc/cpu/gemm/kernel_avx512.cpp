@@ -41,6 +41,7 @@ struct Zmm;
 
 template <>
 struct Zmm<float> {
+  using T = float;
   using V = __m512;
   using Mask = __mmask16;
   static constexpr int kLanes = 16;
@@ -57,6 +58,7 @@ struct Zmm<float> {
 
 template <>
 struct Zmm<double> {
+  using T = double;
   using V = __m512d;
   using Mask = __mmask8;
   static constexpr int kLanes = 8;
@@ -71,12 +73,48 @@ struct Zmm<double> {
   static void maskstore(double* p, Mask m, V v) { _mm512_mask_storeu_pd(p, m, v); }
 };
 
+// One ymm of T, the same operations: the edge tile of a panel with at most 8 float (4 double)
+// columns, which on Zen 4 costs half a zmm tile (a 512-bit FMA runs as two 256-bit halves).
+template <typename T>
+struct Ymm;
+
+template <>
+struct Ymm<float> {
+  using T = float;
+  using V = __m256;
+  using Mask = __mmask8;
+  static constexpr int kLanes = 8;
+  static V zero() { return _mm256_setzero_ps(); }
+  static V set1(float x) { return _mm256_set1_ps(x); }
+  static V load(const float* p) { return _mm256_loadu_ps(p); }
+  static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
+  static Mask mask(int n) { return static_cast<Mask>((1u << n) - 1u); }
+  static V maskload(const float* p, Mask m) { return _mm256_maskz_loadu_ps(m, p); }
+  static void maskstore(float* p, Mask m, V v) { _mm256_mask_storeu_ps(p, m, v); }
+};
+
+template <>
+struct Ymm<double> {
+  using T = double;
+  using V = __m256d;
+  using Mask = __mmask8;
+  static constexpr int kLanes = 4;
+  static V zero() { return _mm256_setzero_pd(); }
+  static V set1(double x) { return _mm256_set1_pd(x); }
+  static V load(const double* p) { return _mm256_loadu_pd(p); }
+  static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+  static void store(double* p, V v) { _mm256_storeu_pd(p, v); }
+  static Mask mask(int n) { return static_cast<Mask>((1u << n) - 1u); }
+  static V maskload(const double* p, Mask m) { return _mm256_maskz_loadu_pd(m, p); }
+  static void maskstore(double* p, Mask m, V v) { _mm256_mask_storeu_pd(p, m, v); }
+};
+
 // c[R x n] = acc + beta*c (beta == 0: acc overwrites c without reading it), with
 // L(V-1) < n <= LV for L lanes: the last vector of each row is masked to n (masked loads and
 // stores touch no memory outside the mask).
-template <typename T, int R, int V>
-inline void store_tile(const typename Zmm<T>::V (&acc)[R][V], T* c, int64_t ldc, T beta, int n) {
-  using Z = Zmm<T>;
+template <class Z, int R, int V, typename T = typename Z::T>
+inline void store_tile(const typename Z::V (&acc)[R][V], T* c, int64_t ldc, T beta, int n) {
   constexpr int L = Z::kLanes;
   const typename Z::Mask mask = Z::mask(n - L * (V - 1));
   if (beta == T(0)) {
@@ -106,10 +144,9 @@ inline void store_tile(const typename Zmm<T>::V (&acc)[R][V], T* c, int64_t ldc,
 // from zero, then one FMA with beta (or a plain store when beta == 0): identical for all R, V,
 // n, so an element's value does not depend on which tile shape computed it (and the same as
 // in the AVX2 path's kernels: with the same KC partition the two paths give the same bits).
-template <typename T, int MR, int R, int V>
+template <class Z, int MR, int R, int V, typename T = typename Z::T>
 inline void tile(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc, T beta,
                  int n) {
-  using Z = Zmm<T>;
   constexpr int L = Z::kLanes;
   typename Z::V acc[R][V];
 #pragma GCC unroll 16
@@ -133,22 +170,26 @@ inline void tile(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t 
     a += MR;
     b += ldb;
   }
-  store_tile<T, R, V>(acc, c, ldc, beta, n);
+  store_tile<Z, R, V>(acc, c, ldc, beta, n);
 }
 
-// Edge tiles: m rows (1..MR) x n columns (1..NR), the fewest zmm columns that hold n.
+// Edge tiles: m rows (1..MR) x n columns (1..NR): one ymm column (n <= NR/4), one zmm column
+// (n <= NR/2) or two.
 template <typename T, int MR, int R, int V>
 void edge_rv(int64_t kc, const T* a, const T* b, int64_t ldb, T* c, int64_t ldc, T beta, int n) {
-  tile<T, MR, R, V>(kc, a, b, ldb, c, ldc, beta, n);
+  if constexpr (V == 0)
+    tile<Ymm<T>, MR, R, 1>(kc, a, b, ldb, c, ldc, beta, n);
+  else
+    tile<Zmm<T>, MR, R, V>(kc, a, b, ldb, c, ldc, beta, n);
 }
 
 template <typename T>
 using EdgeFn = void (*)(int64_t, const T*, const T*, int64_t, T*, int64_t, T, int);
 
-// f[m - 1][v - 1]: the edge tile of m rows and v zmm columns.
+// f[m - 1][w]: the edge tile of m rows and w = 0 (one ymm), 1 (one zmm) or 2 (two zmm) columns.
 template <typename T, int MR>
 struct EdgeTable {
-  EdgeFn<T> f[MR][2];
+  EdgeFn<T> f[MR][3];
 };
 
 template <int... Rs>
@@ -164,14 +205,21 @@ struct MakeSeq<0, Rs...> {
 template <typename T, int MR, int... Rs>
 constexpr EdgeTable<T, MR> make_edge_table(Seq<Rs...>) {
   static_assert(sizeof...(Rs) == MR, "one row of the table per row count 1..MR");
-  return {{{&edge_rv<T, MR, Rs, 1>, &edge_rv<T, MR, Rs, 2>}...}};
+  return {{{&edge_rv<T, MR, Rs, 0>, &edge_rv<T, MR, Rs, 1>, &edge_rv<T, MR, Rs, 2>}...}};
 }
 
-static_assert(kNrF == 2 * Zmm<float>::kLanes && kNrD == 2 * Zmm<double>::kLanes,
-              "the edge tables hold one and two zmm columns");
+static_assert(kNrF == 2 * Zmm<float>::kLanes && kNrD == 2 * Zmm<double>::kLanes &&
+                  kNrF == 4 * Ymm<float>::kLanes && kNrD == 4 * Ymm<double>::kLanes,
+              "the edge tables hold one ymm, one zmm and two zmm columns");
 const EdgeTable<float, kMrF> kSEdge = make_edge_table<float, kMrF>(typename MakeSeq<kMrF>::type{});
 const EdgeTable<double, kMrD> kDEdge =
     make_edge_table<double, kMrD>(typename MakeSeq<kMrD>::type{});
+
+// The EdgeTable column of an edge n columns wide (1..NR).
+template <int NR>
+constexpr int edge_width(int n) {
+  return n > NR / 2 ? 2 : n > NR / 4 ? 1 : 0;
+}
 
 // ---------------------------------------------------------------------------------------
 // float packing
@@ -303,11 +351,11 @@ void pack_b_f64(bool trans, const double* B, int64_t ldb, int64_t p0, int64_t kc
 
 void sgemm_kernel(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
                   float beta) {
-  tile<float, kMrF, kMrF, 2>(kc, a, b, ldb, c, ldc, beta, kNrF);
+  tile<Zmm<float>, kMrF, kMrF, 2>(kc, a, b, ldb, c, ldc, beta, kNrF);
 }
 void sgemm_edge_tile(int64_t kc, const float* a, const float* b, int64_t ldb, float* c, int64_t ldc,
                      float beta, int m, int n) {
-  kSEdge.f[m - 1][n > 16](kc, a, b, ldb, c, ldc, beta, n);
+  kSEdge.f[m - 1][edge_width<kNrF>(n)](kc, a, b, ldb, c, ldc, beta, n);
 }
 void sgemm_pack_a(bool trans, const float* A, int64_t lda, int64_t i0, int64_t mc, int64_t p0,
                   int64_t kc, float alpha, float* out) {
@@ -319,11 +367,11 @@ void sgemm_pack_b(bool trans, const float* B, int64_t ldb, int64_t p0, int64_t k
 }
 void dgemm_kernel(int64_t kc, const double* a, const double* b, int64_t ldb, double* c, int64_t ldc,
                   double beta) {
-  tile<double, kMrD, kMrD, 2>(kc, a, b, ldb, c, ldc, beta, kNrD);
+  tile<Zmm<double>, kMrD, kMrD, 2>(kc, a, b, ldb, c, ldc, beta, kNrD);
 }
 void dgemm_edge_tile(int64_t kc, const double* a, const double* b, int64_t ldb, double* c,
                      int64_t ldc, double beta, int m, int n) {
-  kDEdge.f[m - 1][n > 8](kc, a, b, ldb, c, ldc, beta, n);
+  kDEdge.f[m - 1][edge_width<kNrD>(n)](kc, a, b, ldb, c, ldc, beta, n);
 }
 void dgemm_pack_a(bool trans, const double* A, int64_t lda, int64_t i0, int64_t mc, int64_t p0,
                   int64_t kc, double alpha, double* out) {
