@@ -315,9 +315,9 @@ def test_simple_modules_match_functional(rng, torch):
     ],
 )
 def test_sequential_runs_max_pool_before_relu_with_the_same_values_and_gradients(rng, pool):
-    """nn.Sequential runs ReLU -> MaxPool2d as MaxPool2d -> ReLU (module.py _pool_first): the
-    output and the input gradient are bitwise those of relu then pool, on inputs with
-    negative windows, zeros, ties and NaN."""
+    """nn.Sequential runs ReLU -> MaxPool2d as MaxPool2d -> ReLU (containers.py), as one
+    kernel for 2x2/2 windows: the output and the input gradient are bitwise those of relu then
+    pool, on inputs with negative windows, zeros, ties and NaN."""
     x = rng.standard_normal((2, 3, 9, 8)).astype(np.float32)
     x[0, 0, :4, :4] = -np.abs(x[0, 0, :4, :4])  # windows with no positive value
     x[0, 1, :, :3] = 0.0
@@ -328,7 +328,9 @@ def test_sequential_runs_max_pool_before_relu_with_the_same_values_and_gradients
     a = gc.tensor(x, requires_grad=True)
     y = seq(a)
     y.backward(gc.tensor(g))
-    assert type(y.grad_fn).__name__ == "ReLU"  # the pool ran first
+    # the pool ran first; 2x2/2 windows run both in one kernel (ops/pool.py MaxPool2dReLU)
+    fused = pool == dict(kernel_size=2)
+    assert type(y.grad_fn).__name__ == ("MaxPool2dReLU" if fused else "ReLU")
     b = gc.tensor(x, requires_grad=True)
     want = F.max_pool2d(F.relu(b), **pool)
     want.backward(gc.tensor(g))
@@ -352,6 +354,24 @@ def test_sequential_keeps_the_order_where_it_could_differ(rng):
     np.testing.assert_array_equal(idx.numpy(), want.numpy())
     y = nn.Sequential(Negated(), nn.MaxPool2d(2))(x)
     np.testing.assert_array_equal(y.numpy(), F.max_pool2d(F.relu(x) * -1.0, 2).numpy())
+
+
+def test_sequential_fuses_relu_and_pool_only_for_float32_2x2_batches(rng):
+    """ReLU -> MaxPool2d(2) runs as one MaxPool2dReLU node on a float32 (N, C, H, W) batch at
+    least 2x2; float64, an unbatched input and other windows keep the pool-first pair (the
+    same values either way)."""
+    cases = [
+        ((2, 3, 6, 5), np.float32, dict(kernel_size=2), "MaxPool2dReLU"),
+        ((2, 3, 6, 5), np.float32, dict(kernel_size=(2, 2), stride=2, padding=0), "MaxPool2dReLU"),
+        ((2, 3, 6, 5), np.float64, dict(kernel_size=2), "ReLU"),
+        ((3, 6, 5), np.float32, dict(kernel_size=2), "ReLU"),
+        ((2, 3, 6, 5), np.float32, dict(kernel_size=2, ceil_mode=True), "ReLU"),
+    ]
+    for shape, dtype, pool, node in cases:
+        x = gc.tensor(rng.standard_normal(shape).astype(dtype), requires_grad=True)
+        y = nn.Sequential(nn.ReLU(), nn.MaxPool2d(**pool))(x)
+        assert type(y.grad_fn).__name__ == node, (shape, dtype, pool)
+        np.testing.assert_array_equal(y.numpy(), F.max_pool2d(F.relu(x), **pool).numpy())
 
 
 def test_container_indexing_counts_from_the_end_and_names_the_container():

@@ -92,6 +92,120 @@ def test_max_pool_2x2_all_row_widths(rng, cpu_capability, dtype):
             assert np.array_equal(dx, ref.max_pool2d_backward(dy, bad, x.shape).astype(dtype))
 
 
+def pool_then_relu_2x2(x, dy):
+    """The unfused routes: max_pool2d 2x2/2 then relu (the output), and the input gradient of
+    that and of relu then max_pool2d (the two are equal: relu is monotone)."""
+    p, idx = _C.max_pool2d_forward(x, 2, 2)
+    y = _C.relu_forward(p)
+    dx = _C.max_pool2d_backward(_C.relu_backward(dy, y), idx, x.shape)
+    r = _C.relu_forward(x)
+    _, ridx = _C.max_pool2d_forward(r, 2, 2)
+    dx_relu_first = _C.relu_backward(_C.max_pool2d_backward(dy, ridx, x.shape), r)
+    return y, dx, dx_relu_first
+
+
+def special_values(rng, x):
+    """Writes into x windows with no positive value, +-0, denormals, ties, NaN of both signs
+    and infinities."""
+    tiny = np.finfo(x.dtype).smallest_subnormal
+    flat = x.reshape(-1)
+    picks = rng.permutation(flat.size)
+    for j, v in enumerate([0.0, -0.0, tiny, -tiny, np.inf, -np.inf, np.nan, -np.nan]):
+        flat[picks[j::17]] = v
+    x[..., :2, :2] = -np.abs(x[..., :2, :2])  # a cell with no positive value
+    x[..., -2:, -2:] = 0.5  # ties
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool_relu_2x2_is_relu_then_pool_bitwise(rng, cpu_capability, dtype):
+    """max_pool2d_relu: values bit for bit those of 2x2/2 max pool then relu (relu then pool
+    gives the same values but for the sign of some zeros: a cell (-1, -0) pools to -0, whose
+    relu is -0, where relu first gives (+0, -0) and the pool +0), and the input gradient bit
+    for bit that of both orders; every row width, odd H and W (a row and column outside every
+    cell), on +-0, denormals (integer compares: DAZ cannot change them), ties, NaN and
+    infinities."""
+    for w in WIDTHS_2X2:
+        for h in (2, 5, 6):
+            x = rng.standard_normal((2, 3, h, w)).astype(dtype)
+            special_values(rng, x)
+            dy = rng.standard_normal((2, 3, h // 2, w // 2)).astype(dtype)
+            y, cells = _C.max_pool2d_relu_forward(x)
+            assert cells.dtype == np.uint8 and cells.shape == y.shape
+            assert np.all(cells <= 4)
+            want_y, want_dx, dx_relu_first = pool_then_relu_2x2(x, dy)
+            assert np.array_equal(y.view(np.uint8), want_y.view(np.uint8)), (h, w)
+            dx = _C.max_pool2d_relu_backward(dy, cells, x.shape)
+            assert np.array_equal(dx.view(np.uint8), want_dx.view(np.uint8)), (h, w)
+            # relu first compares relu'd denormals, which DAZ (core/fpmode.h) reads as 0: a cell
+            # holding a denormal may route its gradient differently; every other cell agrees
+            hh, ww = h // 2 * 2, w // 2 * 2
+            tiny = (x != 0) & (np.abs(x) < np.finfo(dtype).tiny)
+            clean = ~tiny[..., :hh, :ww].reshape(2, 3, h // 2, 2, w // 2, 2).any(axis=(3, 5))
+            clean = clean.repeat(2, axis=2).repeat(2, axis=3)
+            got, other = dx[..., :hh, :ww][clean], dx_relu_first[..., :hh, :ww][clean]
+            assert np.array_equal(got.view(np.uint8), other.view(np.uint8)), (h, w)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool_relu_2x2_one_and_two_threads_and_errors(rng, dtype):
+    x = rng.standard_normal((16, 8, 34, 33)).astype(dtype)
+    dy = rng.standard_normal((16, 8, 17, 16)).astype(dtype)
+    out = {}
+    for t in (1, 2):
+        with num_threads(t):
+            y, cells = _C.max_pool2d_relu_forward(x)
+            out[t] = (y, cells, _C.max_pool2d_relu_backward(dy, cells, x.shape))
+    for a, b in zip(out[1], out[2]):
+        assert np.array_equal(a, b)
+    y, cells = out[1][:2]
+    with pytest.raises(TypeError, match="max_pool2d_relu_forward"):
+        _C.max_pool2d_relu_forward(x.astype(np.int32))
+    with pytest.raises(TypeError, match="cells must be uint8"):
+        _C.max_pool2d_relu_backward(dy, cells.astype(np.int64), x.shape)
+    with pytest.raises(ValueError, match=r"H // 2"):
+        _C.max_pool2d_relu_backward(dy, cells, (16, 8, 36, 33))
+    bad = cells.copy()
+    bad[0, 0, 0, 0] = 5
+    with pytest.raises(ValueError, match="1 cells are above 4"):
+        _C.max_pool2d_relu_backward(dy, bad, x.shape)
+
+
+def test_max_pool_relu_op_gradients_and_geometry(rng):
+    """F-level: ops.pool.max_pool2d_relu against F.max_pool2d(F.relu(x), 2) in float64
+    (values, gradients, finite differences), and the geometries it stands for."""
+    from gradcore.ops.pool import is_2x2_cells, max_pool2d_relu
+
+    x = rng.standard_normal((2, 3, 7, 6))
+    a = gc.tensor(x, requires_grad=True)
+    b = gc.tensor(x, requires_grad=True)
+    y = max_pool2d_relu(a)
+    want = F.max_pool2d(F.relu(b), 2)
+    np.testing.assert_array_equal(y.numpy(), want.numpy())
+    g = rng.standard_normal(y.shape)
+    y.backward(gc.tensor(g))
+    want.backward(gc.tensor(g))
+    np.testing.assert_array_equal(a.grad.numpy(), b.grad.numpy())
+    eps, i = 1e-6, (1, 2, 3, 4)
+    xp, xm = x.copy(), x.copy()
+    xp[i] += eps
+    xm[i] -= eps
+    fd = (
+        (max_pool2d_relu(gc.tensor(xp)).numpy() * g).sum()
+        - (max_pool2d_relu(gc.tensor(xm)).numpy() * g).sum()
+    ) / (2 * eps)
+    assert abs(fd - a.grad.numpy()[i]) < 1e-6
+    assert is_2x2_cells(2, None, 0, 1, False) and is_2x2_cells((2, 2), 2, (0, 0), (1, 1), False)
+    for args in [
+        (2, 1, 0, 1, False),
+        (3, None, 0, 1, False),
+        (2, None, 1, 1, False),
+        (2, None, 0, 2, False),
+        (2, None, 0, 1, True),
+        ("x", None, 0, 1, False),
+    ]:
+        assert not is_2x2_cells(*args), args
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_avg_pool_2x2_fast_path_matches_general(rng, cpu_capability, dtype):
     # the 2x2/2 fast path (every window inside the plane; odd H/W leave a row/column out),

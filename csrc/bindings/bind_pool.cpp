@@ -71,6 +71,61 @@ GRADCORE_BINDINGS(pool) {
       "dx: dy scattered (added) to the argmax positions saved by max_pool2d_forward.");
 
   m.def(
+      "max_pool2d_relu_forward",
+      [](py::array x) {
+        const char* op = "max_pool2d_relu_forward";
+        const DType dt = float_dtype(x, op, "x");
+        check_input4(x, op, "x", dt);
+        const int64_t N = dim(x, 0), C = dim(x, 1), H = dim(x, 2), W = dim(x, 3);
+        py::array y = new_array(dt, {N, C, H / 2, W / 2});
+        py::array cell = new_array(DType::kUInt8, {N, C, H / 2, W / 2});
+        dispatch_float(dt, [&](auto tag) {
+          using T = decltype(tag);
+          const T* px = data_ptr<T>(static_cast<const py::array&>(x));
+          T* py_ = data_ptr<T>(y);
+          uint8_t* pc = data_ptr<uint8_t>(cell);
+          run_kernel([&] { gradcore::max_pool2d_relu_forward<T>(N * C, H, W, px, py_, pc); });
+        });
+        return py::make_tuple(y, cell);
+      },
+      py::arg("x"),
+      "(y, cells): relu(max_pool2d(x, 2)) (2x2 windows, stride 2, floor) in one pass, and per "
+      "output its maximum's place in the 2x2 cell (uint8 0..3, row-major) or 4 where relu passes "
+      "no gradient.");
+
+  m.def(
+      "max_pool2d_relu_backward",
+      [](py::array dy, py::array cells, py::object input_shape) {
+        const char* op = "max_pool2d_relu_backward";
+        const DType dt = float_dtype(dy, op, "dy");
+        check_array(dy, op, "dy", dt, 4);
+        check_array(cells, op, "cells", DType::kUInt8, 4);
+        check_same_shape(cells, dy, op, "cells", "dy");
+        const auto s = shape4_arg(input_shape, op, "input_shape");
+        if (s[0] != dim(dy, 0) || s[1] != dim(dy, 1) || s[2] / 2 != dim(dy, 2) ||
+            s[3] / 2 != dim(dy, 3))
+          fail_value(op, "dy " + shape_str(dy) +
+                             " must be (N, C, H // 2, W // 2) of input_shape (" +
+                             std::to_string(s[0]) + ", " + std::to_string(s[1]) + ", " +
+                             std::to_string(s[2]) + ", " + std::to_string(s[3]) + ")");
+        py::array dx = new_array(dt, {s[0], s[1], s[2], s[3]});
+        int64_t bad = 0;
+        dispatch_float(dt, [&](auto tag) {
+          using T = decltype(tag);
+          const T* pdy = data_ptr<T>(static_cast<const py::array&>(dy));
+          const uint8_t* pc = data_ptr<uint8_t>(static_cast<const py::array&>(cells));
+          T* pdx = data_ptr<T>(dx);
+          run_kernel([&] {
+            bad = gradcore::max_pool2d_relu_backward<T>(s[0] * s[1], s[2], s[3], pdy, pc, pdx);
+          });
+        });
+        if (bad) fail_value(op, std::to_string(bad) + " cells are above 4");
+        return dx;
+      },
+      py::arg("dy"), py::arg("cells"), py::arg("input_shape"),
+      "dx: dy at each 2x2 cell's maximum saved by max_pool2d_relu_forward, 0 elsewhere.");
+
+  m.def(
       "avg_pool2d_forward",
       [](py::array x, py::object kernel_size, py::object stride, py::object padding, bool ceil_mode,
          bool count_include_pad, py::object divisor_override) {

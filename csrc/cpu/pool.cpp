@@ -181,6 +181,50 @@ int64_t max_pool2d_backward(int64_t planes, int64_t H, int64_t W, int64_t OH, in
 }
 
 template <typename T>
+void max_pool2d_relu_forward(int64_t planes, int64_t H, int64_t W, const T* x, T* y,
+                             uint8_t* cell) {
+  const int64_t OH = H / 2, OW = W / 2, HW = H * W, P = OH * OW;
+  GC_PROFILE_SCOPE("max_pool2d_relu_forward", planes * P * 4, planes * (sizeof(T) * (HW + P) + P),
+                   {planes, H, W}, {planes, OH, OW});
+  parallel_for(planes, plane_grain(HW + P), [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+#if GRADCORE_ISA_AVX2_FMA
+      if (at_least(CpuCapability::kAvx2Fma)) {
+        avx2_fma::max_pool_relu_2x2(x + c * HW, W, OH, OW, y + c * P, cell + c * P);
+        continue;
+      }
+#endif
+      max_pool_relu_2x2_body(x + c * HW, W, OH, OW, y + c * P, cell + c * P);
+    }
+  });
+}
+
+template <typename T>
+int64_t max_pool2d_relu_backward(int64_t planes, int64_t H, int64_t W, const T* dy,
+                                 const uint8_t* cell, T* dx) {
+  const int64_t OH = H / 2, OW = W / 2, HW = H * W, P = OH * OW;
+  GC_PROFILE_SCOPE("max_pool2d_relu_backward", planes * P, planes * (sizeof(T) * (HW + P) + P),
+                   {planes, OH, OW}, {planes, H, W});
+  std::atomic<int64_t> bad{0};
+  parallel_for(planes, plane_grain(HW + P), [&](int64_t c0, int64_t c1) {
+    int64_t nbad = 0;
+    for (int64_t c = c0; c < c1; ++c) {
+      const uint8_t* co = cell + c * P;
+      for (int64_t o = 0; o < P; ++o) nbad += co[o] > kNoGrad;
+#if GRADCORE_ISA_AVX2_FMA
+      if (at_least(CpuCapability::kAvx2Fma)) {
+        avx2_fma::max_unpool_relu_2x2(dy + c * P, co, H, W, OH, OW, dx + c * HW);
+        continue;
+      }
+#endif
+      max_unpool_relu_2x2_body(dy + c * P, co, H, W, OH, OW, dx + c * HW);
+    }
+    if (nbad) bad.fetch_add(nbad, std::memory_order_relaxed);
+  });
+  return bad.load();
+}
+
+template <typename T>
 void avg_pool2d_forward(const Window2d& p, bool count_include_pad, int64_t divisor_override,
                         const T* x, T* y) {
   GC_PROFILE_SCOPE("avg_pool2d_forward", p.N * p.C * p.OH * p.OW * p.R * p.S,
@@ -301,6 +345,9 @@ void adaptive_avg_pool2d_backward(int64_t planes, int64_t H, int64_t W, int64_t 
   template void max_pool2d_forward<T>(const Window2d&, const T*, T*, int64_t*);                  \
   template int64_t max_pool2d_backward<T>(int64_t, int64_t, int64_t, int64_t, int64_t, const T*, \
                                           const int64_t*, T*);                                   \
+  template void max_pool2d_relu_forward<T>(int64_t, int64_t, int64_t, const T*, T*, uint8_t*);   \
+  template int64_t max_pool2d_relu_backward<T>(int64_t, int64_t, int64_t, const T*,              \
+                                               const uint8_t*, T*);                              \
   template void avg_pool2d_forward<T>(const Window2d&, bool, int64_t, const T*, T*);             \
   template void avg_pool2d_backward<T>(const Window2d&, bool, int64_t, const T*, T*);            \
   template void adaptive_avg_pool2d_forward<T>(int64_t, int64_t, int64_t, int64_t, int64_t,      \

@@ -26,6 +26,21 @@ template <typename T>
 int64_t max_pool2d_backward(int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW,
                             const T* dy, const int64_t* idx, T* dx);
 
+// The usual CNN block's ReLU and 2x2/2 max pool in one pass, over planes of H x W with
+// OH = H / 2, OW = W / 2 (odd last rows and columns fall outside every cell):
+// y = relu(max over the cell), equal bit for bit to relu(max_pool2d_forward(x)) (and to
+// max_pool2d_forward(relu(x)) up to the sign of a zero: relu is monotone; the gradients of both
+// orders are this one's, bit for bit), and cell[o] = the maximum's place in its
+// cell (0..3, row-major) or 4 where relu passes no gradient. One byte per output instead of
+// an int64 index. Overwrites y and cell.
+template <typename T>
+void max_pool2d_relu_forward(int64_t planes, int64_t H, int64_t W, const T* x, T* y, uint8_t* cell);
+// dx = dy at each cell's chosen element, 0 elsewhere (also where cell is 4): overwrites dx.
+// Returns the number of cell values above 4 (their cells are left 0; the caller reports them).
+template <typename T>
+int64_t max_pool2d_relu_backward(int64_t planes, int64_t H, int64_t W, const T* dy,
+                                 const uint8_t* cell, T* dx);
+
 // y = sum over the window clipped to the input / divisor, where the divisor is
 // divisor_override if > 0, else the window size clipped to the padded input
 // (count_include_pad) or to the input (not count_include_pad). Overwrites y.

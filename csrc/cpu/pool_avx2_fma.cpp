@@ -208,6 +208,178 @@ bool max_unpool_2x2_i32_impl(const float* g, const int64_t* ind, int64_t H, int6
   return true;
 }
 
+// Fused ReLU + 2x2/2 max pool, float, explicit AVX2 (the bodies in pool_2x2.h written with
+// vectors): the same maximum and place as max_pool_2x2_step8/4, then relu on the bit pattern
+// (activation_bodies.h) and the cell byte: the place 0..3, or kNoGrad where the output is +-0
+// (relu passes no gradient). Rows of fewer than 4 outputs use the scalar body; a row's last
+// step may overlap the previous one and rewrite the same values.
+
+// relu(m) on the bits and the cell bytes' int32 lanes: k where the output passes a gradient,
+// kNoGrad elsewhere (8 lanes).
+inline __attribute__((always_inline)) __m256i relu_cells8(__m256 m, __m256i k, __m256* y) {
+  const __m256i b = _mm256_castps_si256(m);
+  const __m256i neg_inf_1 = _mm256_set1_epi32(static_cast<int>(0xFF800000u) + 1);
+  const __m256i negative = _mm256_and_si256(_mm256_cmpgt_epi32(b, _mm256_set1_epi32(INT32_MIN)),
+                                            _mm256_cmpgt_epi32(neg_inf_1, b));
+  const __m256i r = _mm256_andnot_si256(negative, b);
+  const __m256i no_grad = _mm256_or_si256(_mm256_cmpeq_epi32(r, _mm256_setzero_si256()),
+                                          _mm256_cmpgt_epi32(neg_inf_1, r));
+  *y = _mm256_castsi256_ps(r);
+  return _mm256_blendv_epi8(k, _mm256_set1_epi32(kNoGrad), no_grad);
+}
+inline __attribute__((always_inline)) __m128i relu_cells4(__m128 m, __m128i k, __m128* y) {
+  const __m128i b = _mm_castps_si128(m);
+  const __m128i neg_inf_1 = _mm_set1_epi32(static_cast<int>(0xFF800000u) + 1);
+  const __m128i negative =
+      _mm_and_si128(_mm_cmpgt_epi32(b, _mm_set1_epi32(INT32_MIN)), _mm_cmpgt_epi32(neg_inf_1, b));
+  const __m128i r = _mm_andnot_si128(negative, b);
+  const __m128i no_grad =
+      _mm_or_si128(_mm_cmpeq_epi32(r, _mm_setzero_si128()), _mm_cmpgt_epi32(neg_inf_1, r));
+  *y = _mm_castsi128_ps(r);
+  return _mm_blendv_epi8(k, _mm_set1_epi32(kNoGrad), no_grad);
+}
+
+// 8 outputs: y[j] = relu(max of the cell), cell[j] = its place or kNoGrad.
+inline __attribute__((always_inline)) void max_pool_relu_2x2_step8(const float* r0, const float* r1,
+                                                                   float* yo, uint8_t* co) {
+  const __m256 a0 = _mm256_loadu_ps(r0), a1 = _mm256_loadu_ps(r0 + 8);
+  const __m256 b0 = _mm256_loadu_ps(r1), b1 = _mm256_loadu_ps(r1 + 8);
+  // Even/odd columns; lanes come out in output order 0 1 4 5 2 3 6 7 (fixed at the end).
+  const __m256 a = _mm256_shuffle_ps(a0, a1, 0x88), b = _mm256_shuffle_ps(a0, a1, 0xDD);
+  const __m256 c = _mm256_shuffle_ps(b0, b1, 0x88), d = _mm256_shuffle_ps(b0, b1, 0xDD);
+  __m256 m = a, k = _mm256_setzero_ps();
+  __m256 t = _mm256_or_ps(_mm256_cmp_ps(b, m, _CMP_GT_OQ), _mm256_cmp_ps(b, b, _CMP_UNORD_Q));
+  m = _mm256_blendv_ps(m, b, t);
+  k = _mm256_blendv_ps(k, _mm256_castsi256_ps(_mm256_set1_epi32(1)), t);
+  t = _mm256_or_ps(_mm256_cmp_ps(c, m, _CMP_GT_OQ), _mm256_cmp_ps(c, c, _CMP_UNORD_Q));
+  m = _mm256_blendv_ps(m, c, t);
+  k = _mm256_blendv_ps(k, _mm256_castsi256_ps(_mm256_set1_epi32(2)), t);
+  t = _mm256_or_ps(_mm256_cmp_ps(d, m, _CMP_GT_OQ), _mm256_cmp_ps(d, d, _CMP_UNORD_Q));
+  m = _mm256_blendv_ps(m, d, t);
+  k = _mm256_blendv_ps(k, _mm256_castsi256_ps(_mm256_set1_epi32(3)), t);
+  __m256 y;
+  const __m256i cells = relu_cells8(m, _mm256_castps_si256(k), &y);
+  _mm256_storeu_ps(yo, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(y), 0xD8)));
+  const __m256i cv = _mm256_permute4x64_epi64(cells, 0xD8);
+  const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(cv), _mm256_extracti128_si256(cv, 1));
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(co), _mm_packus_epi16(w, w));
+}
+
+// The same for 4 outputs (128-bit vectors; lanes stay in order).
+inline __attribute__((always_inline)) void max_pool_relu_2x2_step4(const float* r0, const float* r1,
+                                                                   float* yo, uint8_t* co) {
+  const __m128 a0 = _mm_loadu_ps(r0), a1 = _mm_loadu_ps(r0 + 4);
+  const __m128 b0 = _mm_loadu_ps(r1), b1 = _mm_loadu_ps(r1 + 4);
+  const __m128 a = _mm_shuffle_ps(a0, a1, 0x88), b = _mm_shuffle_ps(a0, a1, 0xDD);
+  const __m128 c = _mm_shuffle_ps(b0, b1, 0x88), d = _mm_shuffle_ps(b0, b1, 0xDD);
+  __m128 m = a, k = _mm_setzero_ps();
+  __m128 t = _mm_or_ps(_mm_cmp_ps(b, m, _CMP_GT_OQ), _mm_cmp_ps(b, b, _CMP_UNORD_Q));
+  m = _mm_blendv_ps(m, b, t);
+  k = _mm_blendv_ps(k, _mm_castsi128_ps(_mm_set1_epi32(1)), t);
+  t = _mm_or_ps(_mm_cmp_ps(c, m, _CMP_GT_OQ), _mm_cmp_ps(c, c, _CMP_UNORD_Q));
+  m = _mm_blendv_ps(m, c, t);
+  k = _mm_blendv_ps(k, _mm_castsi128_ps(_mm_set1_epi32(2)), t);
+  t = _mm_or_ps(_mm_cmp_ps(d, m, _CMP_GT_OQ), _mm_cmp_ps(d, d, _CMP_UNORD_Q));
+  m = _mm_blendv_ps(m, d, t);
+  k = _mm_blendv_ps(k, _mm_castsi128_ps(_mm_set1_epi32(3)), t);
+  __m128 y;
+  const __m128i cells = relu_cells4(m, _mm_castps_si128(k), &y);
+  _mm_storeu_ps(yo, y);
+  const __m128i w = _mm_packs_epi32(cells, cells);
+  const int32_t four = _mm_cvtsi128_si32(_mm_packus_epi16(w, w));
+  __builtin_memcpy(co, &four, sizeof four);
+}
+
+void max_pool_relu_2x2_impl(const float* x, int64_t W, int64_t OH, int64_t OW, float* y,
+                            uint8_t* cell) {
+  if (OW < 4) return max_pool_relu_2x2_body(x, W, OH, OW, y, cell);
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    const float* r0 = x + 2 * oh * W;
+    const float* r1 = r0 + W;
+    float* yo = y + oh * OW;
+    uint8_t* co = cell + oh * OW;
+    if (OW >= 8) {
+      int64_t ow = 0;
+      for (; ow + 8 <= OW; ow += 8)
+        max_pool_relu_2x2_step8(r0 + 2 * ow, r1 + 2 * ow, yo + ow, co + ow);
+      if (ow < OW) {
+        ow = OW - 8;  // overlaps the previous step: rewrites the same values
+        max_pool_relu_2x2_step8(r0 + 2 * ow, r1 + 2 * ow, yo + ow, co + ow);
+      }
+    } else {
+      max_pool_relu_2x2_step4(r0, r1, yo, co);
+      const int64_t ow = OW - 4;
+      if (ow > 0) max_pool_relu_2x2_step4(r0 + 2 * ow, r1 + 2 * ow, yo + ow, co + ow);
+    }
+  }
+}
+
+// dx of 8 outputs of one row pair from their cell bytes: masks of cell == 0..3 select dy into
+// the four cell positions (none for kNoGrad), unpacks interleave them into the two rows.
+inline __attribute__((always_inline)) void max_unpool_relu_2x2_step8(const float* go,
+                                                                     const uint8_t* co, float* r0,
+                                                                     float* r1) {
+  const __m256i k = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(co)));
+  const __m256 v = _mm256_loadu_ps(go);
+  const __m256 a =
+      _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_cmpeq_epi32(k, _mm256_setzero_si256())));
+  const __m256 b =
+      _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_cmpeq_epi32(k, _mm256_set1_epi32(1))));
+  const __m256 c =
+      _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_cmpeq_epi32(k, _mm256_set1_epi32(2))));
+  const __m256 e =
+      _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_cmpeq_epi32(k, _mm256_set1_epi32(3))));
+  const __m256 ablo = _mm256_unpacklo_ps(a, b), abhi = _mm256_unpackhi_ps(a, b);
+  const __m256 celo = _mm256_unpacklo_ps(c, e), cehi = _mm256_unpackhi_ps(c, e);
+  _mm256_storeu_ps(r0, _mm256_permute2f128_ps(ablo, abhi, 0x20));
+  _mm256_storeu_ps(r0 + 8, _mm256_permute2f128_ps(ablo, abhi, 0x31));
+  _mm256_storeu_ps(r1, _mm256_permute2f128_ps(celo, cehi, 0x20));
+  _mm256_storeu_ps(r1 + 8, _mm256_permute2f128_ps(celo, cehi, 0x31));
+}
+
+inline __attribute__((always_inline)) void max_unpool_relu_2x2_step4(const float* go,
+                                                                     const uint8_t* co, float* r0,
+                                                                     float* r1) {
+  int32_t four;
+  __builtin_memcpy(&four, co, sizeof four);
+  const __m128i k = _mm_cvtepu8_epi32(_mm_cvtsi32_si128(four));
+  const __m128 v = _mm_loadu_ps(go);
+  const __m128 a = _mm_and_ps(v, _mm_castsi128_ps(_mm_cmpeq_epi32(k, _mm_setzero_si128())));
+  const __m128 b = _mm_and_ps(v, _mm_castsi128_ps(_mm_cmpeq_epi32(k, _mm_set1_epi32(1))));
+  const __m128 c = _mm_and_ps(v, _mm_castsi128_ps(_mm_cmpeq_epi32(k, _mm_set1_epi32(2))));
+  const __m128 e = _mm_and_ps(v, _mm_castsi128_ps(_mm_cmpeq_epi32(k, _mm_set1_epi32(3))));
+  _mm_storeu_ps(r0, _mm_unpacklo_ps(a, b));
+  _mm_storeu_ps(r0 + 4, _mm_unpackhi_ps(a, b));
+  _mm_storeu_ps(r1, _mm_unpacklo_ps(c, e));
+  _mm_storeu_ps(r1 + 4, _mm_unpackhi_ps(c, e));
+}
+
+void max_unpool_relu_2x2_impl(const float* g, const uint8_t* cell, int64_t H, int64_t W, int64_t OH,
+                              int64_t OW, float* d) {
+  if (OW < 4) return max_unpool_relu_2x2_body(g, cell, H, W, OH, OW, d);
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    float* r0 = d + 2 * oh * W;
+    float* r1 = r0 + W;
+    const float* go = g + oh * OW;
+    const uint8_t* co = cell + oh * OW;
+    if (OW >= 8) {
+      int64_t ow = 0;
+      for (; ow + 8 <= OW; ow += 8)
+        max_unpool_relu_2x2_step8(go + ow, co + ow, r0 + 2 * ow, r1 + 2 * ow);
+      if (ow < OW) {
+        ow = OW - 8;
+        max_unpool_relu_2x2_step8(go + ow, co + ow, r0 + 2 * ow, r1 + 2 * ow);
+      }
+    } else {
+      max_unpool_relu_2x2_step4(go, co, r0, r1);
+      const int64_t ow = OW - 4;
+      if (ow > 0) max_unpool_relu_2x2_step4(go + ow, co + ow, r0 + 2 * ow, r1 + 2 * ow);
+    }
+    if (W > 2 * OW) r0[W - 1] = r1[W - 1] = 0.0f;
+  }
+  if (H > 2 * OH) fill_zero(d + (H - 1) * W, d + H * W);
+}
+
 }  // namespace
 
 void max_pool_2x2(const float* x, int64_t W, int64_t OH, int64_t OW, float* y, int64_t* ind) {
@@ -237,6 +409,21 @@ void avg_unpool_2x2(const float* g, int64_t H, int64_t W, int64_t OH, int64_t OW
 void avg_unpool_2x2(const double* g, int64_t H, int64_t W, int64_t OH, int64_t OW, double div,
                     double* d) {
   avg_unpool_2x2_body(g, H, W, OH, OW, div, d);
+}
+void max_pool_relu_2x2(const float* x, int64_t W, int64_t OH, int64_t OW, float* y, uint8_t* cell) {
+  max_pool_relu_2x2_impl(x, W, OH, OW, y, cell);
+}
+void max_pool_relu_2x2(const double* x, int64_t W, int64_t OH, int64_t OW, double* y,
+                       uint8_t* cell) {
+  max_pool_relu_2x2_body(x, W, OH, OW, y, cell);
+}
+void max_unpool_relu_2x2(const float* g, const uint8_t* cell, int64_t H, int64_t W, int64_t OH,
+                         int64_t OW, float* d) {
+  max_unpool_relu_2x2_impl(g, cell, H, W, OH, OW, d);
+}
+void max_unpool_relu_2x2(const double* g, const uint8_t* cell, int64_t H, int64_t W, int64_t OH,
+                         int64_t OW, double* d) {
+  max_unpool_relu_2x2_body(g, cell, H, W, OH, OW, d);
 }
 void max_pool_2x2_i32(const float* x, int64_t W, int64_t OH, int64_t OW, float* y, int64_t* ind) {
   max_pool_2x2_i32_impl(x, W, OH, OW, y, ind);

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+import numpy as np
+
 from gradcore.nn.activation import ReLU
 from gradcore.nn.module import Module
 from gradcore.nn.pool import MaxPool2d
+from gradcore.ops.pool import is_2x2_cells, max_pool2d_relu
 
 __all__ = ["Sequential", "ModuleList"]
 
@@ -18,6 +21,24 @@ def _position(idx: int, n: int, kind: str) -> int:
     if not -n <= idx < n:
         raise IndexError(f"index {idx} is out of range for {kind} of length {n}")
     return idx % n
+
+
+def _relu_max_pool(relu: ReLU, pool: MaxPool2d, x):
+    """relu then pool, run pool-first (see Sequential.forward); as one max_pool2d_relu kernel
+    for 2x2/2 windows on a float32 CPU batch of planes at least 2x2 (the same values and
+    gradients, one pass, one byte per output saved instead of an int64 index; float64 has no
+    explicit SIMD kernel for it and keeps the two ops)."""
+    d = getattr(x, "_data", None)
+    if (
+        d.__class__ is np.ndarray
+        and d.ndim == 4
+        and d.shape[2] >= 2
+        and d.shape[3] >= 2
+        and d.dtype == np.float32
+        and is_2x2_cells(pool.kernel_size, pool.stride, pool.padding, pool.dilation, pool.ceil_mode)
+    ):
+        return max_pool2d_relu(x)
+    return relu(pool(x))  # the modules themselves
 
 
 class Sequential(Module):
@@ -37,7 +58,8 @@ class Sequential(Module):
         # pool-first: relu then max pool equals max pool then relu in values and gradients
         # (relu is monotone, so the pooled maximum of relu(x) is relu of the pooled maximum,
         # and relu' = [y > 0] is the same at it; a window whose maximum is <= 0 gives 0 and
-        # passes no gradient either way), and the relu runs on a tensor k*k times smaller.
+        # passes no gradient either way: a zero of the other sign, at most), and the relu runs
+        # on a tensor k*k times smaller, or inside the pool's kernel (_relu_max_pool).
         # Exact classes only: a subclass may change forward.
         mods = tuple(self._modules.values())
         i, n = 0, len(mods)
@@ -47,7 +69,7 @@ class Sequential(Module):
             if m.__class__ is ReLU and i < n:
                 pool = mods[i]
                 if pool.__class__ is MaxPool2d and not pool.return_indices:
-                    x = m(pool(x))
+                    x = _relu_max_pool(m, pool, x)
                     i += 1
                     continue
             x = m(x)

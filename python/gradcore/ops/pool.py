@@ -15,7 +15,7 @@ from gradcore.devices import KERNELS
 from gradcore.ops.arrays import contiguous
 from gradcore.ops.window import pair
 
-__all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]
+__all__ = ["max_pool2d", "max_pool2d_relu", "avg_pool2d", "adaptive_avg_pool2d"]
 
 
 class MaxPool2d(Function):
@@ -54,6 +54,48 @@ def max_pool2d(
         return (r[0].squeeze(0), r[1].squeeze(0)) if return_indices else r[0].squeeze(0)
     y, idx = MaxPool2d.apply(input, k, s, p, d, bool(ceil_mode))
     return (y, idx) if return_indices else y
+
+
+class MaxPool2dReLU(Function):
+    """The CNN block's ReLU and 2x2/2 max pool as one kernel: (N, C, H, W) -> (N, C, H // 2,
+    W // 2), y = relu(max of each 2x2 cell), bit for bit relu(max_pool2d(x, 2)) (and
+    max_pool2d(relu(x), 2) up to the sign of a zero: relu is monotone; the gradients are
+    bitwise those of both). Saves one byte per output, its maximum's place
+    in the cell, or 4 where relu passes no gradient; dx = g at that place, 0 elsewhere."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def forward(ctx, x):
+        kern = ctx.kernels = KERNELS[x.__class__]
+        y, cells = kern.max_pool2d_relu_forward(contiguous(x))
+        ctx.saved_tensors = (cells, x.shape)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        cells, shape = ctx.saved_tensors
+        return ctx.kernels.max_pool2d_relu_backward(contiguous(g), cells, shape)
+
+
+def max_pool2d_relu(input):
+    """relu(max_pool2d(input, 2)): 2x2 windows, stride 2, no padding, floor mode, in one pass
+    (what nn.Sequential runs for nn.ReLU followed by nn.MaxPool2d(2)). `input` (N, C, H, W),
+    float32 or float64 on the CPU."""
+    return MaxPool2dReLU.apply(input)
+
+
+def is_2x2_cells(kernel_size, stride, padding, dilation, ceil_mode) -> bool:
+    """Whether max_pool2d with these arguments takes 2x2 windows at stride 2, with no padding
+    or dilation, in floor mode (max_pool2d_relu's geometry)."""
+    try:
+        k = pair(kernel_size, "kernel_size", "max_pool2d")
+        s = k if stride is None else pair(stride, "stride", "max_pool2d")
+        p = pair(padding, "padding", "max_pool2d")
+        d = pair(dilation, "dilation", "max_pool2d")
+    except (TypeError, ValueError):
+        return False  # max_pool2d itself reports it
+    return k == (2, 2) and s == (2, 2) and p == (0, 0) and d == (1, 1) and not ceil_mode
 
 
 class AvgPool2d(Function):
