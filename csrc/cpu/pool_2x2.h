@@ -15,6 +15,34 @@ inline __attribute__((always_inline)) void fill_zero(T* b, T* e) {
   for (; b < e; ++b) *b = T(0);
 }
 
+// The integer of T's width, for selects on bit patterns.
+template <typename T>
+struct SameWidthInt;
+template <>
+struct SameWidthInt<float> {
+  using I = int32_t;
+  static constexpr I kNegInf = static_cast<I>(0xFF800000u);
+};
+template <>
+struct SameWidthInt<double> {
+  using I = int64_t;
+  static constexpr I kNegInf = static_cast<I>(0xFFF0000000000000ull);
+};
+
+template <typename T>
+inline __attribute__((always_inline)) typename SameWidthInt<T>::I bits(T v) {
+  typename SameWidthInt<T>::I i;
+  __builtin_memcpy(&i, &v, sizeof i);
+  return i;
+}
+
+// *p = the value with bit pattern i (one store of T's width: a wider store of several such
+// values built on the stack would stall on store forwarding).
+template <typename T>
+inline __attribute__((always_inline)) void put_bits(T* p, typename SameWidthInt<T>::I i) {
+  __builtin_memcpy(p, &i, sizeof i);
+}
+
 // 2x2 windows, stride 2, no padding or dilation, every window inside the plane. Branch-free
 // (random data would mispredict every comparison): the selects compile to blends and the
 // loop vectorises in the AVX2 copy.
@@ -59,41 +87,21 @@ inline __attribute__((always_inline)) bool max_unpool_2x2_body(const T* g, const
     const int64_t* io = ind + oh * OW;
     const int64_t row = 2 * oh * W;
     bool ok = true;
+    using I = typename SameWidthInt<T>::I;
     for (int64_t ow = 0; ow < OW; ++ow) {
       const int64_t off = io[ow] - (row + 2 * ow);
       ok &= (off == 0) | (off == 1) | (off == W) | (off == W + 1);
-      const T v = go[ow];
-      r0[2 * ow] = off == 0 ? v : T(0);
-      r0[2 * ow + 1] = off == 1 ? v : T(0);
-      r1[2 * ow] = off == W ? v : T(0);
-      r1[2 * ow + 1] = off == W + 1 ? v : T(0);
+      const I v = bits(go[ow]);  // masks on the bits: ternaries compiled to branches
+      put_bits(r0 + 2 * ow, v & -static_cast<I>(off == 0));
+      put_bits(r0 + 2 * ow + 1, v & -static_cast<I>(off == 1));
+      put_bits(r1 + 2 * ow, v & -static_cast<I>(off == W));
+      put_bits(r1 + 2 * ow + 1, v & -static_cast<I>(off == W + 1));
     }
     if (!ok) return false;
     if (W > 2 * OW) r0[W - 1] = r1[W - 1] = T(0);
   }
   if (H > 2 * OH) fill_zero(d + (H - 1) * W, d + H * W);
   return true;
-}
-
-// The integer of T's width, for selects on bit patterns.
-template <typename T>
-struct SameWidthInt;
-template <>
-struct SameWidthInt<float> {
-  using I = int32_t;
-  static constexpr I kNegInf = static_cast<I>(0xFF800000u);
-};
-template <>
-struct SameWidthInt<double> {
-  using I = int64_t;
-  static constexpr I kNegInf = static_cast<I>(0xFFF0000000000000ull);
-};
-
-template <typename T>
-inline __attribute__((always_inline)) typename SameWidthInt<T>::I bits(T v) {
-  typename SameWidthInt<T>::I i;
-  __builtin_memcpy(&i, &v, sizeof i);
-  return i;
 }
 
 // The CNN block's max pool and ReLU in one pass (2x2 cells, every window inside the plane):
@@ -150,7 +158,7 @@ inline __attribute__((always_inline)) void max_unpool_relu_2x2_body(const T* g, 
       const I k = co[ow], gv = bits(go[ow]);  // masks on the bits: no branches
       const I put[4] = {gv & -static_cast<I>(k == 0), gv & -static_cast<I>(k == 1),
                         gv & -static_cast<I>(k == 2), gv & -static_cast<I>(k == 3)};
-      __builtin_memcpy(r0 + 2 * ow, put, 2 * sizeof(I));
+      __builtin_memcpy(r0 + 2 * ow, put, 2 * sizeof(I));  // measured faster here than put_bits
       __builtin_memcpy(r1 + 2 * ow, put + 2, 2 * sizeof(I));
     }
     if (W > 2 * OW) r0[W - 1] = r1[W - 1] = T(0);
