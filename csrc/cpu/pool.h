@@ -28,11 +28,11 @@ int64_t max_pool2d_backward(int64_t planes, int64_t H, int64_t W, int64_t OH, in
 
 // The usual CNN block's ReLU and 2x2/2 max pool in one pass, over planes of H x W with
 // OH = H / 2, OW = W / 2 (odd last rows and columns fall outside every cell):
-// y = relu(max over the cell), equal bit for bit to relu(max_pool2d_forward(x)) (and to
-// max_pool2d_forward(relu(x)) up to the sign of a zero: relu is monotone; the gradients of both
-// orders are this one's, bit for bit), and cell[o] = the maximum's place in its
-// cell (0..3, row-major) or 4 where relu passes no gradient. One byte per output instead of
-// an int64 index. Overwrites y and cell.
+// y = relu(max over the cell), equal bit for bit, gradients included, to relu after
+// max_pool2d_forward (relu then pool agrees up to the sign of a zero output, and the gradient
+// of a cell holding a denormal, which relu first compares as 0 under DAZ), and cell[o] = the
+// maximum's place in its cell (0..3, row-major) or 4 where relu passes no gradient. One byte
+// per output instead of an int64 index. Overwrites y and cell.
 template <typename T>
 void max_pool2d_relu_forward(int64_t planes, int64_t H, int64_t W, const T* x, T* y, uint8_t* cell);
 // dx = dy at each cell's chosen element, 0 elsewhere (also where cell is 4): overwrites dx.

@@ -58,8 +58,10 @@ class Sequential(Module):
         # pool-first: relu then max pool equals max pool then relu in values and gradients
         # (relu is monotone, so the pooled maximum of relu(x) is relu of the pooled maximum,
         # and relu' = [y > 0] is the same at it; a window whose maximum is <= 0 gives 0 and
-        # passes no gradient either way: a zero of the other sign, at most), and the relu runs
-        # on a tensor k*k times smaller, or inside the pool's kernel (_relu_max_pool).
+        # passes no gradient either way; they differ at most in the sign of a zero output, and
+        # in the gradient of a window holding a denormal, which relu first compares as 0
+        # under DAZ), and the relu runs on a tensor k*k times smaller, or inside the pool's
+        # kernel (_relu_max_pool).
         # Exact classes only: a subclass may change forward.
         mods = tuple(self._modules.values())
         i, n = 0, len(mods)

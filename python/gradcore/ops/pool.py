@@ -58,10 +58,12 @@ def max_pool2d(
 
 class MaxPool2dReLU(Function):
     """The CNN block's ReLU and 2x2/2 max pool as one kernel: (N, C, H, W) -> (N, C, H // 2,
-    W // 2), y = relu(max of each 2x2 cell), bit for bit relu(max_pool2d(x, 2)) (and
-    max_pool2d(relu(x), 2) up to the sign of a zero: relu is monotone; the gradients are
-    bitwise those of both). Saves one byte per output, its maximum's place
-    in the cell, or 4 where relu passes no gradient; dx = g at that place, 0 elsewhere."""
+    W // 2), y = relu(max of each 2x2 cell); dx = g at that maximum, 0 elsewhere in the cell.
+
+    Values and gradients are bit for bit those of relu(max_pool2d(x, 2)). relu is monotone,
+    so max_pool2d(relu(x), 2) agrees too, up to the sign of a zero output and the gradient of
+    a cell holding a denormal (which relu first compares as 0 under DAZ). Saves one byte per
+    output: the maximum's place in its cell, or 4 where relu passes no gradient."""
 
     __slots__ = ()
 
