@@ -4,10 +4,14 @@
 
 For each shape (N, C, H, W) and thread count, times (interleaved, median of several rounds)
 max_pool2d forward, max_pool2d forward+backward, avg_pool2d forward and avg_pool2d
-forward+backward (kernel 2, stride 2, no padding), and reports ms, GB/s and the ratio of
-PyTorch's time to gradcore's (> 1: gradcore is faster). GB/s counts the bytes each kernel must
-move: max forward reads x and writes y and the int64 indices; max backward reads dy and the
-indices and writes dx; average pooling moves x and y (forward) and dy and dx (backward).
+forward+backward (kernel 2, stride 2, no padding), and the CNN block's relu + max pool forward
++backward ("relu_max_fwd_bwd": gradcore's fused max_pool2d_relu kernels, which nn.Sequential
+runs, against gradcore's two ops pool-first ("unfused") and PyTorch's relu then pool), and
+reports ms, GB/s and the ratio of PyTorch's time to gradcore's (> 1: gradcore is faster).
+GB/s counts the bytes each kernel must move: max forward reads x and writes y and the int64
+indices; max backward reads dy and the indices and writes dx; the fused pair moves one byte
+per output instead of the index; average pooling moves x and y (forward) and dy and dx
+(backward).
 A "copy" row gives the machine's streaming rate for scale (numpy copy of an x-sized array;
 torch's copy_ at the same thread count). The numpy reference is reshape-based: the 2x2
 windows as a (N, C, OH, OW, 4) array, argmax/take_along_axis forward and put_along_axis
@@ -100,6 +104,17 @@ def check_against_numpy(x, dy):
     dxa = _C.avg_pool2d_backward(dy, x.shape, K2, K2)
     ra, rda = np_avg_forward_backward(x, dy)
     assert np.allclose(ya, ra, rtol=1e-6, atol=1e-6) and np.allclose(dxa, rda), "avg mismatch"
+    yr, cells = _C.max_pool2d_relu_forward(x)
+    dxr = _C.max_pool2d_relu_backward(dy, cells, x.shape)
+    ry, rdx = np_relu_max_forward_backward(x, dy)
+    assert np.array_equal(yr, ry) and np.array_equal(dxr, rdx), "relu + max pool mismatch"
+
+
+def np_relu_max_forward_backward(x, dy):
+    """relu then 2x2 max pool, and the input gradient (numpy)."""
+    r = np.maximum(x, 0)
+    y, dr = np_max_forward_backward(r, dy)
+    return y, dr * (r > 0)
 
 
 def bench_shape(shape, threads, repeat, min_time, use_numpy, rng):
@@ -115,6 +130,7 @@ def bench_shape(shape, threads, repeat, min_time, use_numpy, rng):
         "max_fwd_bwd": (xs + ys + idx_b) + (ys + idx_b + xs),
         "avg_fwd": xs + ys,
         "avg_fwd_bwd": 2 * (xs + ys),
+        "relu_max_fwd_bwd": 2 * (xs + ys + ys // 4),
     }
     shp = x.shape
 
@@ -131,7 +147,17 @@ def bench_shape(shape, threads, repeat, min_time, use_numpy, rng):
     def gc_avg_fb():
         return _C.avg_pool2d_forward(x, K2, K2), _C.avg_pool2d_backward(dy, shp, K2, K2)
 
+    def gc_relu_max_fb():
+        y, cells = _C.max_pool2d_relu_forward(x)
+        return y, _C.max_pool2d_relu_backward(dy, cells, shp)
+
+    def gc_relu_max_fb_unfused():  # what Sequential ran before: pool, relu; relu', unpool
+        p, idx = _C.max_pool2d_forward(x, K2, K2)
+        y = _C.relu_forward(p)
+        return y, _C.max_pool2d_backward(_C.relu_backward(dy, y), idx, shp)
+
     fns = {
+        "relu_max_fwd_bwd": {"gradcore": gc_relu_max_fb, "unfused": gc_relu_max_fb_unfused},
         "max_fwd": {"gradcore": gc_max_fwd},
         "max_fwd_bwd": {"gradcore": gc_max_fb},
         "avg_fwd": {"gradcore": gc_avg_fwd},
@@ -163,6 +189,16 @@ def bench_shape(shape, threads, repeat, min_time, use_numpy, rng):
                     tdy, tx, [2, 2], [2, 2], [0, 0], False, True, None
                 )
 
+        def t_relu_max_fb():
+            with torch.no_grad():
+                r = aten.relu(tx)
+                y, idx = aten.max_pool2d_with_indices(r, [2, 2], [2, 2])
+                dr = aten.max_pool2d_with_indices_backward(
+                    tdy, r, [2, 2], [2, 2], [0, 0], [1, 1], False, idx
+                )
+                return y, aten.threshold_backward(dr, r, 0)
+
+        fns["relu_max_fwd_bwd"]["torch"] = t_relu_max_fb
         fns["max_fwd"]["torch"] = t_max_fwd
         fns["max_fwd_bwd"]["torch"] = t_max_fb
         fns["avg_fwd"]["torch"] = t_avg_fwd
@@ -172,6 +208,7 @@ def bench_shape(shape, threads, repeat, min_time, use_numpy, rng):
         fns["max_fwd_bwd"]["numpy"] = lambda: np_max_forward_backward(x, dy)
         fns["avg_fwd"]["numpy"] = lambda: np_avg_forward(x)
         fns["avg_fwd_bwd"]["numpy"] = lambda: np_avg_forward_backward(x, dy)
+        fns["relu_max_fwd_bwd"]["numpy"] = lambda: np_relu_max_forward_backward(x, dy)
     rows = []
     for op, group in fns.items():
         t = interleaved(group, repeat, min_time)
@@ -187,6 +224,8 @@ def bench_shape(shape, threads, repeat, min_time, use_numpy, rng):
             row["ratio_vs_torch"] = t["torch"] / t["gradcore"]
         if "numpy" in t:
             row["ratio_vs_numpy"] = t["numpy"] / t["gradcore"]
+        if "unfused" in t:
+            row["ratio_vs_unfused"] = t["unfused"] / t["gradcore"]
         rows.append(row)
     return rows
 
@@ -213,6 +252,11 @@ def fmt_row(r):
         f"{shape:18} {r['op']:12} {r['threads']:3} | {t['gradcore'] * 1e3:8.3f}"
         f" {g['gradcore']:6.1f} | {tt * 1e3:8.3f} {g.get('torch', float('nan')):6.1f}"
         f" {tt / t['gradcore']:6.2f} | {tn * 1e3:8.2f} {tn / t['gradcore']:6.1f}"
+        + (
+            f" | unfused {t['unfused'] * 1e3:.3f} ms, x{r['ratio_vs_unfused']:.2f}"
+            if "unfused" in t
+            else ""
+        )
     )
 
 
