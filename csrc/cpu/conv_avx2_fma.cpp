@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "cpu/conv_panels.h"
+#include "cpu/conv_tap_columns.h"
 #include "cpu/simd_transpose_avx2.h"
 
 namespace gradcore::avx2_fma {
@@ -65,51 +66,10 @@ void pack_cols_panel16(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int6
 
 namespace {
 
-// The 16 columns (c, r, s) of a transposed panel whose rows are pixels [p0, p0+kc): each
-// column's source stretch, its column lane masks (indexed by p % W), and the panel rows
-// [a, b) inside its kernel row's pixel range (as broadcast a - 1 and b, for lane compares).
-// Columns past nc read column 0's stretch with the all-zero mask row (row S of col_ok).
-struct TapColumns {
-  const float* src[16];
-  const int32_t* col_ok[16];
-  __m256i a_minus_1[16], b[16];
-  int64_t all_a = 0, all_b = 0;  // rows [all_a, all_b) are inside every column's range
-  bool inside = true;            // every stretch lies inside the input tensor
-};
-
-void tap_columns(const ImplicitCols<float>& ic, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
-                 TapColumns* t) {
-  const int64_t RS = ic.R * ic.S, rs0 = j0 % RS, wm = ic.W + kColMaskPad;
-  int64_t c = j0 / RS, r = rs0 / ic.S, s = rs0 % ic.S;  // column j0 + j, stepped along
-  t->all_a = 0;
-  t->all_b = kc;
-  for (int j = 0; j < 16; ++j) {
-    int64_t a = 0, b = kc;
-    if (j >= nc) {
-      t->src[j] = t->src[0];
-      t->col_ok[j] = ic.col_ok + ic.S * wm;
-    } else {
-      t->src[j] = ic.x + c * ic.HW + ic.row_off[r] + ic.col_off[s] + p0;
-      t->col_ok[j] = ic.col_ok + s * wm;
-      a = std::clamp<int64_t>(ic.p_lo[r] - p0, 0, kc);
-      b = std::clamp<int64_t>(ic.p_hi[r] - p0, a, kc);
-      t->inside = t->inside && t->src[j] - ic.lo >= 0 && ic.hi - t->src[j] >= kc;
-      if (++s == ic.S) {
-        s = 0;
-        if (++r == ic.R) r = 0, ++c;
-      }
-    }
-    t->all_a = std::max(t->all_a, a);
-    t->all_b = std::min(t->all_b, b);
-    t->a_minus_1[j] = _mm256_set1_epi32(static_cast<int>(a) - 1);  // kc fits int32 (a GEMM block)
-    t->b[j] = _mm256_set1_epi32(static_cast<int>(b));
-  }
-}
-
 // Rows [k, k+8) of the panel, transposed into out (8 rows of 16). kPlain: unmasked loads
 // (stretches inside the tensor); kAllIn: every row inside every column's pixel range.
 template <bool kPlain, bool kAllIn>
-void pack_t_block(const TapColumns& t, int64_t k, int64_t q, float* out) {
+void pack_t_block(const TapColumns<16>& t, int64_t k, int64_t q, float* out) {
   const __m256i rows = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
                                         _mm256_set1_epi32(static_cast<int>(k)));
   for (int h = 0; h < 2; ++h) {
@@ -139,7 +99,7 @@ void pack_t_block(const TapColumns& t, int64_t k, int64_t q, float* out) {
 void pack_cols_t_panel16(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr,
                          float* out) {
   const ImplicitCols<float>& ic = *static_cast<const ImplicitCols<float>*>(ctx);
-  TapColumns t;
+  TapColumns<16> t;
   tap_columns(ic, p0, kc, j0, nc, &t);
   int64_t k = 0, q = p0 % ic.W;  // q: the output column of pixel p0 + k
   for (; k + 8 <= kc; k += 8) {

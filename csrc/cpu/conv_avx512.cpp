@@ -12,6 +12,7 @@
 #include <algorithm>
 
 #include "cpu/conv_panels.h"
+#include "cpu/conv_tap_columns.h"
 #include "cpu/simd_transpose_avx2.h"
 
 namespace gradcore::avx512 {
@@ -75,22 +76,12 @@ void pack_cols_panel32(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int6
 
 namespace {
 
-// The columns of one transposed panel: each column's stretch of its plane, its column lane
-// masks, and the panel rows [a, b) inside its kernel row's pixel range (as rows - 1 > a - 1
-// and b > rows, compared 8 at a time); all_a / all_b: the rows inside every column's range.
-struct TapColumns {
-  const float* src[kPanel];
-  const int32_t* col_ok[kPanel];
-  __m256i a_minus_1[kPanel], b[kPanel];
-  int64_t all_a, all_b;
-};
-
 // Rows [k, k+8) of the panel, transposed into out (8 rows of 32): column j's k-mask is its
 // column lane masks at output column q AND (unless kAllIn: every row inside every column's
 // range) its panel rows [a[j], b[j]) (rows past kc are outside every column's range, so the
 // k tail uses the same block).
 template <bool kAllIn>
-void pack_t_block(const TapColumns& t, int64_t k, int64_t q, float* out) {
+void pack_t_block(const TapColumns<kPanel>& t, int64_t k, int64_t q, float* out) {
   const __m256i rows = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
                                         _mm256_set1_epi32(static_cast<int>(k)));
   for (int h = 0; h < kPanel / 8; ++h) {
@@ -117,31 +108,8 @@ void pack_t_block(const TapColumns& t, int64_t k, int64_t q, float* out) {
 void pack_cols_t_panel32(const void* ctx, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int,
                          float* out) {
   const ImplicitCols<float>& ic = *static_cast<const ImplicitCols<float>*>(ctx);
-  const int64_t RS = ic.R * ic.S, rs0 = j0 % RS, wm = ic.W + kColMaskPad;
-  int64_t c = j0 / RS, r = rs0 / ic.S, s = rs0 % ic.S;  // column j0 + j, stepped along
-  TapColumns t;
-  t.all_a = 0;
-  t.all_b = kc;
-  for (int j = 0; j < kPanel; ++j) {
-    int64_t a = 0, b = kc;
-    if (j >= nc) {
-      t.src[j] = t.src[0];
-      t.col_ok[j] = ic.col_ok + ic.S * wm;
-    } else {
-      t.src[j] = ic.x + c * ic.HW + ic.row_off[r] + ic.col_off[s] + p0;
-      t.col_ok[j] = ic.col_ok + s * wm;
-      a = std::clamp<int64_t>(ic.p_lo[r] - p0, 0, kc);
-      b = std::clamp<int64_t>(ic.p_hi[r] - p0, a, kc);
-      if (++s == ic.S) {
-        s = 0;
-        if (++r == ic.R) r = 0, ++c;
-      }
-    }
-    t.all_a = std::max(t.all_a, a);
-    t.all_b = std::min(t.all_b, b);
-    t.a_minus_1[j] = _mm256_set1_epi32(static_cast<int>(a) - 1);  // kc fits int32 (a GEMM block)
-    t.b[j] = _mm256_set1_epi32(static_cast<int>(b));
-  }
+  TapColumns<kPanel> t;
+  tap_columns(ic, p0, kc, j0, nc, &t);
   int64_t k = 0, q = p0 % ic.W;  // q: the output column of pixel p0 + k
   for (; k + 8 <= kc; k += 8) {
     if (k >= t.all_a && k + 8 <= t.all_b)
