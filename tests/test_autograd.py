@@ -256,3 +256,93 @@ def test_requires_grad_on_an_integer_tensor_raises():
     ):
         with pytest.raises(RuntimeError, match="only Tensors of floating point dtype"):
             make()
+
+
+def _function_classes() -> list:
+    """Every Function subclass defined so far (ops, and any test's custom ones)."""
+    seen, todo = [], [Function]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            if sub not in seen:
+                seen.append(sub)
+                todo.append(sub)
+    return seen
+
+
+def _no_grad_cases(rng) -> dict:
+    """{op name: [argument tuples]} for each op with a forward_no_grad, odd sizes, both float
+    dtypes, 0-d operands, strided views (the layouts a kernel retries) and special values."""
+
+    def r(*shape, dtype=np.float32):
+        return rng.standard_normal(shape).astype(dtype)
+
+    special = np.array([np.nan, -0.0, 0.0, np.inf, -np.inf, 1e-40, -1.5], np.float32)
+    zero_d = (np.array(1.5, np.float32), np.array(-2.25, np.float32))
+    binary = [(r(3, 5), r(1, 5)), (r(7, dtype=np.float64), r(7, dtype=np.float64)), zero_d]
+    binary.append((special, special[::-1].copy()))
+    geom = ((1, 1), (1, 1), (1, 1), 1)
+    return {
+        "Add": binary,
+        "Sub": binary,
+        "Mul": binary,
+        "SumAll": [(r(3, 5, 7),), (r(9, dtype=np.float64),), (zero_d[0],)],
+        "MatMul2d": [(r(5, 7), r(7, 3)), (r(4, 6, dtype=np.float64), r(6, 9, dtype=np.float64))]
+        + [(r(7, 5).T, r(7, 3))],  # a transposed operand
+        "ReLU": [(r(3, 5),), (r(5, 3).T,), (special,), (r(11, dtype=np.float64),)],
+        "Conv2d": [
+            (r(2, 3, 7, 5), r(4, 3, 3, 3), r(4), geom),
+            (r(1, 4, 6, 6), r(2, 2, 3, 3), None, ((2, 1), (0, 1), (1, 2), 2)),
+            (r(2, 3, 5, 7).transpose(0, 1, 3, 2), r(3, 3, 1, 1), None, geom),  # strided x
+        ],
+    }
+
+
+def test_forward_no_grad_returns_exactly_what_forward_returns(rng):
+    """An op's no-grad shortcut (apply runs it with no ctx when nothing is recorded) gives the
+    same bits, dtype and shape as its forward; every op that has one is checked here."""
+    hooked = {c.__name__: c for c in _function_classes() if c.forward_no_grad is not None}
+    cases = _no_grad_cases(rng)
+    assert set(hooked) == set(cases), "an op with forward_no_grad needs its case above"
+    for name, arg_tuples in cases.items():
+        cls = hooked[name]
+        for args in arg_tuples:
+            ctx = object.__new__(cls)
+            ctx.needs_input_grad = (False,) * len(args)
+            with np.errstate(all="ignore"):  # inf - inf, 1e-40 * 1e-40 among the specials
+                want = np.asarray(cls.forward(ctx, *args))
+                got = np.asarray(cls.forward_no_grad(*args))
+            assert (got.dtype, got.shape) == (want.dtype, want.shape), name
+            assert got.tobytes() == want.tobytes(), name
+
+
+def test_no_grad_calls_match_recorded_calls_bitwise(rng):
+    """Through the public ops: the same inputs with and without requires_grad give the same
+    output bits (the shortcut against forward); a 0-d result stays a 0-d array."""
+    import gradcore.nn.functional as F
+
+    a, b = rng.standard_normal((2, 5, 7)).astype(np.float32)
+    w = rng.standard_normal((7, 3)).astype(np.float32)
+    x = rng.standard_normal((2, 3, 6, 5)).astype(np.float32)
+    k = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    kb = rng.standard_normal(4).astype(np.float32)
+    ops = {
+        "add": lambda t: t[0] + t[1],
+        "sub": lambda t: t[0] - t[1],
+        "mul": lambda t: t[0] * t[1],
+        "sum": lambda t: t[0].sum(),
+        "matmul": lambda t: t[0] @ t[2],
+        "relu": lambda t: F.relu(t[1]),
+        "conv2d": lambda t: F.conv2d(t[3], t[4], t[5], 1, 1),
+        "linear": lambda t: F.linear(t[0], t[6], t[7]),
+    }
+    lw = rng.standard_normal((4, 7)).astype(np.float32)
+    lb = rng.standard_normal(4).astype(np.float32)
+    arrays = (a, b, w, x, k, kb, lw, lb)
+    for name, op in ops.items():
+        plain = op([gc.tensor(v) for v in arrays])
+        recorded = op([gc.tensor(v, requires_grad=True) for v in arrays])
+        assert plain.grad_fn is None and recorded.grad_fn is not None, name
+        assert plain.numpy().tobytes() == recorded.detach().numpy().tobytes(), name
+    s = gc.tensor(np.array(1.5, np.float32)) + gc.tensor(np.array(2.0, np.float32))
+    assert type(s._data) is np.ndarray and s._data.shape == () and s.dtype == np.float32
+    assert float(s) == 3.5

@@ -146,18 +146,19 @@ def test_ops_on_two_devices_raise_naming_the_op_and_devices(fake, rng):
     x = gradcore.tensor(rng.standard_normal((1, 2, 5, 5)).astype(np.float32))
     xf = x.to("fake")
     w = gradcore.tensor(rng.standard_normal((3, 2, 3, 3)).astype(np.float32))
-    cases = {
-        "Add": lambda: xf + x,
-        "Mul": lambda: x * xf,
-        "Conv2d": lambda: F.conv2d(xf, w),
-        "MatMul2d": lambda: xf.reshape(2, 25) @ x.reshape(25, 2),
-        "Cat": lambda: gradcore.cat([x, xf]),
-    }
-    for op, call in cases.items():
-        with pytest.raises(
-            RuntimeError,
-            match=rf"^{op}: .*same device.*'fake' and 'cpu'|^{op}: .*same device.*'cpu' and 'fake'",
-        ):
+    cases = [
+        ("Add", lambda: xf + x),
+        ("Mul", lambda: x * xf),
+        ("Conv2d", lambda: F.conv2d(xf, w)),
+        ("Conv2d", lambda: F.conv2d(x, w, xf.reshape(50)[:3])),  # the bias elsewhere
+        ("MatMul2d", lambda: xf.reshape(2, 25) @ x.reshape(25, 2)),
+        ("Linear", lambda: F.linear(x.reshape(2, 25), xf.reshape(2, 25))),
+        ("Linear", lambda: F.linear(x.reshape(2, 25), x.reshape(2, 25), xf.reshape(50)[:2])),
+        ("Cat", lambda: gradcore.cat([x, xf])),
+    ]
+    for op, call in cases:
+        devices = "'fake' and 'cpu'|'cpu' and 'fake'"
+        with pytest.raises(RuntimeError, match=rf"^{op}: .*same device.*({devices})"):
             call()
     assert fake.calls["conv2d_forward"] == 0
 

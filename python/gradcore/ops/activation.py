@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradcore.autograd import Function
+from gradcore.autograd import Function, apply1
 from gradcore.devices import KERNELS
 from gradcore.ops.arrays import contiguous
 
 __all__ = ["relu", "leaky_relu", "sigmoid", "silu", "tanh", "gelu"]
+
+
+def _retry_contiguous(kernel, x):
+    """kernel(x) once more on a contiguous copy, after kernel(x) raised ValueError (a layout
+    the kernel does not take); re-raises that error when the layout is not what was wrong."""
+    if x.flags.c_contiguous or x.dtype.kind != "f":
+        raise  # noqa: PLE0704 - the caller's ValueError, being handled
+    return kernel(np.ascontiguousarray(x))
 
 
 class ReLU(Function):
@@ -22,14 +30,20 @@ class ReLU(Function):
     __slots__ = ()
 
     @staticmethod
+    def forward_no_grad(x):
+        kern = KERNELS[x.__class__]
+        try:
+            return kern.relu_forward(x)
+        except ValueError:
+            return _retry_contiguous(kern.relu_forward, x)
+
+    @staticmethod
     def forward(ctx, x):
         kern = ctx.kernels = KERNELS[x.__class__]
         try:
             y = kern.relu_forward(x)
-        except ValueError:  # a layout the kernel does not take: retried contiguous only
-            if x.flags.c_contiguous or x.dtype.kind != "f":  # when that is all that is wrong
-                raise
-            y = kern.relu_forward(np.ascontiguousarray(x))
+        except ValueError:
+            y = _retry_contiguous(kern.relu_forward, x)
         ctx.saved_tensors = y
         return y
 
@@ -46,7 +60,7 @@ def relu(input, inplace: bool = False):
         from gradcore.ops.inplace import relu_
 
         return relu_(input)
-    return ReLU.apply(input)
+    return apply1(ReLU, input)
 
 
 class LeakyReLU(Function):
@@ -91,7 +105,7 @@ class Sigmoid(Function):
 
 
 def sigmoid(input):
-    return Sigmoid.apply(input)
+    return apply1(Sigmoid, input)
 
 
 class SiLU(Function):
@@ -114,7 +128,7 @@ class SiLU(Function):
 
 def silu(input, inplace: bool = False):
     """x * sigmoid(x) elementwise (SiLU, also called swish)."""
-    return SiLU.apply(input)
+    return apply1(SiLU, input)
 
 
 class Tanh(Function):
@@ -136,7 +150,7 @@ class Tanh(Function):
 
 
 def tanh(input):
-    return Tanh.apply(input)
+    return apply1(Tanh, input)
 
 
 class GELU(Function):

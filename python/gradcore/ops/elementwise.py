@@ -7,10 +7,12 @@ the broadcast axes.
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from gradcore import autograd as ag
-from gradcore.autograd import Function
+from gradcore.autograd import Function, apply1, apply2
 from gradcore.ops.arrays import as_array, const_like, unbroadcast
 
 __all__ = [
@@ -36,6 +38,8 @@ class Add(Function):
 
     __slots__ = ()
 
+    forward_no_grad = staticmethod(operator.add)
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.saved_tensors = (a.shape, b.shape)
@@ -53,6 +57,8 @@ class Sub(Function):
     """out = a - b (broadcast); da = unbroadcast(g), db = unbroadcast(-g)."""
 
     __slots__ = ()
+
+    forward_no_grad = staticmethod(operator.sub)
 
     @staticmethod
     def forward(ctx, a, b):
@@ -99,6 +105,8 @@ class Mul(Function):
     """out = a * b (broadcast); da = unbroadcast(g * b), db = unbroadcast(g * a)."""
 
     __slots__ = ()
+
+    forward_no_grad = staticmethod(operator.mul)
 
     @staticmethod
     def forward(ctx, a, b):
@@ -180,7 +188,7 @@ def python_scalar(other):
 def add(self, other):
     """self + other (Tensor.__add__ / __radd__); `other` a Tensor or a number."""
     if isinstance(other, ag.Tensor):
-        return Add.apply(self, other)
+        return apply2(Add, self, other)
     if other.__class__ is not float and other.__class__ is not int:
         other = python_scalar(other)
     if self.requires_grad and ag.is_grad_enabled():
@@ -191,7 +199,7 @@ def add(self, other):
 def sub(self, other):
     """self - other (Tensor.__sub__)."""
     if isinstance(other, ag.Tensor):
-        return Sub.apply(self, other)
+        return apply2(Sub, self, other)
     if other.__class__ is not float and other.__class__ is not int:
         other = python_scalar(other)
     if self.requires_grad and ag.is_grad_enabled():
@@ -207,7 +215,7 @@ def rsub(self, other):
 def mul(self, other):
     """self * other (Tensor.__mul__ / __rmul__); `other` a Tensor or a number."""
     if isinstance(other, ag.Tensor):
-        return Mul.apply(self, other)
+        return apply2(Mul, self, other)
     if other.__class__ is not float and other.__class__ is not int:
         other = python_scalar(other)
     if self.requires_grad and ag.is_grad_enabled():
@@ -218,7 +226,7 @@ def mul(self, other):
 def truediv(self, other):
     """self / other (Tensor.__truediv__)."""
     if isinstance(other, ag.Tensor):
-        return Div.apply(self, other)
+        return apply2(Div, self, other)
     if other.__class__ is not float and other.__class__ is not int:
         other = python_scalar(other)
     if self.requires_grad and ag.is_grad_enabled():
@@ -228,7 +236,7 @@ def truediv(self, other):
 
 def rtruediv(self, other):
     """other / self (Tensor.__rtruediv__)."""
-    return Div.apply(const_like(other, self), self)
+    return apply2(Div, const_like(other, self), self)
 
 
 def neg(self):
@@ -248,4 +256,4 @@ def pow(self, exponent):  # noqa: A001 - PyTorch's name
 
 def abs(self):  # noqa: A001 - PyTorch's name
     """|self| (Tensor.abs)."""
-    return Abs.apply(self)
+    return apply1(Abs, self)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradcore import amp
-from gradcore.autograd import Function
+from gradcore.autograd import Function, apply3
 from gradcore.devices import KERNELS
 from gradcore.ops.arrays import contiguous
 from gradcore.ops.matmul import bf16_bits, mm_bf16
@@ -141,6 +141,6 @@ def _linear(input, weight, bias=None, lowp=None):
         else:
             fn, extra = LinearLowp, (amp.lowp_name(lowp),)
     if len(shp) == 2:
-        return fn.apply(input, weight, bias, *extra)
-    y = fn.apply(input.reshape(-1, shp[-1]), weight, bias, *extra)
+        return apply3(fn, input, weight, bias, *extra)
+    y = apply3(fn, input.reshape(-1, shp[-1]), weight, bias, *extra)
     return y.reshape(shp[:-1] + (weight.shape[0],))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradcore.autograd import Function
+from gradcore.autograd import Function, apply1
 from gradcore.devices import KERNELS
 from gradcore.ops.arrays import contiguous
 from gradcore.ops.window import pair
@@ -84,7 +84,7 @@ def max_pool2d_relu(input):
     """relu(max_pool2d(input, 2)): 2x2 windows, stride 2, no padding, floor mode, in one pass
     (what nn.Sequential runs for nn.ReLU followed by nn.MaxPool2d(2)). `input` (N, C, H, W),
     float32 or float64 on the CPU."""
-    return MaxPool2dReLU.apply(input)
+    return apply1(MaxPool2dReLU, input)
 
 
 def is_2x2_cells(kernel_size, stride, padding, dilation, ceil_mode) -> bool:

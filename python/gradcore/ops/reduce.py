@@ -12,7 +12,7 @@ from collections import namedtuple
 import numpy as np
 
 from gradcore import autograd as ag
-from gradcore.autograd import Function
+from gradcore.autograd import Function, apply1
 from gradcore.ops.arrays import as_array
 from gradcore.ops.elementwise import mul, sub, truediv
 
@@ -47,6 +47,10 @@ class SumAll(Function):
     """out = the 0-d sum of all of a; da = g everywhere (a fresh array of a.shape)."""
 
     __slots__ = ()
+
+    @staticmethod
+    def forward_no_grad(a):
+        return _asarray(_add_reduce(a, None))
 
     @staticmethod
     def forward(ctx, a):
@@ -136,7 +140,7 @@ def dims_arg(dim):
 def sum(self, dim=None, keepdim: bool = False, dtype=None):  # noqa: A001 - PyTorch's name
     """Sum over `dim` (None: all elements), optionally cast to `dtype` first."""
     if dim is None and not keepdim and dtype is None:  # the common full reduction
-        return SumAll.apply(self)
+        return apply1(SumAll, self)
     t = self if dtype is None else self.to(dtype=dtype)
     return Sum.apply(t, dims_arg(dim), keepdim)
 
