@@ -45,3 +45,31 @@ def test_bench_ab_pairs_only_gradcore_times():
         "results[shape=2x3,threads=1]/forward_s/gradcore": 0.1,
         "rows[threads=2]/gradcore_ms": 20.0,
     }
+
+
+def test_bench_overhead_ab_times_two_builds_in_one_process(tmp_path):
+    """Both builds (here the same installed package twice) load side by side and every case
+    of bench_overhead gets a ratio; a directory without gradcore is refused by name."""
+    import json
+    import subprocess
+
+    import gradcore
+
+    here = str(Path(gradcore.__file__).resolve().parents[1])
+    script = Path(__file__).resolve().parents[1] / "bench" / "bench_overhead_ab.py"
+    out = tmp_path / "ab.json"
+    args = ["--rounds", "2", "--number", "5", "--json", str(out)]
+    subprocess.run(
+        [sys.executable, str(script), "--base", here, "--candidate", here, *args],
+        check=True,
+        capture_output=True,
+    )
+    rows = json.loads(out.read_text())["results"]
+    assert {r["case"] for r in rows} >= {"add_nograd", "conv2d_grad", "tiny_graph_fwd_bwd"}
+    assert all(r["ratio_min"] > 0 and r["candidate_min_us"] > 0 for r in rows)
+    bad = subprocess.run(
+        [sys.executable, str(script), "--base", str(tmp_path), "--candidate", here, *args],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode != 0 and "holds no gradcore package" in bad.stderr
