@@ -49,6 +49,7 @@ inline __attribute__((always_inline)) void put_bits(T* p, typename SameWidthInt<
 template <typename T>
 inline __attribute__((always_inline)) void max_pool_2x2_body(const T* x, int64_t W, int64_t OH,
                                                              int64_t OW, T* y, int64_t* ind) {
+  using I = typename SameWidthInt<T>::I;
   for (int64_t oh = 0; oh < OH; ++oh) {
     const T* r0 = x + 2 * oh * W;
     const T* r1 = r0 + W;
@@ -56,18 +57,18 @@ inline __attribute__((always_inline)) void max_pool_2x2_body(const T* x, int64_t
     int64_t* io = ind + oh * OW;
     const int64_t row = 2 * oh * W;
     for (int64_t ow = 0; ow < OW; ++ow) {
-      const T a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
-      T m = a;
+      const T v[4] = {r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1]};
+      const int64_t off[4] = {0, 1, W, W + 1};
+      T m = v[0];
       int64_t k = 0;
-      bool t = (b > m) | (b != b);
-      m = t ? b : m;
-      k = t ? 1 : k;
-      t = (c > m) | (c != c);
-      m = t ? c : m;
-      k = t ? W : k;
-      t = (d > m) | (d != d);
-      m = t ? d : m;
-      k = t ? W + 1 : k;
+      for (int j = 1; j < 4; ++j) {  // masks on the bits: ternaries compiled to branches
+        const bool t = (v[j] > m) | (v[j] != v[j]);
+        const I mask = -static_cast<I>(t);
+        const I mb = (bits(m) & ~mask) | (bits(v[j]) & mask);
+        __builtin_memcpy(&m, &mb, sizeof m);
+        const int64_t kmask = -static_cast<int64_t>(t);
+        k = (k & ~kmask) | (off[j] & kmask);
+      }
       yo[ow] = m;
       io[ow] = row + 2 * ow + k;
     }
