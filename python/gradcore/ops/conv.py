@@ -128,6 +128,15 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
                 conv2d, (input, weight, bias), stride, padding, dilation, groups
             )
         fn = Conv2dBf16
+    if (  # the common call (int arguments, a batch) without the general argument checks
+        stride.__class__ is int
+        and padding.__class__ is int
+        and dilation.__class__ is int
+        and groups.__class__ is int
+        and input._data.ndim == 4
+    ):
+        s, p, d = (stride, stride), (padding, padding), (dilation, dilation)
+        return apply3(fn, input, weight, bias, (s, p, d, groups))
     stride = pair(stride, "stride", "conv2d")
     dilation = pair(dilation, "dilation", "conv2d")
     x = input._data
