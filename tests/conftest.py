@@ -44,6 +44,7 @@ KERNEL_TEST_MODULES = frozenset(
         "test_activation",
         "test_conv",
         "test_conv_bf16",
+        "test_conv_relu_pool",
         "test_convert",
         "test_dropout",
         "test_elementwise",

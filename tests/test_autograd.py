@@ -289,6 +289,11 @@ def _no_grad_cases(rng) -> dict:
         "MatMul2d": [(r(5, 7), r(7, 3)), (r(4, 6, dtype=np.float64), r(6, 9, dtype=np.float64))]
         + [(r(7, 5).T, r(7, 3))],  # a transposed operand
         "ReLU": [(r(3, 5),), (r(5, 3).T,), (special,), (r(11, dtype=np.float64),)],
+        "Conv2dReLUMaxPool2d": [
+            (r(2, 1, 9, 8), r(4, 1, 3, 3), r(4), geom),
+            (r(2, 6, 7, 9, dtype=np.float64), r(3, 6, 3, 3, dtype=np.float64), None, geom),
+            (r(2, 3, 6, 7).transpose(0, 1, 3, 2), r(5, 3, 3, 3), r(5), geom),  # strided x
+        ],
         "Conv2d": [
             (r(2, 3, 7, 5), r(4, 3, 3, 3), r(4), geom),
             (r(1, 4, 6, 6), r(2, 2, 3, 3), None, ((2, 1), (0, 1), (1, 2), 2)),

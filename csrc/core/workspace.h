@@ -11,7 +11,8 @@ enum WorkspaceSlot : int {
   kSlotGemmPackB = 1,
   kSlotColumns = 2,
   kSlotScratch = 3,
-  kNumWorkspaceSlots = 4
+  kSlotImageOut = 4,  // one image's output handed to a consumer (conv2d_forward_by_image)
+  kNumWorkspaceSlots = 5
 };
 
 // A 64-byte aligned buffer of at least `count` elements of T for the calling thread.

@@ -257,19 +257,23 @@ PanelSource<T> cols_source(const ImplicitCols<T>& ic, const PackedA<T>& a) {
 
 // out (N, Cout, OH, OW) = conv(in (N, Cin, H, W)) by implicit GEMM, per image n and group g:
 // out_{n,g} (Cout_g x P) = wp[g] (Cout_g x Cin_g*R*S) @ cols(in_{n,g}) (+ bias). Images run in
-// parallel (serial GEMM each) when there are enough of them, otherwise the GEMM threads.
+// parallel (serial GEMM each) when there are enough of them, otherwise the GEMM threads. With
+// a sink, out is null: each image goes to this thread's kSlotImageOut scratch, then the sink.
 template <typename T>
 void implicit_conv(const Window2d& g, int64_t N, int64_t groups, int64_t Cin, int64_t Cout,
-                   const T* in, const std::vector<PackedA<T>>& wp, const T* bias, T* out) {
+                   const T* in, const std::vector<PackedA<T>>& wp, const T* bias, T* out,
+                   const ImageSink<T>* sink = nullptr) {
   const ImplicitTaps taps = make_taps(g);
   const int64_t HW = g.H * g.W, P = taps.P, Cin_g = Cin / groups, Cout_g = Cout / groups;
   const double flops = 2.0 * Cout * Cin_g * (taps.R * taps.S) * P;
   for_units(N, flops, [&](int64_t n0, int64_t n1) {
-    for (int64_t n = n0; n < n1; ++n)
+    T* scratch = sink ? thread_scratch<T>(kSlotImageOut, static_cast<size_t>(Cout * P)) : nullptr;
+    for (int64_t n = n0; n < n1; ++n) {
+      T* on = sink ? scratch : out + n * Cout * P;
       for (int64_t gi = 0; gi < groups; ++gi) {
         const ImplicitCols<T> ic =
             taps.cols(in + (n * Cin + gi * Cin_g) * HW, HW, in, in + N * Cin * HW);
-        T* o = out + (n * Cout + gi * Cout_g) * P;
+        T* o = on + gi * Cout_g * P;
         T beta = T(0);
         if (bias) {
           fill_bias_rows(o, P, Cout_g, P, bias + gi * Cout_g);
@@ -278,6 +282,8 @@ void implicit_conv(const Window2d& g, int64_t N, int64_t groups, int64_t Cin, in
         const PackedA<T>& a = wp[static_cast<size_t>(gi)];
         gemm_packed_source<T>(a, P, cols_source(ic, a), beta, o, P);
       }
+      if (sink) sink->fn(sink->ctx, n, on);
+    }
   });
 }
 
@@ -352,6 +358,22 @@ void conv2d_forward(const Window2d& p, const T* x, const T* w, const T* bias, T*
       forward_block(pl, p, x, wp, bias, y, n0, nn, oh0, oh1);
     }
   });
+}
+
+template <typename T>
+bool conv2d_forward_by_image(const Window2d& p, const T* x, const T* w, const T* bias,
+                             const ImageSink<T>& sink) {
+  if (p.N * p.K * p.OH * p.OW == 0) return false;
+  if constexpr (std::is_same_v<T, float>)
+    if (conv_direct_ok(p)) {
+      conv2d_direct_forward_by_image(p, x, w, bias, sink.fn, sink.ctx);
+      return true;
+    }
+  const Plan pl = make_plan(p, sizeof(T));
+  if (pl.direct || pl.nb != 1 || !implicit_ok(p)) return false;
+  const std::vector<PackedA<T>> wp = pack_weights(pl, p, w, false);
+  implicit_conv(p, p.N, p.groups, p.C, p.K, x, wp, bias, static_cast<T*>(nullptr), &sink);
+  return true;
 }
 
 template <typename T>
@@ -478,11 +500,13 @@ void conv2d_backward_bias(int64_t N, int64_t K, int64_t P, const T* dy, T* db) {
   bias_grad_sum(N, K, P, dy, db, [](const T* v) { return *v; });
 }
 
-#define GRADCORE_INSTANTIATE_CONV(T)                                                  \
-  template void conv2d_forward<T>(const Window2d&, const T*, const T*, const T*, T*); \
-  template void conv2d_backward_input<T>(const Window2d&, const T*, const T*, T*);    \
-  template void conv2d_backward_weight<T>(const Window2d&, const T*, const T*, T*);   \
-  template void conv2d_backward_bias<T>(int64_t, int64_t, int64_t, const T*, T*);
+#define GRADCORE_INSTANTIATE_CONV(T)                                                      \
+  template void conv2d_forward<T>(const Window2d&, const T*, const T*, const T*, T*);     \
+  template void conv2d_backward_input<T>(const Window2d&, const T*, const T*, T*);        \
+  template void conv2d_backward_weight<T>(const Window2d&, const T*, const T*, T*);       \
+  template void conv2d_backward_bias<T>(int64_t, int64_t, int64_t, const T*, T*);         \
+  template bool conv2d_forward_by_image<T>(const Window2d&, const T*, const T*, const T*, \
+                                           const ImageSink<T>&);
 GRADCORE_INSTANTIATE_CONV(float)
 GRADCORE_INSTANTIATE_CONV(double)
 #undef GRADCORE_INSTANTIATE_CONV

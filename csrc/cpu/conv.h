@@ -16,6 +16,24 @@ namespace gradcore {
 template <typename T>
 void conv2d_forward(const Window2d& p, const T* x, const T* w, const T* bias, T* y);
 
+// The sink of conv2d_forward_by_image: fn(ctx, n, y_n) gets image n's output y_n
+// (K x OH*OW, row-major), valid only during the call.
+template <typename T>
+struct ImageSink {
+  void (*fn)(const void* ctx, int64_t n, const T* y_n);
+  const void* ctx;
+};
+
+// conv2d_forward for a consumer that reads each image's output while it is in cache (the fused
+// conv -> relu -> max pool): image n's output is computed into the calling thread's scratch
+// (kSlotImageOut) and handed to sink.fn, in the thread that computed it; no (N, K, OH, OW)
+// array is written. Images run in parallel as in conv2d_forward, with its arithmetic (the same
+// bits). Covers the direct and the implicit-GEMM paths; returns false, having done nothing,
+// for any other geometry.
+template <typename T>
+bool conv2d_forward_by_image(const Window2d& p, const T* x, const T* w, const T* bias,
+                             const ImageSink<T>& sink);
+
 // dx (N, C, H, W) = col2im(W_g^T @ dY_g) per image and group: the gradient of conv2d_forward
 // with respect to x. Overwrites dx.
 template <typename T>

@@ -76,6 +76,26 @@ void conv2d_direct_forward(const Window2d& p, const float* x, const float* w, co
 #endif
 }
 
+void conv2d_direct_forward_by_image(const Window2d& p, const float* x, const float* w,
+                                    const float* bias,
+                                    void (*fn)(const void* ctx, int64_t n, const float* y_n),
+                                    const void* ctx) {
+#if GRADCORE_ISA_AVX512
+  const Padded q = padded(p);
+  const DirectImage g = image_geometry(p, q);
+  const int64_t P = p.OH * p.OW;
+  for_units(p.N, 2.0 * p.K * g.taps * P, [&](int64_t n0, int64_t n1) {
+    float* yn = thread_scratch<float>(kSlotImageOut, static_cast<size_t>(p.K * P));
+    for (int64_t n = n0; n < n1; ++n) {
+      avx512::direct_forward_image(g, pad_image(p, q, x + n * p.C * p.H * p.W), w, bias, yn);
+      fn(ctx, n, yn);
+    }
+  });
+#else
+  (void)p, (void)x, (void)w, (void)bias, (void)fn, (void)ctx;
+#endif
+}
+
 void conv2d_direct_backward_weight(const Window2d& p, const float* dy, const float* x, float* dw) {
 #if GRADCORE_ISA_AVX512
   const Padded q = padded(p);

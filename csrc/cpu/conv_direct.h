@@ -24,6 +24,12 @@ bool conv_direct_ok(const Window2d& p);
 // y (N, K, OH, OW) = conv(x, w) + bias (bias may be null). Overwrites y.
 void conv2d_direct_forward(const Window2d& p, const float* x, const float* w, const float* bias,
                            float* y);
+// conv2d_direct_forward handing each image's output (K x OH*OW, in the calling thread's
+// kSlotImageOut scratch) to fn(ctx, n, y_n) instead of writing y (see conv2d_forward_by_image).
+void conv2d_direct_forward_by_image(const Window2d& p, const float* x, const float* w,
+                                    const float* bias,
+                                    void (*fn)(const void* ctx, int64_t n, const float* y_n),
+                                    const void* ctx);
 // dw (K, C, R, S) = the weight gradient for dy (N, K, OH, OW). Overwrites dw.
 void conv2d_direct_backward_weight(const Window2d& p, const float* dy, const float* x, float* dw);
 

@@ -181,21 +181,28 @@ int64_t max_pool2d_backward(int64_t planes, int64_t H, int64_t W, int64_t OH, in
 }
 
 template <typename T>
+void max_pool2d_relu_forward_serial(int64_t planes, int64_t H, int64_t W, const T* x, T* y,
+                                    uint8_t* cell) {
+  const int64_t OH = H / 2, OW = W / 2, HW = H * W, P = OH * OW;
+  for (int64_t c = 0; c < planes; ++c) {
+#if GRADCORE_ISA_AVX2_FMA
+    if (at_least(CpuCapability::kAvx2Fma)) {
+      avx2_fma::max_pool_relu_2x2(x + c * HW, W, OH, OW, y + c * P, cell + c * P);
+      continue;
+    }
+#endif
+    max_pool_relu_2x2_body(x + c * HW, W, OH, OW, y + c * P, cell + c * P);
+  }
+}
+
+template <typename T>
 void max_pool2d_relu_forward(int64_t planes, int64_t H, int64_t W, const T* x, T* y,
                              uint8_t* cell) {
   const int64_t OH = H / 2, OW = W / 2, HW = H * W, P = OH * OW;
   GC_PROFILE_SCOPE("max_pool2d_relu_forward", planes * P * 4, planes * (sizeof(T) * (HW + P) + P),
                    {planes, H, W}, {planes, OH, OW});
   parallel_for(planes, plane_grain(HW + P), [&](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; ++c) {
-#if GRADCORE_ISA_AVX2_FMA
-      if (at_least(CpuCapability::kAvx2Fma)) {
-        avx2_fma::max_pool_relu_2x2(x + c * HW, W, OH, OW, y + c * P, cell + c * P);
-        continue;
-      }
-#endif
-      max_pool_relu_2x2_body(x + c * HW, W, OH, OW, y + c * P, cell + c * P);
-    }
+    max_pool2d_relu_forward_serial(c1 - c0, H, W, x + c0 * HW, y + c0 * P, cell + c0 * P);
   });
 }
 
@@ -346,6 +353,8 @@ void adaptive_avg_pool2d_backward(int64_t planes, int64_t H, int64_t W, int64_t 
   template int64_t max_pool2d_backward<T>(int64_t, int64_t, int64_t, int64_t, int64_t, const T*, \
                                           const int64_t*, T*);                                   \
   template void max_pool2d_relu_forward<T>(int64_t, int64_t, int64_t, const T*, T*, uint8_t*);   \
+  template void max_pool2d_relu_forward_serial<T>(int64_t, int64_t, int64_t, const T*, T*,       \
+                                                  uint8_t*);                                     \
   template int64_t max_pool2d_relu_backward<T>(int64_t, int64_t, int64_t, const T*,              \
                                                const uint8_t*, T*);                              \
   template void avg_pool2d_forward<T>(const Window2d&, bool, int64_t, const T*, T*);             \

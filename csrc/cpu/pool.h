@@ -35,6 +35,11 @@ int64_t max_pool2d_backward(int64_t planes, int64_t H, int64_t W, int64_t OH, in
 // per output instead of an int64 index. Overwrites y and cell.
 template <typename T>
 void max_pool2d_relu_forward(int64_t planes, int64_t H, int64_t W, const T* x, T* y, uint8_t* cell);
+// max_pool2d_relu_forward in the calling thread only (no parallel region): for a caller that
+// already runs in parallel, such as the fused conv -> relu -> max pool's per-image epilogue.
+template <typename T>
+void max_pool2d_relu_forward_serial(int64_t planes, int64_t H, int64_t W, const T* x, T* y,
+                                    uint8_t* cell);
 // dx = dy at each cell's chosen element, 0 elsewhere (also where cell is 4): overwrites dx.
 // Returns the number of cell values above 4 (their cells are left 0; the caller reports them).
 template <typename T>

@@ -1,5 +1,5 @@
-"""Containers of modules: Sequential (which runs a ReLU -> MaxPool2d pair pool-first) and
-ModuleList."""
+"""Containers of modules: Sequential (which runs a ReLU -> MaxPool2d pair pool-first, and a
+Conv2d -> ReLU -> MaxPool2d(2) block as one op) and ModuleList."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ from collections import OrderedDict
 
 import numpy as np
 
+from gradcore import amp
 from gradcore.nn.activation import ReLU
+from gradcore.nn.conv import Conv2d
 from gradcore.nn.module import Module
 from gradcore.nn.pool import MaxPool2d
+from gradcore.ops.conv_relu_pool import conv2d_relu_max_pool2d, conv_output_hw
 from gradcore.ops.pool import is_2x2_cells, max_pool2d_relu
 
 __all__ = ["Sequential", "ModuleList"]
@@ -28,17 +31,50 @@ def _relu_max_pool(relu: ReLU, pool: MaxPool2d, x):
     for 2x2/2 windows on a float32 CPU batch of planes at least 2x2 (the same values and
     gradients, one pass, one byte per output saved instead of an int64 index; float64 has no
     explicit SIMD kernel for it and keeps the two ops)."""
+    if _fusable_2x2_relu_pool(x) and is_2x2_cells(
+        pool.kernel_size, pool.stride, pool.padding, pool.dilation, pool.ceil_mode
+    ):
+        return max_pool2d_relu(x)
+    return relu(pool(x))  # the modules themselves
+
+
+def _fusable_2x2_relu_pool(x) -> bool:
+    """Whether max_pool2d_relu takes x: a float32 CPU batch of planes at least 2x2."""
     d = getattr(x, "_data", None)
-    if (
+    return (
         d.__class__ is np.ndarray
         and d.ndim == 4
         and d.shape[2] >= 2
         and d.shape[3] >= 2
         and d.dtype == np.float32
-        and is_2x2_cells(pool.kernel_size, pool.stride, pool.padding, pool.dilation, pool.ceil_mode)
+    )
+
+
+def _conv_block_geometry(conv: Conv2d, x):
+    """geom = (stride, padding, dilation, groups) when conv -> relu -> 2x2 max pool can run as
+    one conv2d_relu_max_pool2d on x, else None: a float32 CPU batch with conv's channels and
+    dtypes, int-pair padding (not "same"), no bfloat16 autocast (Conv2dBf16 rounds), an
+    output of at least 2x2, and conv.forward not replaced on the instance (a wrapper must see
+    its calls)."""
+    d = getattr(x, "_data", None)
+    w = conv.weight
+    b = conv.bias
+    if (
+        d.__class__ is not np.ndarray
+        or d.ndim != 4
+        or d.dtype != np.float32
+        or d.shape[1] != conv.in_channels
+        or w._data.__class__ is not np.ndarray
+        or w._data.dtype != np.float32
+        or (b is not None and (b._data.__class__ is not np.ndarray or b._data.dtype != np.float32))
+        or isinstance(conv.padding, str)
+        or "forward" in conv.__dict__
+        or (amp._anywhere and amp.get_autocast_dtype() is not None)
     ):
-        return max_pool2d_relu(x)
-    return relu(pool(x))  # the modules themselves
+        return None
+    geom = (conv.stride, conv.padding, conv.dilation, conv.groups)
+    oh, ow = conv_output_hw(d.shape[2:], w._data.shape[2:], geom)
+    return geom if oh >= 2 and ow >= 2 else None
 
 
 class Sequential(Module):
@@ -62,12 +98,28 @@ class Sequential(Module):
         # in the gradient of a window holding a denormal, which relu first compares as 0
         # under DAZ), and the relu runs on a tensor k*k times smaller, or inside the pool's
         # kernel (_relu_max_pool).
+        # A Conv2d -> ReLU -> MaxPool2d(2) block runs as one op (conv2d_relu_max_pool2d:
+        # the same bits as the conv followed by that pair, without writing the conv's output).
         # Exact classes only: a subclass may change forward.
         mods = tuple(self._modules.values())
         i, n = 0, len(mods)
         while i < n:
             m = mods[i]
             i += 1
+            if m.__class__ is Conv2d and i + 1 < n and mods[i].__class__ is ReLU:
+                pool = mods[i + 1]
+                if (
+                    pool.__class__ is MaxPool2d
+                    and not pool.return_indices
+                    and is_2x2_cells(
+                        pool.kernel_size, pool.stride, pool.padding, pool.dilation, pool.ceil_mode
+                    )
+                ):
+                    geom = _conv_block_geometry(m, x)
+                    if geom is not None:
+                        x = conv2d_relu_max_pool2d(x, m.weight, m.bias, geom)
+                        i += 2
+                        continue
             if m.__class__ is ReLU and i < n:
                 pool = mods[i]
                 if pool.__class__ is MaxPool2d and not pool.return_indices:

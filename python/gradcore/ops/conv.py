@@ -17,7 +17,7 @@ from gradcore.devices import KERNELS
 from gradcore.ops.arrays import contiguous
 from gradcore.ops.window import pair
 
-__all__ = ["conv2d"]
+__all__ = ["conv2d", "conv2d_grads"]
 
 
 class Conv2d(Function):
@@ -51,22 +51,26 @@ class Conv2d(Function):
 
     @staticmethod
     def backward(ctx, g):
-        kern = ctx.kernels
-        x, w, (stride, padding, dilation, groups) = ctx.saved_tensors
-        n = ctx.needs_input_grad
-        g = contiguous(g)
-        dx = (
-            kern.conv2d_backward_input(g, w, x.shape[2:], stride, padding, dilation, groups)
-            if n[0]
-            else None
-        )
-        dw = (
-            kern.conv2d_backward_weight(g, x, w.shape[2:], stride, padding, dilation, groups)
-            if n[1]
-            else None
-        )
-        db = kern.conv2d_backward_bias(g) if n[2] else None
-        return dx, dw, db, None
+        x, w, geom = ctx.saved_tensors
+        return conv2d_grads(ctx.kernels, contiguous(g), x, w, geom, ctx.needs_input_grad)
+
+
+def conv2d_grads(kern, g, x, w, geom, needs) -> tuple:
+    """(dx, dw, db, None) of y = conv(x, w) + b for the contiguous output gradient g, each
+    computed only where `needs` (needs_input_grad of (x, w, b, geom)) asks for it."""
+    stride, padding, dilation, groups = geom
+    dx = (
+        kern.conv2d_backward_input(g, w, x.shape[2:], stride, padding, dilation, groups)
+        if needs[0]
+        else None
+    )
+    dw = (
+        kern.conv2d_backward_weight(g, x, w.shape[2:], stride, padding, dilation, groups)
+        if needs[1]
+        else None
+    )
+    db = kern.conv2d_backward_bias(g) if needs[2] else None
+    return dx, dw, db, None
 
 
 class Conv2dBf16(Function):

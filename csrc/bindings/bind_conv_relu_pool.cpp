@@ -1,0 +1,43 @@
+// conv2d_relu_max_pool2d_forward: Conv2d -> ReLU -> MaxPool2d(2) forward in one pass (its
+// backward is max_pool2d_relu_backward, then the conv2d_backward_* kernels). The convolution's
+// arguments are validated as for conv2d_forward (conv_args.h).
+
+#include "bindings/checks.h"
+#include "bindings/conv_args.h"
+#include "bindings/registry.h"
+#include "cpu/conv_relu_pool.h"
+
+GRADCORE_BINDINGS(conv_relu_pool) {
+  using namespace gradcore::bindings;
+  using gradcore::Window2d;
+
+  m.def(
+      "conv2d_relu_max_pool2d_forward",
+      [](py::array x, py::array weight, py::object bias, py::object stride, py::object padding,
+         py::object dilation, int64_t groups) {
+        const char* op = "conv2d_relu_max_pool2d_forward";
+        const DType dt = float_dtype(x, op, "x");
+        const py::array b = optional_array(bias, op, "bias");
+        const bool has_bias = static_cast<bool>(b);
+        const Window2d p =
+            conv_forward_geometry(op, x, weight, b, dt, stride, padding, dilation, groups);
+        py::array y = new_array(dt, {p.N, p.K, p.OH / 2, p.OW / 2});
+        py::array cell = new_array(DType::kUInt8, {p.N, p.K, p.OH / 2, p.OW / 2});
+        dispatch_float(dt, [&](auto tag) {
+          using T = decltype(tag);
+          const T* px = data_ptr<T>(static_cast<const py::array&>(x));
+          const T* pw = data_ptr<T>(static_cast<const py::array&>(weight));
+          const T* pb = has_bias ? data_ptr<T>(static_cast<const py::array&>(b)) : nullptr;
+          T* py_ = data_ptr<T>(y);
+          uint8_t* pc = data_ptr<uint8_t>(cell);
+          run_kernel([&] { gradcore::conv2d_relu_max_pool2d_forward<T>(p, px, pw, pb, py_, pc); });
+        });
+        return py::make_tuple(y, cell);
+      },
+      py::arg("x"), py::arg("weight"), py::arg("bias") = py::none(),
+      py::arg("stride") = py::make_tuple(1, 1), py::arg("padding") = py::make_tuple(0, 0),
+      py::arg("dilation") = py::make_tuple(1, 1), py::arg("groups") = 1,
+      "(y, cells) = max_pool2d_relu_forward(conv2d_forward(x, weight, bias, ...)) bit for bit, "
+      "without writing the convolution's output: y (N, K, OH // 2, OW // 2) and the uint8 "
+      "cells of max_pool2d_relu_forward.");
+}
