@@ -78,6 +78,47 @@ def test_kernel_one_and_two_threads_and_errors(rng):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_backward_params_kernel_is_unpool_then_conv_gradients_bitwise(rng, cpu_capability, dtype):
+    """dw and db of the block without an input gradient (direct-kernel first layers unpool
+    per image; other geometries run the kernels in turn) against max_pool2d_relu_backward,
+    conv2d_backward_weight and conv2d_backward_bias."""
+    for case in CASES:
+        for bias in (True, False):
+            x, w, _ = operands(rng, case, dtype)
+            geom = case[-1]
+            _, cells = _C.conv2d_relu_max_pool2d_forward(x, w, None, *geom)
+            g = rng.standard_normal(cells.shape).astype(dtype)
+            dw, db = _C.conv2d_relu_max_pool2d_backward_params(g, cells, x, w, *geom, bias)
+            conv_shape = _C.conv2d_forward(x, w, None, *geom).shape
+            dc = _C.max_pool2d_relu_backward(g, cells, conv_shape)
+            assert dw.tobytes() == _C.conv2d_backward_weight(dc, x, w.shape[2:], *geom).tobytes()
+            if bias:
+                assert db.tobytes() == _C.conv2d_backward_bias(dc).tobytes(), case
+            else:
+                assert db is None
+
+
+def test_backward_params_threads_and_errors(rng):
+    x, w, _ = operands(rng, (17, 1, 12, 12, 8, 3, 3, ONE), np.float32)
+    _, cells = _C.conv2d_relu_max_pool2d_forward(x, w, None, *ONE)
+    g = rng.standard_normal(cells.shape).astype(np.float32)
+    out = {}
+    for t in (1, 2):
+        with num_threads(t):
+            out[t] = _C.conv2d_relu_max_pool2d_backward_params(g, cells, x, w, *ONE, True)
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(out[1], out[2]))
+    op = "conv2d_relu_max_pool2d_backward_params"
+    bad = cells.copy()
+    bad[3, 2, 1, 1] = 7
+    with pytest.raises(ValueError, match="1 cells are above 4"):
+        _C.conv2d_relu_max_pool2d_backward_params(g, bad, x, w, *ONE, True)
+    with pytest.raises(ValueError, match=op):  # dy of the wrong shape
+        _C.conv2d_relu_max_pool2d_backward_params(g[:, :, :5], cells[:, :, :5], x, w, *ONE, True)
+    with pytest.raises(TypeError, match=op):
+        _C.conv2d_relu_max_pool2d_backward_params(g, cells.astype(np.int32), x, w, *ONE, True)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_op_values_and_gradients_match_the_unfused_ops(rng, dtype):
     """The autograd node against F.conv2d then max_pool2d_relu: the same bits forward and for
     dx, dw and db; and against float64 finite differences."""
@@ -96,6 +137,11 @@ def test_op_values_and_gradients_match_the_unfused_ops(rng, dtype):
             assert got.grad.numpy().tobytes() == exp.grad.numpy().tobytes(), case
         with gc.no_grad():  # the no-grad shortcut gives the same output
             assert conv2d_relu_max_pool2d(*plain_in, geom).numpy().tobytes() == y.numpy().tobytes()
+        # x needing no gradient (a first layer): dw and db by the per-image kernel
+        wt, bt = gc.tensor(w, requires_grad=True), gc.tensor(b, requires_grad=True)
+        conv2d_relu_max_pool2d(gc.tensor(x), wt, bt, geom).backward(gc.tensor(g))
+        assert wt.grad.numpy().tobytes() == plain_in[1].grad.numpy().tobytes(), case
+        assert bt.grad.numpy().tobytes() == plain_in[2].grad.numpy().tobytes(), case
     x, w, b = operands(rng, CASES[3], np.float64)
     geom = CASES[3][-1]
     xt = gc.tensor(x, requires_grad=True)

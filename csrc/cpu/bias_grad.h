@@ -10,6 +10,21 @@
 
 namespace gradcore {
 
+// The sum of one plane of P values in 16 fixed lanes (vectorised), the lanes then folded in a
+// fixed order: the per-plane step of bias_grad_sum, shared with the fused block's backward
+// (conv_direct.cpp), which must give the same bits.
+template <typename In, typename Out, class Value>
+inline Out bias_plane_sum(const In* src, int64_t P, const Value& value) {
+  Out acc[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= P; i += 16)
+    for (int l = 0; l < 16; ++l) acc[l] += value(src + i + l);
+  for (int l = 0; i < P; ++i, ++l) acc[l] += value(src + i);
+  for (int w = 8; w >= 1; w /= 2)
+    for (int l = 0; l < w; ++l) acc[l] += acc[l + w];
+  return acc[0];
+}
+
 // `value(const In*)` gives the Out value of one element of dy. Each thread takes a range of
 // channels and reads it image by image, kChunk planes at a time: one contiguous run of dy per
 // image (the planes of one channel lie K*P apart, and a plane can be short).
@@ -22,17 +37,9 @@ void bias_grad_sum(int64_t N, int64_t K, int64_t P, const In* dy, Out* db, const
                    const int64_t ke = std::min(k1, kb + kChunk);
                    double total[kChunk] = {};  // per channel: planes summed in order, in double
                    for (int64_t n = 0; n < N; ++n)
-                     for (int64_t k = kb; k < ke; ++k) {
-                       const In* src = dy + (n * K + k) * P;
-                       Out acc[16] = {};  // 16 fixed lanes within a plane (vectorised)
-                       int64_t i = 0;
-                       for (; i + 16 <= P; i += 16)
-                         for (int l = 0; l < 16; ++l) acc[l] += value(src + i + l);
-                       for (int l = 0; i < P; ++i, ++l) acc[l] += value(src + i);
-                       for (int w = 8; w >= 1; w /= 2)
-                         for (int l = 0; l < w; ++l) acc[l] += acc[l + w];
-                       total[k - kb] += static_cast<double>(acc[0]);
-                     }
+                     for (int64_t k = kb; k < ke; ++k)
+                       total[k - kb] += static_cast<double>(
+                           bias_plane_sum<In, Out>(dy + (n * K + k) * P, P, value));
                    for (int64_t k = kb; k < ke; ++k) db[k] = static_cast<Out>(total[k - kb]);
                  }
                });

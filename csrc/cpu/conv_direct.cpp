@@ -7,6 +7,7 @@
 
 #include "core/cpu_features.h"
 #include "core/workspace.h"
+#include "cpu/bias_grad.h"
 #include "cpu/work_units.h"
 
 namespace gradcore {
@@ -109,6 +110,30 @@ void conv2d_direct_backward_weight(const Window2d& p, const float* dy, const flo
   });
 #else
   (void)p, (void)dy, (void)x, (void)dw;
+#endif
+}
+
+void conv2d_direct_backward_weight_by_image(const Window2d& p, const float* x,
+                                            void (*dy_of)(const void* ctx, int64_t n, float* dy_n),
+                                            const void* ctx, float* dw, float* plane_sums) {
+#if GRADCORE_ISA_AVX512
+  const Padded q = padded(p);
+  const DirectImage g = image_geometry(p, q);
+  const int64_t P = p.OH * p.OW, KT = p.K * g.taps;
+  sum_over_work_groups(p.N, KT, 2.0 * KT * P * p.N, dw, [&](int64_t n0, int64_t n1, float* part) {
+    std::fill(part, part + KT, 0.0f);
+    float* dyn = thread_scratch<float>(kSlotImageOut, static_cast<size_t>(p.K * P));
+    for (int64_t n = n0; n < n1; ++n) {
+      dy_of(ctx, n, dyn);
+      avx512::direct_weight_grad_image(g, pad_image(p, q, x + n * p.C * p.H * p.W), dyn, part);
+      if (plane_sums)
+        for (int64_t k = 0; k < p.K; ++k)
+          plane_sums[n * p.K + k] =
+              bias_plane_sum<float, float>(dyn + k * P, P, [](const float* v) { return *v; });
+    }
+  });
+#else
+  (void)p, (void)x, (void)dy_of, (void)ctx, (void)dw, (void)plane_sums;
 #endif
 }
 

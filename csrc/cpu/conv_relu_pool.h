@@ -22,4 +22,13 @@ template <typename T>
 void conv2d_relu_max_pool2d_forward(const Window2d& p, const T* x, const T* w, const T* bias, T* y,
                                     uint8_t* cell);
 
+// dw and db (db may be null) of the block for g (N, K, OH/2, OW/2), the cells of the forward
+// and its input x, when no input gradient is needed (a network's first layer): the same bits
+// as max_pool2d_relu_backward, then conv2d_backward_weight and conv2d_backward_bias. On the
+// direct convolution path each image's gradient is unpooled in cache and consumed there.
+// Returns the number of cell values above 4 (the caller reports them). Overwrites dw and db.
+template <typename T>
+int64_t conv2d_relu_max_pool2d_backward_params(const Window2d& p, const T* g, const uint8_t* cell,
+                                               const T* x, T* dw, T* db);
+
 }  // namespace gradcore

@@ -207,6 +207,25 @@ void max_pool2d_relu_forward(int64_t planes, int64_t H, int64_t W, const T* x, T
 }
 
 template <typename T>
+int64_t max_pool2d_relu_backward_serial(int64_t planes, int64_t H, int64_t W, const T* dy,
+                                        const uint8_t* cell, T* dx) {
+  const int64_t OH = H / 2, OW = W / 2, HW = H * W, P = OH * OW;
+  int64_t nbad = 0;
+  for (int64_t c = 0; c < planes; ++c) {
+    const uint8_t* co = cell + c * P;
+    for (int64_t o = 0; o < P; ++o) nbad += co[o] > kNoGrad;
+#if GRADCORE_ISA_AVX2_FMA
+    if (at_least(CpuCapability::kAvx2Fma)) {
+      avx2_fma::max_unpool_relu_2x2(dy + c * P, co, H, W, OH, OW, dx + c * HW);
+      continue;
+    }
+#endif
+    max_unpool_relu_2x2_body(dy + c * P, co, H, W, OH, OW, dx + c * HW);
+  }
+  return nbad;
+}
+
+template <typename T>
 int64_t max_pool2d_relu_backward(int64_t planes, int64_t H, int64_t W, const T* dy,
                                  const uint8_t* cell, T* dx) {
   const int64_t OH = H / 2, OW = W / 2, HW = H * W, P = OH * OW;
@@ -214,18 +233,8 @@ int64_t max_pool2d_relu_backward(int64_t planes, int64_t H, int64_t W, const T* 
                    {planes, OH, OW}, {planes, H, W});
   std::atomic<int64_t> bad{0};
   parallel_for(planes, plane_grain(HW + P), [&](int64_t c0, int64_t c1) {
-    int64_t nbad = 0;
-    for (int64_t c = c0; c < c1; ++c) {
-      const uint8_t* co = cell + c * P;
-      for (int64_t o = 0; o < P; ++o) nbad += co[o] > kNoGrad;
-#if GRADCORE_ISA_AVX2_FMA
-      if (at_least(CpuCapability::kAvx2Fma)) {
-        avx2_fma::max_unpool_relu_2x2(dy + c * P, co, H, W, OH, OW, dx + c * HW);
-        continue;
-      }
-#endif
-      max_unpool_relu_2x2_body(dy + c * P, co, H, W, OH, OW, dx + c * HW);
-    }
+    const int64_t nbad =
+        max_pool2d_relu_backward_serial(c1 - c0, H, W, dy + c0 * P, cell + c0 * P, dx + c0 * HW);
     if (nbad) bad.fetch_add(nbad, std::memory_order_relaxed);
   });
   return bad.load();
@@ -357,6 +366,8 @@ void adaptive_avg_pool2d_backward(int64_t planes, int64_t H, int64_t W, int64_t 
                                                   uint8_t*);                                     \
   template int64_t max_pool2d_relu_backward<T>(int64_t, int64_t, int64_t, const T*,              \
                                                const uint8_t*, T*);                              \
+  template int64_t max_pool2d_relu_backward_serial<T>(int64_t, int64_t, int64_t, const T*,       \
+                                                      const uint8_t*, T*);                       \
   template void avg_pool2d_forward<T>(const Window2d&, bool, int64_t, const T*, T*);             \
   template void avg_pool2d_backward<T>(const Window2d&, bool, int64_t, const T*, T*);            \
   template void adaptive_avg_pool2d_forward<T>(int64_t, int64_t, int64_t, int64_t, int64_t,      \

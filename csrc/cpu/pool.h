@@ -45,6 +45,10 @@ void max_pool2d_relu_forward_serial(int64_t planes, int64_t H, int64_t W, const 
 template <typename T>
 int64_t max_pool2d_relu_backward(int64_t planes, int64_t H, int64_t W, const T* dy,
                                  const uint8_t* cell, T* dx);
+// max_pool2d_relu_backward in the calling thread only (the fused block's per-image backward).
+template <typename T>
+int64_t max_pool2d_relu_backward_serial(int64_t planes, int64_t H, int64_t W, const T* dy,
+                                        const uint8_t* cell, T* dx);
 
 // y = sum over the window clipped to the input / divisor, where the divisor is
 // divisor_override if > 0, else the window size clipped to the padded input
