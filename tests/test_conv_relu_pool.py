@@ -78,44 +78,51 @@ def test_kernel_one_and_two_threads_and_errors(rng):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_backward_params_kernel_is_unpool_then_conv_gradients_bitwise(rng, cpu_capability, dtype):
-    """dw and db of the block without an input gradient (direct-kernel first layers unpool
-    per image; other geometries run the kernels in turn) against max_pool2d_relu_backward,
-    conv2d_backward_weight and conv2d_backward_bias."""
-    for case in CASES:
-        for bias in (True, False):
-            x, w, _ = operands(rng, case, dtype)
-            geom = case[-1]
-            _, cells = _C.conv2d_relu_max_pool2d_forward(x, w, None, *geom)
-            g = rng.standard_normal(cells.shape).astype(dtype)
-            dw, db = _C.conv2d_relu_max_pool2d_backward_params(g, cells, x, w, *geom, bias)
-            conv_shape = _C.conv2d_forward(x, w, None, *geom).shape
-            dc = _C.max_pool2d_relu_backward(g, cells, conv_shape)
-            assert dw.tobytes() == _C.conv2d_backward_weight(dc, x, w.shape[2:], *geom).tobytes()
+def test_backward_kernel_is_unpool_then_conv_gradients_bitwise(rng, cpu_capability, dtype):
+    """dx, dw and db of the block (per-image unpooling where the convolution has a by-image
+    backward: the direct first-layer weight gradient, the implicit weight gradient with the
+    explicit input gradient; the kernels in turn elsewhere) against max_pool2d_relu_backward
+    and conv2d_backward_input / _weight / _bias, with and without dx and db."""
+    for case in CASES + [(3, 64, 9, 9, 8, 3, 3, ONE)]:  # + an implicit input gradient (C >= 64)
+        x, w, _ = operands(rng, case, dtype)
+        geom = case[-1]
+        _, cells = _C.conv2d_relu_max_pool2d_forward(x, w, None, *geom)
+        g = rng.standard_normal(cells.shape).astype(dtype)
+        dc = _C.max_pool2d_relu_backward(g, cells, _C.conv2d_forward(x, w, None, *geom).shape)
+        want_dx = _C.conv2d_backward_input(dc, w, x.shape[2:], *geom)
+        want_dw = _C.conv2d_backward_weight(dc, x, w.shape[2:], *geom)
+        want_db = _C.conv2d_backward_bias(dc)
+        for input_grad, bias in [(True, True), (False, True), (True, False), (False, False)]:
+            dx, dw, db = _C.conv2d_relu_max_pool2d_backward(g, cells, x, w, *geom, input_grad, bias)
+            assert dw.tobytes() == want_dw.tobytes(), (case, input_grad, bias)
+            assert (dx is None) != input_grad and (db is None) != bias
+            if input_grad:
+                assert dx.tobytes() == want_dx.tobytes(), (case, bias)
             if bias:
-                assert db.tobytes() == _C.conv2d_backward_bias(dc).tobytes(), case
-            else:
-                assert db is None
+                assert db.tobytes() == want_db.tobytes(), (case, input_grad)
 
 
-def test_backward_params_threads_and_errors(rng):
-    x, w, _ = operands(rng, (17, 1, 12, 12, 8, 3, 3, ONE), np.float32)
-    _, cells = _C.conv2d_relu_max_pool2d_forward(x, w, None, *ONE)
-    g = rng.standard_normal(cells.shape).astype(np.float32)
-    out = {}
-    for t in (1, 2):
-        with num_threads(t):
-            out[t] = _C.conv2d_relu_max_pool2d_backward_params(g, cells, x, w, *ONE, True)
-    assert all(a.tobytes() == b.tobytes() for a, b in zip(out[1], out[2]))
-    op = "conv2d_relu_max_pool2d_backward_params"
+def test_backward_kernel_threads_and_errors(rng):
+    for case in [(17, 1, 12, 12, 8, 3, 3, ONE), (9, 32, 14, 14, 64, 3, 3, ONE)]:
+        x, w, _ = operands(rng, case, np.float32)
+        _, cells = _C.conv2d_relu_max_pool2d_forward(x, w, None, *ONE)
+        g = rng.standard_normal(cells.shape).astype(np.float32)
+        out = {}
+        for t in (1, 2):
+            with num_threads(t):
+                out[t] = _C.conv2d_relu_max_pool2d_backward(g, cells, x, w, *ONE, True, True)
+        assert all(a.tobytes() == b.tobytes() for a, b in zip(out[1], out[2]))
+    op = "conv2d_relu_max_pool2d_backward"
     bad = cells.copy()
     bad[3, 2, 1, 1] = 7
     with pytest.raises(ValueError, match="1 cells are above 4"):
-        _C.conv2d_relu_max_pool2d_backward_params(g, bad, x, w, *ONE, True)
+        _C.conv2d_relu_max_pool2d_backward(g, bad, x, w, *ONE, True, True)
     with pytest.raises(ValueError, match=op):  # dy of the wrong shape
-        _C.conv2d_relu_max_pool2d_backward_params(g[:, :, :5], cells[:, :, :5], x, w, *ONE, True)
+        _C.conv2d_relu_max_pool2d_backward(
+            g[:, :, :5].copy(), cells[:, :, :5].copy(), x, w, *ONE, True, True
+        )
     with pytest.raises(TypeError, match=op):
-        _C.conv2d_relu_max_pool2d_backward_params(g, cells.astype(np.int32), x, w, *ONE, True)
+        _C.conv2d_relu_max_pool2d_backward(g, cells.astype(np.int32), x, w, *ONE, True, True)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

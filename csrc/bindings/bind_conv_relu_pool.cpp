@@ -1,7 +1,6 @@
-// conv2d_relu_max_pool2d_forward: Conv2d -> ReLU -> MaxPool2d(2) forward in one pass, and
-// conv2d_relu_max_pool2d_backward_params: its weight and bias gradients when no input gradient
-// is needed (otherwise the backward is max_pool2d_relu_backward, then conv2d_backward_*). The
-// convolution's arguments are validated as for conv2d_forward (conv_args.h).
+// conv2d_relu_max_pool2d_forward / _backward: the Conv2d -> ReLU -> MaxPool2d(2) block in one
+// pass each way (cpu/conv_relu_pool.h). The convolution's arguments are validated as for
+// conv2d_forward (conv_args.h).
 
 #include "bindings/checks.h"
 #include "bindings/conv_args.h"
@@ -43,10 +42,10 @@ GRADCORE_BINDINGS(conv_relu_pool) {
       "cells of max_pool2d_relu_forward.");
 
   m.def(
-      "conv2d_relu_max_pool2d_backward_params",
+      "conv2d_relu_max_pool2d_backward",
       [](py::array dy, py::array cells, py::array x, py::array weight, py::object stride,
-         py::object padding, py::object dilation, int64_t groups, bool bias) {
-        const char* op = "conv2d_relu_max_pool2d_backward_params";
+         py::object padding, py::object dilation, int64_t groups, bool input_grad, bool bias) {
+        const char* op = "conv2d_relu_max_pool2d_backward";
         const DType dt = float_dtype(x, op, "x");
         const Window2d p =
             conv_forward_geometry(op, x, weight, optional_array(py::none(), op, "bias"), dt, stride,
@@ -55,8 +54,9 @@ GRADCORE_BINDINGS(conv_relu_pool) {
         check_shape(dy, op, "dy", {p.N, p.K, p.OH / 2, p.OW / 2});
         check_array(cells, op, "cells", DType::kUInt8, 4);
         check_same_shape(cells, dy, op, "cells", "dy");
+        py::object dx = py::none(), db = py::none();
+        if (input_grad) dx = new_array(dt, shape_of(x));
         py::array dw = new_array(dt, shape_of(weight));
-        py::object db = py::none();
         if (bias) db = new_array(dt, {p.K});
         int64_t bad = 0;
         dispatch_float(dt, [&](auto tag) {
@@ -64,18 +64,21 @@ GRADCORE_BINDINGS(conv_relu_pool) {
           const T* pdy = data_ptr<T>(static_cast<const py::array&>(dy));
           const uint8_t* pc = data_ptr<uint8_t>(static_cast<const py::array&>(cells));
           const T* px = data_ptr<T>(static_cast<const py::array&>(x));
+          const T* pw = data_ptr<T>(static_cast<const py::array&>(weight));
+          T* pdx = input_grad ? data_ptr<T>(static_cast<py::array&>(dx)) : nullptr;
           T* pdw = data_ptr<T>(dw);
           T* pdb = bias ? data_ptr<T>(static_cast<py::array&>(db)) : nullptr;
           run_kernel([&] {
-            bad = gradcore::conv2d_relu_max_pool2d_backward_params<T>(p, pdy, pc, px, pdw, pdb);
+            bad = gradcore::conv2d_relu_max_pool2d_backward<T>(p, pdy, pc, px, pw, pdx, pdw, pdb);
           });
         });
         if (bad) fail_value(op, std::to_string(bad) + " cells are above 4");
-        return py::make_tuple(dw, db);
+        return py::make_tuple(dx, dw, db);
       },
       py::arg("dy"), py::arg("cells"), py::arg("x"), py::arg("weight"), py::arg("stride"),
-      py::arg("padding"), py::arg("dilation"), py::arg("groups"), py::arg("bias"),
-      "(dw, db or None): the weight and bias gradients of conv2d_relu_max_pool2d_forward for the "
+      py::arg("padding"), py::arg("dilation"), py::arg("groups"), py::arg("input_grad"),
+      py::arg("bias"),
+      "(dx or None, dw, db or None): the gradients of conv2d_relu_max_pool2d_forward for the "
       "gradient dy (N, K, OH // 2, OW // 2) of its output and its cells, bit for bit those of "
-      "max_pool2d_relu_backward then conv2d_backward_weight / conv2d_backward_bias.");
+      "max_pool2d_relu_backward then conv2d_backward_input / _weight / _bias.");
 }

@@ -376,6 +376,49 @@ bool conv2d_forward_by_image(const Window2d& p, const T* x, const T* w, const T*
   return true;
 }
 
+// dx of images [n0, n0+nn) = col2im(W_g^T @ dY_g) per group (wtp: the packed W_g^T), band by
+// band; overwrites those images of dx. The explicit input gradient's unit of work.
+template <typename T>
+void input_grad_chunk(const Plan& pl, const Window2d& p, const std::vector<PackedA<T>>& wtp,
+                      const T* dy, int64_t n0, int64_t nn, T* dx) {
+  const int64_t HW = p.H * p.W;
+  if (!pl.direct || nn > 1) std::fill(dx + n0 * p.C * HW, dx + (n0 + nn) * p.C * HW, T(0));
+  for (int64_t g = 0; g < p.groups; ++g) {
+    if (pl.direct && nn == 1) {  // dx_g = W_g^T @ dY_g, written in place
+      gemm_packed<T>(wtp[g], pl.P, false, dy + (n0 * p.K + g * pl.Kg) * pl.P, pl.P, T(0),
+                     dx + (n0 * p.C + g * pl.Cg) * HW, HW);
+      continue;
+    }
+    for (int64_t tile = 0; tile < pl.ntiles; ++tile) {
+      const int64_t oh0 = tile * pl.rows, oh1 = std::min(p.OH, oh0 + pl.rows);
+      const int64_t ncols = nn * (oh1 - oh0) * p.OW;
+      int64_t lda;
+      const T* a = dy_block(pl, p, dy, n0, nn, g, oh0, &lda);
+      T* dcols = thread_scratch<T>(kSlotColumns, static_cast<size_t>(pl.CRS * ncols));
+      gemm_packed<T>(wtp[g], ncols, false, a, lda, T(0), dcols, ncols);
+      const int64_t tp = (oh1 - oh0) * p.OW;
+      for (int64_t i = 0; i < nn; ++i)
+        col2im_add(p, pl.Cg, dcols + i * tp, ncols, oh0, oh1,
+                   dx + ((n0 + i) * p.C + g * pl.Cg) * HW);
+    }
+  }
+}
+
+// dW_g (+)= dY_{n,g} (Kg x P) @ cols(x_{n,g})^T for each group g of image n (dy_n: its K x P
+// gradient), the columns gathered on the fly; beta 0 overwrites part, 1 adds. `a` is reused
+// storage for the packed dY_{n,g}. The implicit weight gradient's step per image.
+template <typename T>
+void implicit_weight_grad_image(const Plan& pl, const Window2d& p, const ImplicitTaps& taps,
+                                PackedA<T>& a, const T* dy_n, const T* x, int64_t n, T beta,
+                                T* part) {
+  const int64_t HW = p.H * p.W;
+  for (int64_t g = 0; g < p.groups; ++g) {
+    a.pack(false, pl.Kg, pl.P, T(1), dy_n + g * pl.Kg * pl.P, pl.P, pl.CRS);
+    const ImplicitCols<T> ic = taps.cols(x + (n * p.C + g * pl.Cg) * HW, HW, x, x + p.N * p.C * HW);
+    gemm_packed_source<T>(a, pl.CRS, cols_t_source(ic, a), beta, part + g * pl.Kg * pl.CRS, pl.CRS);
+  }
+}
+
 template <typename T>
 void conv2d_backward_input(const Window2d& p, const T* dy, const T* w, T* dx) {
   const int64_t Cg = p.C / p.groups;
@@ -417,26 +460,8 @@ void conv2d_backward_input(const Window2d& p, const T* dy, const T* w, T* dx) {
   // Blocks of one image accumulate into the same dx rows, so a unit is a whole image chunk.
   for_units(pl.nchunks, flops, [&](int64_t c0, int64_t c1) {
     for (int64_t chunk = c0; chunk < c1; ++chunk) {
-      const int64_t n0 = chunk * pl.nb, nn = std::min(pl.nb, p.N - n0);
-      if (!pl.direct || nn > 1) std::fill(dx + n0 * p.C * HW, dx + (n0 + nn) * p.C * HW, T(0));
-      for (int64_t g = 0; g < p.groups; ++g) {
-        if (pl.direct && nn == 1) {  // dx_g = W_g^T @ dY_g, written in place
-          gemm_packed<T>(wtp[g], pl.P, false, dy + (n0 * p.K + g * pl.Kg) * pl.P, pl.P, T(0),
-                         dx + (n0 * p.C + g * Cg) * HW, HW);
-          continue;
-        }
-        for (int64_t tile = 0; tile < pl.ntiles; ++tile) {
-          const int64_t oh0 = tile * pl.rows, oh1 = std::min(p.OH, oh0 + pl.rows);
-          const int64_t ncols = nn * (oh1 - oh0) * p.OW;
-          int64_t lda;
-          const T* a = dy_block(pl, p, dy, n0, nn, g, oh0, &lda);
-          T* dcols = thread_scratch<T>(kSlotColumns, static_cast<size_t>(pl.CRS * ncols));
-          gemm_packed<T>(wtp[g], ncols, false, a, lda, T(0), dcols, ncols);
-          const int64_t tp = (oh1 - oh0) * p.OW;
-          for (int64_t i = 0; i < nn; ++i)
-            col2im_add(p, Cg, dcols + i * tp, ncols, oh0, oh1, dx + ((n0 + i) * p.C + g * Cg) * HW);
-        }
-      }
+      const int64_t n0 = chunk * pl.nb;
+      input_grad_chunk(pl, p, wtp, dy, n0, std::min(pl.nb, p.N - n0), dx);
     }
   });
 }
@@ -461,17 +486,11 @@ void conv2d_backward_weight(const Window2d& p, const T* dy, const T* x, T* dw) {
   if (!pl.direct && pl.nb == 1 && implicit_ok(p)) {
     // Implicit GEMM: dW_g += dY_{n,g} (Kg x P) @ cols(x_{n,g})^T, the columns gathered on the fly.
     const ImplicitTaps taps = make_taps(p);
-    const int64_t HW = p.H * p.W, P = pl.P;
     sum_over_work_groups(p.N, KCRS, flops, dw, [&](int64_t n0, int64_t n1, T* part) {
       PackedA<T> a;  // dY_{n,g}, repacked per image into the same storage
       for (int64_t n = n0; n < n1; ++n)
-        for (int64_t g = 0; g < p.groups; ++g) {
-          a.pack(false, pl.Kg, P, T(1), dy + (n * p.K + g * pl.Kg) * P, P, pl.CRS);
-          const ImplicitCols<T> ic =
-              taps.cols(x + (n * p.C + g * Cg) * HW, HW, x, x + p.N * p.C * HW);
-          gemm_packed_source<T>(a, pl.CRS, cols_t_source(ic, a), n == n0 ? T(0) : T(1),
-                                part + g * pl.Kg * pl.CRS, pl.CRS);
-        }
+        implicit_weight_grad_image(pl, p, taps, a, dy + n * p.K * pl.P, x, n, n == n0 ? T(0) : T(1),
+                                   part);
     });
     return;
   }
@@ -495,6 +514,36 @@ void conv2d_backward_weight(const Window2d& p, const T* dy, const T* x, T* dw) {
 }
 
 template <typename T>
+bool conv2d_backward_by_image(const Window2d& p, const T* x, const T* w, const ImageSource<T>& src,
+                              T* dx, T* dw, T* plane_sums) {
+  const int64_t Cg = p.C / p.groups, KCRS = p.K * Cg * p.R * p.S, HW = p.H * p.W;
+  if (KCRS == 0 || p.N * p.OH * p.OW == 0 || p.N * p.C * HW == 0) return false;
+  if constexpr (std::is_same_v<T, float>)
+    if (conv_direct_ok(p)) return false;  // the direct weight gradient has its own by-image path
+  const Plan pl = make_plan(p, sizeof(T));
+  if (pl.direct || pl.nb != 1 || !implicit_ok(p) || (dx && input_grad_as_conv(p))) return false;
+  const ImplicitTaps taps = make_taps(p);
+  const int64_t P = pl.P;
+  const std::vector<PackedA<T>> wtp = dx ? pack_weights(pl, p, w, true) : std::vector<PackedA<T>>();
+  const double flops = 2.0 * p.K * pl.CRS * P * p.N * (dx ? 2 : 1);
+  sum_over_work_groups(p.N, KCRS, flops, dw, [&](int64_t n0, int64_t n1, T* part) {
+    PackedA<T> a;  // dY_{n,g}, repacked per image into the same storage
+    T* dyn = thread_scratch<T>(kSlotImageOut, static_cast<size_t>(p.K * P));
+    for (int64_t n = n0; n < n1; ++n) {
+      src.fn(src.ctx, n, dyn);
+      implicit_weight_grad_image(pl, p, taps, a, dyn, x, n, n == n0 ? T(0) : T(1), part);
+      if (plane_sums)
+        for (int64_t k = 0; k < p.K; ++k)
+          plane_sums[n * p.K + k] =
+              bias_plane_sum<T, T>(dyn + k * P, P, [](const T* v) { return *v; });
+      if (dx)  // image n as the first image of dyn and of dx + n*C*HW
+        input_grad_chunk(pl, p, wtp, dyn, 0, 1, dx + n * p.C * HW);
+    }
+  });
+  return true;
+}
+
+template <typename T>
 void conv2d_backward_bias(int64_t N, int64_t K, int64_t P, const T* dy, T* db) {
   GC_PROFILE_SCOPE("conv2d_backward_bias", N * K * P, sizeof(T) * (N * K * P + K), {N, K, P});
   bias_grad_sum(N, K, P, dy, db, [](const T* v) { return *v; });
@@ -506,7 +555,9 @@ void conv2d_backward_bias(int64_t N, int64_t K, int64_t P, const T* dy, T* db) {
   template void conv2d_backward_weight<T>(const Window2d&, const T*, const T*, T*);       \
   template void conv2d_backward_bias<T>(int64_t, int64_t, int64_t, const T*, T*);         \
   template bool conv2d_forward_by_image<T>(const Window2d&, const T*, const T*, const T*, \
-                                           const ImageSink<T>&);
+                                           const ImageSink<T>&);                          \
+  template bool conv2d_backward_by_image<T>(const Window2d&, const T*, const T*,          \
+                                            const ImageSource<T>&, T*, T*, T*);
 GRADCORE_INSTANTIATE_CONV(float)
 GRADCORE_INSTANTIATE_CONV(double)
 #undef GRADCORE_INSTANTIATE_CONV

@@ -34,6 +34,25 @@ template <typename T>
 bool conv2d_forward_by_image(const Window2d& p, const T* x, const T* w, const T* bias,
                              const ImageSink<T>& sink);
 
+// The source of conv2d_backward_by_image: fn(ctx, n, dy_n) writes image n's output gradient
+// (K x OH*OW, row-major) into dy_n.
+template <typename T>
+struct ImageSource {
+  void (*fn)(const void* ctx, int64_t n, T* dy_n);
+  const void* ctx;
+};
+
+// conv2d_backward_input (when dx is not null) and conv2d_backward_weight in one pass over the
+// images, each image's dy made by src into the calling thread's kSlotImageOut scratch and
+// consumed there (the fused block's backward: dy is never written whole); plane_sums (when not
+// null) gets bias_plane_sum of each plane of dy_n at [n*K + k] (cpu/bias_grad.h). The same
+// bits as the two kernels on the whole dy. Covers the implicit-GEMM weight gradient with the
+// explicit input gradient (one image per block); returns false, having done nothing, for any
+// other geometry.
+template <typename T>
+bool conv2d_backward_by_image(const Window2d& p, const T* x, const T* w, const ImageSource<T>& src,
+                              T* dx, T* dw, T* plane_sums);
+
 // dx (N, C, H, W) = col2im(W_g^T @ dY_g) per image and group: the gradient of conv2d_forward
 // with respect to x. Overwrites dx.
 template <typename T>

@@ -1,5 +1,6 @@
-// Conv2d -> ReLU -> MaxPool2d(2) forward: each image's convolution output pooled in cache
-// (see conv_relu_pool.h).
+// Conv2d -> ReLU -> MaxPool2d(2): each image's convolution output pooled in cache (forward),
+// and each image's convolution-output gradient unpooled in cache and consumed there
+// (backward); see conv_relu_pool.h.
 #include "cpu/conv_relu_pool.h"
 
 #include <atomic>
@@ -31,54 +32,37 @@ void pool_image(const void* ctx, int64_t n, const T* conv_out) {
                                  q.cell + n * q.K * q.PP);
 }
 
+template <typename T>
 struct UnpoolImage {
   int64_t K, OH, OW, PP;
-  const float* g;
+  const T* g;
   const uint8_t* cell;
   std::atomic<int64_t>* bad;
 };
 
-// The gradient source of conv2d_direct_backward_weight_by_image: image n's conv-output
-// gradient unpooled from g and the cells.
-void unpool_image(const void* ctx, int64_t n, float* dy_n) {
-  const auto& q = *static_cast<const UnpoolImage*>(ctx);
+// The source of the by-image backward kernels: image n's conv-output gradient unpooled from
+// g and the cells (cell values above 4 counted into *bad).
+template <typename T>
+void unpool_image(const void* ctx, int64_t n, T* dy_n) {
+  const auto& q = *static_cast<const UnpoolImage<T>*>(ctx);
   const int64_t nbad = max_pool2d_relu_backward_serial(q.K, q.OH, q.OW, q.g + n * q.K * q.PP,
                                                        q.cell + n * q.K * q.PP, dy_n);
   if (nbad) q.bad->fetch_add(nbad, std::memory_order_relaxed);
 }
 
-}  // namespace
-
+// db[k] = channel k's plane sums added in image order in double: conv2d_backward_bias's
+// arithmetic (bias_grad.h), so the bits agree.
 template <typename T>
-int64_t conv2d_relu_max_pool2d_backward_params(const Window2d& p, const T* g, const uint8_t* cell,
-                                               const T* x, T* dw, T* db) {
-  const int64_t Cg = p.C / p.groups, P = p.OH * p.OW, PP = (p.OH / 2) * (p.OW / 2);
-  GC_PROFILE_SCOPE(
-      "conv2d_relu_max_pool2d_backward_params", 2.0 * p.N * p.K * P * Cg * p.R * p.S,
-      sizeof(T) * (p.N * p.C * p.H * p.W + p.K * Cg * p.R * p.S + p.N * p.K * PP) + p.N * p.K * PP,
-      {p.N, p.K, p.OH / 2, p.OW / 2}, {p.N, p.C, p.H, p.W}, {p.K, Cg, p.R, p.S});
-  if constexpr (std::is_same_v<T, float>)
-    if (p.N * p.K * P > 0 && conv_direct_ok(p)) {
-      std::atomic<int64_t> bad{0};
-      const UnpoolImage q{p.K, p.OH, p.OW, PP, g, cell, &bad};
-      std::vector<float> plane_sums(db ? static_cast<std::size_t>(p.N * p.K) : 0);
-      conv2d_direct_backward_weight_by_image(p, x, &unpool_image, &q, dw,
-                                             db ? plane_sums.data() : nullptr);
-      if (db)  // conv2d_backward_bias's sums: planes in image order, in double
-        for (int64_t k = 0; k < p.K; ++k) {
-          double total = 0.0;
-          for (int64_t n = 0; n < p.N; ++n)
-            total += static_cast<double>(plane_sums[static_cast<std::size_t>(n * p.K + k)]);
-          db[k] = static_cast<float>(total);
-        }
-      return bad.load();
-    }
-  std::vector<T> dc(static_cast<std::size_t>(p.N * p.K * P));  // the kernels in turn
-  const int64_t bad = max_pool2d_relu_backward(p.N * p.K, p.OH, p.OW, g, cell, dc.data());
-  conv2d_backward_weight(p, dc.data(), x, dw);
-  if (db) conv2d_backward_bias(p.N, p.K, P, dc.data(), db);
-  return bad;
+void bias_from_plane_sums(int64_t N, int64_t K, const std::vector<T>& plane_sums, T* db) {
+  for (int64_t k = 0; k < K; ++k) {
+    double total = 0.0;
+    for (int64_t n = 0; n < N; ++n)
+      total += static_cast<double>(plane_sums[static_cast<std::size_t>(n * K + k)]);
+    db[k] = static_cast<T>(total);
+  }
 }
+
+}  // namespace
 
 template <typename T>
 void conv2d_relu_max_pool2d_forward(const Window2d& p, const T* x, const T* w, const T* bias, T* y,
@@ -96,15 +80,46 @@ void conv2d_relu_max_pool2d_forward(const Window2d& p, const T* x, const T* w, c
   max_pool2d_relu_forward(p.N * p.K, p.OH, p.OW, conv_out.data(), y, cell);
 }
 
-template void conv2d_relu_max_pool2d_forward<float>(const Window2d&, const float*, const float*,
-                                                    const float*, float*, uint8_t*);
-template void conv2d_relu_max_pool2d_forward<double>(const Window2d&, const double*, const double*,
-                                                     const double*, double*, uint8_t*);
-template int64_t conv2d_relu_max_pool2d_backward_params<float>(const Window2d&, const float*,
-                                                               const uint8_t*, const float*, float*,
-                                                               float*);
-template int64_t conv2d_relu_max_pool2d_backward_params<double>(const Window2d&, const double*,
-                                                                const uint8_t*, const double*,
-                                                                double*, double*);
+template <typename T>
+int64_t conv2d_relu_max_pool2d_backward(const Window2d& p, const T* g, const uint8_t* cell,
+                                        const T* x, const T* w, T* dx, T* dw, T* db) {
+  const int64_t Cg = p.C / p.groups, P = p.OH * p.OW, PP = (p.OH / 2) * (p.OW / 2);
+  GC_PROFILE_SCOPE(
+      "conv2d_relu_max_pool2d_backward", (dx ? 4.0 : 2.0) * p.N * p.K * P * Cg * p.R * p.S,
+      sizeof(T) * ((dx ? 2 : 1) * p.N * p.C * p.H * p.W + p.K * Cg * p.R * p.S + p.N * p.K * PP) +
+          p.N * p.K * PP,
+      {p.N, p.K, p.OH / 2, p.OW / 2}, {p.N, p.C, p.H, p.W}, {p.K, Cg, p.R, p.S});
+  std::atomic<int64_t> bad{0};
+  const UnpoolImage<T> q{p.K, p.OH, p.OW, PP, g, cell, &bad};
+  std::vector<T> plane_sums(db ? static_cast<std::size_t>(p.N * p.K) : 0);
+  T* sums = db ? plane_sums.data() : nullptr;
+  bool done = false;
+  if constexpr (std::is_same_v<T, float>)
+    if (!dx && p.N * p.K * P > 0 && conv_direct_ok(p)) {  // a first layer
+      conv2d_direct_backward_weight_by_image(p, x, &unpool_image<float>, &q, dw, sums);
+      done = true;
+    }
+  if (!done)
+    done = conv2d_backward_by_image(p, x, w, ImageSource<T>{&unpool_image<T>, &q}, dx, dw, sums);
+  if (done) {
+    if (db) bias_from_plane_sums(p.N, p.K, plane_sums, db);
+    return bad.load();
+  }
+  std::vector<T> dc(static_cast<std::size_t>(p.N * p.K * P));  // the kernels in turn
+  const int64_t nbad = max_pool2d_relu_backward(p.N * p.K, p.OH, p.OW, g, cell, dc.data());
+  if (dx) conv2d_backward_input(p, dc.data(), w, dx);
+  conv2d_backward_weight(p, dc.data(), x, dw);
+  if (db) conv2d_backward_bias(p.N, p.K, P, dc.data(), db);
+  return nbad;
+}
+
+#define GRADCORE_INSTANTIATE_CONV_RELU_POOL(T)                                                   \
+  template void conv2d_relu_max_pool2d_forward<T>(const Window2d&, const T*, const T*, const T*, \
+                                                  T*, uint8_t*);                                 \
+  template int64_t conv2d_relu_max_pool2d_backward<T>(const Window2d&, const T*, const uint8_t*, \
+                                                      const T*, const T*, T*, T*, T*);
+GRADCORE_INSTANTIATE_CONV_RELU_POOL(float)
+GRADCORE_INSTANTIATE_CONV_RELU_POOL(double)
+#undef GRADCORE_INSTANTIATE_CONV_RELU_POOL
 
 }  // namespace gradcore

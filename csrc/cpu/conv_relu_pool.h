@@ -5,7 +5,8 @@
 // two and made the pool memory-bound inside a training step (1.5-2.2x its time on hot data).
 // Here each image's convolution output (K x OH*OW: 100 KB and 50 KB there) is pooled by the
 // thread that computed it, while it is still in L2, and the full output is never written.
-// The backward needs no convolution output (only the cells), so nothing is recomputed.
+// The backward needs no convolution output (only the cells), so nothing is recomputed; it
+// unpools each image's gradient in cache too, where the convolution allows.
 #pragma once
 #include <cstdint>
 
@@ -22,13 +23,15 @@ template <typename T>
 void conv2d_relu_max_pool2d_forward(const Window2d& p, const T* x, const T* w, const T* bias, T* y,
                                     uint8_t* cell);
 
-// dw and db (db may be null) of the block for g (N, K, OH/2, OW/2), the cells of the forward
-// and its input x, when no input gradient is needed (a network's first layer): the same bits
-// as max_pool2d_relu_backward, then conv2d_backward_weight and conv2d_backward_bias. On the
-// direct convolution path each image's gradient is unpooled in cache and consumed there.
-// Returns the number of cell values above 4 (the caller reports them). Overwrites dw and db.
+// dx (when not null), dw and db (when not null) of the block for g (N, K, OH/2, OW/2), the
+// forward's cells, its input x and weight w: the same bits as max_pool2d_relu_backward, then
+// conv2d_backward_input, conv2d_backward_weight and conv2d_backward_bias. Where the
+// convolution has a by-image backward (the direct first-layer weight gradient without dx, or
+// the implicit-GEMM weight gradient with the explicit input gradient), each image's gradient
+// is unpooled in cache and consumed there; otherwise the kernels run in turn. Returns the
+// number of cell values above 4 (the caller reports them). Overwrites dx, dw and db.
 template <typename T>
-int64_t conv2d_relu_max_pool2d_backward_params(const Window2d& p, const T* g, const uint8_t* cell,
-                                               const T* x, T* dw, T* db);
+int64_t conv2d_relu_max_pool2d_backward(const Window2d& p, const T* g, const uint8_t* cell,
+                                        const T* x, const T* w, T* dx, T* dw, T* db);
 
 }  // namespace gradcore

@@ -7,8 +7,9 @@ Forward: y = relu(max of each 2x2 cell of c) by one native kernel that pools eac
 while it is in cache and never writes c (cpu/conv_relu_pool.h); it saves one byte per output,
 the maximum's place in its cell (or "no gradient" where relu passes none).
 Backward: dc = g at each cell's chosen element (max_pool2d_relu_backward), then conv2d's
-dx, dw, db from dc; when x needs no gradient (a first layer), dw and db come from one kernel
-that unpools each image's dc in cache (conv2d_relu_max_pool2d_backward_params). Values and gradients are bit for bit those of conv2d followed by
+dx, dw, db from dc; one kernel (conv2d_relu_max_pool2d_backward) unpools each image's dc in
+cache and consumes it there where the convolution allows (a frozen weight takes the
+kernels one by one). Values and gradients are bit for bit those of conv2d followed by
 max_pool2d_relu (the pool-first ReLU -> MaxPool2d pair Sequential ran before).
 """
 
@@ -63,9 +64,10 @@ class Conv2dReLUMaxPool2d(Function):
         x, w, cells, geom = ctx.saved_tensors
         needs = ctx.needs_input_grad
         g = contiguous(g)
-        if not needs[0] and needs[1]:  # a first layer: dw and db with dc unpooled per image
-            dw, db = kern.conv2d_relu_max_pool2d_backward_params(g, cells, x, w, *geom, needs[2])
-            return None, dw, db, None
+        if needs[1]:  # dw (and dx, db) with each image's dc unpooled in cache
+            return kern.conv2d_relu_max_pool2d_backward(
+                g, cells, x, w, *geom, needs[0], needs[2]
+            ) + (None,)
         conv_shape = (x.shape[0], w.shape[0]) + conv_output_hw(x.shape[2:], w.shape[2:], geom)
         dc = kern.max_pool2d_relu_backward(g, cells, conv_shape)
         return conv2d_grads(kern, dc, x, w, geom, needs)
