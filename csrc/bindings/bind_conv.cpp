@@ -16,12 +16,12 @@ GRADCORE_BINDINGS(conv) {
       "conv2d_forward",
       [](py::array x, py::array weight, py::object bias, py::object stride, py::object padding,
          py::object dilation, int64_t groups) {
-        const char* op = "conv2d_forward";
-        const DType dt = float_dtype(x, op, "x");
-        const py::array b = optional_array(bias, op, "bias");
+        const ConvForwardArgs a =
+            conv_forward_args("conv2d_forward", x, weight, bias, stride, padding, dilation, groups);
+        const DType dt = a.dt;
+        const py::array& b = a.bias;
         const bool has_bias = static_cast<bool>(b);
-        const Window2d p =
-            conv_forward_geometry(op, x, weight, b, dt, stride, padding, dilation, groups);
+        const Window2d& p = a.p;
         py::array y = new_array(dt, {p.N, p.K, p.OH, p.OW});
         dispatch_float(dt, [&](auto tag) {
           using T = decltype(tag);

@@ -15,12 +15,12 @@ GRADCORE_BINDINGS(conv_relu_pool) {
       "conv2d_relu_max_pool2d_forward",
       [](py::array x, py::array weight, py::object bias, py::object stride, py::object padding,
          py::object dilation, int64_t groups) {
-        const char* op = "conv2d_relu_max_pool2d_forward";
-        const DType dt = float_dtype(x, op, "x");
-        const py::array b = optional_array(bias, op, "bias");
+        const ConvForwardArgs a = conv_forward_args("conv2d_relu_max_pool2d_forward", x, weight,
+                                                    bias, stride, padding, dilation, groups);
+        const DType dt = a.dt;
+        const py::array& b = a.bias;
         const bool has_bias = static_cast<bool>(b);
-        const Window2d p =
-            conv_forward_geometry(op, x, weight, b, dt, stride, padding, dilation, groups);
+        const Window2d& p = a.p;
         py::array y = new_array(dt, {p.N, p.K, p.OH / 2, p.OW / 2});
         py::array cell = new_array(DType::kUInt8, {p.N, p.K, p.OH / 2, p.OW / 2});
         dispatch_float(dt, [&](auto tag) {
@@ -46,10 +46,10 @@ GRADCORE_BINDINGS(conv_relu_pool) {
       [](py::array dy, py::array cells, py::array x, py::array weight, py::object stride,
          py::object padding, py::object dilation, int64_t groups, bool input_grad, bool bias) {
         const char* op = "conv2d_relu_max_pool2d_backward";
-        const DType dt = float_dtype(x, op, "x");
-        const Window2d p =
-            conv_forward_geometry(op, x, weight, optional_array(py::none(), op, "bias"), dt, stride,
-                                  padding, dilation, groups);
+        const ConvForwardArgs a =
+            conv_forward_args(op, x, weight, py::none(), stride, padding, dilation, groups);
+        const DType dt = a.dt;
+        const Window2d& p = a.p;
         check_array(dy, op, "dy", dt, 4);
         check_shape(dy, op, "dy", {p.N, p.K, p.OH / 2, p.OW / 2});
         check_array(cells, op, "cells", DType::kUInt8, 4);

@@ -98,6 +98,17 @@ Window2d conv_forward_geometry(const char* op, const py::array& x, const py::arr
   return p;
 }
 
+ConvForwardArgs conv_forward_args(const char* op, const py::array& x, const py::array& weight,
+                                  const py::object& bias, const py::handle& stride,
+                                  const py::handle& padding, const py::handle& dilation,
+                                  int64_t groups) {
+  ConvForwardArgs a;
+  a.dt = float_dtype(x, op, "x");
+  a.bias = optional_array(bias, op, "bias");
+  a.p = conv_forward_geometry(op, x, weight, a.bias, a.dt, stride, padding, dilation, groups);
+  return a;
+}
+
 Window2d conv_backward_input_geometry(const char* op, const py::array& dy, const py::array& weight,
                                       const py::handle& input_hw, DType dt,
                                       const py::handle& stride, const py::handle& padding,

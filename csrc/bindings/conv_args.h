@@ -17,6 +17,18 @@ Window2d conv_forward_geometry(const char* op, const py::array& x, const py::arr
                                const py::handle& padding, const py::handle& dilation,
                                int64_t groups);
 
+// conv2d_forward's Python arguments checked at once (the float dtype from x, the optional
+// bias, the geometry): the bindings of conv2d_forward and of the fused conv block share it.
+struct ConvForwardArgs {
+  DType dt;
+  py::array bias;  // null when None
+  Window2d p;
+};
+ConvForwardArgs conv_forward_args(const char* op, const py::array& x, const py::array& weight,
+                                  const py::object& bias, const py::handle& stride,
+                                  const py::handle& padding, const py::handle& dilation,
+                                  int64_t groups);
+
 // conv2d_backward_input(dy (N, K, OH, OW), weight, input_hw = (H, W)).
 Window2d conv_backward_input_geometry(const char* op, const py::array& dy, const py::array& weight,
                                       const py::handle& input_hw, DType dt,
