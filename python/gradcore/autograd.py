@@ -350,15 +350,21 @@ def apply3(cls, a, b, c, *constants):
     dc = None if c is None else c._data
     if da.__class__ is not db.__class__ or (dc is not None and dc.__class__ is not da.__class__):
         _check_same_device(cls, (a, b, c))
+    return _unrecorded(cls, (da, db, dc) + constants)
+
+
+def _unrecorded(cls, raw) -> Any:
+    """The output of op cls on the arrays and constants raw when no node is recorded:
+    forward_no_grad where the op has one, else forward on a ctx that needs no gradient."""
     value = cls.forward_no_grad
     if value is None:
         ctx = _new(cls)
-        n = 3 + len(constants)
+        n = len(raw)
         ctx.needs_input_grad = _NO_GRADS[n] if n < 8 else (False,) * n
-        out = cls.forward(ctx, da, db, dc, *constants)
+        out = cls.forward(ctx, *raw)
     else:
         ctx = None
-        out = value(da, db, dc, *constants)
+        out = value(*raw)
     if out.__class__ is not _ndarray or (_anomaly_anywhere and _modes.anomaly):
         return _output(cls, ctx, out, False)
     t = _new(Tensor)  # wrap(out, False, None), inlined
@@ -404,39 +410,29 @@ def _apply_general(cls, args: tuple):
             if a.requires_grad:
                 record = True
         i += 1
-    if record and (_grad_everywhere or _modes.grad_enabled):
-        ctx = _new(cls)
-        nxt = [
-            (a if a.grad_fn is None else a.grad_fn)
-            if isinstance(a, Tensor) and a.requires_grad
-            else None
-            for a in args
-        ]
-        ctx.needs_input_grad = tuple([p is not None for p in nxt])
-        ctx._g = None
-        ctx._retained = None
-        ctx.next_functions = nxt
-        out = cls.forward(ctx, *raw)
-        if _counters:
-            ctx._saved_epoch = _epoch[0]
-    else:
-        value = cls.forward_no_grad
-        if value is None:
-            ctx = _new(cls)
-            n = len(raw)
-            ctx.needs_input_grad = _NO_GRADS[n] if n < 8 else (False,) * n
-            out = cls.forward(ctx, *raw)
-        else:
-            ctx = None
-            out = value(*raw)
-        record = False
+    if not (record and (_grad_everywhere or _modes.grad_enabled)):
+        return _unrecorded(cls, raw)
+    ctx = _new(cls)
+    nxt = [
+        (a if a.grad_fn is None else a.grad_fn)
+        if isinstance(a, Tensor) and a.requires_grad
+        else None
+        for a in args
+    ]
+    ctx.needs_input_grad = tuple([p is not None for p in nxt])
+    ctx._g = None
+    ctx._retained = None
+    ctx.next_functions = nxt
+    out = cls.forward(ctx, *raw)
+    if _counters:
+        ctx._saved_epoch = _epoch[0]
     if out.__class__ is not _ndarray or (_anomaly_anywhere and _modes.anomaly):
-        return _output(cls, ctx, out, record)
-    t = _new(Tensor)  # wrap(out, record, ctx), inlined
+        return _output(cls, ctx, out, True)
+    t = _new(Tensor)  # wrap(out, True, ctx), inlined
     t._data = out
-    t.requires_grad = record
+    t.requires_grad = True
     t.grad = None
-    t.grad_fn = ctx if record else None
+    t.grad_fn = ctx
     return t
 
 

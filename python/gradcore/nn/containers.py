@@ -38,16 +38,15 @@ def _relu_max_pool(relu: ReLU, pool: MaxPool2d, x):
     return relu(pool(x))  # the modules themselves
 
 
+def _float32_cpu_batch(d) -> bool:
+    """Whether the storage d is a 4-d float32 numpy batch: what the fused kernels take."""
+    return d.__class__ is np.ndarray and d.ndim == 4 and d.dtype == np.float32
+
+
 def _fusable_2x2_relu_pool(x) -> bool:
     """Whether max_pool2d_relu takes x: a float32 CPU batch of planes at least 2x2."""
     d = getattr(x, "_data", None)
-    return (
-        d.__class__ is np.ndarray
-        and d.ndim == 4
-        and d.shape[2] >= 2
-        and d.shape[3] >= 2
-        and d.dtype == np.float32
-    )
+    return _float32_cpu_batch(d) and d.shape[2] >= 2 and d.shape[3] >= 2
 
 
 def _conv_block_geometry(conv: Conv2d, x):
@@ -60,9 +59,7 @@ def _conv_block_geometry(conv: Conv2d, x):
     w = conv.weight
     b = conv.bias
     if (
-        d.__class__ is not np.ndarray
-        or d.ndim != 4
-        or d.dtype != np.float32
+        not _float32_cpu_batch(d)
         or d.shape[1] != conv.in_channels
         or w._data.__class__ is not np.ndarray
         or w._data.dtype != np.float32

@@ -17,7 +17,20 @@ from gradcore.devices import KERNELS
 from gradcore.ops.arrays import contiguous
 from gradcore.ops.window import pair
 
-__all__ = ["conv2d", "conv2d_grads"]
+__all__ = ["conv2d", "conv2d_grads", "contiguous_operands"]
+
+
+def contiguous_operands(x, w, b) -> tuple:
+    """x, w and b (or None) as C-contiguous arrays, the only layout the conv kernels take
+    (copies only of strided views, such as a transposed input or a sliced bias). The kernel
+    table is looked up before: a copy of a device's storage subclass is a plain array."""
+    if not x.flags.c_contiguous:
+        x = np.ascontiguousarray(x)
+    if not w.flags.c_contiguous:
+        w = np.ascontiguousarray(w)
+    if b is not None and not b.flags.c_contiguous:
+        b = np.ascontiguousarray(b)
+    return x, w, b
 
 
 class Conv2d(Function):
@@ -29,23 +42,13 @@ class Conv2d(Function):
     @staticmethod
     def forward_no_grad(x, w, b, geom):
         kern = KERNELS[x.__class__]
-        if not x.flags.c_contiguous:
-            x = np.ascontiguousarray(x)
-        if not w.flags.c_contiguous:
-            w = np.ascontiguousarray(w)
-        if b is not None and not b.flags.c_contiguous:
-            b = np.ascontiguousarray(b)
+        x, w, b = contiguous_operands(x, w, b)
         return kern.conv2d_forward(x, w, b, *geom)
 
     @staticmethod
     def forward(ctx, x, w, b, geom):
         kern = ctx.kernels = KERNELS[x.__class__]
-        if not x.flags.c_contiguous:
-            x = np.ascontiguousarray(x)
-        if not w.flags.c_contiguous:
-            w = np.ascontiguousarray(w)
-        if b is not None and not b.flags.c_contiguous:  # a strided view of a bias
-            b = np.ascontiguousarray(b)
+        x, w, b = contiguous_operands(x, w, b)
         ctx.saved_tensors = (x, w, geom)
         return kern.conv2d_forward(x, w, b, *geom)
 

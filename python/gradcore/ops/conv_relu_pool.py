@@ -15,12 +15,10 @@ max_pool2d_relu (the pool-first ReLU -> MaxPool2d pair Sequential ran before).
 
 from __future__ import annotations
 
-import numpy as np
-
 from gradcore.autograd import Function, apply3
 from gradcore.devices import KERNELS
 from gradcore.ops.arrays import contiguous
-from gradcore.ops.conv import conv2d_grads
+from gradcore.ops.conv import contiguous_operands, conv2d_grads
 from gradcore.ops.window import window_out_size
 
 __all__ = ["conv2d_relu_max_pool2d", "conv_output_hw"]
@@ -45,15 +43,13 @@ class Conv2dReLUMaxPool2d(Function):
     @staticmethod
     def forward_no_grad(x, w, b, geom):
         kern = KERNELS[x.__class__]
-        x, w = np.ascontiguousarray(x), np.ascontiguousarray(w)
-        b = None if b is None else np.ascontiguousarray(b)
+        x, w, b = contiguous_operands(x, w, b)
         return kern.conv2d_relu_max_pool2d_forward(x, w, b, *geom)[0]
 
     @staticmethod
     def forward(ctx, x, w, b, geom):
         kern = ctx.kernels = KERNELS[x.__class__]
-        x, w = np.ascontiguousarray(x), np.ascontiguousarray(w)
-        b = None if b is None else np.ascontiguousarray(b)
+        x, w, b = contiguous_operands(x, w, b)
         y, cells = kern.conv2d_relu_max_pool2d_forward(x, w, b, *geom)
         ctx.saved_tensors = (x, w, cells, geom)
         return y
