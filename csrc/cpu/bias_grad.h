@@ -25,6 +25,12 @@ inline Out bias_plane_sum(const In* src, int64_t P, const Value& value) {
   return acc[0];
 }
 
+// The plane sum of bias_grad_sum for dy of the output type itself (conv2d_backward_bias).
+template <typename T>
+inline T plane_sum(const T* src, int64_t P) {
+  return bias_plane_sum<T, T>(src, P, [](const T* v) { return *v; });
+}
+
 // `value(const In*)` gives the Out value of one element of dy. Each thread takes a range of
 // channels and reads it image by image, kChunk planes at a time: one contiguous run of dy per
 // image (the planes of one channel lie K*P apart, and a plane can be short).
@@ -43,6 +49,17 @@ void bias_grad_sum(int64_t N, int64_t K, int64_t P, const In* dy, Out* db, const
                    for (int64_t k = kb; k < ke; ++k) db[k] = static_cast<Out>(total[k - kb]);
                  }
                });
+}
+
+// db[k] = the sums of channel k's planes (plane_sums[n*K + k], each a plane_sum) added in image
+// order in double: bias_grad_sum's totals, for a caller that summed the planes image by image.
+template <typename T>
+void bias_from_plane_sums(int64_t N, int64_t K, const T* plane_sums, T* db) {
+  for (int64_t k = 0; k < K; ++k) {
+    double total = 0.0;
+    for (int64_t n = 0; n < N; ++n) total += static_cast<double>(plane_sums[n * K + k]);
+    db[k] = static_cast<T>(total);
+  }
 }
 
 }  // namespace gradcore

@@ -366,7 +366,7 @@ bool conv2d_forward_by_image(const Window2d& p, const T* x, const T* w, const T*
   if (p.N * p.K * p.OH * p.OW == 0) return false;
   if constexpr (std::is_same_v<T, float>)
     if (conv_direct_ok(p)) {
-      conv2d_direct_forward_by_image(p, x, w, bias, sink.fn, sink.ctx);
+      conv2d_direct_forward_by_image(p, x, w, bias, sink);
       return true;
     }
   const Plan pl = make_plan(p, sizeof(T));
@@ -519,7 +519,11 @@ bool conv2d_backward_by_image(const Window2d& p, const T* x, const T* w, const I
   const int64_t Cg = p.C / p.groups, KCRS = p.K * Cg * p.R * p.S, HW = p.H * p.W;
   if (KCRS == 0 || p.N * p.OH * p.OW == 0 || p.N * p.C * HW == 0) return false;
   if constexpr (std::is_same_v<T, float>)
-    if (conv_direct_ok(p)) return false;  // the direct weight gradient has its own by-image path
+    if (conv_direct_ok(p)) {  // the direct weight gradient, when no dx is wanted (a first layer)
+      if (dx) return false;
+      conv2d_direct_backward_weight_by_image(p, x, src, dw, plane_sums);
+      return true;
+    }
   const Plan pl = make_plan(p, sizeof(T));
   if (pl.direct || pl.nb != 1 || !implicit_ok(p) || (dx && input_grad_as_conv(p))) return false;
   const ImplicitTaps taps = make_taps(p);
@@ -533,9 +537,7 @@ bool conv2d_backward_by_image(const Window2d& p, const T* x, const T* w, const I
       src.fn(src.ctx, n, dyn);
       implicit_weight_grad_image(pl, p, taps, a, dyn, x, n, n == n0 ? T(0) : T(1), part);
       if (plane_sums)
-        for (int64_t k = 0; k < p.K; ++k)
-          plane_sums[n * p.K + k] =
-              bias_plane_sum<T, T>(dyn + k * P, P, [](const T* v) { return *v; });
+        for (int64_t k = 0; k < p.K; ++k) plane_sums[n * p.K + k] = plane_sum(dyn + k * P, P);
       if (dx)  // image n as the first image of dyn and of dx + n*C*HW
         input_grad_chunk(pl, p, wtp, dyn, 0, 1, dx + n * p.C * HW);
     }

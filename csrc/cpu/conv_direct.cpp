@@ -78,9 +78,7 @@ void conv2d_direct_forward(const Window2d& p, const float* x, const float* w, co
 }
 
 void conv2d_direct_forward_by_image(const Window2d& p, const float* x, const float* w,
-                                    const float* bias,
-                                    void (*fn)(const void* ctx, int64_t n, const float* y_n),
-                                    const void* ctx) {
+                                    const float* bias, const ImageSink<float>& sink) {
 #if GRADCORE_ISA_AVX512
   const Padded q = padded(p);
   const DirectImage g = image_geometry(p, q);
@@ -89,11 +87,11 @@ void conv2d_direct_forward_by_image(const Window2d& p, const float* x, const flo
     float* yn = thread_scratch<float>(kSlotImageOut, static_cast<size_t>(p.K * P));
     for (int64_t n = n0; n < n1; ++n) {
       avx512::direct_forward_image(g, pad_image(p, q, x + n * p.C * p.H * p.W), w, bias, yn);
-      fn(ctx, n, yn);
+      sink.fn(sink.ctx, n, yn);
     }
   });
 #else
-  (void)p, (void)x, (void)w, (void)bias, (void)fn, (void)ctx;
+  (void)p, (void)x, (void)w, (void)bias, (void)sink;
 #endif
 }
 
@@ -114,8 +112,8 @@ void conv2d_direct_backward_weight(const Window2d& p, const float* dy, const flo
 }
 
 void conv2d_direct_backward_weight_by_image(const Window2d& p, const float* x,
-                                            void (*dy_of)(const void* ctx, int64_t n, float* dy_n),
-                                            const void* ctx, float* dw, float* plane_sums) {
+                                            const ImageSource<float>& src, float* dw,
+                                            float* plane_sums) {
 #if GRADCORE_ISA_AVX512
   const Padded q = padded(p);
   const DirectImage g = image_geometry(p, q);
@@ -124,16 +122,14 @@ void conv2d_direct_backward_weight_by_image(const Window2d& p, const float* x,
     std::fill(part, part + KT, 0.0f);
     float* dyn = thread_scratch<float>(kSlotImageOut, static_cast<size_t>(p.K * P));
     for (int64_t n = n0; n < n1; ++n) {
-      dy_of(ctx, n, dyn);
+      src.fn(src.ctx, n, dyn);
       avx512::direct_weight_grad_image(g, pad_image(p, q, x + n * p.C * p.H * p.W), dyn, part);
       if (plane_sums)
-        for (int64_t k = 0; k < p.K; ++k)
-          plane_sums[n * p.K + k] =
-              bias_plane_sum<float, float>(dyn + k * P, P, [](const float* v) { return *v; });
+        for (int64_t k = 0; k < p.K; ++k) plane_sums[n * p.K + k] = plane_sum(dyn + k * P, P);
     }
   });
 #else
-  (void)p, (void)x, (void)dy_of, (void)ctx, (void)dw, (void)plane_sums;
+  (void)p, (void)x, (void)src, (void)dw, (void)plane_sums;
 #endif
 }
 

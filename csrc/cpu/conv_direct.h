@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "core/shapes.h"
+#include "cpu/conv.h"
 
 namespace gradcore {
 
@@ -25,21 +26,19 @@ bool conv_direct_ok(const Window2d& p);
 void conv2d_direct_forward(const Window2d& p, const float* x, const float* w, const float* bias,
                            float* y);
 // conv2d_direct_forward handing each image's output (K x OH*OW, in the calling thread's
-// kSlotImageOut scratch) to fn(ctx, n, y_n) instead of writing y (see conv2d_forward_by_image).
+// kSlotImageOut scratch) to the sink instead of writing y (see conv2d_forward_by_image).
 void conv2d_direct_forward_by_image(const Window2d& p, const float* x, const float* w,
-                                    const float* bias,
-                                    void (*fn)(const void* ctx, int64_t n, const float* y_n),
-                                    const void* ctx);
+                                    const float* bias, const ImageSink<float>& sink);
 // dw (K, C, R, S) = the weight gradient for dy (N, K, OH, OW). Overwrites dw.
-// conv2d_direct_backward_weight with image n's dy (K x OH*OW) made by dy_of(ctx, n, dy_n) into
-// the calling thread's kSlotImageOut scratch, in the thread that uses it (the fused block's
-// backward: dy_n is unpooled there and never written whole); when plane_sums is not null,
-// plane_sums[n*K + k] = bias_plane_sum of dy_n's plane k (bias_grad.h). Same bits as
+void conv2d_direct_backward_weight(const Window2d& p, const float* dy, const float* x, float* dw);
+// conv2d_direct_backward_weight with image n's dy (K x OH*OW) made by src into the calling
+// thread's kSlotImageOut scratch, in the thread that uses it (the fused block's backward: dy_n
+// is unpooled there and never written whole); when plane_sums is not null,
+// plane_sums[n*K + k] = plane_sum of dy_n's plane k (bias_grad.h). Same bits as
 // conv2d_direct_backward_weight on the whole dy.
 void conv2d_direct_backward_weight_by_image(const Window2d& p, const float* x,
-                                            void (*dy_of)(const void* ctx, int64_t n, float* dy_n),
-                                            const void* ctx, float* dw, float* plane_sums);
-void conv2d_direct_backward_weight(const Window2d& p, const float* dy, const float* x, float* dw);
+                                            const ImageSource<float>& src, float* dw,
+                                            float* plane_sums);
 
 // One image of the kernels above, in the avx512 ISA file.
 struct DirectImage {

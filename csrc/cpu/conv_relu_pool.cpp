@@ -5,11 +5,10 @@
 
 #include <atomic>
 #include <cstddef>
-#include <type_traits>
 #include <vector>
 
+#include "cpu/bias_grad.h"
 #include "cpu/conv.h"
-#include "cpu/conv_direct.h"
 #include "cpu/pool.h"
 #include "profiler/profiler.h"
 
@@ -50,18 +49,6 @@ void unpool_image(const void* ctx, int64_t n, T* dy_n) {
   if (nbad) q.bad->fetch_add(nbad, std::memory_order_relaxed);
 }
 
-// db[k] = channel k's plane sums added in image order in double: conv2d_backward_bias's
-// arithmetic (bias_grad.h), so the bits agree.
-template <typename T>
-void bias_from_plane_sums(int64_t N, int64_t K, const std::vector<T>& plane_sums, T* db) {
-  for (int64_t k = 0; k < K; ++k) {
-    double total = 0.0;
-    for (int64_t n = 0; n < N; ++n)
-      total += static_cast<double>(plane_sums[static_cast<std::size_t>(n * K + k)]);
-    db[k] = static_cast<T>(total);
-  }
-}
-
 }  // namespace
 
 template <typename T>
@@ -93,16 +80,8 @@ int64_t conv2d_relu_max_pool2d_backward(const Window2d& p, const T* g, const uin
   const UnpoolImage<T> q{p.K, p.OH, p.OW, PP, g, cell, &bad};
   std::vector<T> plane_sums(db ? static_cast<std::size_t>(p.N * p.K) : 0);
   T* sums = db ? plane_sums.data() : nullptr;
-  bool done = false;
-  if constexpr (std::is_same_v<T, float>)
-    if (!dx && p.N * p.K * P > 0 && conv_direct_ok(p)) {  // a first layer
-      conv2d_direct_backward_weight_by_image(p, x, &unpool_image<float>, &q, dw, sums);
-      done = true;
-    }
-  if (!done)
-    done = conv2d_backward_by_image(p, x, w, ImageSource<T>{&unpool_image<T>, &q}, dx, dw, sums);
-  if (done) {
-    if (db) bias_from_plane_sums(p.N, p.K, plane_sums, db);
+  if (conv2d_backward_by_image(p, x, w, ImageSource<T>{&unpool_image<T>, &q}, dx, dw, sums)) {
+    if (db) bias_from_plane_sums(p.N, p.K, plane_sums.data(), db);
     return bad.load();
   }
   std::vector<T> dc(static_cast<std::size_t>(p.N * p.K * P));  // the kernels in turn
