@@ -26,14 +26,22 @@ def _position(idx: int, n: int, kind: str) -> int:
     return idx % n
 
 
+def _max_pool_without_indices(m) -> bool:
+    """Whether m is an nn.MaxPool2d itself (a subclass may change forward) returning no
+    indices: the pool that Sequential's ReLU -> pool rewrites stand for."""
+    return m.__class__ is MaxPool2d and not m.return_indices
+
+
+def _is_2x2_pool(pool: MaxPool2d) -> bool:
+    return is_2x2_cells(pool.kernel_size, pool.stride, pool.padding, pool.dilation, pool.ceil_mode)
+
+
 def _relu_max_pool(relu: ReLU, pool: MaxPool2d, x):
     """relu then pool, run pool-first (see Sequential.forward); as one max_pool2d_relu kernel
     for 2x2/2 windows on a float32 CPU batch of planes at least 2x2 (the same values and
     gradients, one pass, one byte per output saved instead of an int64 index; float64 has no
     explicit SIMD kernel for it and keeps the two ops)."""
-    if _fusable_2x2_relu_pool(x) and is_2x2_cells(
-        pool.kernel_size, pool.stride, pool.padding, pool.dilation, pool.ceil_mode
-    ):
+    if _fusable_2x2_relu_pool(x) and _is_2x2_pool(pool):
         return max_pool2d_relu(x)
     return relu(pool(x))  # the modules themselves
 
@@ -74,6 +82,15 @@ def _conv_block_geometry(conv: Conv2d, x):
     return geom if oh >= 2 and ow >= 2 else None
 
 
+def _conv_relu_max_pool(conv: Conv2d, pool: MaxPool2d, x):
+    """conv -> relu -> pool on x as one conv2d_relu_max_pool2d, or None where that op does
+    not apply (the caller then runs the modules)."""
+    if not _is_2x2_pool(pool):
+        return None
+    geom = _conv_block_geometry(conv, x)
+    return None if geom is None else conv2d_relu_max_pool2d(x, conv.weight, conv.bias, geom)
+
+
 class Sequential(Module):
     """Modules applied in order; Sequential(m0, m1, ...) or Sequential(OrderedDict)."""
 
@@ -103,26 +120,21 @@ class Sequential(Module):
         while i < n:
             m = mods[i]
             i += 1
-            if m.__class__ is Conv2d and i + 1 < n and mods[i].__class__ is ReLU:
-                pool = mods[i + 1]
-                if (
-                    pool.__class__ is MaxPool2d
-                    and not pool.return_indices
-                    and is_2x2_cells(
-                        pool.kernel_size, pool.stride, pool.padding, pool.dilation, pool.ceil_mode
-                    )
-                ):
-                    geom = _conv_block_geometry(m, x)
-                    if geom is not None:
-                        x = conv2d_relu_max_pool2d(x, m.weight, m.bias, geom)
-                        i += 2
-                        continue
-            if m.__class__ is ReLU and i < n:
-                pool = mods[i]
-                if pool.__class__ is MaxPool2d and not pool.return_indices:
-                    x = _relu_max_pool(m, pool, x)
-                    i += 1
+            if (
+                m.__class__ is Conv2d
+                and i + 1 < n
+                and mods[i].__class__ is ReLU
+                and _max_pool_without_indices(mods[i + 1])
+            ):
+                y = _conv_relu_max_pool(m, mods[i + 1], x)
+                if y is not None:
+                    x = y
+                    i += 2
                     continue
+            if m.__class__ is ReLU and i < n and _max_pool_without_indices(mods[i]):
+                x = _relu_max_pool(m, mods[i], x)
+                i += 1
+                continue
             x = m(x)
         return x
 
