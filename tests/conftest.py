@@ -45,6 +45,7 @@ KERNEL_TEST_MODULES = frozenset(
         "test_conv",
         "test_conv_bf16",
         "test_conv_relu_pool",
+        "test_conv_winograd",
         "test_convert",
         "test_dropout",
         "test_elementwise",

@@ -236,16 +236,18 @@ def test_conv_through_the_avx512_packers_matches_avx2_bitwise(rng, x_shape, w_sh
     """The implicit convolution packs its 32-wide B panels with the AVX-512 packers (masked
     loads of the shifted planes, and their transposes for the weight gradient). Its forward
     pass and both gradients are the avx2_fma path's bits (same FMA order per element, same
-    KC)."""
+    KC). The Winograd algorithm is switched off: these layers would take it (see
+    test_conv_winograd.py), and the packers are what is tested here."""
     import gradcore
     import gradcore.nn.functional as F
+    from gradcore.backends import cpu as cpu_backend
 
     x = rng.standard_normal(x_shape).astype(np.float32)
     w = rng.standard_normal(w_shape).astype(np.float32)
     bias = rng.standard_normal(w_shape[0]).astype(np.float32)
     got = {}
     for path in ("avx2_fma", "avx512"):
-        with cpu_capability_selected(path):
+        with cpu_capability_selected(path), cpu_backend.flags(winograd=False):
             xt = gradcore.tensor(x, requires_grad=True)
             wt = gradcore.tensor(w, requires_grad=True)
             y = F.conv2d(xt, wt, gradcore.tensor(bias), padding=padding)

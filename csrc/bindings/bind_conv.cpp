@@ -1,4 +1,5 @@
-// conv2d_forward, conv2d_backward_input, conv2d_backward_weight, conv2d_backward_bias.
+// conv2d_forward, conv2d_backward_input, conv2d_backward_weight, conv2d_backward_bias, and the
+// switch of the Winograd path (cpu/conv_winograd.h).
 // Every argument is validated before a kernel runs (dtype, rank, contiguity, channel/group
 // agreement, output size: conv_args.h, shared with the CUDA test driver); the kernels in
 // cpu/conv.cpp trust their inputs.
@@ -7,6 +8,7 @@
 #include "bindings/conv_args.h"
 #include "bindings/registry.h"
 #include "cpu/conv.h"
+#include "cpu/conv_winograd.h"
 
 GRADCORE_BINDINGS(conv) {
   using namespace gradcore::bindings;
@@ -101,4 +103,10 @@ GRADCORE_BINDINGS(conv) {
         return db;
       },
       py::arg("dy"), "db (K,) = dy summed over every axis but 1.");
+
+  m.def("set_conv_winograd_enabled", &gradcore::set_winograd_enabled, py::arg("enabled"),
+        "Whether float32 3x3 stride-1 convolutions use the Winograd F(2x2, 3x3) path for their "
+        "forward and input gradient where it pays (process-wide; default True).");
+  m.def("conv_winograd_enabled", &gradcore::winograd_enabled,
+        "Whether the Winograd convolution path is enabled (set_conv_winograd_enabled).");
 }

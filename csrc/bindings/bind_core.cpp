@@ -133,11 +133,13 @@ GRADCORE_BINDINGS(core) {
         d["l2_bytes"] = t.l2_bytes;
         d["flops_per_cycle_f32"] = t.flops_per_cycle_f32;
         d["flops_per_cycle_f64"] = t.flops_per_cycle_f64;
+        d["winograd_min_channels"] = t.winograd_min_channels;
         return d;
       },
       py::arg("name") = "",
       "The tuning of a path (default: the selected one): GEMM blocking, the caches it was tuned "
-      "for, and peak FLOPs per cycle per core.");
+      "for, peak FLOPs per cycle per core, and the least channel count of its Winograd "
+      "convolutions (0: none).");
   m.def("flush_denormal_enabled", &flush_denormal_enabled);
   m.def("set_flush_denormal", &set_flush_denormal, py::arg("on"));
   m.def("profiler_set_enabled", &profiler::set_enabled, py::arg("on"));

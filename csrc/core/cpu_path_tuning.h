@@ -27,6 +27,10 @@ struct CpuPathTuning {
   int64_t group_bytes;       // B panels packed per pass when each panel is used once
   int flops_per_cycle_f32, flops_per_cycle_f64;  // per core: FMA units x lanes x 2
   ConvPacker conv_packer;
+  // Float 3x3 stride-1 convolutions with at least this many input and output channels run
+  // their forward and input gradient as Winograd F(2x2, 3x3) (cpu/conv_winograd.h); 0: never.
+  // Measured per path: docs/conv_winograd.md.
+  int64_t winograd_min_channels;
 };
 
 // The tuning of path c (the highest implemented path at or below c).

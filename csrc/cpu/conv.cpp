@@ -1,6 +1,10 @@
 // long-file: ISA code being moved out into *_<isa>.cpp files (issue 15)
 // Convolution by im2col + GEMM, forward and backward side by side.
 //
+// Float32 3x3 stride-1 layers with enough channels for the path (winograd_ok) run their forward
+// and input gradient as Winograd F(2x2, 3x3) instead (conv_winograd.h); their weight gradient
+// stays here.
+//
 // Stride-1 convolutions whose output is as wide as their input ("same" width, e.g. 3x3 pad 1),
 // with at least 128 output pixels per image, use an implicit GEMM: the columns matrix is never
 // stored; the GEMM gathers each B micro-panel straight from the input planes (see
@@ -29,6 +33,7 @@
 #include "cpu/bias_grad.h"
 #include "cpu/conv_direct.h"
 #include "cpu/conv_panels.h"
+#include "cpu/conv_winograd.h"
 #include "cpu/gemm/gemm.h"
 #include "cpu/im2col.h"
 #include "cpu/work_units.h"
@@ -340,8 +345,10 @@ void conv2d_forward(const Window2d& p, const T* x, const T* w, const T* bias, T*
                                 p.N * p.K * p.OH * p.OW + (bias ? p.K : 0)),
                    {p.N, p.C, p.H, p.W}, {p.K, Cg, p.R, p.S}, {p.N, p.K, p.OH, p.OW});
   if (p.N * p.K * p.OH * p.OW == 0) return;
-  if constexpr (std::is_same_v<T, float>)
+  if constexpr (std::is_same_v<T, float>) {
     if (conv_direct_ok(p)) return conv2d_direct_forward(p, x, w, bias, y);
+    if (winograd_ok(p)) return winograd_conv2d_forward(p, x, w, bias, y, nullptr);
+  }
   const Plan pl = make_plan(p, sizeof(T));
   const int64_t nblocks = pl.nchunks * pl.ntiles;
   const double flops = 2.0 * p.K * pl.CRS * pl.P * pl.nb / pl.ntiles;
@@ -364,11 +371,16 @@ template <typename T>
 bool conv2d_forward_by_image(const Window2d& p, const T* x, const T* w, const T* bias,
                              const ImageSink<T>& sink) {
   if (p.N * p.K * p.OH * p.OW == 0) return false;
-  if constexpr (std::is_same_v<T, float>)
+  if constexpr (std::is_same_v<T, float>) {
     if (conv_direct_ok(p)) {
       conv2d_direct_forward_by_image(p, x, w, bias, sink);
       return true;
     }
+    if (winograd_ok(p)) {
+      winograd_conv2d_forward(p, x, w, bias, nullptr, &sink);
+      return true;
+    }
+  }
   const Plan pl = make_plan(p, sizeof(T));
   if (pl.direct || pl.nb != 1 || !implicit_ok(p)) return false;
   const std::vector<PackedA<T>> wp = pack_weights(pl, p, w, false);
@@ -432,6 +444,8 @@ void conv2d_backward_input(const Window2d& p, const T* dy, const T* w, T* dx) {
     std::fill(dx, dx + p.N * p.C * HW, T(0));
     return;
   }
+  if constexpr (std::is_same_v<T, float>)
+    if (winograd_input_grad_ok(p)) return winograd_conv2d_backward_input(p, dy, w, dx);
   const Plan pl = make_plan(p, sizeof(T));
   if (input_grad_as_conv(p)) {
     // dx = conv(dy, w flipped), stride 1: the padding becomes dh*(R-1) - ph and the roles of
@@ -524,6 +538,8 @@ bool conv2d_backward_by_image(const Window2d& p, const T* x, const T* w, const I
       conv2d_direct_backward_weight_by_image(p, x, src, dw, plane_sums);
       return true;
     }
+  if constexpr (std::is_same_v<T, float>)  // the Winograd input gradient needs the whole dy
+    if (dx && winograd_input_grad_ok(p)) return false;
   const Plan pl = make_plan(p, sizeof(T));
   if (pl.direct || pl.nb != 1 || !implicit_ok(p) || (dx && input_grad_as_conv(p))) return false;
   const ImplicitTaps taps = make_taps(p);

@@ -28,8 +28,8 @@ struct ImageSink {
 // conv -> relu -> max pool): image n's output is computed into the calling thread's scratch
 // (kSlotImageOut) and handed to sink.fn, in the thread that computed it; no (N, K, OH, OW)
 // array is written. Images run in parallel as in conv2d_forward, with its arithmetic (the same
-// bits). Covers the direct and the implicit-GEMM paths; returns false, having done nothing,
-// for any other geometry.
+// bits). Covers the direct, Winograd and implicit-GEMM paths; returns false, having done
+// nothing, for any other geometry.
 template <typename T>
 bool conv2d_forward_by_image(const Window2d& p, const T* x, const T* w, const T* bias,
                              const ImageSink<T>& sink);
@@ -48,7 +48,8 @@ struct ImageSource {
 // null) gets bias_plane_sum of each plane of dy_n at [n*K + k] (cpu/bias_grad.h). The same
 // bits as the two kernels on the whole dy. Covers the direct weight gradient without dx (a
 // first layer) and the implicit-GEMM weight gradient with the explicit input gradient (one
-// image per block); returns false, having done nothing, for any other geometry.
+// image per block); returns false, having done nothing, for any other geometry (a Winograd
+// input gradient included: it needs the whole dy).
 template <typename T>
 bool conv2d_backward_by_image(const Window2d& p, const T* x, const T* w, const ImageSource<T>& src,
                               T* dx, T* dw, T* plane_sums);

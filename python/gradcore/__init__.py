@@ -6,7 +6,7 @@ import os as _os
 from gradcore import _wait_policy  # noqa: F401
 
 # isort: split
-from gradcore import _C, amp, autograd, cuda, nn, onnx, optim, profiler, random, utils
+from gradcore import _C, amp, autograd, backends, cuda, nn, onnx, optim, profiler, random, utils
 from gradcore._runtime import (
     format_info,
     get_num_threads,
@@ -69,6 +69,7 @@ __all__ = [
     "as_tensor",
     "cat",
     "autograd",
+    "backends",
     "cuda",
     "device",
     "double",

@@ -29,7 +29,8 @@ const CpuPathTuning kGenericTuning{"generic",
                                    128 * 1024,  // group_bytes
                                    8,
                                    4,
-                                   ConvPacker::kGeneric};
+                                   ConvPacker::kGeneric,
+                                   0};  // Winograd: off (portable transforms)
 
 const GemmPath<float> kGenericF32{kGenericTuning.gemm_f32.mr,
                                   kGenericTuning.gemm_f32.nr,
@@ -71,7 +72,8 @@ const CpuPathTuning kAvx2FmaTuning{"avx2_fma",
                                    128 * 1024,  // group_bytes
                                    32,
                                    16,
-                                   ConvPacker::kAvx2Panel16};
+                                   ConvPacker::kAvx2Panel16,
+                                   64};  // Winograd from 64 channels
 
 const GemmPath<float> kAvx2FmaF32{
     kAvx2FmaTuning.gemm_f32.mr,  kAvx2FmaTuning.gemm_f32.nr,    kAvx2FmaTuning.gemm_f32.mc,
@@ -112,7 +114,8 @@ const CpuPathTuning kAvx512Tuning{"avx512",
                                   128 * 1024,   // group_bytes
                                   32,
                                   16,
-                                  ConvPacker::kAvx512Panel32};
+                                  ConvPacker::kAvx512Panel32,
+                                  16};  // Winograd from 16 channels
 
 const GemmPath<float> kAvx512F32{kAvx512Tuning.gemm_f32.mr,
                                  kAvx512Tuning.gemm_f32.nr,

@@ -1,0 +1,203 @@
+// Winograd F(2x2, 3x3) convolution: the driver (blocks, filter transform, GEMMs, dispatch of
+// the tile transforms to the path's ISA file). The formulas: conv_winograd_body.h.
+#include "cpu/conv_winograd.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <vector>
+
+#include "core/cpu_features.h"
+#include "core/cpu_path_tuning.h"
+#include "core/parallel.h"
+#include "core/workspace.h"
+#include "cpu/conv_winograd_body.h"
+#include "cpu/gemm/gemm.h"
+#include "cpu/work_units.h"
+
+namespace gradcore {
+namespace {
+
+std::atomic<bool> g_enabled{true};
+
+// Below this many output pixels per image the partial tiles at the edges waste too much.
+// The least channel count is the path's (CpuPathTuning::winograd_min_channels).
+constexpr int64_t kMinOutputPixels = 36;  // OH * OW
+// Blocking: a block holds whole images, about kBlockTiles tiles, and its V and M (16 x
+// (Cin + Cout) x tiles floats) within kBlockBytes, so they stay in L2 between the transforms
+// and the GEMMs.
+constexpr int64_t kBlockTiles = 256;
+constexpr int64_t kBlockBytes = 2 << 20;
+constexpr int64_t kPlaneSkew = 32;  // floats (see run)
+
+using InputPlaneFn = void (*)(const float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                              float*, int64_t, float*);
+using OutputPlaneFn = void (*)(const float*, int64_t, int64_t, int64_t, float, float*, int64_t,
+                               int64_t, float*);
+
+void input_plane_generic(const float* x, int64_t H, int64_t W, int64_t ph, int64_t pw, int64_t TH,
+                         int64_t TW, float* v, int64_t ldxi, float* rows) {
+  winograd_input_plane_body(x, H, W, ph, pw, TH, TW, v, ldxi, rows);
+}
+
+void output_plane_generic(const float* m, int64_t ldxi, int64_t TH, int64_t TW, float bias,
+                          float* y, int64_t OH, int64_t OW, float* rows) {
+  winograd_output_plane_body(m, ldxi, TH, TW, bias, y, OH, OW, rows);
+}
+
+struct Transforms {
+  InputPlaneFn input;
+  OutputPlaneFn output;
+};
+
+// The selected path's copy of the tile transforms (the same arithmetic: adds and subtracts
+// only, so every path gives the same bits from them).
+Transforms transforms() {
+#if GRADCORE_ISA_AVX512
+  if (at_least(CpuCapability::kAvx512))
+    return {&avx512::winograd_input_plane, &avx512::winograd_output_plane};
+#endif
+#if GRADCORE_ISA_AVX2_FMA
+  if (at_least(CpuCapability::kAvx2Fma))
+    return {&avx2_fma::winograd_input_plane, &avx2_fma::winograd_output_plane};
+#endif
+  return {&input_plane_generic, &output_plane_generic};
+}
+
+// U = G g G^T for one 3x3 filter g (row-major): u[xi], xi = 4*i + j.
+void transform_filter(const float g[9], float u[16]) {
+  float t[4][3];  // G g
+  for (int s = 0; s < 3; ++s) {
+    const float g0 = g[s], g1 = g[3 + s], g2 = g[6 + s];
+    t[0][s] = g0;
+    t[1][s] = 0.5f * (g0 + g1 + g2);
+    t[2][s] = 0.5f * (g0 - g1 + g2);
+    t[3][s] = g2;
+  }
+  for (int i = 0; i < 4; ++i) {
+    const float a = t[i][0], b = t[i][1], c = t[i][2];
+    u[4 * i] = a;
+    u[4 * i + 1] = 0.5f * (a + b + c);
+    u[4 * i + 2] = 0.5f * (a - b + c);
+    u[4 * i + 3] = c;
+  }
+}
+
+// One Winograd convolution: in (N, Cin, H, W) -> out (N, Cout, OH, OW), padding ph, pw.
+struct Problem {
+  int64_t N, Cin, Cout, H, W, ph, pw, OH, OW;
+  int64_t TH, TW, TT;  // tiles per column, per row, per image
+  int64_t nb, Tb;      // images and tiles per block
+};
+
+Problem make_problem(int64_t N, int64_t Cin, int64_t Cout, int64_t H, int64_t W, int64_t ph,
+                     int64_t pw) {
+  Problem q{N, Cin, Cout, H, W, ph, pw, H + 2 * ph - 2, W + 2 * pw - 2, 0, 0, 0, 0, 0};
+  q.TH = (q.OH + 1) / 2;
+  q.TW = (q.OW + 1) / 2;
+  q.TT = q.TH * q.TW;
+  q.nb = std::clamp<int64_t>((kBlockTiles + q.TT - 1) / q.TT, 1, std::max<int64_t>(N, 1));
+  while (q.nb > 1 && 16 * (Cin + Cout) * q.nb * q.TT * int64_t(sizeof(float)) > kBlockBytes) --q.nb;
+  q.Tb = q.nb * q.TT;
+  return q;
+}
+
+// The 16 transformed filters, packed for the GEMM: filters(o, i) is the 3x3 filter from input
+// channel i to output channel o, read through `at` (flipped or not).
+template <class FilterAt>
+std::vector<PackedA<float>> pack_filters(const Problem& q, const FilterAt& at) {
+  std::vector<float> u(static_cast<size_t>(16 * q.Cout * q.Cin));
+  const int64_t plane = q.Cout * q.Cin;
+  for (int64_t o = 0; o < q.Cout; ++o)
+    for (int64_t i = 0; i < q.Cin; ++i) {
+      float g[9], t[16];
+      at(o, i, g);
+      transform_filter(g, t);
+      for (int xi = 0; xi < 16; ++xi) u[static_cast<size_t>(xi * plane + o * q.Cin + i)] = t[xi];
+    }
+  std::vector<PackedA<float>> packs(16);
+  for (int xi = 0; xi < 16; ++xi)
+    packs[static_cast<size_t>(xi)].pack(false, q.Cout, q.Cin, 1.0f, u.data() + xi * plane, q.Cin,
+                                        q.Tb);
+  return packs;
+}
+
+// Runs the blocks: per block, V = input transform, M_xi = U_xi @ V_xi, out = output transform.
+void run(const Problem& q, const float* in, const std::vector<PackedA<float>>& packs,
+         const float* bias, float* out, const ImageSink<float>* sink) {
+  const Transforms tf = transforms();
+  const int64_t nblocks = (q.N + q.nb - 1) / q.nb, HW = q.H * q.W, P = q.OH * q.OW;
+  // The 16 planes of V (Cin x Tb) and of M (Cout x Tb) sit kPlaneSkew floats further apart
+  // than their size: a power-of-two plane stride would put the 16 streams of a transform in
+  // the same L1 sets (measured: 3x slower transforms at C = 128).
+  const int64_t ldv = q.Cin * q.Tb + kPlaneSkew, ldm = q.Cout * q.Tb + kPlaneSkew;
+  const size_t vsize = static_cast<size_t>(16 * ldv), msize = static_cast<size_t>(16 * ldm);
+  const double flops = 2.0 * 16 * q.Cout * q.Cin * q.Tb;
+  for_units(nblocks, flops, [&](int64_t b0, int64_t b1) {
+    float* V =
+        thread_scratch<float>(kSlotColumns, vsize + static_cast<size_t>(2 * q.TW + 2 + 16 * q.TW));
+    float* in_rows = V + vsize;
+    float* M = thread_scratch<float>(kSlotScratch, msize + static_cast<size_t>(4 * q.TW));
+    float* out_rows = M + msize;
+    float* image =
+        sink ? thread_scratch<float>(kSlotImageOut, static_cast<size_t>(q.Cout * P)) : nullptr;
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t n0 = b * q.nb, nn = std::min(q.nb, q.N - n0);
+      for (int64_t i = 0; i < nn; ++i)
+        for (int64_t c = 0; c < q.Cin; ++c)
+          tf.input(in + ((n0 + i) * q.Cin + c) * HW, q.H, q.W, q.ph, q.pw, q.TH, q.TW,
+                   V + c * q.Tb + i * q.TT, ldv, in_rows);
+      for (int xi = 0; xi < 16; ++xi)
+        gemm_packed<float>(packs[static_cast<size_t>(xi)], nn * q.TT, false, V + xi * ldv, q.Tb,
+                           0.0f, M + xi * ldm, q.Tb);
+      for (int64_t i = 0; i < nn; ++i) {
+        float* on = sink ? image : out + (n0 + i) * q.Cout * P;
+        for (int64_t k = 0; k < q.Cout; ++k)
+          tf.output(M + k * q.Tb + i * q.TT, ldm, q.TH, q.TW, bias ? bias[k] : 0.0f, on + k * P,
+                    q.OH, q.OW, out_rows);
+        if (sink) sink->fn(sink->ctx, n0 + i, image);
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void set_winograd_enabled(bool enabled) {
+  g_enabled.store(enabled, std::memory_order_relaxed);
+}
+
+bool winograd_enabled() {
+  return g_enabled.load(std::memory_order_relaxed);
+}
+
+bool winograd_ok(const Window2d& p) {
+  const int64_t min_channels = cpu_path_tuning().winograd_min_channels;
+  return winograd_enabled() && min_channels > 0 && p.R == 3 && p.S == 3 && p.sh == 1 && p.sw == 1 &&
+         p.dh == 1 && p.dw == 1 && p.groups == 1 && p.ph <= 2 && p.pw <= 2 && p.C >= min_channels &&
+         p.K >= min_channels && p.OH * p.OW >= kMinOutputPixels && p.N > 0;
+}
+
+bool winograd_input_grad_ok(const Window2d& p) {
+  return winograd_ok(p) && p.H * p.W >= kMinOutputPixels;
+}
+
+void winograd_conv2d_forward(const Window2d& p, const float* x, const float* w, const float* bias,
+                             float* y, const ImageSink<float>* sink) {
+  const Problem q = make_problem(p.N, p.C, p.K, p.H, p.W, p.ph, p.pw);
+  const auto packs = pack_filters(q, [&](int64_t k, int64_t c, float g[9]) {
+    for (int rs = 0; rs < 9; ++rs) g[rs] = w[(k * p.C + c) * 9 + rs];
+  });
+  run(q, x, packs, bias, y, sink);
+}
+
+void winograd_conv2d_backward_input(const Window2d& p, const float* dy, const float* w, float* dx) {
+  // dx = conv(dy, w'), w'[c][k][r][s] = w[k][c][2-r][2-s], padding 2 - p: dy planes in.
+  const Problem q = make_problem(p.N, p.K, p.C, p.OH, p.OW, 2 - p.ph, 2 - p.pw);
+  const auto packs = pack_filters(q, [&](int64_t c, int64_t k, float g[9]) {
+    for (int rs = 0; rs < 9; ++rs) g[rs] = w[(k * p.C + c) * 9 + (8 - rs)];
+  });
+  run(q, dy, packs, nullptr, dx, nullptr);
+}
+
+}  // namespace gradcore

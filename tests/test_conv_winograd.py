@@ -1,0 +1,185 @@
+"""Winograd F(2x2, 3x3) convolution (csrc/cpu/conv_winograd.*): the forward pass and input
+gradient of float32 3x3 stride-1 layers, on every CPU path (a kernel module: conftest runs each
+test once per path). Checked against a float64 reference on odd sizes, for the bits it must
+keep (thread counts, fused block), where it engages, and the gradcore.backends.cpu switch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import reference_conv as ref
+from conftest import num_threads
+
+import gradcore as gc
+import gradcore.nn.functional as F
+from gradcore import _C
+from gradcore.backends import cpu as cpu_backend
+
+# (N, C, H, W, K, padding): odd sizes, partial edge tiles, padding 0..2, a row of more than 16
+# tiles (two vector chunks), several images per block and a last block with fewer.
+SHAPES = [
+    (2, 16, 7, 9, 17, 1),
+    (3, 17, 8, 8, 16, 0),
+    (2, 16, 6, 7, 16, 2),
+    (1, 16, 5, 41, 16, 1),
+    (7, 64, 9, 9, 64, 1),
+    (2, 64, 12, 13, 70, 0),
+    (1, 66, 14, 14, 64, 2),
+]
+
+
+def _min_channels() -> int:
+    return int(_C.cpu_path_tuning()["winograd_min_channels"])
+
+
+def _engages(c: int, k: int, oh: int, ow: int) -> bool:
+    m = _min_channels()
+    return cpu_backend.winograd_enabled() and m > 0 and c >= m and k >= m and oh * ow >= 36
+
+
+def _conv_and_input_grad(x, w, b, dy, padding):
+    y = _C.conv2d_forward(x, w, b, 1, padding, 1, 1)
+    dx = _C.conv2d_backward_input(dy, w, x.shape[2:], 1, padding, 1, 1)
+    return y, dx
+
+
+def _case(rng, n, c, h, w_, k, padding):
+    x = rng.standard_normal((n, c, h, w_)).astype(np.float32)
+    w = rng.standard_normal((k, c, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(k).astype(np.float32)
+    oh, ow = h + 2 * padding - 2, w_ + 2 * padding - 2
+    dy = rng.standard_normal((n, k, oh, ow)).astype(np.float32)
+    return x, w, b, dy
+
+
+def _assert_close_to_reference(got, want, magnitude, what):
+    """|got - want| within 2e-6 of the sum of |products| (float32 rounding of a sum of up to
+    9*C products, with the transforms' extra adds; the direct sum's bound is about 6e-8*sqrt)."""
+    worst = float(np.max(np.abs(got.astype(np.float64) - want) / (magnitude + 1e-30)))
+    assert worst <= 2e-6, f"{what}: error {worst:.3g} of the magnitude"
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_matches_float64_reference(rng, shape):
+    n, c, h, w_, k, padding = shape
+    x, w, b, dy = _case(rng, n, c, h, w_, k, padding)
+    y, dx = _conv_and_input_grad(x, w, b, dy, padding)
+    x64, w64, dy64 = x.astype(np.float64), w.astype(np.float64), dy.astype(np.float64)
+    want_y = ref.conv2d(x64, w64, b.astype(np.float64), 1, padding)
+    mag_y = ref.conv2d(np.abs(x64), np.abs(w64), np.abs(b.astype(np.float64)), 1, padding)
+    _assert_close_to_reference(y, want_y, mag_y, "y")
+    want_dx = ref.conv2d_backward_input(dy64, w64, (h, w_), 1, padding)
+    mag_dx = ref.conv2d_backward_input(np.abs(dy64), np.abs(w64), (h, w_), 1, padding)
+    _assert_close_to_reference(dx, want_dx, mag_dx, "dx")
+
+
+@pytest.mark.parametrize("shape", SHAPES[:1] + SHAPES[4:6], ids=lambda s: "x".join(map(str, s)))
+def test_engaged_exactly_where_the_path_takes_it(rng, shape):
+    """With the switch on, an eligible layer's forward and input gradient are not the GEMM
+    algorithm's bits (the Winograd path ran); on a path without it they are."""
+    n, c, h, w_, k, padding = shape
+    x, w, b, dy = _case(rng, n, c, h, w_, k, padding)
+    with cpu_backend.flags(winograd=False):
+        gemm = _conv_and_input_grad(x, w, b, dy, padding)
+    with cpu_backend.flags(winograd=True):
+        wino = _conv_and_input_grad(x, w, b, dy, padding)
+        forward_engages = _engages(c, k, *dy.shape[2:])
+        input_grad_engages = forward_engages and h * w_ >= 36
+    assert (not np.array_equal(wino[0], gemm[0])) == forward_engages
+    assert (not np.array_equal(wino[1], gemm[1])) == input_grad_engages
+
+
+@pytest.mark.parametrize(
+    "stride,dilation,groups,kernel,padding,dtype",
+    [
+        (2, 1, 1, 3, 1, np.float32),
+        (1, 2, 1, 3, 2, np.float32),
+        (1, 1, 2, 3, 1, np.float32),
+        (1, 1, 1, 5, 2, np.float32),
+        (1, 1, 1, 3, 3, np.float32),
+        (1, 1, 1, 3, 1, np.float64),
+    ],
+)
+def test_other_geometries_keep_the_gemm_bits(rng, stride, dilation, groups, kernel, padding, dtype):
+    x = rng.standard_normal((2, 32, 12, 12)).astype(dtype)
+    w = rng.standard_normal((32, 32 // groups, kernel, kernel)).astype(dtype)
+    args = (stride, padding, dilation, groups)
+    y0 = _C.conv2d_forward(x, w, None, *args)
+    dy = rng.standard_normal(y0.shape).astype(dtype)
+    out = {}
+    for on in (False, True):
+        with cpu_backend.flags(winograd=on):
+            out[on] = (
+                _C.conv2d_forward(x, w, None, *args),
+                _C.conv2d_backward_input(dy, w, x.shape[2:], *args),
+            )
+    for a, b in zip(out[False], out[True]):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("n", [1, 5, 16])
+def test_one_and_two_threads_bitwise(rng, n):
+    x, w, b, dy = _case(rng, n, 32, 14, 14, 48, 1)
+    got = []
+    for t in (1, 2):
+        with num_threads(t):
+            got.append(_conv_and_input_grad(x, w, b, dy, 1))
+    for a, b_ in zip(*got):
+        np.testing.assert_array_equal(a, b_)
+
+
+def test_nan_and_inf_propagate(rng):
+    x, w, b, dy = _case(rng, 2, 32, 10, 10, 32, 1)
+    x[1, 3, 4, 5] = np.nan
+    x[0, 0, 0, 0] = np.inf
+    y, _ = _conv_and_input_grad(x, w, b, dy, 1)
+    assert np.isnan(y[1, :, 3:6, 4:7]).all()
+    assert not np.isfinite(y[0, :, 0:2, 0:2]).any()
+    assert np.isfinite(y[0, :, 5:, 5:]).all() and np.isfinite(y[1, :, 7:, :]).all()
+
+
+def test_autograd_layer_matches_the_kernels_and_fused_block(rng):
+    """nn.Conv2d (unfused) and the fused Conv2d -> ReLU -> MaxPool2d(2) block use the same
+    Winograd forward: the block's output is the unfused chain's, bit for bit."""
+    x = gc.tensor(rng.standard_normal((6, 32, 14, 14)).astype(np.float32))
+    conv = gc.nn.Conv2d(32, 64, 3, padding=1)
+    block = gc.nn.Sequential(conv, gc.nn.ReLU(), gc.nn.MaxPool2d(2))
+    with gc.no_grad():
+        fused = block(x).numpy()
+        unfused = F.max_pool2d(F.relu(conv(x)), 2).numpy()
+    np.testing.assert_array_equal(fused, unfused)
+
+
+def test_training_gradients_match_torch(torch, rng):
+    """A conv layer's input and weight gradients through autograd against PyTorch in float64."""
+    x = rng.standard_normal((4, 32, 11, 13)).astype(np.float32)
+    w = rng.standard_normal((40, 32, 3, 3)).astype(np.float32)
+    xt, wt = gc.tensor(x, requires_grad=True), gc.tensor(w, requires_grad=True)
+    y = F.conv2d(xt, wt, padding=1)
+    (y * y).sum().backward()
+    X = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    W = torch.tensor(w, dtype=torch.float64, requires_grad=True)
+    Y = torch.nn.functional.conv2d(X, W, padding=1)
+    (Y * Y).sum().backward()
+    for got, want in ((y.numpy(), Y), (xt.grad.numpy(), X.grad), (wt.grad.numpy(), W.grad)):
+        want = want.detach().numpy()
+        assert np.max(np.abs(got - want)) <= 2e-5 * np.max(np.abs(want))
+
+
+def test_switch_and_flags():
+    before = cpu_backend.winograd_enabled()
+    assert before is True  # the default
+    with cpu_backend.flags(winograd=False):
+        assert cpu_backend.winograd_enabled() is False
+        with cpu_backend.flags():
+            assert cpu_backend.winograd_enabled() is False
+    assert cpu_backend.winograd_enabled() is True
+    with pytest.raises(RuntimeError, match="boom"), cpu_backend.flags(winograd=False):
+        raise RuntimeError("boom")
+    assert cpu_backend.winograd_enabled() is True
+    with pytest.raises(TypeError, match="enabled must be a bool"):
+        cpu_backend.set_winograd_enabled(1)
+    with pytest.raises(TypeError, match="enabled must be a bool"), cpu_backend.flags(winograd="no"):
+        pass
+    assert cpu_backend.winograd_enabled() is True
+    assert gc.backends.cpu is cpu_backend
