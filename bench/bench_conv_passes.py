@@ -14,8 +14,7 @@ peak would be. Timing: interleaved, median of the rounds (bench/common.interleav
 per pass: 2*N*K*OH*OW*(C/groups)*R*S, the direct algorithm's, for every algorithm: a Winograd
 pass (gradcore.backends.cpu; 2.25x fewer multiplies) reports that effective rate, which may
 pass 100%, and the ceiling then bounds only the GEMM algorithm. The "gemm" columns time
-gradcore's forward and input gradient with the Winograd algorithm switched off, in the same
-interleaved rounds.
+gradcore's passes with the Winograd algorithm switched off, in the same interleaved rounds.
 """
 
 from __future__ import annotations
@@ -66,6 +65,7 @@ def pass_fns(shape: tuple) -> dict:
 
     fns["gemm_fwd"] = gemm_only(fns["gradcore_fwd"])
     fns["gemm_dx"] = gemm_only(fns["gradcore_dx"])
+    fns["gemm_dw"] = gemm_only(fns["gradcore_dw"])
     if torch is not None:
         tx, tw, tdy = torch.from_numpy(x), torch.from_numpy(wt), torch.from_numpy(dy)
         conv_bwd = torch.ops.aten.convolution_backward

@@ -1,5 +1,5 @@
-"""Winograd F(2x2, 3x3) convolution (csrc/cpu/conv_winograd.*): the forward pass and input
-gradient of float32 3x3 stride-1 layers, on every CPU path (a kernel module: conftest runs each
+"""Winograd F(2x2, 3x3) convolution (csrc/cpu/conv_winograd.*): the forward pass and both
+gradients of float32 3x3 stride-1 layers, on every CPU path (a kernel module: conftest runs each
 test once per path). Checked against a float64 reference on odd sizes, for the bits it must
 keep (thread counts, fused block), where it engages, and the gradcore.backends.cpu switch."""
 
@@ -37,10 +37,12 @@ def _engages(c: int, k: int, oh: int, ow: int) -> bool:
     return cpu_backend.winograd_enabled() and m > 0 and c >= m and k >= m and oh * ow >= 36
 
 
-def _conv_and_input_grad(x, w, b, dy, padding):
+def _passes(x, w, b, dy, padding):
+    """y, dx, dw of one layer (stride 1, dilation 1, one group)."""
     y = _C.conv2d_forward(x, w, b, 1, padding, 1, 1)
     dx = _C.conv2d_backward_input(dy, w, x.shape[2:], 1, padding, 1, 1)
-    return y, dx
+    dw = _C.conv2d_backward_weight(dy, x, (3, 3), 1, padding, 1, 1)
+    return y, dx, dw
 
 
 def _case(rng, n, c, h, w_, k, padding):
@@ -63,7 +65,7 @@ def _assert_close_to_reference(got, want, magnitude, what):
 def test_matches_float64_reference(rng, shape):
     n, c, h, w_, k, padding = shape
     x, w, b, dy = _case(rng, n, c, h, w_, k, padding)
-    y, dx = _conv_and_input_grad(x, w, b, dy, padding)
+    y, dx, dw = _passes(x, w, b, dy, padding)
     x64, w64, dy64 = x.astype(np.float64), w.astype(np.float64), dy.astype(np.float64)
     want_y = ref.conv2d(x64, w64, b.astype(np.float64), 1, padding)
     mag_y = ref.conv2d(np.abs(x64), np.abs(w64), np.abs(b.astype(np.float64)), 1, padding)
@@ -71,22 +73,26 @@ def test_matches_float64_reference(rng, shape):
     want_dx = ref.conv2d_backward_input(dy64, w64, (h, w_), 1, padding)
     mag_dx = ref.conv2d_backward_input(np.abs(dy64), np.abs(w64), (h, w_), 1, padding)
     _assert_close_to_reference(dx, want_dx, mag_dx, "dx")
+    want_dw = ref.conv2d_backward_weight(dy64, x64, (3, 3), 1, padding)
+    mag_dw = ref.conv2d_backward_weight(np.abs(dy64), np.abs(x64), (3, 3), 1, padding)
+    _assert_close_to_reference(dw, want_dw, mag_dw, "dw")
 
 
 @pytest.mark.parametrize("shape", SHAPES[:1] + SHAPES[4:6], ids=lambda s: "x".join(map(str, s)))
 def test_engaged_exactly_where_the_path_takes_it(rng, shape):
-    """With the switch on, an eligible layer's forward and input gradient are not the GEMM
-    algorithm's bits (the Winograd path ran); on a path without it they are."""
+    """With the switch on, an eligible layer's three passes are not the GEMM algorithm's bits
+    (the Winograd path ran); on a path without it they are."""
     n, c, h, w_, k, padding = shape
     x, w, b, dy = _case(rng, n, c, h, w_, k, padding)
     with cpu_backend.flags(winograd=False):
-        gemm = _conv_and_input_grad(x, w, b, dy, padding)
+        gemm = _passes(x, w, b, dy, padding)
     with cpu_backend.flags(winograd=True):
-        wino = _conv_and_input_grad(x, w, b, dy, padding)
+        wino = _passes(x, w, b, dy, padding)
         forward_engages = _engages(c, k, *dy.shape[2:])
         input_grad_engages = forward_engages and h * w_ >= 36
     assert (not np.array_equal(wino[0], gemm[0])) == forward_engages
     assert (not np.array_equal(wino[1], gemm[1])) == input_grad_engages
+    assert (not np.array_equal(wino[2], gemm[2])) == forward_engages
 
 
 @pytest.mark.parametrize(
@@ -112,6 +118,7 @@ def test_other_geometries_keep_the_gemm_bits(rng, stride, dilation, groups, kern
             out[on] = (
                 _C.conv2d_forward(x, w, None, *args),
                 _C.conv2d_backward_input(dy, w, x.shape[2:], *args),
+                _C.conv2d_backward_weight(dy, x, w.shape[2:], *args),
             )
     for a, b in zip(out[False], out[True]):
         np.testing.assert_array_equal(a, b)
@@ -123,7 +130,7 @@ def test_one_and_two_threads_bitwise(rng, n):
     got = []
     for t in (1, 2):
         with num_threads(t):
-            got.append(_conv_and_input_grad(x, w, b, dy, 1))
+            got.append(_passes(x, w, b, dy, 1))
     for a, b_ in zip(*got):
         np.testing.assert_array_equal(a, b_)
 
@@ -132,22 +139,27 @@ def test_nan_and_inf_propagate(rng):
     x, w, b, dy = _case(rng, 2, 32, 10, 10, 32, 1)
     x[1, 3, 4, 5] = np.nan
     x[0, 0, 0, 0] = np.inf
-    y, _ = _conv_and_input_grad(x, w, b, dy, 1)
+    y, _, _ = _passes(x, w, b, dy, 1)
     assert np.isnan(y[1, :, 3:6, 4:7]).all()
     assert not np.isfinite(y[0, :, 0:2, 0:2]).any()
     assert np.isfinite(y[0, :, 5:, 5:]).all() and np.isfinite(y[1, :, 7:, :]).all()
 
 
-def test_autograd_layer_matches_the_kernels_and_fused_block(rng):
-    """nn.Conv2d (unfused) and the fused Conv2d -> ReLU -> MaxPool2d(2) block use the same
-    Winograd forward: the block's output is the unfused chain's, bit for bit."""
-    x = gc.tensor(rng.standard_normal((6, 32, 14, 14)).astype(np.float32))
+def test_fused_block_matches_the_unfused_chain(rng):
+    """The fused Conv2d -> ReLU -> MaxPool2d(2) block (nn.Sequential) and the unfused chain take
+    the same Winograd passes: output and every gradient bit for bit."""
+    x_np = rng.standard_normal((6, 32, 14, 14)).astype(np.float32)
     conv = gc.nn.Conv2d(32, 64, 3, padding=1)
     block = gc.nn.Sequential(conv, gc.nn.ReLU(), gc.nn.MaxPool2d(2))
-    with gc.no_grad():
-        fused = block(x).numpy()
-        unfused = F.max_pool2d(F.relu(conv(x)), 2).numpy()
-    np.testing.assert_array_equal(fused, unfused)
+    got = []
+    for run in (block, lambda t: F.max_pool2d(F.relu(conv(t)), 2)):
+        x = gc.tensor(x_np, requires_grad=True)
+        conv.zero_grad()
+        y = run(x)
+        (y * y).sum().backward()
+        got.append((y.numpy(), x.grad.numpy(), conv.weight.grad.numpy(), conv.bias.grad.numpy()))
+    for a, b in zip(*got):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_training_gradients_match_torch(torch, rng):

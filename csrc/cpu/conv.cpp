@@ -2,8 +2,7 @@
 // Convolution by im2col + GEMM, forward and backward side by side.
 //
 // Float32 3x3 stride-1 layers with enough channels for the path (winograd_ok) run their forward
-// and input gradient as Winograd F(2x2, 3x3) instead (conv_winograd.h); their weight gradient
-// stays here.
+// and both gradients as Winograd F(2x2, 3x3) instead (conv_winograd.h).
 //
 // Stride-1 convolutions whose output is as wide as their input ("same" width, e.g. 3x3 pad 1),
 // with at least 128 output pixels per image, use an implicit GEMM: the columns matrix is never
@@ -493,8 +492,10 @@ void conv2d_backward_weight(const Window2d& p, const T* dy, const T* x, T* dw) {
     std::fill(dw, dw + KCRS, T(0));
     return;
   }
-  if constexpr (std::is_same_v<T, float>)
+  if constexpr (std::is_same_v<T, float>) {
     if (conv_direct_ok(p)) return conv2d_direct_backward_weight(p, dy, x, dw);
+    if (winograd_ok(p)) return winograd_conv2d_backward_weight(p, dy, x, dw);
+  }
   const Plan pl = make_plan(p, sizeof(T));
   const double flops = 2.0 * p.K * pl.CRS * pl.P * p.N;
   if (!pl.direct && pl.nb == 1 && implicit_ok(p)) {
@@ -538,8 +539,8 @@ bool conv2d_backward_by_image(const Window2d& p, const T* x, const T* w, const I
       conv2d_direct_backward_weight_by_image(p, x, src, dw, plane_sums);
       return true;
     }
-  if constexpr (std::is_same_v<T, float>)  // the Winograd input gradient needs the whole dy
-    if (dx && winograd_input_grad_ok(p)) return false;
+  if constexpr (std::is_same_v<T, float>)  // the Winograd gradients need the whole dy
+    if (winograd_ok(p)) return false;
   const Plan pl = make_plan(p, sizeof(T));
   if (pl.direct || pl.nb != 1 || !implicit_ok(p) || (dx && input_grad_as_conv(p))) return false;
   const ImplicitTaps taps = make_taps(p);

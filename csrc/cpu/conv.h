@@ -48,8 +48,8 @@ struct ImageSource {
 // null) gets bias_plane_sum of each plane of dy_n at [n*K + k] (cpu/bias_grad.h). The same
 // bits as the two kernels on the whole dy. Covers the direct weight gradient without dx (a
 // first layer) and the implicit-GEMM weight gradient with the explicit input gradient (one
-// image per block); returns false, having done nothing, for any other geometry (a Winograd
-// input gradient included: it needs the whole dy).
+// image per block); returns false, having done nothing, for any other geometry (Winograd
+// layers included: their gradients need the whole dy).
 template <typename T>
 bool conv2d_backward_by_image(const Window2d& p, const T* x, const T* w, const ImageSource<T>& src,
                               T* dx, T* dw, T* plane_sums);

@@ -26,7 +26,9 @@ constexpr int64_t kMinOutputPixels = 36;  // OH * OW
 // Blocking: a block holds whole images, about kBlockTiles tiles, and its V and M (16 x
 // (Cin + Cout) x tiles floats) within kBlockBytes, so they stay in L2 between the transforms
 // and the GEMMs.
-constexpr int64_t kBlockTiles = 256;
+constexpr int64_t kBlockTiles = 96;
+// The weight gradient's GEMMs reduce over a block's tiles: deeper blocks (measured).
+constexpr int64_t kWeightGradBlockTiles = 512;
 constexpr int64_t kBlockBytes = 2 << 20;
 constexpr int64_t kPlaneSkew = 32;  // floats (see run)
 
@@ -34,6 +36,8 @@ using InputPlaneFn = void (*)(const float*, int64_t, int64_t, int64_t, int64_t, 
                               float*, int64_t, float*);
 using OutputPlaneFn = void (*)(const float*, int64_t, int64_t, int64_t, float, float*, int64_t,
                                int64_t, float*);
+using OutputGradPlaneFn = void (*)(const float*, int64_t, int64_t, int64_t, int64_t, float*,
+                                   int64_t, float*);
 
 void input_plane_generic(const float* x, int64_t H, int64_t W, int64_t ph, int64_t pw, int64_t TH,
                          int64_t TW, float* v, int64_t ldxi, float* rows) {
@@ -45,9 +49,15 @@ void output_plane_generic(const float* m, int64_t ldxi, int64_t TH, int64_t TW, 
   winograd_output_plane_body(m, ldxi, TH, TW, bias, y, OH, OW, rows);
 }
 
+void output_grad_plane_generic(const float* dy, int64_t OH, int64_t OW, int64_t TH, int64_t TW,
+                               float* dm, int64_t ldxi, float* rows) {
+  winograd_output_grad_plane_body(dy, OH, OW, TH, TW, dm, ldxi, rows);
+}
+
 struct Transforms {
   InputPlaneFn input;
   OutputPlaneFn output;
+  OutputGradPlaneFn output_grad;
 };
 
 // The selected path's copy of the tile transforms (the same arithmetic: adds and subtracts
@@ -55,13 +65,15 @@ struct Transforms {
 Transforms transforms() {
 #if GRADCORE_ISA_AVX512
   if (at_least(CpuCapability::kAvx512))
-    return {&avx512::winograd_input_plane, &avx512::winograd_output_plane};
+    return {&avx512::winograd_input_plane, &avx512::winograd_output_plane,
+            &avx512::winograd_output_grad_plane};
 #endif
 #if GRADCORE_ISA_AVX2_FMA
   if (at_least(CpuCapability::kAvx2Fma))
-    return {&avx2_fma::winograd_input_plane, &avx2_fma::winograd_output_plane};
+    return {&avx2_fma::winograd_input_plane, &avx2_fma::winograd_output_plane,
+            &avx2_fma::winograd_output_grad_plane};
 #endif
-  return {&input_plane_generic, &output_plane_generic};
+  return {&input_plane_generic, &output_plane_generic, &output_grad_plane_generic};
 }
 
 // U = G g G^T for one 3x3 filter g (row-major): u[xi], xi = 4*i + j.
@@ -83,6 +95,24 @@ void transform_filter(const float g[9], float u[16]) {
   }
 }
 
+// dg = G^T dU G for one filter's 16 values du[xi * stride] (xi = 4*i + j): the 3x3 gradient.
+void transform_filter_grad(const float* du, int64_t stride, float dg[9]) {
+  float h[4][3];  // dU G
+  for (int i = 0; i < 4; ++i) {
+    const float a = du[(4 * i) * stride], b = du[(4 * i + 1) * stride];
+    const float c = du[(4 * i + 2) * stride], d = du[(4 * i + 3) * stride];
+    h[i][0] = a + 0.5f * (b + c);
+    h[i][1] = 0.5f * (b - c);
+    h[i][2] = 0.5f * (b + c) + d;
+  }
+  for (int s = 0; s < 3; ++s) {
+    const float a = h[0][s], b = h[1][s], c = h[2][s], d = h[3][s];
+    dg[s] = a + 0.5f * (b + c);
+    dg[3 + s] = 0.5f * (b - c);
+    dg[6 + s] = 0.5f * (b + c) + d;
+  }
+}
+
 // One Winograd convolution: in (N, Cin, H, W) -> out (N, Cout, OH, OW), padding ph, pw.
 struct Problem {
   int64_t N, Cin, Cout, H, W, ph, pw, OH, OW;
@@ -91,12 +121,12 @@ struct Problem {
 };
 
 Problem make_problem(int64_t N, int64_t Cin, int64_t Cout, int64_t H, int64_t W, int64_t ph,
-                     int64_t pw) {
+                     int64_t pw, int64_t block_tiles = kBlockTiles) {
   Problem q{N, Cin, Cout, H, W, ph, pw, H + 2 * ph - 2, W + 2 * pw - 2, 0, 0, 0, 0, 0};
   q.TH = (q.OH + 1) / 2;
   q.TW = (q.OW + 1) / 2;
   q.TT = q.TH * q.TW;
-  q.nb = std::clamp<int64_t>((kBlockTiles + q.TT - 1) / q.TT, 1, std::max<int64_t>(N, 1));
+  q.nb = std::clamp<int64_t>((block_tiles + q.TT - 1) / q.TT, 1, std::max<int64_t>(N, 1));
   while (q.nb > 1 && 16 * (Cin + Cout) * q.nb * q.TT * int64_t(sizeof(float)) > kBlockBytes) --q.nb;
   q.Tb = q.nb * q.TT;
   return q;
@@ -198,6 +228,41 @@ void winograd_conv2d_backward_input(const Window2d& p, const float* dy, const fl
     for (int rs = 0; rs < 9; ++rs) g[rs] = w[(k * p.C + c) * 9 + (8 - rs)];
   });
   run(q, dy, packs, nullptr, dx, nullptr);
+}
+
+void winograd_conv2d_backward_weight(const Window2d& p, const float* dy, const float* x,
+                                     float* dw) {
+  const Problem q =
+      make_problem(p.N, p.C, p.K, p.H, p.W, p.ph, p.pw, kWeightGradBlockTiles);  // x planes in
+  const Transforms tf = transforms();
+  const int64_t nblocks = (q.N + q.nb - 1) / q.nb, HW = q.H * q.W, P = q.OH * q.OW;
+  const int64_t ldv = q.Cin * q.Tb + kPlaneSkew, ldm = q.Cout * q.Tb + kPlaneSkew;
+  const int64_t KC = q.Cout * q.Cin;
+  std::vector<float> du(static_cast<size_t>(16 * KC));  // dU_xi (K x C), xi-major
+  const double flops = 2.0 * 16 * KC * q.N * q.TT;
+  sum_over_work_groups(
+      nblocks, 16 * KC, flops, du.data(), [&](int64_t b0, int64_t b1, float* part) {
+        float* V = thread_scratch<float>(kSlotColumns,
+                                         static_cast<size_t>(16 * ldv + 2 * q.TW + 2 + 16 * q.TW));
+        float* in_rows = V + 16 * ldv;
+        float* M = thread_scratch<float>(kSlotScratch, static_cast<size_t>(16 * ldm + 2 * q.TW));
+        float* dy_rows = M + 16 * ldm;
+        for (int64_t b = b0; b < b1; ++b) {
+          const int64_t n0 = b * q.nb, nn = std::min(q.nb, q.N - n0);
+          for (int64_t i = 0; i < nn; ++i) {
+            for (int64_t c = 0; c < q.Cin; ++c)
+              tf.input(x + ((n0 + i) * q.Cin + c) * HW, q.H, q.W, q.ph, q.pw, q.TH, q.TW,
+                       V + c * q.Tb + i * q.TT, ldv, in_rows);
+            for (int64_t k = 0; k < q.Cout; ++k)
+              tf.output_grad(dy + ((n0 + i) * q.Cout + k) * P, q.OH, q.OW, q.TH, q.TW,
+                             M + k * q.Tb + i * q.TT, ldm, dy_rows);
+          }
+          for (int xi = 0; xi < 16; ++xi)  // dU_xi (+)= dM_xi (K x tiles) @ V_xi^T (tiles x C)
+            gemm<float>(false, true, q.Cout, q.Cin, nn * q.TT, 1.0f, M + xi * ldm, q.Tb,
+                        V + xi * ldv, q.Tb, b == b0 ? 0.0f : 1.0f, part + xi * KC, q.Cin);
+        }
+      });
+  for (int64_t kc = 0; kc < KC; ++kc) transform_filter_grad(du.data() + kc, KC, dw + kc * 9);
 }
 
 }  // namespace gradcore

@@ -1,6 +1,6 @@
 // Winograd F(2x2, 3x3) convolution for float32 3x3 stride-1 layers (the transforms:
-// conv_winograd_body.h). conv.cpp runs its forward and input gradient through it where
-// winograd_ok(); the weight gradient stays on the implicit GEMM.
+// conv_winograd_body.h). conv.cpp runs the forward, input gradient and weight gradient through
+// it where winograd_ok().
 //
 // Work is cut into blocks of whole images (a fixed function of the shapes): a block's input
 // tiles are transformed into V (16 x C x T, T its tiles), multiplied by the transformed filters
@@ -38,17 +38,27 @@ void winograd_conv2d_forward(const Window2d& p, const float* x, const float* w, 
 bool winograd_input_grad_ok(const Window2d& p);
 void winograd_conv2d_backward_input(const Window2d& p, const float* dy, const float* w, float* dx);
 
+// dw (K, C, 3, 3) = the gradient of conv2d_forward with respect to w, through the Winograd
+// formula: dU_xi = sum over the batch's tiles of (A dY A^T)_xi (B^T d B)_xi^T, dw = G^T dU G.
+// Reduced over a fixed partition of the batch (work_units.h): bitwise identical for any thread
+// count. Overwrites dw. Requires winograd_ok(p).
+void winograd_conv2d_backward_weight(const Window2d& p, const float* dy, const float* x, float* dw);
+
 namespace avx2_fma {
 void winograd_input_plane(const float* x, int64_t H, int64_t W, int64_t ph, int64_t pw, int64_t TH,
                           int64_t TW, float* v, int64_t ldxi, float* rows);
 void winograd_output_plane(const float* m, int64_t ldxi, int64_t TH, int64_t TW, float bias,
                            float* y, int64_t OH, int64_t OW, float* rows);
+void winograd_output_grad_plane(const float* dy, int64_t OH, int64_t OW, int64_t TH, int64_t TW,
+                                float* dm, int64_t ldxi, float* rows);
 }  // namespace avx2_fma
 namespace avx512 {
 void winograd_input_plane(const float* x, int64_t H, int64_t W, int64_t ph, int64_t pw, int64_t TH,
                           int64_t TW, float* v, int64_t ldxi, float* rows);
 void winograd_output_plane(const float* m, int64_t ldxi, int64_t TH, int64_t TW, float bias,
                            float* y, int64_t OH, int64_t OW, float* rows);
+void winograd_output_grad_plane(const float* dy, int64_t OH, int64_t OW, int64_t TH, int64_t TW,
+                                float* dm, int64_t ldxi, float* rows);
 }  // namespace avx512
 
 }  // namespace gradcore

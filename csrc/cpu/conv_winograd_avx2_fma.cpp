@@ -19,4 +19,9 @@ void winograd_output_plane(const float* m, int64_t ldxi, int64_t TH, int64_t TW,
   winograd_output_plane_body(m, ldxi, TH, TW, bias, y, OH, OW, rows);
 }
 
+void winograd_output_grad_plane(const float* dy, int64_t OH, int64_t OW, int64_t TH, int64_t TW,
+                                float* dm, int64_t ldxi, float* rows) {
+  winograd_output_grad_plane_body(dy, OH, OW, TH, TW, dm, ldxi, rows);
+}
+
 }  // namespace gradcore::avx2_fma

@@ -111,4 +111,40 @@ void winograd_output_plane(const float* m, int64_t ldxi, int64_t TH, int64_t TW,
   }
 }
 
+void winograd_output_grad_plane(const float* dy, int64_t OH, int64_t OW, int64_t TH, int64_t TW,
+                                float* dm, int64_t ldxi, float* /*rows*/) {
+  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+  const __m512 zero = _mm512_setzero_ps();
+  for (int64_t tj0 = 0; tj0 < TW; tj0 += 16) {
+    const __mmask16 tiles = first_lanes(TW - tj0);
+    const int64_t cols = OW - 2 * tj0;  // dy columns of this chunk inside the plane
+    const __mmask16 mA = first_lanes(cols), mB = first_lanes(cols - 16);
+    for (int64_t ti = 0; ti < TH; ++ti) {
+      __m512 z[2][4];  // A dY along the row, of rows 2*ti and 2*ti + 1
+      for (int a = 0; a < 2; ++a) {
+        const int64_t oh = 2 * ti + a;
+        if (oh >= OH) {
+          z[a][0] = z[a][1] = z[a][2] = z[a][3] = zero;
+          continue;
+        }
+        const float* p = dy + oh * OW + 2 * tj0;
+        const __m512 A = _mm512_maskz_loadu_ps(mA, p), B = _mm512_maskz_loadu_ps(mB, p + 16);
+        const __m512 e = _mm512_permutex2var_ps(A, even, B), o = _mm512_permutex2var_ps(A, odd, B);
+        z[a][0] = e;
+        z[a][1] = _mm512_add_ps(e, o);
+        z[a][2] = _mm512_sub_ps(e, o);
+        z[a][3] = _mm512_sub_ps(zero, o);
+      }
+      float* dt = dm + ti * TW + tj0;
+      for (int j = 0; j < 4; ++j) {
+        _mm512_mask_storeu_ps(dt + j * ldxi, tiles, z[0][j]);
+        _mm512_mask_storeu_ps(dt + (4 + j) * ldxi, tiles, _mm512_add_ps(z[0][j], z[1][j]));
+        _mm512_mask_storeu_ps(dt + (8 + j) * ldxi, tiles, _mm512_sub_ps(z[0][j], z[1][j]));
+        _mm512_mask_storeu_ps(dt + (12 + j) * ldxi, tiles, _mm512_sub_ps(zero, z[1][j]));
+      }
+    }
+  }
+}
+
 }  // namespace gradcore::avx512

@@ -10,6 +10,9 @@
 //   A^T = [1 1 1 0; 0 1 -1 -1]                       (output transform, Y = A^T M A)
 // so 16 multiplies per tile and channel pair instead of 36. Summed over channels, the 16
 // products are 16 independent GEMMs, M_xi = U_xi @ V_xi, xi = 4*i + j indexing the 4x4 tile.
+// The weight gradient runs the chain rule through the same formula: dM = A dY A^T per output
+// tile (the output-gradient transform), dU_xi = sum over tiles of dM_xi V_xi^T (16 GEMMs),
+// dg = G^T dU G.
 //
 // Everything here has internal linkage (anonymous namespace) and uses no STL, so the copies
 // compiled with -mavx2 / -mavx512f are never merged with the portable one (ISA rule:
@@ -99,6 +102,45 @@ inline void winograd_output_plane_body(const float* m, int64_t ldxi, int64_t TH,
     std::memcpy(y + 2 * ti * OW, r0, sizeof(float) * static_cast<size_t>(OW));
     if (2 * ti + 1 < OH)
       std::memcpy(y + (2 * ti + 1) * OW, r1, sizeof(float) * static_cast<size_t>(OW));
+  }
+}
+
+// The 16 output-gradient planes of one plane dy (OH x OW): tile (ti, tj) holds dy rows 2*ti,
+// 2*ti + 1 and columns 2*tj, 2*tj + 1 (zero outside the plane); its dM = A dY A^T goes to
+// dm[xi * ldxi + ti * TW + tj]. Overwrites dm. Order of the arithmetic (every path's copy
+// keeps it): along each row first, then down the two rows. rows: scratch of 2*TW floats.
+inline void winograd_output_grad_plane_body(const float* dy, int64_t OH, int64_t OW, int64_t TH,
+                                            int64_t TW, float* dm, int64_t ldxi, float* rows) {
+  float* r = rows;    // one dy row, zero-padded to 2*TW
+  float z[2][4][64];  // A dY along the row, for up to 64 tiles at a time, of the two rows
+  for (int64_t ti = 0; ti < TH; ++ti) {
+    for (int64_t tj0 = 0; tj0 < TW; tj0 += 64) {
+      const int64_t nt = TW - tj0 < 64 ? TW - tj0 : 64;
+      for (int a = 0; a < 2; ++a) {
+        const int64_t oh = 2 * ti + a;
+        for (int64_t u = 0; u < 2 * TW; ++u) r[u] = 0.0f;
+        if (oh < OH) std::memcpy(r, dy + oh * OW, sizeof(float) * static_cast<size_t>(OW));
+        for (int64_t t = 0; t < nt; ++t) {
+          const float e = r[2 * (tj0 + t)], o = r[2 * (tj0 + t) + 1];
+          z[a][0][t] = e;
+          z[a][1][t] = e + o;
+          z[a][2][t] = e - o;
+          z[a][3][t] = -o;
+        }
+      }
+      for (int j = 0; j < 4; ++j) {
+        float* d0 = dm + j * ldxi + ti * TW + tj0;
+        float* d1 = d0 + 4 * ldxi;
+        float* d2 = d1 + 4 * ldxi;
+        float* d3 = d2 + 4 * ldxi;
+        for (int64_t t = 0; t < nt; ++t) {
+          d0[t] = z[0][j][t];
+          d1[t] = z[0][j][t] + z[1][j][t];
+          d2[t] = z[0][j][t] - z[1][j][t];
+          d3[t] = -z[1][j][t];
+        }
+      }
+    }
   }
 }
 
