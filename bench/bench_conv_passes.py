@@ -1,7 +1,8 @@
 """conv2d pass by pass: forward, input gradient and weight gradient, gradcore vs PyTorch CPU,
 each as a fraction of the machine's fp32 peak.
 
-    python bench/bench_conv_passes.py [--threads 1,2] [--shapes 1,3] [--json PATH]
+    python bench/bench_conv_passes.py [--threads 1,2] [--shapes 1,3] [--shape N,C,H,W,K,k,s,p]
+                                      [--json PATH]
 
 bench_conv.py times forward and forward+backward; this script splits the backward into its
 two GEMM passes (gradcore's conv2d_backward_input / conv2d_backward_weight kernels, PyTorch's
@@ -85,10 +86,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", default="2")
     ap.add_argument("--shapes", default=None, help="indices into bench_conv.SHAPES, e.g. 1,3")
+    ap.add_argument(
+        "--shape",
+        action="append",
+        default=[],
+        help="an extra shape N,C,H,W,K,kernel,stride,pad (repeatable), e.g. 64,16,28,28,32,3,1,1",
+    )
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--json", default=str(Path(__file__).parent / "results" / "conv_passes.json"))
     args = ap.parse_args()
     shapes = SHAPES if args.shapes is None else [SHAPES[int(i)] for i in args.shapes.split(",")]
+    if args.shape:
+        extra = [tuple(int(v) for v in s.split(",")) for s in args.shape]
+        if any(len(s) != 8 for s in extra):
+            ap.error("--shape takes 8 integers: N,C,H,W,K,kernel,stride,pad")
+        shapes = (shapes if args.shapes is not None else []) + extra
     results = []
     print(
         f"{'shape (N,C,H,W,K,k,s,p)':32} thr pass | {'gc ms':>7} {'%peak':>6} | "

@@ -73,3 +73,29 @@ def test_bench_overhead_ab_times_two_builds_in_one_process(tmp_path):
         text=True,
     )
     assert bad.returncode != 0 and "holds no gradcore package" in bad.stderr
+
+
+def test_bench_conv_passes_times_both_algorithms(tmp_path):
+    """bench_conv_passes on an extra --shape: every pass gets gradcore's time and, for the
+    forward and both gradients, the GEMM algorithm's (the Winograd switch off) beside it; a
+    shape of the wrong length is refused."""
+    import json
+    import subprocess
+
+    script = Path(__file__).resolve().parents[1] / "bench" / "bench_conv_passes.py"
+    out = tmp_path / "passes.json"
+    args = ["--threads", "1", "--repeat", "1", "--json", str(out)]
+    subprocess.run(
+        [sys.executable, str(script), "--shape", "2,16,8,8,16,3,1,1", *args],
+        check=True,
+        capture_output=True,
+    )
+    (row,) = json.loads(out.read_text())["results"]
+    assert row["shape"] == [2, 16, 8, 8, 16, 3, 1, 1]
+    for ps in ("fwd", "dx", "dw"):
+        assert row[f"gradcore_{ps}_ms"] > 0 and row[f"gemm_{ps}_ms"] > 0
+        assert row[f"{ps}_gemm_over_default"] > 0
+    bad = subprocess.run(
+        [sys.executable, str(script), "--shape", "2,16,8,8", *args], capture_output=True, text=True
+    )
+    assert bad.returncode != 0 and "--shape takes 8 integers" in bad.stderr

@@ -195,3 +195,25 @@ def test_switch_and_flags():
         pass
     assert cpu_backend.winograd_enabled() is True
     assert gc.backends.cpu is cpu_backend
+
+
+@pytest.mark.across_cpu_capabilities
+def test_paths_with_winograd_give_the_same_bits(rng):
+    """The AVX2 and AVX-512 transforms do the portable body's additions in its order, and the
+    GEMMs under them keep one FMA order per element: every path that takes a layer gives the
+    same bits for all three passes."""
+    from conftest import CPU_CAPABILITIES, cpu_capability_selected
+
+    x, w, b, dy = _case(rng, 5, 64, 13, 11, 64, 1)
+    got = {}
+    for path in CPU_CAPABILITIES:
+        with cpu_capability_selected(path):
+            if _min_channels() == 0 or _min_channels() > 64:
+                continue
+            got[path] = _passes(x, w, b, dy, 1)
+    if len(got) < 2:
+        pytest.skip(f"fewer than two CPU paths here take Winograd at 64 channels: {sorted(got)}")
+    first, *rest = sorted(got)
+    for path in rest:
+        for name, a, b_ in zip(("y", "dx", "dw"), got[first], got[path]):
+            np.testing.assert_array_equal(a, b_, err_msg=f"{name}: {path} vs {first}")

@@ -60,8 +60,8 @@ struct Transforms {
   OutputGradPlaneFn output_grad;
 };
 
-// The selected path's copy of the tile transforms (the same arithmetic: adds and subtracts
-// only, so every path gives the same bits from them).
+// The selected path's tile transforms (the same additions in the same order on every path,
+// and no multiplies to contract into FMAs: the same bits everywhere).
 Transforms transforms() {
 #if GRADCORE_ISA_AVX512
   if (at_least(CpuCapability::kAvx512))

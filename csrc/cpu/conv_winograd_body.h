@@ -1,6 +1,7 @@
-// The tile transforms of the Winograd F(2x2, 3x3) convolution (conv_winograd.cpp), shared by
-// the portable build (conv_winograd.cpp) and the ISA files that compile the same loops with
-// wider vectors (conv_winograd_avx2_fma.cpp, conv_winograd_avx512.cpp).
+// The tile transforms of the Winograd F(2x2, 3x3) convolution (conv_winograd.cpp): the
+// portable loops, which conv_winograd.cpp runs on the generic path. conv_winograd_avx2_fma.cpp
+// and conv_winograd_avx512.cpp write the same transforms in intrinsics, with the additions in
+// the same order (the same bits).
 //
 // F(2x2, 3x3) (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016): a 2x2
 // output tile of a 3x3 cross-correlation is Y = A^T [(G g G^T) .* (B^T d B)] A, where d is the
@@ -14,9 +15,8 @@
 // tile (the output-gradient transform), dU_xi = sum over tiles of dM_xi V_xi^T (16 GEMMs),
 // dg = G^T dU G.
 //
-// Everything here has internal linkage (anonymous namespace) and uses no STL, so the copies
-// compiled with -mavx2 / -mavx512f are never merged with the portable one (ISA rule:
-// CMakeLists.txt, "ISA files").
+// Everything here has internal linkage (anonymous namespace) and uses no STL (ISA rule:
+// CMakeLists.txt, "ISA files"), should an ISA file include it again.
 #pragma once
 #include <cstdint>
 #include <cstring>
