@@ -34,7 +34,15 @@ def _min_channels() -> int:
 
 def _engages(c: int, k: int, oh: int, ow: int) -> bool:
     m = _min_channels()
-    return cpu_backend.winograd_enabled() and m > 0 and c >= m and k >= m and oh * ow >= 36
+    tile_bytes = 16 * (c + k) * ((oh + 1) // 2) * ((ow + 1) // 2) * 4
+    return (
+        cpu_backend.winograd_enabled()
+        and m > 0
+        and c >= m
+        and k >= m
+        and oh * ow >= 36
+        and tile_bytes <= 8 << 20
+    )
 
 
 def _passes(x, w, b, dy, padding):
@@ -122,6 +130,22 @@ def test_other_geometries_keep_the_gemm_bits(rng, stride, dilation, groups, kern
             )
     for a, b in zip(out[False], out[True]):
         np.testing.assert_array_equal(a, b)
+
+
+def test_large_images_keep_the_gemm_algorithm(rng):
+    """A 3x3 layer on a 150x150 image with 32 + 32 channels would need 23 MB of transformed
+    tiles per block (more than the 8 MiB limit): it keeps the GEMM algorithm's bits."""
+    x, w, b, dy = _case(rng, 1, 32, 150, 150, 32, 1)
+    with cpu_backend.flags(winograd=False):
+        gemm = _passes(x, w, b, dy, 1)
+    wino = _passes(x, w, b, dy, 1)
+    for a, b_ in zip(gemm, wino):
+        np.testing.assert_array_equal(a, b_)
+    x, w, b, dy = _case(rng, 1, 32, 70, 70, 32, 1)  # 5 MB: taken where the path allows
+    with cpu_backend.flags(winograd=False):
+        gemm = _passes(x, w, b, dy, 1)
+    wino = _passes(x, w, b, dy, 1)
+    assert (not np.array_equal(gemm[0], wino[0])) == _engages(32, 32, 70, 70)
 
 
 @pytest.mark.parametrize("n", [1, 5, 16])

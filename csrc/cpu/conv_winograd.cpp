@@ -23,6 +23,10 @@ std::atomic<bool> g_enabled{true};
 // Below this many output pixels per image the partial tiles at the edges waste too much.
 // The least channel count is the path's (CpuPathTuning::winograd_min_channels).
 constexpr int64_t kMinOutputPixels = 36;  // OH * OW
+// Blocks hold whole images: an image whose V and M (16 x (C + K) x tiles floats) pass this
+// takes the GEMM algorithm, which cuts images into bands (about 64x64 outputs at 64 + 64
+// channels; a 224x224 image would need 200 MB of scratch per thread).
+constexpr int64_t kMaxImageBytes = 8 << 20;
 // Blocking: a block holds whole images, about kBlockTiles tiles, and its V and M (16 x
 // (Cin + Cout) x tiles floats) within kBlockBytes, so they stay in L2 between the transforms
 // and the GEMMs.
@@ -205,7 +209,11 @@ bool winograd_ok(const Window2d& p) {
   const int64_t min_channels = cpu_path_tuning().winograd_min_channels;
   return winograd_enabled() && min_channels > 0 && p.R == 3 && p.S == 3 && p.sh == 1 && p.sw == 1 &&
          p.dh == 1 && p.dw == 1 && p.groups == 1 && p.ph <= 2 && p.pw <= 2 && p.C >= min_channels &&
-         p.K >= min_channels && p.OH * p.OW >= kMinOutputPixels && p.N > 0;
+         p.K >= min_channels && p.OH * p.OW >= kMinOutputPixels && p.N > 0 &&
+         16 * (p.C + p.K) * ((p.OH + 1) / 2) * ((p.OW + 1) / 2) * int64_t(sizeof(float)) <=
+             kMaxImageBytes &&
+         16 * (p.C + p.K) * ((p.H + 1) / 2) * ((p.W + 1) / 2) * int64_t(sizeof(float)) <=
+             kMaxImageBytes;
 }
 
 bool winograd_input_grad_ok(const Window2d& p) {

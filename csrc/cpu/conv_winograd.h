@@ -23,7 +23,8 @@ void set_winograd_enabled(bool enabled);
 bool winograd_enabled();
 
 // True when winograd_conv2d_forward takes geometry p: enabled, 3x3, stride 1, dilation 1, one
-// group, padding at most 2, and enough channels and pixels for the transforms to pay.
+// group, padding at most 2, enough channels and pixels for the transforms to pay, and images
+// small enough for a block (8 MiB of transformed tiles; larger ones take the GEMM algorithm).
 bool winograd_ok(const Window2d& p);
 
 // y (N, K, OH, OW) = conv2d(x, w) + bias (bias may be null), as conv2d_forward; overwrites y.
