@@ -306,7 +306,9 @@ class profile:
     ) -> str:
         """A text table: calls, total ms, mean us, % of wall time, GFLOP/s, GB/s, % of peak.
 
-        sort_by: "total", "mean", "calls", "gflops" or "name".
+        sort_by: "total", "mean", "calls", "gflops" or "name". Convolution rows count the
+        direct algorithm's FLOPs whatever algorithm ran: a Winograd layer
+        (gradcore.backends.cpu) shows its effective rate, which can pass 100% of the peak.
         """
         keys = {
             "total": lambda s: -s.total_ns,
