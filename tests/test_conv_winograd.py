@@ -34,14 +34,13 @@ def _min_channels() -> int:
 
 def _engages(c: int, k: int, oh: int, ow: int) -> bool:
     m = _min_channels()
-    tile_bytes = 16 * (c + k) * ((oh + 1) // 2) * ((ow + 1) // 2) * 4
     return (
         cpu_backend.winograd_enabled()
         and m > 0
         and c >= m
         and k >= m
         and oh * ow >= 36
-        and tile_bytes <= 8 << 20
+        and _tile_row_bytes(c, k, ow) <= 8 << 20
     )
 
 
@@ -132,20 +131,54 @@ def test_other_geometries_keep_the_gemm_bits(rng, stride, dilation, groups, kern
         np.testing.assert_array_equal(a, b)
 
 
-def test_large_images_keep_the_gemm_algorithm(rng):
-    """A 3x3 layer on a 150x150 image with 32 + 32 channels would need 23 MB of transformed
-    tiles per block (more than the 8 MiB limit): it keeps the GEMM algorithm's bits."""
-    x, w, b, dy = _case(rng, 1, 32, 150, 150, 32, 1)
-    with cpu_backend.flags(winograd=False):
-        gemm = _passes(x, w, b, dy, 1)
-    wino = _passes(x, w, b, dy, 1)
-    for a, b_ in zip(gemm, wino):
+def _tile_row_bytes(c: int, k: int, ow: int) -> int:
+    return 16 * (c + k) * ((ow + 1) // 2) * 4
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_large_images_run_in_bands(rng, n):
+    """A 3x3 layer on 150x150 images would need 11.5 MB of transformed tiles per image (over
+    the 2 MiB block): each image runs in bands of tile rows. All three passes still match the
+    float64 reference, for 1 and 2 threads alike."""
+    x, w, b, dy = _case(rng, n, 16, 150, 150, 16, 1)
+    got = []
+    for t in (1, 2):
+        with num_threads(t):
+            got.append(_passes(x, w, b, dy, 1))
+    for a, b_ in zip(*got):
         np.testing.assert_array_equal(a, b_)
-    x, w, b, dy = _case(rng, 1, 32, 70, 70, 32, 1)  # 5 MB: taken where the path allows
+    y, dx, dw = got[0]
+    x64, w64, dy64 = x.astype(np.float64), w.astype(np.float64), dy.astype(np.float64)
+    ax, aw, ady = np.abs(x64), np.abs(w64), np.abs(dy64)
+    _assert_close_to_reference(
+        y, ref.conv2d(x64, w64, b.astype(np.float64), 1, 1), ref.conv2d(ax, aw, abs(b), 1, 1), "y"
+    )
+    _assert_close_to_reference(
+        dx,
+        ref.conv2d_backward_input(dy64, w64, (150, 150), 1, 1),
+        ref.conv2d_backward_input(ady, aw, (150, 150), 1, 1),
+        "dx",
+    )
+    _assert_close_to_reference(
+        dw,
+        ref.conv2d_backward_weight(dy64, x64, (3, 3), 1, 1),
+        ref.conv2d_backward_weight(ady, ax, (3, 3), 1, 1),
+        "dw",
+    )
     with cpu_backend.flags(winograd=False):
         gemm = _passes(x, w, b, dy, 1)
-    wino = _passes(x, w, b, dy, 1)
-    assert (not np.array_equal(gemm[0], wino[0])) == _engages(32, 32, 70, 70)
+    assert (not np.array_equal(gemm[0], y)) == _engages(16, 16, 150, 150)
+
+
+def test_rows_too_wide_for_a_block_keep_the_gemm_algorithm(rng):
+    """One row of tiles of a 2100-wide image at 64 + 64 channels holds 8.6 MB of transformed
+    tiles (over 8 MiB): the layer keeps the GEMM algorithm's bits."""
+    assert _tile_row_bytes(64, 64, 2100) > 8 << 20
+    x, w, b, dy = _case(rng, 1, 64, 4, 2100, 64, 1)
+    with cpu_backend.flags(winograd=False):
+        gemm = _passes(x, w, b, dy, 1)
+    for a, b_ in zip(gemm, _passes(x, w, b, dy, 1)):
+        np.testing.assert_array_equal(a, b_)
 
 
 @pytest.mark.parametrize("n", [1, 5, 16])
@@ -169,11 +202,16 @@ def test_nan_and_inf_propagate(rng):
     assert np.isfinite(y[0, :, 5:, 5:]).all() and np.isfinite(y[1, :, 7:, :]).all()
 
 
-def test_fused_block_matches_the_unfused_chain(rng):
+@pytest.mark.parametrize(
+    "shape", [(6, 32, 14, 14, 64), (2, 16, 76, 76, 16)], ids=["blocks", "bands"]
+)
+def test_fused_block_matches_the_unfused_chain(rng, shape):
     """The fused Conv2d -> ReLU -> MaxPool2d(2) block (nn.Sequential) and the unfused chain take
-    the same Winograd passes: output and every gradient bit for bit."""
-    x_np = rng.standard_normal((6, 32, 14, 14)).astype(np.float32)
-    conv = gc.nn.Conv2d(32, 64, 3, padding=1)
+    the same Winograd passes: output and every gradient bit for bit (whole images per block, and
+    images in bands of tile rows, each image handed to the pool once all its bands are done)."""
+    n, c, h, w_, k = shape
+    x_np = rng.standard_normal((n, c, h, w_)).astype(np.float32)
+    conv = gc.nn.Conv2d(c, k, 3, padding=1)
     block = gc.nn.Sequential(conv, gc.nn.ReLU(), gc.nn.MaxPool2d(2))
     got = []
     for run in (block, lambda t: F.max_pool2d(F.relu(conv(t)), 2)):

@@ -23,10 +23,10 @@ std::atomic<bool> g_enabled{true};
 // Below this many output pixels per image the partial tiles at the edges waste too much.
 // The least channel count is the path's (CpuPathTuning::winograd_min_channels).
 constexpr int64_t kMinOutputPixels = 36;  // OH * OW
-// Blocks hold whole images: an image whose V and M (16 x (C + K) x tiles floats) pass this
-// takes the GEMM algorithm, which cuts images into bands (about 64x64 outputs at 64 + 64
-// channels; a 224x224 image would need 200 MB of scratch per thread).
-constexpr int64_t kMaxImageBytes = 8 << 20;
+// A block is at least one row of tiles: a layer whose V and M for one tile row (16 x (C + K) x
+// tiles floats) pass this takes the GEMM algorithm (about 2000 output columns at 512 + 512
+// channels).
+constexpr int64_t kMaxTileRowBytes = 8 << 20;
 // Blocking: a block holds whole images, about kBlockTiles tiles, and its V and M (16 x
 // (Cin + Cout) x tiles floats) within kBlockBytes, so they stay in L2 between the transforms
 // and the GEMMs.
@@ -36,26 +36,24 @@ constexpr int64_t kWeightGradBlockTiles = 512;
 constexpr int64_t kBlockBytes = 2 << 20;
 constexpr int64_t kPlaneSkew = 32;  // floats (see run)
 
-using InputPlaneFn = void (*)(const float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
-                              float*, int64_t, float*);
-using OutputPlaneFn = void (*)(const float*, int64_t, int64_t, int64_t, float, float*, int64_t,
-                               int64_t, float*);
-using OutputGradPlaneFn = void (*)(const float*, int64_t, int64_t, int64_t, int64_t, float*,
-                                   int64_t, float*);
+// The transforms' signatures (conv_winograd.h, namespace avx512, for the parameters).
+using InputPlaneFn = decltype(&avx512::winograd_input_plane);
+using OutputPlaneFn = decltype(&avx512::winograd_output_plane);
+using OutputGradPlaneFn = decltype(&avx512::winograd_output_grad_plane);
 
-void input_plane_generic(const float* x, int64_t H, int64_t W, int64_t ph, int64_t pw, int64_t TH,
-                         int64_t TW, float* v, int64_t ldxi, float* rows) {
-  winograd_input_plane_body(x, H, W, ph, pw, TH, TW, v, ldxi, rows);
+void input_plane_generic(const float* x, int64_t H, int64_t W, int64_t ph, int64_t pw, int64_t ti0,
+                         int64_t ti1, int64_t TW, float* v, int64_t ldxi, float* rows) {
+  winograd_input_plane_body(x, H, W, ph, pw, ti0, ti1, TW, v, ldxi, rows);
 }
 
-void output_plane_generic(const float* m, int64_t ldxi, int64_t TH, int64_t TW, float bias,
-                          float* y, int64_t OH, int64_t OW, float* rows) {
-  winograd_output_plane_body(m, ldxi, TH, TW, bias, y, OH, OW, rows);
+void output_plane_generic(const float* m, int64_t ldxi, int64_t ti0, int64_t ti1, int64_t TW,
+                          float bias, float* y, int64_t OH, int64_t OW, float* rows) {
+  winograd_output_plane_body(m, ldxi, ti0, ti1, TW, bias, y, OH, OW, rows);
 }
 
-void output_grad_plane_generic(const float* dy, int64_t OH, int64_t OW, int64_t TH, int64_t TW,
-                               float* dm, int64_t ldxi, float* rows) {
-  winograd_output_grad_plane_body(dy, OH, OW, TH, TW, dm, ldxi, rows);
+void output_grad_plane_generic(const float* dy, int64_t OH, int64_t OW, int64_t ti0, int64_t ti1,
+                               int64_t TW, float* dm, int64_t ldxi, float* rows) {
+  winograd_output_grad_plane_body(dy, OH, OW, ti0, ti1, TW, dm, ldxi, rows);
 }
 
 struct Transforms {
@@ -118,22 +116,41 @@ void transform_filter_grad(const float* du, int64_t stride, float dg[9]) {
 }
 
 // One Winograd convolution: in (N, Cin, H, W) -> out (N, Cout, OH, OW), padding ph, pw.
+// A block holds nb whole images, or, when one image's tiles pass the block budget, one image
+// cut into bands of `band` tile rows, done one after the other (band == TH otherwise).
 struct Problem {
   int64_t N, Cin, Cout, H, W, ph, pw, OH, OW;
   int64_t TH, TW, TT;  // tiles per column, per row, per image
-  int64_t nb, Tb;      // images and tiles per block
+  int64_t nb, band;    // images per block; tile rows per band
+  int64_t Tb;          // tiles per block or band (the GEMMs' columns at most)
 };
 
 Problem make_problem(int64_t N, int64_t Cin, int64_t Cout, int64_t H, int64_t W, int64_t ph,
                      int64_t pw, int64_t block_tiles = kBlockTiles) {
-  Problem q{N, Cin, Cout, H, W, ph, pw, H + 2 * ph - 2, W + 2 * pw - 2, 0, 0, 0, 0, 0};
+  Problem q{N, Cin, Cout, H, W, ph, pw, H + 2 * ph - 2, W + 2 * pw - 2, 0, 0, 0, 0, 0, 0};
   q.TH = (q.OH + 1) / 2;
   q.TW = (q.OW + 1) / 2;
   q.TT = q.TH * q.TW;
-  q.nb = std::clamp<int64_t>((block_tiles + q.TT - 1) / q.TT, 1, std::max<int64_t>(N, 1));
-  while (q.nb > 1 && 16 * (Cin + Cout) * q.nb * q.TT * int64_t(sizeof(float)) > kBlockBytes) --q.nb;
-  q.Tb = q.nb * q.TT;
+  const int64_t tile_bytes = 16 * (Cin + Cout) * int64_t(sizeof(float));
+  if (q.TT * tile_bytes <= kBlockBytes) {
+    q.nb = std::clamp<int64_t>((block_tiles + q.TT - 1) / q.TT, 1, std::max<int64_t>(N, 1));
+    while (q.nb > 1 && q.nb * q.TT * tile_bytes > kBlockBytes) --q.nb;
+    q.band = q.TH;
+    q.Tb = q.nb * q.TT;
+  } else {
+    q.nb = 1;
+    q.band = std::clamp<int64_t>(kBlockBytes / (q.TW * tile_bytes), 1, q.TH);
+    q.Tb = q.band * q.TW;
+  }
   return q;
+}
+
+// Calls f(n0, nn, ti0, ti1) for each piece of block b in order: its nn images' tile rows
+// [ti0, ti1) (all of them, or one band of its one image).
+template <class F>
+void for_pieces(const Problem& q, int64_t b, const F& f) {
+  const int64_t n0 = b * q.nb, nn = std::min(q.nb, q.N - n0);
+  for (int64_t ti0 = 0; ti0 < q.TH; ti0 += q.band) f(n0, nn, ti0, std::min(q.TH, ti0 + q.band));
 }
 
 // The 16 transformed filters, packed for the GEMM: filters(o, i) is the 3x3 filter from input
@@ -156,17 +173,21 @@ std::vector<PackedA<float>> pack_filters(const Problem& q, const FilterAt& at) {
   return packs;
 }
 
-// Runs the blocks: per block, V = input transform, M_xi = U_xi @ V_xi, out = output transform.
+// The 16 planes of V (Cin x Tb) and of M (Cout x Tb) sit kPlaneSkew floats further apart than
+// their size: a power-of-two plane stride would put the 16 streams of a transform in the same
+// L1 sets (measured: 3x slower transforms at C = 128).
+int64_t plane_stride(int64_t channels, const Problem& q) {
+  return channels * q.Tb + kPlaneSkew;
+}
+
+// Runs the blocks: per piece, V = input transform, M_xi = U_xi @ V_xi, out = output transform.
 void run(const Problem& q, const float* in, const std::vector<PackedA<float>>& packs,
          const float* bias, float* out, const ImageSink<float>* sink) {
   const Transforms tf = transforms();
   const int64_t nblocks = (q.N + q.nb - 1) / q.nb, HW = q.H * q.W, P = q.OH * q.OW;
-  // The 16 planes of V (Cin x Tb) and of M (Cout x Tb) sit kPlaneSkew floats further apart
-  // than their size: a power-of-two plane stride would put the 16 streams of a transform in
-  // the same L1 sets (measured: 3x slower transforms at C = 128).
-  const int64_t ldv = q.Cin * q.Tb + kPlaneSkew, ldm = q.Cout * q.Tb + kPlaneSkew;
+  const int64_t ldv = plane_stride(q.Cin, q), ldm = plane_stride(q.Cout, q);
   const size_t vsize = static_cast<size_t>(16 * ldv), msize = static_cast<size_t>(16 * ldm);
-  const double flops = 2.0 * 16 * q.Cout * q.Cin * q.Tb;
+  const double flops = 2.0 * 16 * q.Cout * q.Cin * q.nb * q.TT;
   for_units(nblocks, flops, [&](int64_t b0, int64_t b1) {
     float* V =
         thread_scratch<float>(kSlotColumns, vsize + static_cast<size_t>(2 * q.TW + 2 + 16 * q.TW));
@@ -175,23 +196,24 @@ void run(const Problem& q, const float* in, const std::vector<PackedA<float>>& p
     float* out_rows = M + msize;
     float* image =
         sink ? thread_scratch<float>(kSlotImageOut, static_cast<size_t>(q.Cout * P)) : nullptr;
-    for (int64_t b = b0; b < b1; ++b) {
-      const int64_t n0 = b * q.nb, nn = std::min(q.nb, q.N - n0);
-      for (int64_t i = 0; i < nn; ++i)
-        for (int64_t c = 0; c < q.Cin; ++c)
-          tf.input(in + ((n0 + i) * q.Cin + c) * HW, q.H, q.W, q.ph, q.pw, q.TH, q.TW,
-                   V + c * q.Tb + i * q.TT, ldv, in_rows);
-      for (int xi = 0; xi < 16; ++xi)
-        gemm_packed<float>(packs[static_cast<size_t>(xi)], nn * q.TT, false, V + xi * ldv, q.Tb,
-                           0.0f, M + xi * ldm, q.Tb);
-      for (int64_t i = 0; i < nn; ++i) {
-        float* on = sink ? image : out + (n0 + i) * q.Cout * P;
-        for (int64_t k = 0; k < q.Cout; ++k)
-          tf.output(M + k * q.Tb + i * q.TT, ldm, q.TH, q.TW, bias ? bias[k] : 0.0f, on + k * P,
-                    q.OH, q.OW, out_rows);
-        if (sink) sink->fn(sink->ctx, n0 + i, image);
-      }
-    }
+    for (int64_t b = b0; b < b1; ++b)
+      for_pieces(q, b, [&](int64_t n0, int64_t nn, int64_t ti0, int64_t ti1) {
+        const int64_t tiles = (ti1 - ti0) * q.TW;  // per image of the piece
+        for (int64_t i = 0; i < nn; ++i)
+          for (int64_t c = 0; c < q.Cin; ++c)
+            tf.input(in + ((n0 + i) * q.Cin + c) * HW, q.H, q.W, q.ph, q.pw, ti0, ti1, q.TW,
+                     V + c * q.Tb + i * tiles, ldv, in_rows);
+        for (int xi = 0; xi < 16; ++xi)
+          gemm_packed<float>(packs[static_cast<size_t>(xi)], nn * tiles, false, V + xi * ldv, q.Tb,
+                             0.0f, M + xi * ldm, q.Tb);
+        for (int64_t i = 0; i < nn; ++i) {
+          float* on = sink ? image : out + (n0 + i) * q.Cout * P;
+          for (int64_t k = 0; k < q.Cout; ++k)
+            tf.output(M + k * q.Tb + i * tiles, ldm, ti0, ti1, q.TW, bias ? bias[k] : 0.0f,
+                      on + k * P, q.OH, q.OW, out_rows);
+          if (sink && ti1 == q.TH) sink->fn(sink->ctx, n0 + i, image);
+        }
+      });
   });
 }
 
@@ -210,10 +232,8 @@ bool winograd_ok(const Window2d& p) {
   return winograd_enabled() && min_channels > 0 && p.R == 3 && p.S == 3 && p.sh == 1 && p.sw == 1 &&
          p.dh == 1 && p.dw == 1 && p.groups == 1 && p.ph <= 2 && p.pw <= 2 && p.C >= min_channels &&
          p.K >= min_channels && p.OH * p.OW >= kMinOutputPixels && p.N > 0 &&
-         16 * (p.C + p.K) * ((p.OH + 1) / 2) * ((p.OW + 1) / 2) * int64_t(sizeof(float)) <=
-             kMaxImageBytes &&
-         16 * (p.C + p.K) * ((p.H + 1) / 2) * ((p.W + 1) / 2) * int64_t(sizeof(float)) <=
-             kMaxImageBytes;
+         16 * (p.C + p.K) * ((std::max(p.OW, p.W) + 1) / 2) * int64_t(sizeof(float)) <=
+             kMaxTileRowBytes;
 }
 
 bool winograd_input_grad_ok(const Window2d& p) {
@@ -244,7 +264,7 @@ void winograd_conv2d_backward_weight(const Window2d& p, const float* dy, const f
       make_problem(p.N, p.C, p.K, p.H, p.W, p.ph, p.pw, kWeightGradBlockTiles);  // x planes in
   const Transforms tf = transforms();
   const int64_t nblocks = (q.N + q.nb - 1) / q.nb, HW = q.H * q.W, P = q.OH * q.OW;
-  const int64_t ldv = q.Cin * q.Tb + kPlaneSkew, ldm = q.Cout * q.Tb + kPlaneSkew;
+  const int64_t ldv = plane_stride(q.Cin, q), ldm = plane_stride(q.Cout, q);
   const int64_t KC = q.Cout * q.Cin;
   std::vector<float> du(static_cast<size_t>(16 * KC));  // dU_xi (K x C), xi-major
   const double flops = 2.0 * 16 * KC * q.N * q.TT;
@@ -255,20 +275,23 @@ void winograd_conv2d_backward_weight(const Window2d& p, const float* dy, const f
         float* in_rows = V + 16 * ldv;
         float* M = thread_scratch<float>(kSlotScratch, static_cast<size_t>(16 * ldm + 2 * q.TW));
         float* dy_rows = M + 16 * ldm;
-        for (int64_t b = b0; b < b1; ++b) {
-          const int64_t n0 = b * q.nb, nn = std::min(q.nb, q.N - n0);
-          for (int64_t i = 0; i < nn; ++i) {
-            for (int64_t c = 0; c < q.Cin; ++c)
-              tf.input(x + ((n0 + i) * q.Cin + c) * HW, q.H, q.W, q.ph, q.pw, q.TH, q.TW,
-                       V + c * q.Tb + i * q.TT, ldv, in_rows);
-            for (int64_t k = 0; k < q.Cout; ++k)
-              tf.output_grad(dy + ((n0 + i) * q.Cout + k) * P, q.OH, q.OW, q.TH, q.TW,
-                             M + k * q.Tb + i * q.TT, ldm, dy_rows);
-          }
-          for (int xi = 0; xi < 16; ++xi)  // dU_xi (+)= dM_xi (K x tiles) @ V_xi^T (tiles x C)
-            gemm<float>(false, true, q.Cout, q.Cin, nn * q.TT, 1.0f, M + xi * ldm, q.Tb,
-                        V + xi * ldv, q.Tb, b == b0 ? 0.0f : 1.0f, part + xi * KC, q.Cin);
-        }
+        float beta = 0.0f;  // the group's first piece overwrites its part
+        for (int64_t b = b0; b < b1; ++b)
+          for_pieces(q, b, [&](int64_t n0, int64_t nn, int64_t ti0, int64_t ti1) {
+            const int64_t tiles = (ti1 - ti0) * q.TW;
+            for (int64_t i = 0; i < nn; ++i) {
+              for (int64_t c = 0; c < q.Cin; ++c)
+                tf.input(x + ((n0 + i) * q.Cin + c) * HW, q.H, q.W, q.ph, q.pw, ti0, ti1, q.TW,
+                         V + c * q.Tb + i * tiles, ldv, in_rows);
+              for (int64_t k = 0; k < q.Cout; ++k)
+                tf.output_grad(dy + ((n0 + i) * q.Cout + k) * P, q.OH, q.OW, ti0, ti1, q.TW,
+                               M + k * q.Tb + i * tiles, ldm, dy_rows);
+            }
+            for (int xi = 0; xi < 16; ++xi)  // dU_xi (+)= dM_xi (K x tiles) @ V_xi^T (tiles x C)
+              gemm<float>(false, true, q.Cout, q.Cin, nn * tiles, 1.0f, M + xi * ldm, q.Tb,
+                          V + xi * ldv, q.Tb, beta, part + xi * KC, q.Cin);
+            beta = 1.0f;
+          });
       });
   for (int64_t kc = 0; kc < KC; ++kc) transform_filter_grad(du.data() + kc, KC, dw + kc * 9);
 }

@@ -2,8 +2,9 @@
 // conv_winograd_body.h). conv.cpp runs the forward, input gradient and weight gradient through
 // it where winograd_ok().
 //
-// Work is cut into blocks of whole images (a fixed function of the shapes): a block's input
-// tiles are transformed into V (16 x C x T, T its tiles), multiplied by the transformed filters
+// Work is cut into blocks of whole images, or bands of tile rows of one image when an image is
+// too large for a block (a fixed function of the shapes): a block's input tiles are
+// transformed into V (16 x C x T, T its tiles), multiplied by the transformed filters
 // (16 GEMMs, U_xi (K x C) @ V_xi, with the packed GEMM) and transformed back, while V and the
 // products are in cache. Blocks run in parallel, each serial, so results are bitwise identical
 // for any thread count; they differ from the im2col/GEMM paths by rounding (the transforms add
@@ -23,8 +24,8 @@ void set_winograd_enabled(bool enabled);
 bool winograd_enabled();
 
 // True when winograd_conv2d_forward takes geometry p: enabled, 3x3, stride 1, dilation 1, one
-// group, padding at most 2, enough channels and pixels for the transforms to pay, and images
-// small enough for a block (8 MiB of transformed tiles; larger ones take the GEMM algorithm).
+// group, padding at most 2, enough channels and pixels for the transforms to pay, and one row of
+// tiles within 8 MiB of transformed tiles (wider layers take the GEMM algorithm).
 bool winograd_ok(const Window2d& p);
 
 // y (N, K, OH, OW) = conv2d(x, w) + bias (bias may be null), as conv2d_forward; overwrites y.
@@ -46,20 +47,20 @@ void winograd_conv2d_backward_input(const Window2d& p, const float* dy, const fl
 void winograd_conv2d_backward_weight(const Window2d& p, const float* dy, const float* x, float* dw);
 
 namespace avx2_fma {
-void winograd_input_plane(const float* x, int64_t H, int64_t W, int64_t ph, int64_t pw, int64_t TH,
-                          int64_t TW, float* v, int64_t ldxi, float* rows);
-void winograd_output_plane(const float* m, int64_t ldxi, int64_t TH, int64_t TW, float bias,
-                           float* y, int64_t OH, int64_t OW, float* rows);
-void winograd_output_grad_plane(const float* dy, int64_t OH, int64_t OW, int64_t TH, int64_t TW,
-                                float* dm, int64_t ldxi, float* rows);
+void winograd_input_plane(const float* x, int64_t H, int64_t W, int64_t ph, int64_t pw, int64_t ti0,
+                          int64_t ti1, int64_t TW, float* v, int64_t ldxi, float* rows);
+void winograd_output_plane(const float* m, int64_t ldxi, int64_t ti0, int64_t ti1, int64_t TW,
+                           float bias, float* y, int64_t OH, int64_t OW, float* rows);
+void winograd_output_grad_plane(const float* dy, int64_t OH, int64_t OW, int64_t ti0, int64_t ti1,
+                                int64_t TW, float* dm, int64_t ldxi, float* rows);
 }  // namespace avx2_fma
 namespace avx512 {
-void winograd_input_plane(const float* x, int64_t H, int64_t W, int64_t ph, int64_t pw, int64_t TH,
-                          int64_t TW, float* v, int64_t ldxi, float* rows);
-void winograd_output_plane(const float* m, int64_t ldxi, int64_t TH, int64_t TW, float bias,
-                           float* y, int64_t OH, int64_t OW, float* rows);
-void winograd_output_grad_plane(const float* dy, int64_t OH, int64_t OW, int64_t TH, int64_t TW,
-                                float* dm, int64_t ldxi, float* rows);
+void winograd_input_plane(const float* x, int64_t H, int64_t W, int64_t ph, int64_t pw, int64_t ti0,
+                          int64_t ti1, int64_t TW, float* v, int64_t ldxi, float* rows);
+void winograd_output_plane(const float* m, int64_t ldxi, int64_t ti0, int64_t ti1, int64_t TW,
+                           float bias, float* y, int64_t OH, int64_t OW, float* rows);
+void winograd_output_grad_plane(const float* dy, int64_t OH, int64_t OW, int64_t ti0, int64_t ti1,
+                                int64_t TW, float* dm, int64_t ldxi, float* rows);
 }  // namespace avx512
 
 }  // namespace gradcore

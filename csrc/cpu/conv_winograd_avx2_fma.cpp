@@ -42,8 +42,8 @@ inline void split_even_odd(__m256 a, __m256 b, __m256* even, __m256* odd) {
 
 }  // namespace
 
-void winograd_input_plane(const float* x, int64_t H, int64_t W, int64_t ph, int64_t pw, int64_t TH,
-                          int64_t TW, float* v, int64_t ldxi, float* /*rows*/) {
+void winograd_input_plane(const float* x, int64_t H, int64_t W, int64_t ph, int64_t pw, int64_t ti0,
+                          int64_t ti1, int64_t TW, float* v, int64_t ldxi, float* /*rows*/) {
   for (int64_t tj0 = 0; tj0 < TW; tj0 += 8) {
     const __m256i tiles = first_lanes(TW - tj0);
     const int64_t c0 = 2 * tj0 - pw;  // the input column of tile tj0's first column
@@ -65,12 +65,12 @@ void winograd_input_plane(const float* x, int64_t H, int64_t W, int64_t ph, int6
       R[3] = _mm256_sub_ps(o0, o1);
     };
     __m256 q0[4], q1[4], q2[4], q3[4];  // input rows 0..3 of the tile row
-    row(-ph, q0);
-    row(1 - ph, q1);
-    for (int64_t ti = 0; ti < TH; ++ti) {
+    row(2 * ti0 - ph, q0);
+    row(2 * ti0 + 1 - ph, q1);
+    for (int64_t ti = ti0; ti < ti1; ++ti) {
       row(2 * ti - ph + 2, q2);
       row(2 * ti - ph + 3, q3);
-      float* vt = v + ti * TW + tj0;
+      float* vt = v + (ti - ti0) * TW + tj0;
       for (int j = 0; j < 4; ++j) {
         _mm256_maskstore_ps(vt + j * ldxi, tiles, _mm256_sub_ps(q0[j], q2[j]));
         _mm256_maskstore_ps(vt + (4 + j) * ldxi, tiles, _mm256_add_ps(q1[j], q2[j]));
@@ -85,15 +85,15 @@ void winograd_input_plane(const float* x, int64_t H, int64_t W, int64_t ph, int6
   }
 }
 
-void winograd_output_plane(const float* m, int64_t ldxi, int64_t TH, int64_t TW, float bias,
-                           float* y, int64_t OH, int64_t OW, float* /*rows*/) {
+void winograd_output_plane(const float* m, int64_t ldxi, int64_t ti0, int64_t ti1, int64_t TW,
+                           float bias, float* y, int64_t OH, int64_t OW, float* /*rows*/) {
   const __m256 b = _mm256_set1_ps(bias);
   for (int64_t tj0 = 0; tj0 < TW; tj0 += 8) {
     const __m256i tiles = first_lanes(TW - tj0);
     const int64_t cols = OW - 2 * tj0;  // output columns of this chunk still inside the plane
     const __m256i mlo = first_lanes(cols), mhi = first_lanes(cols - 8);
-    for (int64_t ti = 0; ti < TH; ++ti) {
-      const float* mt = m + ti * TW + tj0;
+    for (int64_t ti = ti0; ti < ti1; ++ti) {
+      const float* mt = m + (ti - ti0) * TW + tj0;
       __m256 s0[4], s1[4];  // rows of A^T M
       for (int j = 0; j < 4; ++j) {
         const __m256 m0 = _mm256_maskload_ps(mt + j * ldxi, tiles);
@@ -117,14 +117,14 @@ void winograd_output_plane(const float* m, int64_t ldxi, int64_t TH, int64_t TW,
   }
 }
 
-void winograd_output_grad_plane(const float* dy, int64_t OH, int64_t OW, int64_t TH, int64_t TW,
-                                float* dm, int64_t ldxi, float* /*rows*/) {
+void winograd_output_grad_plane(const float* dy, int64_t OH, int64_t OW, int64_t ti0, int64_t ti1,
+                                int64_t TW, float* dm, int64_t ldxi, float* /*rows*/) {
   const __m256 zero = _mm256_setzero_ps();
   for (int64_t tj0 = 0; tj0 < TW; tj0 += 8) {
     const __m256i tiles = first_lanes(TW - tj0);
     const int64_t cols = OW - 2 * tj0;  // dy columns of this chunk inside the plane
     const __m256i mA = first_lanes(cols), mB = first_lanes(cols - 8);
-    for (int64_t ti = 0; ti < TH; ++ti) {
+    for (int64_t ti = ti0; ti < ti1; ++ti) {
       __m256 z[2][4];  // A dY along the row, of rows 2*ti and 2*ti + 1
       for (int a = 0; a < 2; ++a) {
         const int64_t oh = 2 * ti + a;
@@ -140,7 +140,7 @@ void winograd_output_grad_plane(const float* dy, int64_t OH, int64_t OW, int64_t
         z[a][2] = _mm256_sub_ps(e, o);
         z[a][3] = _mm256_sub_ps(zero, o);
       }
-      float* dt = dm + ti * TW + tj0;
+      float* dt = dm + (ti - ti0) * TW + tj0;
       for (int j = 0; j < 4; ++j) {
         _mm256_maskstore_ps(dt + j * ldxi, tiles, z[0][j]);
         _mm256_maskstore_ps(dt + (4 + j) * ldxi, tiles, _mm256_add_ps(z[0][j], z[1][j]));

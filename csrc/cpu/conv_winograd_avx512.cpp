@@ -31,8 +31,8 @@ __mmask16 inside_columns(int64_t c, int64_t W) {
 
 }  // namespace
 
-void winograd_input_plane(const float* x, int64_t H, int64_t W, int64_t ph, int64_t pw, int64_t TH,
-                          int64_t TW, float* v, int64_t ldxi, float* /*rows*/) {
+void winograd_input_plane(const float* x, int64_t H, int64_t W, int64_t ph, int64_t pw, int64_t ti0,
+                          int64_t ti1, int64_t TW, float* v, int64_t ldxi, float* /*rows*/) {
   const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
   const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
   for (int64_t tj0 = 0; tj0 < TW; tj0 += 16) {
@@ -58,12 +58,12 @@ void winograd_input_plane(const float* x, int64_t H, int64_t W, int64_t ph, int6
       R[3] = _mm512_sub_ps(o0, o1);
     };
     __m512 q0[4], q1[4], q2[4], q3[4];  // input rows 0..3 of the tile row
-    row(-ph, q0);
-    row(1 - ph, q1);
-    for (int64_t ti = 0; ti < TH; ++ti) {
+    row(2 * ti0 - ph, q0);
+    row(2 * ti0 + 1 - ph, q1);
+    for (int64_t ti = ti0; ti < ti1; ++ti) {
       row(2 * ti - ph + 2, q2);
       row(2 * ti - ph + 3, q3);
-      float* vt = v + ti * TW + tj0;
+      float* vt = v + (ti - ti0) * TW + tj0;
       for (int j = 0; j < 4; ++j) {
         _mm512_mask_storeu_ps(vt + j * ldxi, tiles, _mm512_sub_ps(q0[j], q2[j]));
         _mm512_mask_storeu_ps(vt + (4 + j) * ldxi, tiles, _mm512_add_ps(q1[j], q2[j]));
@@ -78,8 +78,8 @@ void winograd_input_plane(const float* x, int64_t H, int64_t W, int64_t ph, int6
   }
 }
 
-void winograd_output_plane(const float* m, int64_t ldxi, int64_t TH, int64_t TW, float bias,
-                           float* y, int64_t OH, int64_t OW, float* /*rows*/) {
+void winograd_output_plane(const float* m, int64_t ldxi, int64_t ti0, int64_t ti1, int64_t TW,
+                           float bias, float* y, int64_t OH, int64_t OW, float* /*rows*/) {
   const __m512 b = _mm512_set1_ps(bias);
   // interleave a (even output columns) and b (odd): lanes 0..7 and 8..15 of each
   const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
@@ -88,8 +88,8 @@ void winograd_output_plane(const float* m, int64_t ldxi, int64_t TH, int64_t TW,
     const __mmask16 tiles = first_lanes(TW - tj0);
     const int64_t cols = OW - 2 * tj0;  // output columns of this chunk still inside the plane
     const __mmask16 mlo = first_lanes(cols), mhi = first_lanes(cols - 16);
-    for (int64_t ti = 0; ti < TH; ++ti) {
-      const float* mt = m + ti * TW + tj0;
+    for (int64_t ti = ti0; ti < ti1; ++ti) {
+      const float* mt = m + (ti - ti0) * TW + tj0;
       __m512 s0[4], s1[4];  // rows of A^T M
       for (int j = 0; j < 4; ++j) {
         const __m512 m0 = _mm512_maskz_loadu_ps(tiles, mt + j * ldxi);
@@ -111,8 +111,8 @@ void winograd_output_plane(const float* m, int64_t ldxi, int64_t TH, int64_t TW,
   }
 }
 
-void winograd_output_grad_plane(const float* dy, int64_t OH, int64_t OW, int64_t TH, int64_t TW,
-                                float* dm, int64_t ldxi, float* /*rows*/) {
+void winograd_output_grad_plane(const float* dy, int64_t OH, int64_t OW, int64_t ti0, int64_t ti1,
+                                int64_t TW, float* dm, int64_t ldxi, float* /*rows*/) {
   const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
   const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
   const __m512 zero = _mm512_setzero_ps();
@@ -120,7 +120,7 @@ void winograd_output_grad_plane(const float* dy, int64_t OH, int64_t OW, int64_t
     const __mmask16 tiles = first_lanes(TW - tj0);
     const int64_t cols = OW - 2 * tj0;  // dy columns of this chunk inside the plane
     const __mmask16 mA = first_lanes(cols), mB = first_lanes(cols - 16);
-    for (int64_t ti = 0; ti < TH; ++ti) {
+    for (int64_t ti = ti0; ti < ti1; ++ti) {
       __m512 z[2][4];  // A dY along the row, of rows 2*ti and 2*ti + 1
       for (int a = 0; a < 2; ++a) {
         const int64_t oh = 2 * ti + a;
@@ -136,7 +136,7 @@ void winograd_output_grad_plane(const float* dy, int64_t OH, int64_t OW, int64_t
         z[a][2] = _mm512_sub_ps(e, o);
         z[a][3] = _mm512_sub_ps(zero, o);
       }
-      float* dt = dm + ti * TW + tj0;
+      float* dt = dm + (ti - ti0) * TW + tj0;
       for (int j = 0; j < 4; ++j) {
         _mm512_mask_storeu_ps(dt + j * ldxi, tiles, z[0][j]);
         _mm512_mask_storeu_ps(dt + (4 + j) * ldxi, tiles, _mm512_add_ps(z[0][j], z[1][j]));

@@ -24,19 +24,20 @@
 namespace gradcore {
 namespace {
 
-// The 16 input-transform planes of one channel plane x (H x W): tile (ti, tj), ti < TH,
-// tj < TW, covers input rows 2*ti - ph .. 2*ti - ph + 3 and columns 2*tj - pw .. + 3 (zero
-// outside the plane); its V = B^T d B goes to v[xi * ldxi + ti * TW + tj]. Needs
+// The 16 input-transform planes of tile rows [ti0, ti1) of one channel plane x (H x W): tile
+// (ti, tj), tj < TW, covers input rows 2*ti - ph .. 2*ti - ph + 3 and columns 2*tj - pw .. + 3
+// (zero outside the plane); its V = B^T d B goes to v[xi * ldxi + (ti - ti0) * TW + tj]. Needs
 // pw + W <= 2*TW + 2 (true when TW = ceil(OW / 2) and OW = W + 2*pw - 2). Overwrites v.
 // Order of the arithmetic (every path's copy keeps it, so they give the same bits): each input
 // row first (R_j = d B, along the row), then the rows of a tile (V_{4i+j} = B^T R_j).
 // rows: scratch of (2*TW + 2) + 16 * TW floats.
 inline void winograd_input_plane_body(const float* x, int64_t H, int64_t W, int64_t ph, int64_t pw,
-                                      int64_t TH, int64_t TW, float* v, int64_t ldxi, float* rows) {
+                                      int64_t ti0, int64_t ti1, int64_t TW, float* v, int64_t ldxi,
+                                      float* rows) {
   const int64_t Wp = 2 * TW + 2;
   float* d = rows;       // one zero-padded input row
   float* R = rows + Wp;  // R[(r * 4 + j) * TW + tj]: d B of the tile row's 4 input rows
-  for (int64_t ti = 0; ti < TH; ++ti) {
+  for (int64_t ti = ti0; ti < ti1; ++ti) {
     for (int64_t r = 0; r < 4; ++r) {
       const int64_t ih = 2 * ti - ph + r;
       if (ih < 0 || ih >= H) {
@@ -63,7 +64,7 @@ inline void winograd_input_plane_body(const float* x, int64_t H, int64_t W, int6
       const float* q1 = q0 + 4 * TW;
       const float* q2 = q1 + 4 * TW;
       const float* q3 = q2 + 4 * TW;
-      float* v0 = v + j * ldxi + ti * TW;
+      float* v0 = v + j * ldxi + (ti - ti0) * TW;
       float* v1 = v0 + 4 * ldxi;
       float* v2 = v1 + 4 * ldxi;
       float* v3 = v2 + 4 * ldxi;
@@ -77,15 +78,16 @@ inline void winograd_input_plane_body(const float* x, int64_t H, int64_t W, int6
   }
 }
 
-// One output plane y (OH x OW) from its 16 GEMM-result planes m[xi * ldxi + ti * TW + tj]:
-// each 2x2 tile is A^T M A + bias, clipped to the plane. Overwrites y. rows: scratch of
-// 4 * TW floats.
-inline void winograd_output_plane_body(const float* m, int64_t ldxi, int64_t TH, int64_t TW,
-                                       float bias, float* y, int64_t OH, int64_t OW, float* rows) {
+// Output rows 2*ti0 .. 2*ti1 - 1 of one plane y (OH x OW) from its 16 GEMM-result planes
+// m[xi * ldxi + (ti - ti0) * TW + tj]: each 2x2 tile is A^T M A + bias, clipped to the plane.
+// Overwrites y. rows: scratch of 4 * TW floats.
+inline void winograd_output_plane_body(const float* m, int64_t ldxi, int64_t ti0, int64_t ti1,
+                                       int64_t TW, float bias, float* y, int64_t OH, int64_t OW,
+                                       float* rows) {
   float* r0 = rows;           // output row 2*ti, 2*TW wide
   float* r1 = rows + 2 * TW;  // output row 2*ti + 1
-  for (int64_t ti = 0; ti < TH; ++ti) {
-    const float* mt = m + ti * TW;
+  for (int64_t ti = ti0; ti < ti1; ++ti) {
+    const float* mt = m + (ti - ti0) * TW;
     for (int64_t tj = 0; tj < TW; ++tj) {
       float s0[4], s1[4];  // rows of A^T M
       for (int j = 0; j < 4; ++j) {
@@ -105,15 +107,17 @@ inline void winograd_output_plane_body(const float* m, int64_t ldxi, int64_t TH,
   }
 }
 
-// The 16 output-gradient planes of one plane dy (OH x OW): tile (ti, tj) holds dy rows 2*ti,
-// 2*ti + 1 and columns 2*tj, 2*tj + 1 (zero outside the plane); its dM = A dY A^T goes to
-// dm[xi * ldxi + ti * TW + tj]. Overwrites dm. Order of the arithmetic (every path's copy
-// keeps it): along each row first, then down the two rows. rows: scratch of 2*TW floats.
-inline void winograd_output_grad_plane_body(const float* dy, int64_t OH, int64_t OW, int64_t TH,
-                                            int64_t TW, float* dm, int64_t ldxi, float* rows) {
+// The 16 output-gradient planes of tile rows [ti0, ti1) of one plane dy (OH x OW): tile
+// (ti, tj) holds dy rows 2*ti, 2*ti + 1 and columns 2*tj, 2*tj + 1 (zero outside the plane);
+// its dM = A dY A^T goes to dm[xi * ldxi + (ti - ti0) * TW + tj]. Overwrites dm. Order of the
+// arithmetic (every path's copy keeps it): along each row first, then down the two rows. rows:
+// scratch of 2*TW floats.
+inline void winograd_output_grad_plane_body(const float* dy, int64_t OH, int64_t OW, int64_t ti0,
+                                            int64_t ti1, int64_t TW, float* dm, int64_t ldxi,
+                                            float* rows) {
   float* r = rows;    // one dy row, zero-padded to 2*TW
   float z[2][4][64];  // A dY along the row, for up to 64 tiles at a time, of the two rows
-  for (int64_t ti = 0; ti < TH; ++ti) {
+  for (int64_t ti = ti0; ti < ti1; ++ti) {
     for (int64_t tj0 = 0; tj0 < TW; tj0 += 64) {
       const int64_t nt = TW - tj0 < 64 ? TW - tj0 : 64;
       for (int a = 0; a < 2; ++a) {
@@ -129,7 +133,7 @@ inline void winograd_output_grad_plane_body(const float* dy, int64_t OH, int64_t
         }
       }
       for (int j = 0; j < 4; ++j) {
-        float* d0 = dm + j * ldxi + ti * TW + tj0;
+        float* d0 = dm + j * ldxi + (ti - ti0) * TW + tj0;
         float* d1 = d0 + 4 * ldxi;
         float* d2 = d1 + 4 * ldxi;
         float* d3 = d2 + 4 * ldxi;

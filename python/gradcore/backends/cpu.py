@@ -5,8 +5,7 @@ The settings are process-wide (every thread sees them), like ``torch.backends.mk
 Winograd: float32 3x3 convolutions with stride 1, dilation 1, one group and padding at most 2
 run their forward pass and both gradients as Winograd F(2x2, 3x3) where the CPU path measured
 it faster (AVX-512: from 16 input and output channels; AVX2: from 64; the portable path:
-never), on images whose transformed tiles fit 8 MiB (about 64x64 outputs at 64 + 64
-channels). It does 2.25x fewer multiplies; results differ from the im2col/GEMM algorithm by
+never), up to about 2000 output columns at 64 + 64 channels. It does 2.25x fewer multiplies; results differ from the im2col/GEMM algorithm by
 rounding only (a few times the error of the direct sum, as cuDNN's and oneDNN's Winograd
 kernels) and stay bitwise identical across runs and thread counts. A NaN or Inf in the input
 reaches outputs one pixel beyond its 3x3 window. Turn it off for results that match the GEMM
