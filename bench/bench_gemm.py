@@ -13,7 +13,8 @@ numpy_time / gradcore_time (> 1: gradcore is faster; the median of the per-round
 round's times taken seconds apart under the same load; the ratio of the two medians is in
 the JSON as ratio_of_medians_vs_numpy) and the fraction of the machine's peak (cores x fp32
 FLOP/cycle of the CPU path in use x clock). --capability times several CPU paths in the same
-rounds (gradcore._C.set_cpu_capability before each call; default: the path the import selects,
+rounds (gradcore._C.set_cpu_capability whenever the path changes: it costs ~0.4 us, which had
+made small products look 10% slower; default: the path the import selects,
 e.g. GRADCORE_CPU_CAPABILITY=generic for the portable one): one row per shape and path, its
 "path" column saying which, and for each path after the first a paired ratio against the first
 ("ratio_vs_<first path>", > 1: faster).
@@ -87,12 +88,19 @@ def worker(threads: int, quick: bool, dtype: str, paths: list) -> list:
         torch.set_num_threads(threads)
     paths = paths or [_C.cpu_capability()]
 
+    selected = [None]  # the path last set: a switch costs ~0.4 us, 6% of a 6 us product
+
+    def select(path: str) -> None:
+        if selected[0] != path:
+            _C.set_cpu_capability(path)
+            selected[0] = path
+
     def on_path(path: str, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> None:
-        _C.set_cpu_capability(path)
+        select(path)
         _C.gemm(a, b, c)
 
     def on_path_bf16(path: str, a16: np.ndarray, b16: np.ndarray, c: np.ndarray) -> None:
-        _C.set_cpu_capability(path)
+        select(path)
         c[...] = _C.gemm_bf16(a16, b16)
 
     bf16 = dtype == "bfloat16"
