@@ -24,8 +24,8 @@ std::atomic<bool> g_enabled{true};
 // The least channel count is the path's (CpuPathTuning::winograd_min_channels).
 constexpr int64_t kMinOutputPixels = 36;  // OH * OW
 // A block is at least one row of tiles: a layer whose V and M for one tile row (16 x (C + K) x
-// tiles floats) pass this takes the GEMM algorithm (about 2000 output columns at 512 + 512
-// channels).
+// tiles floats) pass this takes the GEMM algorithm (wider than about 2000 output columns at
+// 64 + 64 channels, 256 at 512 + 512).
 constexpr int64_t kMaxTileRowBytes = 8 << 20;
 // Blocking: a block holds whole images, about kBlockTiles tiles, and its V and M (16 x
 // (Cin + Cout) x tiles floats) within kBlockBytes, so they stay in L2 between the transforms
