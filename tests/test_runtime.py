@@ -24,6 +24,10 @@ def test_info_reports_build_and_runtime():
     assert d["cuda_compiled"] == gradcore.cuda.is_built()
     assert d["cuda_available"] == gradcore.cuda.is_available()
     assert ("cuda_device" in d) == d["cuda_available"]
+    min_channels = gradcore._C.cpu_path_tuning()["winograd_min_channels"]
+    assert d["conv_winograd"] == (f"from {min_channels} channels" if min_channels else "off")
+    with gradcore.backends.cpu.flags(winograd=False):
+        assert gradcore.info()["conv_winograd"] == ("disabled" if min_channels else "off")
 
 
 def test_set_num_threads_round_trip():

@@ -20,7 +20,9 @@ def info() -> dict[str, Any]:
     can run), cpu_detected_capability (the CPU's own level, even one this build has no
     kernels for), cpu_has_avx2_fma, cuda_compiled (gradcore._C_cuda is built), cuda_available (and
     cuda_device when a GPU is visible), flush_denormal,
-    bf16_gemm (how bfloat16 products run: "avx512_bf16" or "float32"), malloc_tuned (large
+    bf16_gemm (how bfloat16 products run: "avx512_bf16" or "float32"), conv_winograd (whether
+    float32 3x3 convolutions may run as Winograd on this path: "off", "disabled" by
+    gradcore.backends.cpu, or "from N channels"), malloc_tuned (large
     freed blocks stay in the process: GRADCORE_MALLOC_TUNING=0 turns this
     off), omp_wait_policy (how idle OpenMP threads wait, and who chose it),
     threads_disabled_by_fork (True in a process forked after OpenMP threads had started:
@@ -36,6 +38,13 @@ def info() -> dict[str, Any]:
     d["omp_wait_policy"] = _wait_policy.describe_wait_policy(_wait_policy.APPLIED)
     d["threads_disabled_by_fork"] = _C.threads_disabled_by_fork()
     d["bf16_gemm"] = _C.gemm_bf16_route()
+    min_channels = _C.cpu_path_tuning()["winograd_min_channels"]
+    if not min_channels:
+        d["conv_winograd"] = "off"
+    elif not _C.conv_winograd_enabled():
+        d["conv_winograd"] = "disabled"
+    else:
+        d["conv_winograd"] = f"from {min_channels} channels"
     from gradcore import cuda  # imports gradcore._C_cuda when it is built
 
     d["cuda_compiled"] = cuda.is_built()
