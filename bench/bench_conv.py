@@ -10,8 +10,9 @@ gradients), and reports ms, GFLOP/s and the ratio of PyTorch's time to gradcore'
 --capability times several CPU paths in the same rounds (gradcore._C.set_cpu_capability
 before each call): one row per shape, threads and path, its "path" saying which; rows of a
 path after the first carry "ratio_vs_<first path>" (> 1: faster), paired in the same rounds.
---amp adds, in the same rounds, gradcore's bfloat16 convolutions (conv2d_*_bf16 on bit patterns:
-what autocast runs, less its rounding passes) as "gradcore_bf16" and PyTorch's convolution on
+--amp adds, in the same rounds, gradcore's bfloat16 convolutions (what autocast runs, less its
+rounding passes: conv2d_*_bf16 on bit patterns, or the float32 kernels on the rounded values
+where _C.conv_bf16_native says autocast takes them) as "gradcore_bf16" and PyTorch's convolution on
 bfloat16 tensors (what its CPU autocast runs) as "torch_bf16"; rows gain bf16_*_vs_own_f32
 (gradcore float32 time / bf16 time) and bf16_*_vs_torch_bf16 (PyTorch bf16 time / gradcore
 bf16 time), > 1: gradcore's bf16 is faster.
@@ -101,18 +102,27 @@ def _as_gradcore(times: dict, me: str, paths: list) -> dict:
 
 
 def add_bf16(fwd, fb, x, w, b, dy, kern, st, pd, h, w_, k) -> None:
-    """The --amp entries: gradcore's bfloat16 kernels on bit patterns, PyTorch on bfloat16
-    tensors (bias float32 in gradcore, bfloat16 in PyTorch, as each one's autocast has it)."""
+    """The --amp entries: what gradcore's autocast runs for this layer (the bfloat16 kernels on
+    bit patterns where _C.conv_bf16_native says so, else the float32 kernels on the rounded
+    values), PyTorch on bfloat16 tensors (bias float32 in gradcore, bfloat16 in PyTorch, as each
+    one's autocast has it)."""
     xb, wb, dyb = (_C.float_to_bfloat16(a) for a in (x, w, dy))
+    if _C.conv_bf16_native(x.shape, w.shape, 1, st, pd):
+        forward, input_grad = _C.conv2d_forward_bf16, _C.conv2d_backward_input_bf16
+        weight_grad, bias_grad = _C.conv2d_backward_weight_bf16, _C.conv2d_backward_bias_bf16
+    else:
+        xb, wb, dyb = (_C.bfloat16_to_float(a) for a in (xb, wb, dyb))
+        forward, input_grad = _C.conv2d_forward, _C.conv2d_backward_input
+        weight_grad, bias_grad = _C.conv2d_backward_weight, _C.conv2d_backward_bias
 
     def g_fwd():
-        return _C.conv2d_forward_bf16(xb, wb, b, st, pd)
+        return forward(xb, wb, b, st, pd)
 
     def g_fb():
-        y = _C.conv2d_forward_bf16(xb, wb, b, st, pd)
-        dx = _C.conv2d_backward_input_bf16(dyb, wb, (h, w_), st, pd)
-        dw = _C.conv2d_backward_weight_bf16(dyb, xb, (kern, kern), st, pd)
-        return y, dx, dw, _C.conv2d_backward_bias_bf16(dyb)
+        y = forward(xb, wb, b, st, pd)
+        dx = input_grad(dyb, wb, (h, w_), st, pd)
+        dw = weight_grad(dyb, xb, (kern, kern), st, pd)
+        return y, dx, dw, bias_grad(dyb)
 
     fwd["gradcore_bf16"], fb["gradcore_bf16"] = g_fwd, g_fb
     if torch is None:

@@ -12,6 +12,7 @@ import pytest
 import reference_conv as ref
 from conftest import num_threads
 
+import gradcore
 from gradcore import _C
 
 # (N, C, H, W, K, R, S, stride, padding, dilation, groups)
@@ -85,6 +86,14 @@ def test_the_routes():
     assert _C.conv_bf16_native((2, 8, 7, 9), (6, 4, 3, 3), 2) == native
     assert not _C.conv_bf16_native((5, 1, 28, 28), (32, 1, 3, 3))
     assert not _C.conv_bf16_native((3, 5, 9, 7), (6, 5, 3, 2))
+    # 64 + 64 channels, 3x3 stride 1: the float32 Winograd convolution runs there instead where
+    # this path takes it (and gemm_bf16 where Winograd is switched off or a stride keeps it out)
+    big = ((2, 64, 16, 16), (64, 64, 3, 3), 1, 1, 1, 1)
+    winograd = 0 < _C.cpu_path_tuning()["winograd_min_channels"] <= 64
+    assert _C.conv_bf16_native(*big) == (native and not winograd)
+    assert _C.conv_bf16_native((2, 64, 16, 16), (64, 64, 3, 3), 1, 2, 1, 1) == native
+    with gradcore.backends.cpu.flags(winograd=False):
+        assert _C.conv_bf16_native(*big) == native
 
 
 @pytest.mark.parametrize("case", [CASES[0], CASES[3], CASES[6]], ids=["layer2", "groups", "bands"])
@@ -125,6 +134,8 @@ def test_errors(rng):
         _C.conv2d_backward_weight_bf16(dy, x, (5, 5))
     with pytest.raises(ValueError, match=r"conv_bf16_native: needs 4-d"):
         _C.conv_bf16_native((1, 2, 3), (1, 2, 3, 3))
+    with pytest.raises(ValueError, match=r"conv_bf16_native: stride"):
+        _C.conv_bf16_native((1, 2, 5, 5), (1, 2, 3, 3), 1, 0)
 
 
 @pytest.mark.parametrize("shape", [(2, 5, 7, 9), (3, 4), (1, 3, 33), (4, 2, 1, 1)])

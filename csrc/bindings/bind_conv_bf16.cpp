@@ -94,19 +94,29 @@ GRADCORE_BINDINGS(conv_bf16) {
 
   m.def(
       "conv_bf16_native",
-      [](py::object x_shape, py::object w_shape, int64_t groups) {
+      [](py::object x_shape, py::object w_shape, int64_t groups, py::object stride,
+         py::object padding, py::object dilation) {
+        const char* op = "conv_bf16_native";
         const auto xs = x_shape.cast<std::vector<int64_t>>();
         const auto ws = w_shape.cast<std::vector<int64_t>>();
         if (xs.size() != 4 || ws.size() != 4 || groups < 1)
-          fail_value("conv_bf16_native", "needs 4-d input and weight shapes and groups >= 1");
+          fail_value(op, "needs 4-d input and weight shapes and groups >= 1");
+        const auto st = pair_arg(stride, op, "stride"), pd = pair_arg(padding, op, "padding");
+        const auto dl = pair_arg(dilation, op, "dilation");
+        check_pair(st, op, "stride");
+        check_pair(pd, op, "padding", true);
+        check_pair(dl, op, "dilation");
         Window2d p;
-        p.C = xs[1];
-        p.groups = groups;
-        p.R = ws[2];
-        p.S = ws[3];
-        return gradcore::conv_bf16_native(p);
+        p.N = xs[0], p.C = xs[1], p.H = xs[2], p.W = xs[3];
+        p.K = ws[0], p.groups = groups, p.R = ws[2], p.S = ws[3];
+        p.sh = st.first, p.sw = st.second, p.ph = pd.first, p.pw = pd.second;
+        p.dh = dl.first, p.dw = dl.second;
+        set_window_output(p, false, op, "weight");
+        return gradcore::conv_bf16_autocast_native(p);
       },
       py::arg("x_shape"), py::arg("w_shape"), py::arg("groups") = 1,
-      "True where the bfloat16 convolution of these shapes multiplies on gemm_bf16 (else its "
-      "operands are widened and the float32 kernels run).");
+      py::arg("stride") = py::make_tuple(1, 1), py::arg("padding") = py::make_tuple(0, 0),
+      py::arg("dilation") = py::make_tuple(1, 1),
+      "True where autocast runs this layer on the bfloat16 kernels, which multiply on gemm_bf16 "
+      "(else it runs the float32 kernels, Winograd included, on the rounded values).");
 }

@@ -30,7 +30,13 @@ void conv2d_backward_weight_bf16(const Window2d& p, const uint16_t* dy, const ui
 // db[k] (float32) = sum over n and pixels of dy[n, k] (bfloat16 bits, N x K x P).
 void conv2d_backward_bias_bf16(int64_t N, int64_t K, int64_t P, const uint16_t* dy, float* db);
 
-// Whether these kernels multiply on gemm_bf16 for this geometry (else widened, above).
+// Whether these kernels multiply on gemm_bf16 for this geometry (else widened, above): with
+// AVX512_BF16 and at least kMinNativeRows rows of columns.
 bool conv_bf16_native(const Window2d& p);
+
+// Whether autocast should run this layer on these kernels: conv_bf16_native, except layers of
+// 64 or more channels that the float32 Winograd convolution takes (faster there; autocast
+// then runs the float32 kernels on the rounded values).
+bool conv_bf16_autocast_native(const Window2d& p);
 
 }  // namespace gradcore

@@ -82,8 +82,9 @@ class Conv2dBf16(Function):
     bfloat16, and dx, dw, db rounded too (bfloat16 gradients, as in PyTorch): the values of
     Conv2d between amp's rounding nodes, in fewer passes over memory. Where the bfloat16
     kernels multiply natively (cpu/conv_bf16.h: gemm_bf16, C/groups*R*S >= 32) x, w and g go
-    to them as bit patterns; elsewhere (a first layer, or no AVX512_BF16) the float32 kernels
-    run on the rounded float32 values, which saves widening the bits back."""
+    to them as bit patterns; elsewhere (a first layer, no AVX512_BF16, or a layer of 64 or
+    more channels that the float32 Winograd convolution takes, faster there) the float32
+    kernels run on the rounded float32 values, which saves widening the bits back."""
 
     __slots__ = ()
 
@@ -92,7 +93,7 @@ class Conv2dBf16(Function):
         kern = ctx.kernels = KERNELS[x.__class__]
         x, w = np.ascontiguousarray(x), np.ascontiguousarray(w)
         bias = None if b is None else amp.round_bfloat16(kern, b)
-        if kern.conv_bf16_native(x.shape, w.shape, geom[3]):
+        if kern.conv_bf16_native(x.shape, w.shape, geom[3], *geom[:3]):
             xb, wb = kern.float_to_bfloat16(x), kern.float_to_bfloat16(w)
             ctx.saved_tensors = (xb, wb, geom, True)
             y = kern.conv2d_forward_bf16(xb, wb, bias, *geom)
