@@ -68,21 +68,38 @@ def _assert_close_to_reference(got, want, magnitude, what):
     assert worst <= 2e-6, f"{what}: error {worst:.3g} of the magnitude"
 
 
+def _assert_passes_match_reference(x, w, b, dy, padding, passes):
+    """y, dx, dw (passes) of the layer against the float64 reference (_assert_close_to_reference)."""
+    y, dx, dw = passes
+    hw = x.shape[2:]
+    x64, w64, dy64, b64 = (a.astype(np.float64) for a in (x, w, dy, b))
+    ax, aw, ady = np.abs(x64), np.abs(w64), np.abs(dy64)
+    want = ref.conv2d(x64, w64, b64, 1, padding)
+    _assert_close_to_reference(y, want, ref.conv2d(ax, aw, np.abs(b64), 1, padding), "y")
+    want = ref.conv2d_backward_input(dy64, w64, hw, 1, padding)
+    mag = ref.conv2d_backward_input(ady, aw, hw, 1, padding)
+    _assert_close_to_reference(dx, want, mag, "dx")
+    want = ref.conv2d_backward_weight(dy64, x64, (3, 3), 1, padding)
+    mag = ref.conv2d_backward_weight(ady, ax, (3, 3), 1, padding)
+    _assert_close_to_reference(dw, want, mag, "dw")
+
+
+def _passes_on_one_and_two_threads(x, w, b, dy, padding):
+    """The layer's passes at 1 thread, checked bitwise equal to those at 2."""
+    got = []
+    for t in (1, 2):
+        with num_threads(t):
+            got.append(_passes(x, w, b, dy, padding))
+    for a, b_ in zip(*got):
+        np.testing.assert_array_equal(a, b_)
+    return got[0]
+
+
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
 def test_matches_float64_reference(rng, shape):
     n, c, h, w_, k, padding = shape
     x, w, b, dy = _case(rng, n, c, h, w_, k, padding)
-    y, dx, dw = _passes(x, w, b, dy, padding)
-    x64, w64, dy64 = x.astype(np.float64), w.astype(np.float64), dy.astype(np.float64)
-    want_y = ref.conv2d(x64, w64, b.astype(np.float64), 1, padding)
-    mag_y = ref.conv2d(np.abs(x64), np.abs(w64), np.abs(b.astype(np.float64)), 1, padding)
-    _assert_close_to_reference(y, want_y, mag_y, "y")
-    want_dx = ref.conv2d_backward_input(dy64, w64, (h, w_), 1, padding)
-    mag_dx = ref.conv2d_backward_input(np.abs(dy64), np.abs(w64), (h, w_), 1, padding)
-    _assert_close_to_reference(dx, want_dx, mag_dx, "dx")
-    want_dw = ref.conv2d_backward_weight(dy64, x64, (3, 3), 1, padding)
-    mag_dw = ref.conv2d_backward_weight(np.abs(dy64), np.abs(x64), (3, 3), 1, padding)
-    _assert_close_to_reference(dw, want_dw, mag_dw, "dw")
+    _assert_passes_match_reference(x, w, b, dy, padding, _passes(x, w, b, dy, padding))
 
 
 @pytest.mark.parametrize("shape", SHAPES[:1] + SHAPES[4:6], ids=lambda s: "x".join(map(str, s)))
@@ -141,30 +158,8 @@ def test_large_images_run_in_bands(rng, n):
     the 2 MiB block): each image runs in bands of tile rows. All three passes still match the
     float64 reference, for 1 and 2 threads alike."""
     x, w, b, dy = _case(rng, n, 16, 150, 150, 16, 1)
-    got = []
-    for t in (1, 2):
-        with num_threads(t):
-            got.append(_passes(x, w, b, dy, 1))
-    for a, b_ in zip(*got):
-        np.testing.assert_array_equal(a, b_)
-    y, dx, dw = got[0]
-    x64, w64, dy64 = x.astype(np.float64), w.astype(np.float64), dy.astype(np.float64)
-    ax, aw, ady = np.abs(x64), np.abs(w64), np.abs(dy64)
-    _assert_close_to_reference(
-        y, ref.conv2d(x64, w64, b.astype(np.float64), 1, 1), ref.conv2d(ax, aw, abs(b), 1, 1), "y"
-    )
-    _assert_close_to_reference(
-        dx,
-        ref.conv2d_backward_input(dy64, w64, (150, 150), 1, 1),
-        ref.conv2d_backward_input(ady, aw, (150, 150), 1, 1),
-        "dx",
-    )
-    _assert_close_to_reference(
-        dw,
-        ref.conv2d_backward_weight(dy64, x64, (3, 3), 1, 1),
-        ref.conv2d_backward_weight(ady, ax, (3, 3), 1, 1),
-        "dw",
-    )
+    y, dx, dw = _passes_on_one_and_two_threads(x, w, b, dy, 1)
+    _assert_passes_match_reference(x, w, b, dy, 1, (y, dx, dw))
     with cpu_backend.flags(winograd=False):
         gemm = _passes(x, w, b, dy, 1)
     assert (not np.array_equal(gemm[0], y)) == _engages(16, 16, 150, 150)
@@ -183,13 +178,7 @@ def test_rows_too_wide_for_a_block_keep_the_gemm_algorithm(rng):
 
 @pytest.mark.parametrize("n", [1, 5, 16])
 def test_one_and_two_threads_bitwise(rng, n):
-    x, w, b, dy = _case(rng, n, 32, 14, 14, 48, 1)
-    got = []
-    for t in (1, 2):
-        with num_threads(t):
-            got.append(_passes(x, w, b, dy, 1))
-    for a, b_ in zip(*got):
-        np.testing.assert_array_equal(a, b_)
+    _passes_on_one_and_two_threads(*_case(rng, n, 32, 14, 14, 48, 1), 1)
 
 
 def test_nan_and_inf_propagate(rng):

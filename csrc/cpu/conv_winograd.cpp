@@ -1,5 +1,5 @@
 // Winograd F(2x2, 3x3) convolution: the driver (blocks, filter transform, GEMMs, dispatch of
-// the tile transforms to the path's ISA file). The formulas: conv_winograd_body.h.
+// the tile transforms to the path's ISA file). The formulas: conv_winograd.h.
 #include "cpu/conv_winograd.h"
 
 #include <algorithm>
@@ -11,7 +11,6 @@
 #include "core/cpu_path_tuning.h"
 #include "core/parallel.h"
 #include "core/workspace.h"
-#include "cpu/conv_winograd_body.h"
 #include "cpu/gemm/gemm.h"
 #include "cpu/work_units.h"
 
@@ -41,21 +40,6 @@ using InputPlaneFn = decltype(&avx512::winograd_input_plane);
 using OutputPlaneFn = decltype(&avx512::winograd_output_plane);
 using OutputGradPlaneFn = decltype(&avx512::winograd_output_grad_plane);
 
-void input_plane_generic(const float* x, int64_t H, int64_t W, int64_t ph, int64_t pw, int64_t ti0,
-                         int64_t ti1, int64_t TW, float* v, int64_t ldxi, float* rows) {
-  winograd_input_plane_body(x, H, W, ph, pw, ti0, ti1, TW, v, ldxi, rows);
-}
-
-void output_plane_generic(const float* m, int64_t ldxi, int64_t ti0, int64_t ti1, int64_t TW,
-                          float bias, float* y, int64_t OH, int64_t OW, float* rows) {
-  winograd_output_plane_body(m, ldxi, ti0, ti1, TW, bias, y, OH, OW, rows);
-}
-
-void output_grad_plane_generic(const float* dy, int64_t OH, int64_t OW, int64_t ti0, int64_t ti1,
-                               int64_t TW, float* dm, int64_t ldxi, float* rows) {
-  winograd_output_grad_plane_body(dy, OH, OW, ti0, ti1, TW, dm, ldxi, rows);
-}
-
 struct Transforms {
   InputPlaneFn input;
   OutputPlaneFn output;
@@ -63,7 +47,8 @@ struct Transforms {
 };
 
 // The selected path's tile transforms (the same additions in the same order on every path,
-// and no multiplies to contract into FMAs: the same bits everywhere).
+// and no multiplies to contract into FMAs: the same bits everywhere); none on a path that
+// never takes Winograd (winograd_ok checks has_transforms).
 Transforms transforms() {
 #if GRADCORE_ISA_AVX512
   if (at_least(CpuCapability::kAvx512))
@@ -75,7 +60,11 @@ Transforms transforms() {
     return {&avx2_fma::winograd_input_plane, &avx2_fma::winograd_output_plane,
             &avx2_fma::winograd_output_grad_plane};
 #endif
-  return {&input_plane_generic, &output_plane_generic, &output_grad_plane_generic};
+  return {nullptr, nullptr, nullptr};
+}
+
+bool has_transforms() {
+  return transforms().input != nullptr;
 }
 
 // U = G g G^T for one 3x3 filter g (row-major): u[xi], xi = 4*i + j.
@@ -189,11 +178,8 @@ void run(const Problem& q, const float* in, const std::vector<PackedA<float>>& p
   const size_t vsize = static_cast<size_t>(16 * ldv), msize = static_cast<size_t>(16 * ldm);
   const double flops = 2.0 * 16 * q.Cout * q.Cin * q.nb * q.TT;
   for_units(nblocks, flops, [&](int64_t b0, int64_t b1) {
-    float* V =
-        thread_scratch<float>(kSlotColumns, vsize + static_cast<size_t>(2 * q.TW + 2 + 16 * q.TW));
-    float* in_rows = V + vsize;
-    float* M = thread_scratch<float>(kSlotScratch, msize + static_cast<size_t>(4 * q.TW));
-    float* out_rows = M + msize;
+    float* V = thread_scratch<float>(kSlotColumns, vsize);
+    float* M = thread_scratch<float>(kSlotScratch, msize);
     float* image =
         sink ? thread_scratch<float>(kSlotImageOut, static_cast<size_t>(q.Cout * P)) : nullptr;
     for (int64_t b = b0; b < b1; ++b)
@@ -202,7 +188,7 @@ void run(const Problem& q, const float* in, const std::vector<PackedA<float>>& p
         for (int64_t i = 0; i < nn; ++i)
           for (int64_t c = 0; c < q.Cin; ++c)
             tf.input(in + ((n0 + i) * q.Cin + c) * HW, q.H, q.W, q.ph, q.pw, ti0, ti1, q.TW,
-                     V + c * q.Tb + i * tiles, ldv, in_rows);
+                     V + c * q.Tb + i * tiles, ldv);
         for (int xi = 0; xi < 16; ++xi)
           gemm_packed<float>(packs[static_cast<size_t>(xi)], nn * tiles, false, V + xi * ldv, q.Tb,
                              0.0f, M + xi * ldm, q.Tb);
@@ -210,7 +196,7 @@ void run(const Problem& q, const float* in, const std::vector<PackedA<float>>& p
           float* on = sink ? image : out + (n0 + i) * q.Cout * P;
           for (int64_t k = 0; k < q.Cout; ++k)
             tf.output(M + k * q.Tb + i * tiles, ldm, ti0, ti1, q.TW, bias ? bias[k] : 0.0f,
-                      on + k * P, q.OH, q.OW, out_rows);
+                      on + k * P, q.OH, q.OW);
           if (sink && ti1 == q.TH) sink->fn(sink->ctx, n0 + i, image);
         }
       });
@@ -229,9 +215,10 @@ bool winograd_enabled() {
 
 bool winograd_ok(const Window2d& p) {
   const int64_t min_channels = cpu_path_tuning().winograd_min_channels;
-  return winograd_enabled() && min_channels > 0 && p.R == 3 && p.S == 3 && p.sh == 1 && p.sw == 1 &&
-         p.dh == 1 && p.dw == 1 && p.groups == 1 && p.ph <= 2 && p.pw <= 2 && p.C >= min_channels &&
-         p.K >= min_channels && p.OH * p.OW >= kMinOutputPixels && p.N > 0 &&
+  return winograd_enabled() && min_channels > 0 && has_transforms() && p.R == 3 && p.S == 3 &&
+         p.sh == 1 && p.sw == 1 && p.dh == 1 && p.dw == 1 && p.groups == 1 && p.ph <= 2 &&
+         p.pw <= 2 && p.C >= min_channels && p.K >= min_channels &&
+         p.OH * p.OW >= kMinOutputPixels && p.N > 0 &&
          16 * (p.C + p.K) * ((std::max(p.OW, p.W) + 1) / 2) * int64_t(sizeof(float)) <=
              kMaxTileRowBytes;
 }
@@ -270,11 +257,8 @@ void winograd_conv2d_backward_weight(const Window2d& p, const float* dy, const f
   const double flops = 2.0 * 16 * KC * q.N * q.TT;
   sum_over_work_groups(
       nblocks, 16 * KC, flops, du.data(), [&](int64_t b0, int64_t b1, float* part) {
-        float* V = thread_scratch<float>(kSlotColumns,
-                                         static_cast<size_t>(16 * ldv + 2 * q.TW + 2 + 16 * q.TW));
-        float* in_rows = V + 16 * ldv;
-        float* M = thread_scratch<float>(kSlotScratch, static_cast<size_t>(16 * ldm + 2 * q.TW));
-        float* dy_rows = M + 16 * ldm;
+        float* V = thread_scratch<float>(kSlotColumns, static_cast<size_t>(16 * ldv));
+        float* M = thread_scratch<float>(kSlotScratch, static_cast<size_t>(16 * ldm));
         float beta = 0.0f;  // the group's first piece overwrites its part
         for (int64_t b = b0; b < b1; ++b)
           for_pieces(q, b, [&](int64_t n0, int64_t nn, int64_t ti0, int64_t ti1) {
@@ -282,10 +266,10 @@ void winograd_conv2d_backward_weight(const Window2d& p, const float* dy, const f
             for (int64_t i = 0; i < nn; ++i) {
               for (int64_t c = 0; c < q.Cin; ++c)
                 tf.input(x + ((n0 + i) * q.Cin + c) * HW, q.H, q.W, q.ph, q.pw, ti0, ti1, q.TW,
-                         V + c * q.Tb + i * tiles, ldv, in_rows);
+                         V + c * q.Tb + i * tiles, ldv);
               for (int64_t k = 0; k < q.Cout; ++k)
                 tf.output_grad(dy + ((n0 + i) * q.Cout + k) * P, q.OH, q.OW, ti0, ti1, q.TW,
-                               M + k * q.Tb + i * tiles, ldm, dy_rows);
+                               M + k * q.Tb + i * tiles, ldm);
             }
             for (int xi = 0; xi < 16; ++xi)  // dU_xi (+)= dM_xi (K x tiles) @ V_xi^T (tiles x C)
               gemm<float>(false, true, q.Cout, q.Cin, nn * tiles, 1.0f, M + xi * ldm, q.Tb,

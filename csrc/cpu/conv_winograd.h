@@ -1,6 +1,22 @@
-// Winograd F(2x2, 3x3) convolution for float32 3x3 stride-1 layers (the transforms:
-// conv_winograd_body.h). conv.cpp runs the forward, input gradient and weight gradient through
-// it where winograd_ok().
+// Winograd F(2x2, 3x3) convolution for float32 3x3 stride-1 layers. conv.cpp runs the forward,
+// input gradient and weight gradient through it where winograd_ok().
+//
+// F(2x2, 3x3) (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016): a 2x2
+// output tile of a 3x3 cross-correlation is Y = A^T [(G g G^T) .* (B^T d B)] A, where d is the
+// 4x4 input tile under it and g the 3x3 filter, with
+//   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]   (input transform, V = B^T d B)
+//   G   = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]       (filter transform, U = G g G^T)
+//   A^T = [1 1 1 0; 0 1 -1 -1]                       (output transform, Y = A^T M A)
+// so 16 multiplies per tile and channel pair instead of 36. Summed over channels, the 16
+// products are 16 independent GEMMs, M_xi = U_xi @ V_xi, xi = 4*i + j indexing the 4x4 tile.
+// The weight gradient runs the chain rule through the same formula: dM = A dY A^T per output
+// tile (the output-gradient transform), dU_xi = sum over tiles of dM_xi V_xi^T (16 GEMMs),
+// dg = G^T dU G.
+//
+// The filter transforms and the driver are portable (conv_winograd.cpp); the tile transforms
+// exist for the paths that take Winograd, in intrinsics (conv_winograd_avx2_fma.cpp,
+// conv_winograd_avx512.cpp), with the same additions in the same order (the same bits). The
+// portable path never takes it: its transforms would cost more than the multiplies they save.
 //
 // Work is cut into blocks of whole images, or bands of tile rows of one image when an image is
 // too large for a block (a fixed function of the shapes): a block's input tiles are
@@ -46,21 +62,32 @@ void winograd_conv2d_backward_input(const Window2d& p, const float* dy, const fl
 // count. Overwrites dw. Requires winograd_ok(p).
 void winograd_conv2d_backward_weight(const Window2d& p, const float* dy, const float* x, float* dw);
 
+// The tile transforms, one set per ISA file:
+//  - winograd_input_plane: V = B^T d B of tile rows [ti0, ti1) of one channel plane x (H x W),
+//    tile (ti, tj), tj < TW, covering input rows 2*ti - ph .. + 3 and columns 2*tj - pw .. + 3
+//    (zero outside the plane), to v[xi * ldxi + (ti - ti0) * TW + tj]. Each input row first
+//    (R_j = d B along the row), then the rows of a tile (V_{4i+j} = B^T R_j).
+//  - winograd_output_plane: output rows 2*ti0 .. 2*ti1 - 1 of one plane y (OH x OW), each 2x2
+//    tile A^T M A + bias from m[xi * ldxi + (ti - ti0) * TW + tj], clipped to the plane.
+//  - winograd_output_grad_plane: dM = A dY A^T of tile rows [ti0, ti1) of one plane dy
+//    (OH x OW; a tile holds rows 2*ti, 2*ti + 1 and columns 2*tj, 2*tj + 1, zero outside) to
+//    dm[xi * ldxi + (ti - ti0) * TW + tj]. Along each row first, then down the two rows.
+// Each overwrites its output.
 namespace avx2_fma {
 void winograd_input_plane(const float* x, int64_t H, int64_t W, int64_t ph, int64_t pw, int64_t ti0,
-                          int64_t ti1, int64_t TW, float* v, int64_t ldxi, float* rows);
+                          int64_t ti1, int64_t TW, float* v, int64_t ldxi);
 void winograd_output_plane(const float* m, int64_t ldxi, int64_t ti0, int64_t ti1, int64_t TW,
-                           float bias, float* y, int64_t OH, int64_t OW, float* rows);
+                           float bias, float* y, int64_t OH, int64_t OW);
 void winograd_output_grad_plane(const float* dy, int64_t OH, int64_t OW, int64_t ti0, int64_t ti1,
-                                int64_t TW, float* dm, int64_t ldxi, float* rows);
+                                int64_t TW, float* dm, int64_t ldxi);
 }  // namespace avx2_fma
 namespace avx512 {
 void winograd_input_plane(const float* x, int64_t H, int64_t W, int64_t ph, int64_t pw, int64_t ti0,
-                          int64_t ti1, int64_t TW, float* v, int64_t ldxi, float* rows);
+                          int64_t ti1, int64_t TW, float* v, int64_t ldxi);
 void winograd_output_plane(const float* m, int64_t ldxi, int64_t ti0, int64_t ti1, int64_t TW,
-                           float bias, float* y, int64_t OH, int64_t OW, float* rows);
+                           float bias, float* y, int64_t OH, int64_t OW);
 void winograd_output_grad_plane(const float* dy, int64_t OH, int64_t OW, int64_t ti0, int64_t ti1,
-                                int64_t TW, float* dm, int64_t ldxi, float* rows);
+                                int64_t TW, float* dm, int64_t ldxi);
 }  // namespace avx512
 
 }  // namespace gradcore

@@ -1,10 +1,10 @@
-// The Winograd tile transforms (conv_winograd_body.h) written for AVX2: 8 tiles of a tile row
+// The Winograd tile transforms (conv_winograd.h) written for AVX2: 8 tiles of a tile row
 // per vector, as conv_winograd_avx512.cpp does 16. Input rows are read with masked loads (the
 // padding reads no memory) and split into even and odd columns with shuffles; the output rows
-// are interleaved back the same way. The arithmetic is the portable body's, in its order (adds
-// and subtracts only: the same bits). An ISA file: compiled with -mavx2 -mfma, called by
-// conv_winograd.cpp only when at_least(CpuCapability::kAvx2Fma) (rules: CMakeLists.txt, "ISA
-// files").
+// are interleaved back the same way. The arithmetic is conv_winograd.h's, in its order, as in
+// conv_winograd_avx512.cpp (adds and subtracts only: the same bits). An ISA file: compiled with
+// -mavx2 -mfma, called by conv_winograd.cpp only when at_least(CpuCapability::kAvx2Fma) (rules:
+// CMakeLists.txt, "ISA files").
 #if !defined(__AVX2__) || !defined(__FMA__)
 #error "conv_winograd_avx2_fma.cpp must be compiled with -mavx2 -mfma (CMakeLists.txt, ISA files)"
 #endif
@@ -43,7 +43,7 @@ inline void split_even_odd(__m256 a, __m256 b, __m256* even, __m256* odd) {
 }  // namespace
 
 void winograd_input_plane(const float* x, int64_t H, int64_t W, int64_t ph, int64_t pw, int64_t ti0,
-                          int64_t ti1, int64_t TW, float* v, int64_t ldxi, float* /*rows*/) {
+                          int64_t ti1, int64_t TW, float* v, int64_t ldxi) {
   for (int64_t tj0 = 0; tj0 < TW; tj0 += 8) {
     const __m256i tiles = first_lanes(TW - tj0);
     const int64_t c0 = 2 * tj0 - pw;  // the input column of tile tj0's first column
@@ -86,7 +86,7 @@ void winograd_input_plane(const float* x, int64_t H, int64_t W, int64_t ph, int6
 }
 
 void winograd_output_plane(const float* m, int64_t ldxi, int64_t ti0, int64_t ti1, int64_t TW,
-                           float bias, float* y, int64_t OH, int64_t OW, float* /*rows*/) {
+                           float bias, float* y, int64_t OH, int64_t OW) {
   const __m256 b = _mm256_set1_ps(bias);
   for (int64_t tj0 = 0; tj0 < TW; tj0 += 8) {
     const __m256i tiles = first_lanes(TW - tj0);
@@ -118,7 +118,7 @@ void winograd_output_plane(const float* m, int64_t ldxi, int64_t ti0, int64_t ti
 }
 
 void winograd_output_grad_plane(const float* dy, int64_t OH, int64_t OW, int64_t ti0, int64_t ti1,
-                                int64_t TW, float* dm, int64_t ldxi, float* /*rows*/) {
+                                int64_t TW, float* dm, int64_t ldxi) {
   const __m256 zero = _mm256_setzero_ps();
   for (int64_t tj0 = 0; tj0 < TW; tj0 += 8) {
     const __m256i tiles = first_lanes(TW - tj0);

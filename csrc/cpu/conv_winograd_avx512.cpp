@@ -1,8 +1,9 @@
-// The Winograd tile transforms (conv_winograd_body.h) written for AVX-512: 16 tiles of a tile
+// The Winograd tile transforms (conv_winograd.h) written for AVX-512: 16 tiles of a tile
 // row per vector. Each input row is loaded once per chunk of 16 tiles (masked at the plane's
 // edges, so the padding reads no memory), split into even and odd columns with vpermt2ps, and
 // transformed in registers; the output tile rows are interleaved back the same way. The
-// arithmetic is the portable body's, in its order (adds and subtracts only: the same bits).
+// arithmetic is conv_winograd.h's, in its order, as in conv_winograd_avx2_fma.cpp (adds and
+// subtracts only: the same bits).
 // An ISA file: compiled with -mavx512f/bw/vl/dq -mavx2 -mfma, called by conv_winograd.cpp only
 // when at_least(CpuCapability::kAvx512) (rules: CMakeLists.txt, "ISA files").
 #if !defined(__AVX512F__) || !defined(__AVX512BW__) || !defined(__AVX512VL__) || \
@@ -32,7 +33,7 @@ __mmask16 inside_columns(int64_t c, int64_t W) {
 }  // namespace
 
 void winograd_input_plane(const float* x, int64_t H, int64_t W, int64_t ph, int64_t pw, int64_t ti0,
-                          int64_t ti1, int64_t TW, float* v, int64_t ldxi, float* /*rows*/) {
+                          int64_t ti1, int64_t TW, float* v, int64_t ldxi) {
   const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
   const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
   for (int64_t tj0 = 0; tj0 < TW; tj0 += 16) {
@@ -79,7 +80,7 @@ void winograd_input_plane(const float* x, int64_t H, int64_t W, int64_t ph, int6
 }
 
 void winograd_output_plane(const float* m, int64_t ldxi, int64_t ti0, int64_t ti1, int64_t TW,
-                           float bias, float* y, int64_t OH, int64_t OW, float* /*rows*/) {
+                           float bias, float* y, int64_t OH, int64_t OW) {
   const __m512 b = _mm512_set1_ps(bias);
   // interleave a (even output columns) and b (odd): lanes 0..7 and 8..15 of each
   const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
@@ -112,7 +113,7 @@ void winograd_output_plane(const float* m, int64_t ldxi, int64_t ti0, int64_t ti
 }
 
 void winograd_output_grad_plane(const float* dy, int64_t OH, int64_t OW, int64_t ti0, int64_t ti1,
-                                int64_t TW, float* dm, int64_t ldxi, float* /*rows*/) {
+                                int64_t TW, float* dm, int64_t ldxi) {
   const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
   const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
   const __m512 zero = _mm512_setzero_ps();
