@@ -30,7 +30,9 @@ constexpr int64_t kMaxTileRowBytes = 8 << 20;
 // (Cin + Cout) x tiles floats) within kBlockBytes, so they stay in L2 between the transforms
 // and the GEMMs.
 constexpr int64_t kBlockTiles = 96;
-// The weight gradient's GEMMs reduce over a block's tiles: deeper blocks (measured).
+// The weight gradient's GEMMs reduce over a block's tiles, so it asks for deeper blocks (still
+// capped by kBlockBytes; 96-512 measured within noise of each other on (64,32,14,14,64) and
+// (128,128,16,16,128)).
 constexpr int64_t kWeightGradBlockTiles = 512;
 constexpr int64_t kBlockBytes = 2 << 20;
 constexpr int64_t kPlaneSkew = 32;  // floats (see run)
@@ -104,6 +106,11 @@ void transform_filter_grad(const float* du, int64_t stride, float dg[9]) {
   }
 }
 
+// Bytes of one tile's V and M: 16 floats per input and per output channel.
+int64_t tile_bytes(int64_t cin, int64_t cout) {
+  return 16 * (cin + cout) * int64_t(sizeof(float));
+}
+
 // One Winograd convolution: in (N, Cin, H, W) -> out (N, Cout, OH, OW), padding ph, pw.
 // A block holds nb whole images, or, when one image's tiles pass the block budget, one image
 // cut into bands of `band` tile rows, done one after the other (band == TH otherwise).
@@ -120,15 +127,15 @@ Problem make_problem(int64_t N, int64_t Cin, int64_t Cout, int64_t H, int64_t W,
   q.TH = (q.OH + 1) / 2;
   q.TW = (q.OW + 1) / 2;
   q.TT = q.TH * q.TW;
-  const int64_t tile_bytes = 16 * (Cin + Cout) * int64_t(sizeof(float));
-  if (q.TT * tile_bytes <= kBlockBytes) {
+  const int64_t tb = tile_bytes(Cin, Cout);
+  if (q.TT * tb <= kBlockBytes) {
     q.nb = std::clamp<int64_t>((block_tiles + q.TT - 1) / q.TT, 1, std::max<int64_t>(N, 1));
-    while (q.nb > 1 && q.nb * q.TT * tile_bytes > kBlockBytes) --q.nb;
+    while (q.nb > 1 && q.nb * q.TT * tb > kBlockBytes) --q.nb;
     q.band = q.TH;
     q.Tb = q.nb * q.TT;
   } else {
     q.nb = 1;
-    q.band = std::clamp<int64_t>(kBlockBytes / (q.TW * tile_bytes), 1, q.TH);
+    q.band = std::clamp<int64_t>(kBlockBytes / (q.TW * tb), 1, q.TH);
     q.Tb = q.band * q.TW;
   }
   return q;
@@ -169,11 +176,22 @@ int64_t plane_stride(int64_t channels, const Problem& q) {
   return channels * q.Tb + kPlaneSkew;
 }
 
+// V (16 planes of ldv, row c at c * Tb) = the input transform of tile rows [ti0, ti1) of images
+// [n0, n0 + nn) of in (N, Cin, H, W), image i's tiles from column i * (ti1 - ti0) * TW.
+void transform_inputs(const Problem& q, const Transforms& tf, const float* in, int64_t n0,
+                      int64_t nn, int64_t ti0, int64_t ti1, float* V, int64_t ldv) {
+  const int64_t tiles = (ti1 - ti0) * q.TW, HW = q.H * q.W;
+  for (int64_t i = 0; i < nn; ++i)
+    for (int64_t c = 0; c < q.Cin; ++c)
+      tf.input(in + ((n0 + i) * q.Cin + c) * HW, q.H, q.W, q.ph, q.pw, ti0, ti1, q.TW,
+               V + c * q.Tb + i * tiles, ldv);
+}
+
 // Runs the blocks: per piece, V = input transform, M_xi = U_xi @ V_xi, out = output transform.
 void run(const Problem& q, const float* in, const std::vector<PackedA<float>>& packs,
          const float* bias, float* out, const ImageSink<float>* sink) {
   const Transforms tf = transforms();
-  const int64_t nblocks = (q.N + q.nb - 1) / q.nb, HW = q.H * q.W, P = q.OH * q.OW;
+  const int64_t nblocks = (q.N + q.nb - 1) / q.nb, P = q.OH * q.OW;
   const int64_t ldv = plane_stride(q.Cin, q), ldm = plane_stride(q.Cout, q);
   const size_t vsize = static_cast<size_t>(16 * ldv), msize = static_cast<size_t>(16 * ldm);
   const double flops = 2.0 * 16 * q.Cout * q.Cin * q.nb * q.TT;
@@ -185,10 +203,7 @@ void run(const Problem& q, const float* in, const std::vector<PackedA<float>>& p
     for (int64_t b = b0; b < b1; ++b)
       for_pieces(q, b, [&](int64_t n0, int64_t nn, int64_t ti0, int64_t ti1) {
         const int64_t tiles = (ti1 - ti0) * q.TW;  // per image of the piece
-        for (int64_t i = 0; i < nn; ++i)
-          for (int64_t c = 0; c < q.Cin; ++c)
-            tf.input(in + ((n0 + i) * q.Cin + c) * HW, q.H, q.W, q.ph, q.pw, ti0, ti1, q.TW,
-                     V + c * q.Tb + i * tiles, ldv);
+        transform_inputs(q, tf, in, n0, nn, ti0, ti1, V, ldv);
         for (int xi = 0; xi < 16; ++xi)
           gemm_packed<float>(packs[static_cast<size_t>(xi)], nn * tiles, false, V + xi * ldv, q.Tb,
                              0.0f, M + xi * ldm, q.Tb);
@@ -219,8 +234,7 @@ bool winograd_ok(const Window2d& p) {
          p.sh == 1 && p.sw == 1 && p.dh == 1 && p.dw == 1 && p.groups == 1 && p.ph <= 2 &&
          p.pw <= 2 && p.C >= min_channels && p.K >= min_channels &&
          p.OH * p.OW >= kMinOutputPixels && p.N > 0 &&
-         16 * (p.C + p.K) * ((std::max(p.OW, p.W) + 1) / 2) * int64_t(sizeof(float)) <=
-             kMaxTileRowBytes;
+         tile_bytes(p.C, p.K) * ((std::max(p.OW, p.W) + 1) / 2) <= kMaxTileRowBytes;
 }
 
 bool winograd_input_grad_ok(const Window2d& p) {
@@ -250,7 +264,7 @@ void winograd_conv2d_backward_weight(const Window2d& p, const float* dy, const f
   const Problem q =
       make_problem(p.N, p.C, p.K, p.H, p.W, p.ph, p.pw, kWeightGradBlockTiles);  // x planes in
   const Transforms tf = transforms();
-  const int64_t nblocks = (q.N + q.nb - 1) / q.nb, HW = q.H * q.W, P = q.OH * q.OW;
+  const int64_t nblocks = (q.N + q.nb - 1) / q.nb, P = q.OH * q.OW;
   const int64_t ldv = plane_stride(q.Cin, q), ldm = plane_stride(q.Cout, q);
   const int64_t KC = q.Cout * q.Cin;
   std::vector<float> du(static_cast<size_t>(16 * KC));  // dU_xi (K x C), xi-major
@@ -263,14 +277,11 @@ void winograd_conv2d_backward_weight(const Window2d& p, const float* dy, const f
         for (int64_t b = b0; b < b1; ++b)
           for_pieces(q, b, [&](int64_t n0, int64_t nn, int64_t ti0, int64_t ti1) {
             const int64_t tiles = (ti1 - ti0) * q.TW;
-            for (int64_t i = 0; i < nn; ++i) {
-              for (int64_t c = 0; c < q.Cin; ++c)
-                tf.input(x + ((n0 + i) * q.Cin + c) * HW, q.H, q.W, q.ph, q.pw, ti0, ti1, q.TW,
-                         V + c * q.Tb + i * tiles, ldv);
+            transform_inputs(q, tf, x, n0, nn, ti0, ti1, V, ldv);
+            for (int64_t i = 0; i < nn; ++i)
               for (int64_t k = 0; k < q.Cout; ++k)
                 tf.output_grad(dy + ((n0 + i) * q.Cout + k) * P, q.OH, q.OW, ti0, ti1, q.TW,
                                M + k * q.Tb + i * tiles, ldm);
-            }
             for (int xi = 0; xi < 16; ++xi)  // dU_xi (+)= dM_xi (K x tiles) @ V_xi^T (tiles x C)
               gemm<float>(false, true, q.Cout, q.Cin, nn * tiles, 1.0f, M + xi * ldm, q.Tb,
                           V + xi * ldv, q.Tb, beta, part + xi * KC, q.Cin);
