@@ -47,9 +47,10 @@ def test_bench_ab_pairs_only_gradcore_times():
     }
 
 
-def test_bench_overhead_ab_times_two_builds_in_one_process(tmp_path):
-    """Both builds (here the same installed package twice) load side by side and every case
-    of bench_overhead gets a ratio; a directory without gradcore is refused by name."""
+def test_bench_overhead_ab_times_each_build_in_its_own_worker(tmp_path):
+    """Both builds (here the same installed package twice) run in worker processes of their
+    own, each reporting the native module it loaded, and every case of bench_overhead gets a
+    ratio; a directory without gradcore is refused by name; --cases times another module."""
     import json
     import subprocess
 
@@ -64,15 +65,30 @@ def test_bench_overhead_ab_times_two_builds_in_one_process(tmp_path):
         check=True,
         capture_output=True,
     )
-    rows = json.loads(out.read_text())["results"]
+    payload = json.loads(out.read_text())
+    rows = payload["results"]
     assert {r["case"] for r in rows} >= {"add_nograd", "conv2d_grad", "tiny_graph_fwd_bwd"}
     assert all(r["ratio_min"] > 0 and r["candidate_min_us"] > 0 for r in rows)
+    assert payload["native"]["base"] == payload["native"]["candidate"] == gradcore._C.__file__
     bad = subprocess.run(
         [sys.executable, str(script), "--base", str(tmp_path), "--candidate", here, *args],
         capture_output=True,
         text=True,
     )
     assert bad.returncode != 0 and "holds no gradcore package" in bad.stderr
+    cases = tmp_path / "my_cases.py"
+    cases.write_text(
+        "import numpy as np\nimport gradcore\n\n\ndef ab_cases():\n"
+        "    x = gradcore.tensor(np.ones(3, np.float32))\n"
+        "    return {'neg': lambda: -x}\n"
+    )
+    subprocess.run(
+        [sys.executable, str(script), "--base", here, "--candidate", here, "--cases", str(cases)]
+        + args,
+        check=True,
+        capture_output=True,
+    )
+    assert [r["case"] for r in json.loads(out.read_text())["results"]] == ["neg"]
 
 
 def test_bench_conv_passes_times_both_algorithms(tmp_path):
