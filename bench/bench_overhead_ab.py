@@ -6,7 +6,9 @@ per-round ratios swing 0.35-1.5 on the 2-core VMs, whose speed drifts by up to 3
 minutes. Here the parent asks each build's worker in turn for one block of `--number` calls
 of a case (the other worker waits, blocked on its pipe), round-robin over the cases for
 `--rounds` rounds, so that the drift hits both builds alike; a case's figure is the minimum
-over rounds (and the median, for comparison).
+over rounds (and the median, for comparison). Both workers run one thread, pinned to the
+same CPU: the vCPUs of a VM need not be equally fast (unpinned, a shape's ratio moved by
+15% between runs).
 
 Two builds cannot share one process: their native modules are both `gradcore._C`, and
 pybind11 hands the second import the module object of the first (seen: the candidate's
@@ -52,10 +54,11 @@ def load_cases(spec: str) -> dict:
     return {name: fns["gradcore"] for name, fns in module.cases(None).items()}
 
 
-def worker(path: str, cases_spec: str, number: int) -> None:
-    """One build's side: import gradcore from `path`, then answer each line naming a case
-    with the ns per call of a block of `number` calls (a line "quit" ends it). The first
-    line out describes the build: its case names, its native module's file, the machine."""
+def worker(path: str, cases_spec: str, number: int, cpu: int | None = None) -> None:
+    """One build's side: import gradcore from `path` (pinned to `cpu` when given), then answer
+    each line naming a case with the ns per call of a block of `number` calls (a line "quit"
+    ends it). The first line out describes the build: its case names, its native module's
+    file, the machine."""
     sys.path.insert(0, path)
     try:
         import gradcore
@@ -66,6 +69,8 @@ def worker(path: str, cases_spec: str, number: int) -> None:
         print(json.dumps({"error": f"{path} holds no gradcore package (found {found})"}))
         return
     gradcore.set_num_threads(1)
+    if cpu is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {cpu})
     fns = load_cases(cases_spec)
     for fn in fns.values():  # warm-up
         fn()
@@ -88,9 +93,9 @@ def worker(path: str, cases_spec: str, number: int) -> None:
 class Build:
     """A worker process timing one build's cases on request."""
 
-    def __init__(self, path: str, cases_spec: str, number: int):
+    def __init__(self, path: str, cases_spec: str, number: int, cpu: int | None):
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", path, "--number", str(number)]
-        cmd += ["--cases", cases_spec]
+        cmd += ["--cases", cases_spec] + ([] if cpu is None else ["--cpu", str(cpu)])
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
         )
@@ -138,18 +143,28 @@ def main(argv=None) -> dict:
     ap.add_argument("--rounds", type=int, default=60)
     ap.add_argument("--number", type=int, default=1000, help="calls per timed block")
     ap.add_argument("--cases", default="bench_overhead", help="module whose cases are timed")
+    ap.add_argument(
+        "--cpu",
+        type=int,
+        default=None,
+        help="the CPU both workers run on (default: the first this process may use; -1: any)",
+    )
     ap.add_argument("--json", default=None)
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        worker(os.path.abspath(args.worker), args.cases, args.number)
+        worker(os.path.abspath(args.worker), args.cases, args.number, args.cpu)
         return {}
     if not (args.base and args.candidate):
         ap.error("--base and --candidate are required")
+    cpu = args.cpu
+    if cpu is None and hasattr(os, "sched_getaffinity"):
+        cpu = min(os.sched_getaffinity(0))
+    cpu = None if cpu is not None and cpu < 0 else cpu
     builds = {}
     try:
         for role, path in (("base", args.base), ("candidate", args.candidate)):
-            builds[role] = Build(os.path.abspath(path), args.cases, args.number)
+            builds[role] = Build(os.path.abspath(path), args.cases, args.number, cpu)
         names = [n for n in builds["base"].cases if n in builds["candidate"].cases]
         samples = time_blocks(builds, names, args.rounds)
     finally:
@@ -178,6 +193,7 @@ def main(argv=None) -> dict:
         "candidate": os.path.abspath(args.candidate),
         "native": {role: b.native for role, b in builds.items()},
         "cases_module": args.cases,
+        "cpu": cpu,
         "rounds": args.rounds,
         "number": args.number,
         "note": "ratio = base / candidate time per call (> 1: candidate faster); one worker "

@@ -215,6 +215,23 @@ def test_single_row_block_b_panel_groups(rng, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_one_row_tile_reads_b_in_place(rng, dtype):
+    """A product of at most MR rows reads B in place whatever its size (each panel is used
+    once): B of several KC blocks and far beyond the L1, rows that start on cache lines and
+    rows that do not, a partial last panel, beta != 0; equal to a float64 reference, 1 and 2
+    threads bitwise, and bit for bit the top rows of a taller product (packed B)."""
+    for N, K, pad in [(1024, 512, 0), (196, 1152, 0), (1000, 64, 0), (331, 777, 5), (128, 3136, 0)]:
+        _, mr, _ = _C.gemm_tile_for(1, N, np.dtype(dtype).name)
+        for M in sorted({1, mr - 1, mr} - {0}):
+            check_1_and_2_threads(rng, M, N, K, False, False, dtype, 0.75, -1.5, pad=pad)
+        a, b = make_operands(rng, 4 * mr + 1, N, K, False, False, dtype, pad=pad)
+        tall = _C.gemm(a, b)
+        for M in (1, mr):
+            assert _C.gemm_tile_for(M, N, np.dtype(dtype).name)[1] >= M
+            np.testing.assert_array_equal(_C.gemm(a[:M], b), tall[:M])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_several_row_blocks_row_order(rng, dtype):
     """Several MC blocks (C computed a group of B panels at a time, each row tile swept along
     the group): a last row block of 0, 2, 5 and 13 rows past a multiple of 6 (a short tail

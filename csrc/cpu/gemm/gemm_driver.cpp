@@ -109,6 +109,9 @@ template <typename T>
 bool use_b_in_place(const GemmPath<T>& p, const Problem<T>& pr, int64_t rows, int64_t mc,
                     int64_t cols) {
   if (pr.trans_b || rows > mc) return false;
+  // One row tile uses each B panel once: packing would only add a copy, whatever the panel's
+  // size, the L1's sets or the rows' alignment (1.3-2.3x faster; docs/gemm_tuning.md).
+  if (rows <= p.mr) return true;
   if (pr.kc * cols * static_cast<int64_t>(sizeof(T)) > p.tuning->in_place_b_bytes) return false;
   const int64_t stride = pr.ldb * static_cast<int64_t>(sizeof(T));
   int64_t g = 4096;  // gcd(stride, 4096): row starts take 4096 / g positions modulo 4 KiB
