@@ -259,6 +259,8 @@ def test_short_k_strip_order_groups(rng, dtype):
         (37, 9000, 9, 3, False),
         (13, 700, 27, 0, False),
         (50, 2000, 30, 0, True),
+        (32, 784, 9, 0, False),  # B in place, its partial last panel packed alone
+        (16, 1000, 27, 1, False),
     ]:
         check_1_and_2_threads(rng, M, N, K, False, tb, dtype, 1.25, -0.5, pad=pad)
 

@@ -252,11 +252,17 @@ void strip_order_block(const GemmPath<T>& p, const Problem<T>& pr, const T* ablk
   const int64_t step = panels_per_group<T>(p, kc, nr) * nr;
   for (int64_t js = jc; js < jc + nc; js += step) {
     const int64_t ns = std::min(step, jc + nc - js);
-    const bool in_place = direct_b && ns % nr == 0;
-    if (!in_place && src) {
+    // Read in place, B's full panels come from B itself; a partial last panel (whose rows end
+    // before NR columns) is packed alone.
+    const int64_t in_place_cols = direct_b ? ns / nr * nr : 0;
+    if (direct_b) {
+      if (in_place_cols < ns)
+        p.pack_b(pr.trans_b, pr.B, pr.ldb, pc, kc, js + in_place_cols, ns - in_place_cols,
+                 pack_b + in_place_cols * kc, false);
+    } else if (src) {
       for (int64_t jr = 0; jr < ns; jr += nr)
         src->pack(src->ctx, pc, kc, js + jr, std::min<int64_t>(nr, ns - jr), nr, pack_b + jr * kc);
-    } else if (!in_place) {
+    } else {
       p.pack_b(pr.trans_b, pr.B, pr.ldb, pc, kc, js, ns, pack_b, true);
     }
     for (int64_t ir = 0; ir < mc; ir += mr) {
@@ -264,6 +270,7 @@ void strip_order_block(const GemmPath<T>& p, const Problem<T>& pr, const T* ablk
       const T* a = ablk + ir * kc;
       for (int64_t jr = 0; jr < ns; jr += nr) {
         const int64_t nrr = std::min<int64_t>(nr, ns - jr);
+        const bool in_place = jr < in_place_cols;
         const T* b = in_place ? pr.B + pc * pr.ldb + js + jr : pack_b + jr * kc;
         const int64_t ldbk = in_place ? pr.ldb : nr;
         T* c = pr.C + (ic + ir) * pr.ldc + js + jr;
