@@ -8,7 +8,7 @@ of a case (the other worker waits, blocked on its pipe), round-robin over the ca
 `--rounds` rounds, so that the drift hits both builds alike; a case's figure is the minimum
 over rounds (and the median, for comparison). Both workers run one thread, pinned to the
 same CPU: the vCPUs of a VM need not be equally fast (unpinned, a shape's ratio moved by
-15% between runs).
+15% between runs). With `--threads N` (N > 1) they run N threads each, unpinned.
 
 Two builds cannot share one process: their native modules are both `gradcore._C`, and
 pybind11 hands the second import the module object of the first (seen: the candidate's
@@ -54,7 +54,9 @@ def load_cases(spec: str) -> dict:
     return {name: fns["gradcore"] for name, fns in module.cases(None).items()}
 
 
-def worker(path: str, cases_spec: str, number: int, cpu: int | None = None) -> None:
+def worker(
+    path: str, cases_spec: str, number: int, cpu: int | None = None, threads: int = 1
+) -> None:
     """One build's side: import gradcore from `path` (pinned to `cpu` when given), then answer
     each line naming a case with the ns per call of a block of `number` calls (a line "quit"
     ends it). The first line out describes the build: its case names, its native module's
@@ -68,8 +70,8 @@ def worker(path: str, cases_spec: str, number: int, cpu: int | None = None) -> N
         found = "nothing" if gradcore is None else gradcore.__file__
         print(json.dumps({"error": f"{path} holds no gradcore package (found {found})"}))
         return
-    gradcore.set_num_threads(1)
-    if cpu is not None and hasattr(os, "sched_setaffinity"):
+    gradcore.set_num_threads(threads)
+    if cpu is not None and threads == 1 and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {cpu})
     fns = load_cases(cases_spec)
     for fn in fns.values():  # warm-up
@@ -93,9 +95,10 @@ def worker(path: str, cases_spec: str, number: int, cpu: int | None = None) -> N
 class Build:
     """A worker process timing one build's cases on request."""
 
-    def __init__(self, path: str, cases_spec: str, number: int, cpu: int | None):
+    def __init__(self, path: str, cases_spec: str, number: int, cpu: int | None, threads: int):
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", path, "--number", str(number)]
-        cmd += ["--cases", cases_spec] + ([] if cpu is None else ["--cpu", str(cpu)])
+        cmd += ["--cases", cases_spec, "--threads", str(threads)]
+        cmd += [] if cpu is None else ["--cpu", str(cpu)]
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
         )
@@ -149,11 +152,14 @@ def main(argv=None) -> dict:
         default=None,
         help="the CPU both workers run on (default: the first this process may use; -1: any)",
     )
+    ap.add_argument(
+        "--threads", type=int, default=1, help="gradcore threads per worker (pinned only at 1)"
+    )
     ap.add_argument("--json", default=None)
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        worker(os.path.abspath(args.worker), args.cases, args.number, args.cpu)
+        worker(os.path.abspath(args.worker), args.cases, args.number, args.cpu, args.threads)
         return {}
     if not (args.base and args.candidate):
         ap.error("--base and --candidate are required")
@@ -164,7 +170,7 @@ def main(argv=None) -> dict:
     builds = {}
     try:
         for role, path in (("base", args.base), ("candidate", args.candidate)):
-            builds[role] = Build(os.path.abspath(path), args.cases, args.number, cpu)
+            builds[role] = Build(os.path.abspath(path), args.cases, args.number, cpu, args.threads)
         names = [n for n in builds["base"].cases if n in builds["candidate"].cases]
         samples = time_blocks(builds, names, args.rounds)
     finally:
@@ -193,7 +199,8 @@ def main(argv=None) -> dict:
         "candidate": os.path.abspath(args.candidate),
         "native": {role: b.native for role, b in builds.items()},
         "cases_module": args.cases,
-        "cpu": cpu,
+        "cpu": cpu if args.threads == 1 else None,
+        "threads": args.threads,
         "rounds": args.rounds,
         "number": args.number,
         "note": "ratio = base / candidate time per call (> 1: candidate faster); one worker "

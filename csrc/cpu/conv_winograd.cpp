@@ -36,6 +36,8 @@ constexpr int64_t kBlockTiles = 96;
 constexpr int64_t kWeightGradBlockTiles = 512;
 constexpr int64_t kBlockBytes = 2 << 20;
 constexpr int64_t kPlaneSkew = 32;  // floats (see run)
+// Filters transformed (3x3 to 4x4) worth a thread of their own: about 30 us.
+constexpr int64_t kFiltersPerThread = 1024;
 
 // The transforms' signatures (conv_winograd.h, namespace avx512, for the parameters).
 using InputPlaneFn = decltype(&avx512::winograd_input_plane);
@@ -151,21 +153,29 @@ void for_pieces(const Problem& q, int64_t b, const F& f) {
 
 // The 16 transformed filters, packed for the GEMM: filters(o, i) is the 3x3 filter from input
 // channel i to output channel o, read through `at` (flipped or not).
+// Both loops run on the threads, a thread taking at least kFiltersPerThread filters (serial,
+// they held back the 2-thread forward and input gradient by 8-19%: docs/conv_winograd.md).
 template <class FilterAt>
 std::vector<PackedA<float>> pack_filters(const Problem& q, const FilterAt& at) {
   std::vector<float> u(static_cast<size_t>(16 * q.Cout * q.Cin));
   const int64_t plane = q.Cout * q.Cin;
-  for (int64_t o = 0; o < q.Cout; ++o)
-    for (int64_t i = 0; i < q.Cin; ++i) {
-      float g[9], t[16];
-      at(o, i, g);
-      transform_filter(g, t);
-      for (int xi = 0; xi < 16; ++xi) u[static_cast<size_t>(xi * plane + o * q.Cin + i)] = t[xi];
-    }
+  const auto transform_rows = [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; ++o)
+      for (int64_t i = 0; i < q.Cin; ++i) {
+        float g[9], t[16];
+        at(o, i, g);
+        transform_filter(g, t);
+        for (int xi = 0; xi < 16; ++xi) u[static_cast<size_t>(xi * plane + o * q.Cin + i)] = t[xi];
+      }
+  };
+  parallel_for(q.Cout, std::max<int64_t>(1, kFiltersPerThread / q.Cin), transform_rows);
   std::vector<PackedA<float>> packs(16);
-  for (int xi = 0; xi < 16; ++xi)
-    packs[static_cast<size_t>(xi)].pack(false, q.Cout, q.Cin, 1.0f, u.data() + xi * plane, q.Cin,
-                                        q.Tb);
+  const auto pack_planes = [&](int64_t x0, int64_t x1) {
+    for (int64_t xi = x0; xi < x1; ++xi)
+      packs[static_cast<size_t>(xi)].pack(false, q.Cout, q.Cin, 1.0f, u.data() + xi * plane, q.Cin,
+                                          q.Tb);
+  };
+  parallel_for(16, std::max<int64_t>(1, 16 * kFiltersPerThread / plane), pack_planes);
   return packs;
 }
 
