@@ -50,7 +50,8 @@ def test_bench_ab_pairs_only_gradcore_times():
 def test_bench_overhead_ab_times_each_build_in_its_own_worker(tmp_path):
     """Both builds (here the same installed package twice) run in worker processes of their
     own, each reporting the native module it loaded, and every case of bench_overhead gets a
-    ratio; a directory without gradcore is refused by name; --cases times another module."""
+    ratio; a directory without gradcore is refused by name; --cases times another module
+    (here at 2 threads a worker)."""
     import json
     import subprocess
 
@@ -84,11 +85,12 @@ def test_bench_overhead_ab_times_each_build_in_its_own_worker(tmp_path):
     )
     subprocess.run(
         [sys.executable, str(script), "--base", here, "--candidate", here, "--cases", str(cases)]
-        + args,
+        + ["--threads", "2", *args],
         check=True,
         capture_output=True,
     )
-    assert [r["case"] for r in json.loads(out.read_text())["results"]] == ["neg"]
+    payload = json.loads(out.read_text())
+    assert [r["case"] for r in payload["results"]] == ["neg"] and payload["threads"] == 2
 
 
 def test_bench_conv_passes_times_both_algorithms(tmp_path):
