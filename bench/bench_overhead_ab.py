@@ -9,6 +9,9 @@ of a case (the other worker waits, blocked on its pipe), round-robin over the ca
 over rounds (and the median, for comparison). Both workers run one thread, pinned to the
 same CPU: the vCPUs of a VM need not be equally fast (unpinned, a shape's ratio moved by
 15% between runs). With `--threads N` (N > 1) they run N threads each, unpinned.
+`--base-env` / `--candidate-env NAME=VALUE` set a variable for one side only (the same build
+twice then compares two settings, e.g. GRADCORE_CPU_CAPABILITY; not a wait policy that keeps
+one side's threads spinning while the other side runs, which steals the other's cores).
 
 Two builds cannot share one process: their native modules are both `gradcore._C`, and
 pybind11 hands the second import the module object of the first (seen: the candidate's
@@ -95,12 +98,25 @@ def worker(
 class Build:
     """A worker process timing one build's cases on request."""
 
-    def __init__(self, path: str, cases_spec: str, number: int, cpu: int | None, threads: int):
+    def __init__(
+        self,
+        path: str,
+        cases_spec: str,
+        number: int,
+        cpu: int | None,
+        threads: int,
+        env: dict | None = None,
+    ):
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", path, "--number", str(number)]
         cmd += ["--cases", cases_spec, "--threads", str(threads)]
         cmd += [] if cpu is None else ["--cpu", str(cpu)]
         self.proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+            env=None if not env else {**os.environ, **env},
         )
         first = self.proc.stdout.readline()
         info = json.loads(first) if first else {"error": f"the worker for {path} failed"}
@@ -155,6 +171,14 @@ def main(argv=None) -> dict:
     ap.add_argument(
         "--threads", type=int, default=1, help="gradcore threads per worker (pinned only at 1)"
     )
+    for role in ("base", "candidate"):
+        ap.add_argument(
+            f"--{role}-env",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help=f"an environment variable for the {role}'s worker (repeatable)",
+        )
     ap.add_argument("--json", default=None)
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -170,7 +194,10 @@ def main(argv=None) -> dict:
     builds = {}
     try:
         for role, path in (("base", args.base), ("candidate", args.candidate)):
-            builds[role] = Build(os.path.abspath(path), args.cases, args.number, cpu, args.threads)
+            env = dict(kv.split("=", 1) for kv in getattr(args, f"{role}_env"))
+            builds[role] = Build(
+                os.path.abspath(path), args.cases, args.number, cpu, args.threads, env
+            )
         names = [n for n in builds["base"].cases if n in builds["candidate"].cases]
         samples = time_blocks(builds, names, args.rounds)
     finally:
@@ -201,6 +228,7 @@ def main(argv=None) -> dict:
         "cases_module": args.cases,
         "cpu": cpu if args.threads == 1 else None,
         "threads": args.threads,
+        "env": {"base": args.base_env, "candidate": args.candidate_env},
         "rounds": args.rounds,
         "number": args.number,
         "note": "ratio = base / candidate time per call (> 1: candidate faster); one worker "
