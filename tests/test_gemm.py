@@ -217,10 +217,13 @@ def test_single_row_block_b_panel_groups(rng, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_one_row_tile_reads_b_in_place(rng, dtype):
     """A product of at most MR rows reads B in place whatever its size (each panel is used
-    once): B of several KC blocks and far beyond the L1, rows that start on cache lines and
-    rows that do not, a partial last panel, beta != 0; equal to a float64 reference, 1 and 2
-    threads bitwise, and bit for bit the top rows of a taller product (packed B)."""
-    for N, K, pad in [(1024, 512, 0), (196, 1152, 0), (1000, 64, 0), (331, 777, 5), (128, 3136, 0)]:
+    once) unless its rows are a multiple of 4 KiB apart: B of several KC blocks and far beyond
+    the L1, rows that start on cache lines and rows that do not, a partial last panel, beta !=
+    0; equal to a float64 reference, 1 and 2 threads bitwise, and bit for bit the top rows of
+    a taller product (packed B)."""
+    shapes = [(768, 512, 0), (196, 1152, 0), (1000, 64, 0), (331, 777, 5), (128, 3136, 0)]
+    shapes.append((1024, 300, 0))  # float32 rows 4 KiB apart: packed
+    for N, K, pad in shapes:
         _, mr, _ = _C.gemm_tile_for(1, N, np.dtype(dtype).name)
         for M in sorted({1, mr - 1, mr} - {0}):
             check_1_and_2_threads(rng, M, N, K, False, False, dtype, 0.75, -1.5, pad=pad)

@@ -109,11 +109,12 @@ template <typename T>
 bool use_b_in_place(const GemmPath<T>& p, const Problem<T>& pr, int64_t rows, int64_t mc,
                     int64_t cols) {
   if (pr.trans_b || rows > mc) return false;
-  // One row tile uses each B panel once: packing would only add a copy, whatever the panel's
-  // size, the L1's sets or the rows' alignment (1.3-2.3x faster; docs/gemm_tuning.md).
-  if (rows <= p.mr) return true;
-  if (pr.kc * cols * static_cast<int64_t>(sizeof(T)) > p.tuning->in_place_b_bytes) return false;
   const int64_t stride = pr.ldb * static_cast<int64_t>(sizeof(T));
+  // One row tile uses each B panel once: packing would only add a copy, whatever the panel's
+  // size or the rows' alignment, unless the rows are a multiple of 4 KiB apart (all in one L1
+  // set, and 4K-aliased: 0.42-0.52x in place). Measurements: docs/gemm_tuning.md.
+  if (rows <= p.mr) return stride % 4096 != 0;
+  if (pr.kc * cols * static_cast<int64_t>(sizeof(T)) > p.tuning->in_place_b_bytes) return false;
   int64_t g = 4096;  // gcd(stride, 4096): row starts take 4096 / g positions modulo 4 KiB
   while (stride % g != 0) g /= 2;
   const int64_t l1d_lines = p.tuning->l1d_bytes / 64;  // 512 for 32 KiB
