@@ -187,6 +187,13 @@ def main(argv=None) -> dict:
         return {}
     if not (args.base and args.candidate):
         ap.error("--base and --candidate are required")
+    envs = {}
+    for role in ("base", "candidate"):
+        pairs = getattr(args, f"{role}_env")
+        bad = [kv for kv in pairs if "=" not in kv or kv.startswith("=")]
+        if bad:
+            ap.error(f"--{role}-env takes NAME=VALUE, got {bad[0]!r}")
+        envs[role] = dict(kv.split("=", 1) for kv in pairs)
     cpu = args.cpu
     if cpu is None and hasattr(os, "sched_getaffinity"):
         cpu = min(os.sched_getaffinity(0))
@@ -194,9 +201,8 @@ def main(argv=None) -> dict:
     builds = {}
     try:
         for role, path in (("base", args.base), ("candidate", args.candidate)):
-            env = dict(kv.split("=", 1) for kv in getattr(args, f"{role}_env"))
             builds[role] = Build(
-                os.path.abspath(path), args.cases, args.number, cpu, args.threads, env
+                os.path.abspath(path), args.cases, args.number, cpu, args.threads, envs[role]
             )
         names = [n for n in builds["base"].cases if n in builds["candidate"].cases]
         samples = time_blocks(builds, names, args.rounds)

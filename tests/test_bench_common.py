@@ -91,6 +91,23 @@ def test_bench_overhead_ab_times_each_build_in_its_own_worker(tmp_path):
     )
     payload = json.loads(out.read_text())
     assert [r["case"] for r in payload["results"]] == ["neg"] and payload["threads"] == 2
+    # a setting for one side only: the same build on two CPU paths; a malformed one is refused
+    env = ["--candidate-env", "GRADCORE_CPU_CAPABILITY=generic"]
+    subprocess.run(
+        [sys.executable, str(script), "--base", here, "--candidate", here, *env, *args],
+        check=True,
+        capture_output=True,
+    )
+    payload = json.loads(out.read_text())
+    assert payload["env"]["candidate"] == ["GRADCORE_CPU_CAPABILITY=generic"]
+    assert payload["machine"]["cpu_capability"] == "generic"  # the candidate's worker reports
+    bad = subprocess.run(
+        [sys.executable, str(script), "--base", here, "--candidate", here]
+        + ["--base-env", "NOVALUE", *args],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and "--base-env takes NAME=VALUE, got 'NOVALUE'" in bad.stderr
 
 
 def test_bench_conv_passes_times_both_algorithms(tmp_path):
