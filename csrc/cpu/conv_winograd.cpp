@@ -36,7 +36,7 @@ constexpr int64_t kBlockTiles = 96;
 constexpr int64_t kWeightGradBlockTiles = 512;
 constexpr int64_t kBlockBytes = 2 << 20;
 constexpr int64_t kPlaneSkew = 32;  // floats (see run)
-// Filters transformed (3x3 to 4x4) worth a thread of their own: about 30 us.
+// Filters transformed (3x3 to 4x4) worth a thread of their own (estimated at about 30 us).
 constexpr int64_t kFiltersPerThread = 1024;
 
 // The transforms' signatures (conv_winograd.h, namespace avx512, for the parameters).

@@ -101,9 +101,10 @@ inline void prefetch_a_source(const Problem<T>& pr, int64_t i0, int64_t mc, int6
 constexpr int64_t kFewRowsInPlace = 36;
 
 // Whether the micro-kernel should read op(B) = B in place instead of packed micro-panels:
-// only for a single MC block (each B row segment is used by one pass of micro-tiles), when
-// the KC block of the columns [n0, n1) is small enough to be cache-resident, and when the
-// rows of a KC x NR panel spread over enough L1 sets to stay resident (a row stride that is a
+// only for a single MC block (each B row segment is used by one pass of micro-tiles); then
+// always for one row tile of rows unless B's rows are 4 KiB apart, and for more rows when
+// the KC block of the columns [n0, n1) is small enough to be cache-resident and the rows of
+// a KC x NR panel spread over enough L1 sets to stay resident (a row stride that is a
 // multiple of 1 KiB maps all rows to a few sets, and packing wins).
 template <typename T>
 bool use_b_in_place(const GemmPath<T>& p, const Problem<T>& pr, int64_t rows, int64_t mc,
@@ -254,12 +255,11 @@ void strip_order_block(const GemmPath<T>& p, const Problem<T>& pr, const T* ablk
   for (int64_t js = jc; js < jc + nc; js += step) {
     const int64_t ns = std::min(step, jc + nc - js);
     // Read in place, B's full panels come from B itself; a partial last panel (whose rows end
-    // before NR columns) is packed alone.
-    const int64_t in_place_cols = direct_b ? ns / nr * nr : 0;
+    // before NR columns) is packed alone, as in gemm_block_range.
+    const int64_t full = ns / nr * nr;
     if (direct_b) {
-      if (in_place_cols < ns)
-        p.pack_b(pr.trans_b, pr.B, pr.ldb, pc, kc, js + in_place_cols, ns - in_place_cols,
-                 pack_b + in_place_cols * kc, false);
+      if (full < ns)
+        p.pack_b(pr.trans_b, pr.B, pr.ldb, pc, kc, js + full, ns - full, pack_b + full * kc, false);
     } else if (src) {
       for (int64_t jr = 0; jr < ns; jr += nr)
         src->pack(src->ctx, pc, kc, js + jr, std::min<int64_t>(nr, ns - jr), nr, pack_b + jr * kc);
@@ -271,7 +271,7 @@ void strip_order_block(const GemmPath<T>& p, const Problem<T>& pr, const T* ablk
       const T* a = ablk + ir * kc;
       for (int64_t jr = 0; jr < ns; jr += nr) {
         const int64_t nrr = std::min<int64_t>(nr, ns - jr);
-        const bool in_place = jr < in_place_cols;
+        const bool in_place = direct_b && nrr == nr;
         const T* b = in_place ? pr.B + pc * pr.ldb + js + jr : pack_b + jr * kc;
         const int64_t ldbk = in_place ? pr.ldb : nr;
         T* c = pr.C + (ic + ir) * pr.ldc + js + jr;
