@@ -1,4 +1,4 @@
-# long-file: Function.apply (the one recording path), the backward engine, grad/anomaly modes and gradcheck read the same mode flags (_grad_everywhere, _anomaly_anywhere) on the hot path
+# long-file: Function.apply (the one recording path), the backward engine, grad/anomaly modes and gradcheck share the graph node layout and the mode switches
 """Define-by-run autograd: Function (forward/backward with ctx), the backward engine,
 grad modes (no_grad / enable_grad), anomaly detection and gradcheck.
 
@@ -25,12 +25,8 @@ the path from a call to the native kernel is one loop over the arguments.
 Grad mode and anomaly mode are per thread, as in PyTorch: `no_grad()` in one thread does
 not change another thread's mode, every new thread starts with grad on and anomaly off,
 and backward turns recording off only in the thread that runs it (restoring it after).
-The hot path reads one module flag per op: `_grad_everywhere` (no thread has grad mode
-off) and `_anomaly_anywhere` (some thread has anomaly on); only when the flag alone cannot
-answer is the thread-local state read. (A thread that ends with grad mode still off, after a
-set_grad_enabled(False) it never undid, keeps the flag down: results stay right, and ops in
-other threads read their thread-local mode, a few tens of ns each.) Switching a mode takes a
-lock (~0.25 us), so backward() costs ~0.5 us more than with one process-wide mode.
+Both are C++ thread-locals in gradcore._C (csrc/bindings/bind_autograd.cpp), read there by
+the hot path of apply and here through `_C.grad_mode()` / `_C.anomaly_mode()`.
 
 Saved arrays are checked against in-place writes (gradcore.versions): while recording,
 and only once some storage has been written in place, a node notes the write clock; before
@@ -42,7 +38,6 @@ operation" error).
 from __future__ import annotations
 
 import functools
-import threading
 import weakref
 from typing import Any, Callable, Sequence
 
@@ -77,50 +72,11 @@ __all__ = [
 ]
 
 
-class _ThreadModes(threading.local):
-    """This thread's autograd modes (class attributes: the state of a new thread)."""
-
-    grad_enabled = True
-    anomaly = False
-
-
-_modes = _ThreadModes()
-_modes_lock = threading.Lock()
-_grad_off_threads = 0  # threads whose grad mode is off
-_anomaly_threads = 0  # threads with anomaly detection on
-# Read with one LOAD_GLOBAL on the hot path; the thread-local state is read only when the
-# flag cannot answer alone. Updated under _modes_lock together with the counts above.
-_grad_everywhere = True  # no thread has grad mode off
-_anomaly_anywhere = False  # some thread has anomaly detection on
-
-
-def _set_grad_mode(mode: bool) -> bool:
-    """Set this thread's grad mode; returns the previous one."""
-    global _grad_off_threads, _grad_everywhere
-    m = _modes
-    prev = m.grad_enabled
-    if prev != mode:
-        lock = _modes_lock
-        lock.acquire()
-        m.grad_enabled = mode
-        n = _grad_off_threads - 1 if mode else _grad_off_threads + 1
-        _grad_off_threads = n
-        _grad_everywhere = not n
-        lock.release()
-    return prev
-
-
-def _set_anomaly_mode(mode: bool) -> bool:
-    """Set this thread's anomaly mode; returns the previous one."""
-    global _anomaly_threads, _anomaly_anywhere
-    m = _modes
-    prev = m.anomaly
-    if prev != mode:
-        with _modes_lock:
-            m.anomaly = mode
-            _anomaly_threads += 1 if mode else -1
-            _anomaly_anywhere = _anomaly_threads > 0
-    return prev
+# This thread's modes: set_*(mode) returns the previous mode (C thread-locals, see above).
+_set_grad_mode = _C.set_grad_mode
+_set_anomaly_mode = _C.set_anomaly_mode
+_grad_mode = _C.grad_mode
+_anomaly_mode = _C.anomaly_mode
 
 
 # The Tensor type, registered by gradcore.tensor on import (see register_tensor_type).
@@ -140,6 +96,17 @@ def register_tensor_type(cls: type) -> None:
     """
     global Tensor
     Tensor = cls
+    _C.apply_configure(
+        tensor=cls,
+        function=Function,
+        ndarray=np.ndarray,
+        profiler_dict=vars(_profiler),
+        counters=_counters,
+        epoch=_epoch,
+        general=_apply_any,
+        output=_output,
+        check_device=_check_same_device,
+    )
 
 
 def wrap(arr, requires_grad: bool = False, grad_fn=None):
@@ -233,124 +200,21 @@ class Function:
         return _apply_any(cls, args)
 
 
-def apply2(cls, a, b):
-    """`cls.apply(a, b)` specialised for two arguments (Add, Mul, MatMul2d, ...): Tensors
-    take the path below, anything else the general one. A plain function rather than a
-    classmethod with *args: ~0.1 us less per call, which is most of a tiny op's overhead."""
-    if _profiler._active is not None or not (isinstance(a, Tensor) and isinstance(b, Tensor)):
-        return _apply_any(cls, (a, b))
-    da = a._data
-    db = b._data
-    if da.__class__ is not db.__class__:
-        _check_same_device(cls, (a, b))
-    if (a.requires_grad or b.requires_grad) and (_grad_everywhere or _modes.grad_enabled):
-        ctx = _new(cls)
-        if a.requires_grad:
-            fa = a.grad_fn
-            na = a if fa is None else fa
-            if b.requires_grad:
-                fb = b.grad_fn
-                ctx.next_functions = (na, b if fb is None else fb)
-                ctx.needs_input_grad = _NEEDS_AB
-            else:
-                ctx.next_functions = (na, None)
-                ctx.needs_input_grad = _NEEDS_A_
-        else:
-            fb = b.grad_fn
-            ctx.next_functions = (None, b if fb is None else fb)
-            ctx.needs_input_grad = _NEEDS__B
-        ctx._g = None
-        ctx._retained = None
-        out = cls.forward(ctx, da, db)
-        if _counters:
-            ctx._saved_epoch = _epoch[0]
-        record = True
-    else:
-        value = cls.forward_no_grad
-        if value is None:
-            ctx = _new(cls)
-            ctx.needs_input_grad = _NEEDS_NONE2
-            out = cls.forward(ctx, da, db)
-        else:
-            ctx = None
-            out = value(da, db)
-        record = False
-    if out.__class__ is not _ndarray or (_anomaly_anywhere and _modes.anomaly):
-        return _output(cls, ctx, out, record)
-    t = _new(Tensor)  # wrap(out, record, ctx), inlined
-    t._data = out
-    t.requires_grad = record
-    t.grad = None
-    t.grad_fn = ctx if record else None
-    return t
-
-
-def apply1(cls, a):
-    """`cls.apply(a)` specialised for one argument (activations, full sums, ...); see apply2."""
-    if _profiler._active is not None or not isinstance(a, Tensor):
-        return _apply_any(cls, (a,))
-    if a.requires_grad and (_grad_everywhere or _modes.grad_enabled):
-        ctx = _new(cls)
-        fa = a.grad_fn
-        ctx.next_functions = (a if fa is None else fa,)
-        ctx.needs_input_grad = _NEEDS_A
-        ctx._g = None
-        ctx._retained = None
-        out = cls.forward(ctx, a._data)
-        if _counters:
-            ctx._saved_epoch = _epoch[0]
-        record = True
-    else:
-        value = cls.forward_no_grad
-        if value is None:
-            ctx = _new(cls)
-            ctx.needs_input_grad = _NEEDS_NONE1
-            out = cls.forward(ctx, a._data)
-        else:
-            ctx = None
-            out = value(a._data)
-        record = False
-    if out.__class__ is not _ndarray or (_anomaly_anywhere and _modes.anomaly):
-        return _output(cls, ctx, out, record)
-    t = _new(Tensor)  # wrap(out, record, ctx), inlined
-    t._data = out
-    t.requires_grad = record
-    t.grad = None
-    t.grad_fn = ctx if record else None
-    return t
-
+# The hot path of apply, in C (csrc/bindings/bind_autograd.cpp): calls with one or two
+# Tensor arguments, and unrecorded calls with two Tensors, a Tensor or None, and constants
+# (conv2d, linear). They do what `_apply_general` below does, without its interpreter
+# overhead, and hand back to `_apply_any` whatever they do not handle (a profiler session, a
+# Tensor subclass, a non-Tensor argument); `register_tensor_type` configures them.
+#   apply1(cls, a)                  cls.apply(a)
+#   apply2(cls, a, b)               cls.apply(a, b)
+#   apply3(cls, a, b, c, *consts)   cls.apply(a, b, c, *consts); c a Tensor or None
+apply1 = _C.apply1
+apply2 = _C.apply2
+apply3 = _C.apply3
 
 _ndarray = np.ndarray
 _now_ns = _C.profiler_now_ns
-_NEEDS_A = (True,)
-_NEEDS_AB = (True, True)
-_NEEDS_A_ = (True, False)
-_NEEDS__B = (False, True)
-_NEEDS_NONE1 = (False,)
-_NEEDS_NONE2 = (False, False)
 _NO_GRADS = [(False,) * n for n in range(8)]
-
-
-def apply3(cls, a, b, c, *constants):
-    """`cls.apply(a, b, c, *constants)` for two Tensors, a third Tensor or None (a bias), and
-    constants (conv2d, linear): when no node is recorded, one pass without the general loop;
-    a call that records one takes the general path."""
-    if (
-        _profiler._active is not None
-        or not (isinstance(a, Tensor) and isinstance(b, Tensor))
-        or (c is not None and not isinstance(c, Tensor))
-        or (
-            (a.requires_grad or b.requires_grad or (c is not None and c.requires_grad))
-            and (_grad_everywhere or _modes.grad_enabled)
-        )
-    ):
-        return _apply_any(cls, (a, b, c) + constants)
-    da = a._data
-    db = b._data
-    dc = None if c is None else c._data
-    if da.__class__ is not db.__class__ or (dc is not None and dc.__class__ is not da.__class__):
-        _check_same_device(cls, (a, b, c))
-    return _unrecorded(cls, (da, db, dc) + constants)
 
 
 def _unrecorded(cls, raw) -> Any:
@@ -365,7 +229,7 @@ def _unrecorded(cls, raw) -> Any:
     else:
         ctx = None
         out = value(*raw)
-    if out.__class__ is not _ndarray or (_anomaly_anywhere and _modes.anomaly):
+    if out.__class__ is not _ndarray or _anomaly_mode():
         return _output(cls, ctx, out, False)
     t = _new(Tensor)  # wrap(out, False, None), inlined
     t._data = out
@@ -410,7 +274,7 @@ def _apply_general(cls, args: tuple):
             if a.requires_grad:
                 record = True
         i += 1
-    if not (record and (_grad_everywhere or _modes.grad_enabled)):
+    if not (record and _grad_mode()):
         return _unrecorded(cls, raw)
     ctx = _new(cls)
     nxt = [
@@ -426,7 +290,7 @@ def _apply_general(cls, args: tuple):
     out = cls.forward(ctx, *raw)
     if _counters:
         ctx._saved_epoch = _epoch[0]
-    if out.__class__ is not _ndarray or (_anomaly_anywhere and _modes.anomaly):
+    if out.__class__ is not _ndarray or _anomaly_mode():
         return _output(cls, ctx, out, True)
     t = _new(Tensor)  # wrap(out, True, ctx), inlined
     t._data = out
@@ -493,11 +357,11 @@ def _output(cls, ctx, out, record: bool):
         elif type(out) is tuple:
             out = tuple(o._data if isinstance(o, Tensor) else o for o in out)
             first = out[0]
-            if _anomaly_anywhere and _modes.anomaly:
+            if _anomaly_mode():
                 _check_finite(first, cls.__name__, "forward output")
             res = wrap(first, record, ctx if record else None)
             return (res,) + tuple(wrap(o, False, None) for o in out[1:])
-    if _anomaly_anywhere and _modes.anomaly:
+    if _anomaly_mode():
         _check_finite(out, cls.__name__, "forward output")
     if record:
         return wrap(out, True, ctx)
@@ -591,7 +455,7 @@ def backward(tensor, gradient=None, retain_graph: bool = False) -> None:
 def _run_backward(root, g, deps: dict, retain_graph: bool, prof) -> None:
     """Run the nodes from `root` in reverse topological order (`deps`: count of edges into
     each node still to be seen). With a profile `prof`, each node is a span "<Op>.backward"."""
-    anomaly = _anomaly_anywhere and _modes.anomaly
+    anomaly = _anomaly_mode()
     root._g = g
     ready = [root]
     prev_mode = _set_grad_mode(False)  # backward formulas record nothing (in this thread)
@@ -785,7 +649,7 @@ class set_grad_enabled(_GradMode):  # noqa: N801 - PyTorch's name
 
 def is_grad_enabled() -> bool:
     """Whether ops record a graph in the calling thread."""
-    return _grad_everywhere or _modes.grad_enabled
+    return _grad_mode()
 
 
 # --------------------------------------------------------------------- anomaly
@@ -797,7 +661,7 @@ def set_detect_anomaly(mode: bool) -> None:
 
 def is_anomaly_enabled() -> bool:
     """Whether anomaly detection is on in the calling thread."""
-    return _anomaly_anywhere and _modes.anomaly
+    return _anomaly_mode()
 
 
 class detect_anomaly:  # noqa: N801 - PyTorch's name
