@@ -42,7 +42,10 @@ class Conv2d(Function):
     @staticmethod
     def forward_no_grad(x, w, b, geom):
         kern = KERNELS[x.__class__]
-        x, w, b = contiguous_operands(x, w, b)
+        if not (x.flags.c_contiguous and w.flags.c_contiguous):  # contiguous_operands, inlined
+            x, w, b = contiguous_operands(x, w, b)
+        elif b is not None and not b.flags.c_contiguous:
+            b = np.ascontiguousarray(b)
         return kern.conv2d_forward(x, w, b, *geom)
 
     @staticmethod

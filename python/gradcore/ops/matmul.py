@@ -32,14 +32,20 @@ def _gemm_operand(a):
 def mm(kern, a, b, ta: bool = False, tb: bool = False):
     """op(a) @ op(b) of 2-d arrays by the kernel table `kern`'s gemm (op: transpose when
     ta/tb), as a new array. The binding takes any row-major layout with unit inner stride;
-    when it rejects a layout, operands are passed as transposes (F-contiguous) or copied and
-    the call is made once more, but only for operands that are otherwise valid (2-d, one
-    float dtype, inner sizes that agree), so invalid input reaches the binding once."""
+    when it rejects a layout, `mm_relaid` makes the call once more."""
     try:
         return kern.gemm(a, b, None, ta, tb)
-    except ValueError:
-        if not _only_layout_is_wrong(a, b, ta, tb):
-            raise
+    except ValueError as err:
+        return mm_relaid(kern, a, b, ta, tb, err)
+
+
+def mm_relaid(kern, a, b, ta: bool, tb: bool, err: ValueError):
+    """mm after gemm rejected (a, b) with `err`: operands are passed as transposes
+    (F-contiguous) or copied and gemm is called once more, but only for operands that are
+    otherwise valid (2-d, one float dtype, inner sizes that agree), so invalid input reaches
+    the binding once (`err` is raised again)."""
+    if not _only_layout_is_wrong(a, b, ta, tb):
+        raise err
     a2, t1 = _gemm_operand(a)
     b2, t2 = _gemm_operand(b)
     return kern.gemm(a2, b2, None, ta ^ t1, tb ^ t2)
@@ -64,13 +70,20 @@ class MatMul2d(Function):
 
     @staticmethod
     def forward_no_grad(a, b):
-        return mm(KERNELS[a.__class__], a, b)
+        kern = KERNELS[a.__class__]
+        try:  # mm, inlined: a frame less per product
+            return kern.gemm(a, b, None, False, False)
+        except ValueError as err:
+            return mm_relaid(kern, a, b, False, False, err)
 
     @staticmethod
     def forward(ctx, a, b):
         ctx.saved_tensors = (a, b)
         kern = ctx.kernels = KERNELS[a.__class__]
-        return mm(kern, a, b)
+        try:
+            return kern.gemm(a, b, None, False, False)
+        except ValueError as err:
+            return mm_relaid(kern, a, b, False, False, err)
 
     @staticmethod
     def backward(ctx, g):
