@@ -19,8 +19,9 @@ A `Function` subclass defines two static methods that work on **numpy arrays**:
     y = Square.apply(t)                 # Tensor in, Tensor out, graph recorded
 
 The ctx *is* the graph node (as in PyTorch): it keeps the parents (`next_functions`), what
-was saved, and `needs_input_grad`. Working on arrays keeps the per-op Python overhead small:
-the path from a call to the native kernel is one loop over the arguments.
+was saved, and `needs_input_grad`. Working on arrays keeps the per-op overhead small: ops
+with one to three Tensor arguments enter through `apply1` / `apply2` / `apply3`, the same
+steps in C (csrc/bindings/bind_autograd.cpp), and anything unusual comes back here.
 
 Grad mode and anomaly mode are per thread, as in PyTorch: `no_grad()` in one thread does
 not change another thread's mode, every new thread starts with grad on and anomaly off,
