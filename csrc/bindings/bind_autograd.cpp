@@ -148,6 +148,18 @@ PyObject* parent_of(PyObject* t) {
   return fn == nullptr || fn == Py_None ? t : fn;
 }
 
+// cls.<name>, as PyObject_GetAttr(cls, name) gives it for forward / forward_no_grad (no
+// metaclass attribute has these names): the class's own cached lookup, then the attribute's
+// __get__ (a staticmethod's function).
+PyObject* class_attr(PyObject* cls, PyObject* name) {
+  PyObject* attr = _PyType_Lookup(reinterpret_cast<PyTypeObject*>(cls), name);  // borrowed
+  if (attr == nullptr) return PyObject_GetAttr(cls, name);  // raises the AttributeError
+  descrgetfunc get = Py_TYPE(attr)->tp_descr_get;
+  if (get != nullptr) return get(attr, nullptr, cls);
+  Py_INCREF(attr);
+  return attr;
+}
+
 // cls.<name>(args...) (forward or forward_no_grad looked up on the class); steals nothing.
 PyObject* call_static(PyObject* fn, PyObject* const* args, Py_ssize_t n) {
   return PyObject_Vectorcall(fn, args, static_cast<size_t>(n), nullptr);
@@ -186,7 +198,7 @@ PyObject* finish(PyObject* cls, PyObject* ctx, PyObject* out, bool record) {
 // The unrecorded output of cls on arrays `raw`: forward_no_grad(*raw) where the op has one,
 // else forward on a ctx whose needs_input_grad is all False.
 PyObject* unrecorded(PyObject* cls, PyObject** raw, Py_ssize_t n) {
-  PyObject* fn = PyObject_GetAttr(cls, g.s_forward_no_grad);
+  PyObject* fn = class_attr(cls, g.s_forward_no_grad);
   if (fn == nullptr) return nullptr;
   PyObject* ctx = nullptr;
   PyObject* out;
@@ -195,7 +207,7 @@ PyObject* unrecorded(PyObject* cls, PyObject** raw, Py_ssize_t n) {
     Py_DECREF(fn);
   } else {
     Py_DECREF(fn);
-    fn = PyObject_GetAttr(cls, g.s_forward);
+    fn = class_attr(cls, g.s_forward);
     if (fn == nullptr) return nullptr;
     ctx = new_node(cls);
     if (ctx == nullptr) {
@@ -233,7 +245,7 @@ PyObject* unrecorded(PyObject* cls, PyObject** raw, Py_ssize_t n) {
 // linked to the parents that require grad, forward(ctx, *arrays), the output Tensor.
 PyObject* recorded(PyObject* cls, PyObject* const* ts, PyObject** raw, Py_ssize_t n, const int* req,
                    PyObject* needs) {
-  PyObject* fn = PyObject_GetAttr(cls, g.s_forward);
+  PyObject* fn = class_attr(cls, g.s_forward);
   if (fn == nullptr) return nullptr;
   PyObject* ctx = new_node(cls);
   PyObject* next = ctx ? PyTuple_New(n) : nullptr;
