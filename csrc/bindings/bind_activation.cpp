@@ -24,7 +24,7 @@ py::array unary(const py::array& x, const char* op, K k) {
     using T = decltype(tag);
     const T* px = data_ptr<T>(x);
     T* py_ = data_ptr<T>(y);
-    run_kernel([&] { k(px, py_, n, tag); });
+    run_elementwise_kernel(n, [&] { k(px, py_, n, tag); });
   });
   return y;
 }
@@ -42,7 +42,7 @@ py::array binary(const py::array& dy, const py::array& a, const char* op, const 
     const T* pdy = data_ptr<T>(dy);
     const T* pa = data_ptr<T>(a);
     T* pdx = data_ptr<T>(dx);
-    run_kernel([&] { k(pdy, pa, pdx, n, tag); });
+    run_elementwise_kernel(n, [&] { k(pdy, pa, pdx, n, tag); });
   });
   return dx;
 }

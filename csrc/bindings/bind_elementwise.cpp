@@ -17,7 +17,7 @@ GRADCORE_BINDINGS(elementwise) {
           using T = decltype(tag);
           const T* px = data_ptr<T>(static_cast<const py::array&>(x));
           T* po = data_ptr<T>(out);
-          run_kernel([&] { gc::sum_rows(px, po, R, C); });
+          run_elementwise_kernel(R * C, [&] { gc::sum_rows(px, po, R, C); });
         });
         return out;
       },
