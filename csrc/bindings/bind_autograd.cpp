@@ -332,24 +332,16 @@ PyObject* apply_tensors(PyObject* cls, PyObject* const* ts, Py_ssize_t n) {
   return unrecorded(cls, raw, n);
 }
 
-// apply1(cls, a): cls.apply(a) for one Tensor argument.
-PyObject* apply1(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
-  if (nargs != 2) {
-    PyErr_Format(PyExc_TypeError, "apply1(cls, a) takes 2 arguments (%zd given)", nargs);
+// apply1(cls, a) and apply2(cls, a, b): cls.apply(...) for N Tensor arguments.
+template <Py_ssize_t N>
+PyObject* apply_n(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != N + 1) {
+    PyErr_Format(PyExc_TypeError, "%s takes %zd arguments (%zd given)",
+                 N == 1 ? "apply1(cls, a)" : "apply2(cls, a, b)", N + 1, nargs);
     return nullptr;
   }
   if (!check_ready()) return nullptr;
-  return apply_tensors(args[0], args + 1, 1);
-}
-
-// apply2(cls, a, b): cls.apply(a, b) for two Tensor arguments.
-PyObject* apply2(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
-  if (nargs != 3) {
-    PyErr_Format(PyExc_TypeError, "apply2(cls, a, b) takes 3 arguments (%zd given)", nargs);
-    return nullptr;
-  }
-  if (!check_ready()) return nullptr;
-  return apply_tensors(args[0], args + 1, 2);
+  return apply_tensors(args[0], args + 1, N);
 }
 
 // Arguments apply3 takes in C (ctx slot + a, b, c + constants); more go the general path.
@@ -401,10 +393,11 @@ PyObject* apply3(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
 }
 
 PyMethodDef kMethods[] = {
-    {"apply1", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(apply1)), METH_FASTCALL,
+    {"apply1", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(apply_n<1>)),
+     METH_FASTCALL,
      "apply1(cls, a): Function.apply for one Tensor argument (see gradcore.autograd)."},
-    {"apply2", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(apply2)), METH_FASTCALL,
-     "apply2(cls, a, b): Function.apply for two Tensor arguments."},
+    {"apply2", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(apply_n<2>)),
+     METH_FASTCALL, "apply2(cls, a, b): Function.apply for two Tensor arguments."},
     {"apply3", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(apply3)), METH_FASTCALL,
      "apply3(cls, a, b, c, *constants): Function.apply for two Tensors, a Tensor or None, and "
      "constants, when no node is recorded."},
