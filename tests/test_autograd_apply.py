@@ -191,6 +191,15 @@ def test_other_arguments_take_the_general_path(rng):
     np.testing.assert_allclose(many.numpy(), a._data * b._data + 20.0, rtol=1e-6)
 
 
+def test_a_tensor_among_apply3_constants_becomes_a_parent_as_in_python(rng):
+    a, b, k = _tensors(rng, 3, (False, True, True))
+    got = apply3(Affine, a, b, None, k)
+    want = autograd._apply_general(Affine, (a, b, None, k))
+    assert got.numpy().tobytes() == want.numpy().tobytes()
+    assert _node_summary(got) == _node_summary(want)
+    assert got.grad_fn.next_functions[3] is k and got.grad_fn.needs_input_grad[3]
+
+
 def test_tuple_and_scalar_outputs_are_wrapped_as_in_python(rng):
     class SplitSum(Function):
         @staticmethod

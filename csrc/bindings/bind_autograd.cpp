@@ -3,14 +3,14 @@
 // An op with one, two, or three Tensor arguments (plus constants, for apply3) calls these
 // instead of the general Python path. They do what the general path does when nothing needs
 // it: replace the Tensors by their arrays, record a node (the ctx) linked to the parents
-// that require grad when grad mode is on (apply1, apply2; apply3 records on the general
-// path), else call the op's `forward_no_grad` (or `forward` on a ctx that needs no
-// gradient), and wrap the output array in a new Tensor. Everything else goes back to Python,
-// to `_apply_any(cls, args)`: a profiler session (its spans), a Tensor subclass, a non-Tensor
-// argument; `_check_same_device` runs when two storages differ in type, and `_output` wraps
-// anything but a plain ndarray output and runs the anomaly check. So the Python code stays
-// the definition, and this file only skips its interpreter overhead (~0.2 us of a tiny op's
-// ~0.5 us); tests/test_autograd.py checks the two paths give the same Tensors and graph.
+// that require grad when grad mode is on, else call the op's `forward_no_grad` (or `forward`
+// on a ctx that needs no gradient), and wrap the output array in a new Tensor. Everything
+// else goes back to Python, to `_apply_any(cls, args)`: a profiler session (its spans), a
+// Tensor subclass, a non-Tensor argument (a Tensor among apply3's constants);
+// `_check_same_device` runs when two storages differ in type, and `_output` wraps anything
+// but a plain ndarray output and runs the anomaly check. So the Python code stays the
+// definition, and this file only skips its interpreter overhead (~0.2 us of a tiny op's
+// ~0.5 us); tests/test_autograd_apply.py checks the two paths give the same Tensors and graph.
 //
 // Grad mode and anomaly mode live here too, as C++ thread-locals (PyTorch's GradMode is
 // thread-local as well): `no_grad()` in one thread leaves the others' modes alone, a new
@@ -348,7 +348,8 @@ PyObject* apply_n(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
 constexpr Py_ssize_t kMaxApply3Args = 16;
 
 // apply3(cls, a, b, c, *constants): two Tensors, a third Tensor or None (a bias), and
-// constants (conv2d, linear); an unrecorded call here, a recorded one on the general path.
+// constants (conv2d, linear). Constants are passed to forward as they are; a Tensor among
+// them sends the call to the general path (which would make it a parent).
 PyObject* apply3(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
   if (nargs < 4) {
     PyErr_Format(PyExc_TypeError,
@@ -358,23 +359,24 @@ PyObject* apply3(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
   if (!check_ready()) return nullptr;
   PyObject* cls = args[0];
   PyObject* const* ops = args + 1;  // a, b, c, constants...
-  Py_ssize_t n = nargs - 1;
+  const Py_ssize_t n = nargs - 1;
   PyObject* c = ops[2];
-  bool has_c = c != Py_None;
-  if (profiling() || !is_op_class(cls) || Py_TYPE(ops[0]) != g.tensor ||
+  const bool has_c = c != Py_None;
+  const int tensors = has_c ? 3 : 2;
+  if (profiling() || !is_op_class(cls) || n + 1 > kMaxApply3Args || Py_TYPE(ops[0]) != g.tensor ||
       Py_TYPE(ops[1]) != g.tensor || (has_c && Py_TYPE(c) != g.tensor))
     return general(cls, ops, n);
-  int any = 0;
-  for (int i = 0; i < (has_c ? 3 : 2) && !any; ++i) {
-    any = requires_grad(ops[i]);
-    if (any < 0) return nullptr;
-  }
-  if (any && tls_grad_enabled) return general(cls, ops, n);
-  // raw: [ctx slot, da, db, dc or None, constants...]
-  const int tensors = has_c ? 3 : 2;
   for (int i = 0; i < tensors; ++i)
     if (get_slot(ops[i], g.t_data) == nullptr) return general(cls, ops, n);
-  if (n + 1 > kMaxApply3Args) return general(cls, ops, n);
+  for (Py_ssize_t i = 3; i < n; ++i)
+    if (PyObject_TypeCheck(ops[i], g.tensor)) return general(cls, ops, n);
+  int req[kMaxApply3Args] = {};  // requires_grad of each argument (0 for None, constants)
+  bool any = false;
+  for (int i = 0; i < tensors; ++i) {
+    req[i] = requires_grad(ops[i]);
+    if (req[i] < 0) return nullptr;
+    any = any || req[i];
+  }
   // raw: [ctx slot, da, db, dc or None, constants...]; the arrays held, the rest borrowed
   PyObject* raw[kMaxApply3Args];
   raw[0] = nullptr;
@@ -389,7 +391,17 @@ PyObject* apply3(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     if (ok == nullptr) return nullptr;
     Py_DECREF(ok);
   }
-  return unrecorded(cls, raw, n);
+  if (!(any && tls_grad_enabled)) return unrecorded(cls, raw, n);
+  PyObject* needs = PyTuple_New(n);
+  if (needs == nullptr) return nullptr;
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    PyObject* b = req[i] ? Py_True : Py_False;
+    Py_INCREF(b);
+    PyTuple_SET_ITEM(needs, i, b);
+  }
+  PyObject* res = recorded(cls, ops, raw, n, req, needs);
+  Py_DECREF(needs);
+  return res;
 }
 
 PyMethodDef kMethods[] = {
@@ -400,7 +412,7 @@ PyMethodDef kMethods[] = {
      METH_FASTCALL, "apply2(cls, a, b): Function.apply for two Tensor arguments."},
     {"apply3", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(apply3)), METH_FASTCALL,
      "apply3(cls, a, b, c, *constants): Function.apply for two Tensors, a Tensor or None, and "
-     "constants, when no node is recorded."},
+     "constants."},
     {"set_grad_mode", set_grad_mode, METH_O,
      "set_grad_mode(mode) -> previous: set the calling thread's grad mode."},
     {"grad_mode", grad_mode, METH_NOARGS, "Whether ops record a graph in the calling thread."},
