@@ -174,21 +174,81 @@ def test_wrong_arguments_raise_type_errors(rng):
         apply2(int, a, a)  # not a Function: the general path names what is missing
 
 
-def test_other_arguments_take_the_general_path(rng):
-    """A Tensor subclass, a numpy array argument, or many constants: Python's path, same
-    result."""
+@pytest.fixture
+def general_calls():
+    """The classes of the calls the C path hands to Python's general path (a spy configured
+    in its place, the real one restored after)."""
+    calls = []
 
+    def spy(cls, args):
+        calls.append(cls)
+        return autograd._apply_any(cls, args)
+
+    _C.apply_configure(
+        tensor=gc.Tensor,
+        function=Function,
+        ndarray=np.ndarray,
+        profiler_dict=vars(profiler),
+        counters=autograd._counters,
+        epoch=autograd._epoch,
+        general=spy,
+        output=autograd._output,
+        check_device=autograd._check_same_device,
+    )
+    yield calls
+    autograd.register_tensor_type(gc.Tensor)
+
+
+def test_other_arguments_take_the_general_path(rng, general_calls):
+    """A numpy array argument or many constants: Python's path, same result."""
+    a, b = _tensors(rng, 2, (False, False))
+    want = (a._data * b._data).tobytes()
+    assert apply2(Affine, a, b._data).numpy().tobytes() == want  # an array, not a Tensor
+    many = apply3(Affine, a, b, None, *([1.0] * 20))
+    np.testing.assert_allclose(many.numpy(), a._data * b._data + 20.0, rtol=1e-6)
+    assert general_calls == [Affine, Affine]
+
+
+def test_parameters_and_plain_subclasses_take_the_c_path(rng, general_calls):
     class MyTensor(gc.Tensor):
         __slots__ = ()
 
     a, b = _tensors(rng, 2, (False, False))
     sub = object.__new__(MyTensor)
     sub._data, sub.requires_grad, sub.grad, sub.grad_fn = b._data, False, None, None
-    want = (a._data * b._data).tobytes()
-    assert apply2(Affine, a, sub).numpy().tobytes() == want
-    assert apply2(Affine, a, b._data).numpy().tobytes() == want  # an array, not a Tensor
-    many = apply3(Affine, a, b, None, *([1.0] * 20))
-    np.testing.assert_allclose(many.numpy(), a._data * b._data + 20.0, rtol=1e-6)
+    w = gc.nn.Parameter(rng.standard_normal((3, 4)).astype(np.float32))
+    for args in ((a, sub), (w, a), (a, w)):
+        got = apply2(Affine, *args)
+        want = autograd._apply_general(Affine, args)
+        assert got.numpy().tobytes() == want.numpy().tobytes()
+        assert _node_summary(got) == _node_summary(want)
+    got = apply3(Affine, a, w, w, 1.0)
+    assert got.grad_fn.next_functions[1] is w and got.grad_fn.next_functions[2] is w
+    assert general_calls == []
+
+
+def test_subclasses_that_override_tensor_attributes_take_the_general_path(rng, general_calls):
+    """Python's path honours a subclass's own requires_grad; so must the C path, also for a
+    class changed after its first use."""
+
+    class Frozen(gc.Tensor):  # never requires grad, whatever is set
+        __slots__ = ()
+        requires_grad = property(lambda self: False, lambda self, value: None)
+
+    class Late(gc.Tensor):
+        __slots__ = ()
+
+    (a,) = _tensors(rng, 1, (True,))
+    frozen = object.__new__(Frozen)
+    frozen._data, frozen.grad, frozen.grad_fn = a._data, None, None
+    out = apply2(Affine, frozen, frozen)
+    assert general_calls == [Affine] and not out.requires_grad
+    late = object.__new__(Late)
+    late._data, late.requires_grad, late.grad, late.grad_fn = a._data, True, None, None
+    assert apply1(Square, late).requires_grad and general_calls == [Affine]
+    Late.requires_grad = property(lambda self: False, lambda self, value: None)
+    assert not apply1(Square, late).requires_grad
+    assert general_calls == [Affine, Square]
 
 
 def test_a_tensor_among_apply3_constants_becomes_a_parent_as_in_python(rng):

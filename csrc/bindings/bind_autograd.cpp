@@ -6,7 +6,8 @@
 // that require grad when grad mode is on, else call the op's `forward_no_grad` (or `forward`
 // on a ctx that needs no gradient), and wrap the output array in a new Tensor. Everything
 // else goes back to Python, to `_apply_any(cls, args)`: a profiler session (its spans), a
-// Tensor subclass, a non-Tensor argument (a Tensor among apply3's constants);
+// Tensor subclass that overrides Tensor's attributes (nn.Parameter does not), a non-Tensor
+// argument (a Tensor among apply3's constants);
 // `_check_same_device` runs when two storages differ in type, and `_output` wraps anything
 // but a plain ndarray output and runs the anomaly check. So the Python code stays the
 // definition, and this file only skips its interpreter overhead (~0.2 us of a tiny op's
@@ -100,6 +101,15 @@ struct State {
   // (False,) * n
   PyObject *needs_a = nullptr, *needs_ab = nullptr, *needs_a_ = nullptr, *needs__b = nullptr;
   PyObject* nograd[8] = {};
+  // "_data", "requires_grad", "grad", "grad_fn"; Tensor subclasses that keep them (see
+  // is_plain_tensor) with the version tag each had when checked
+  PyObject* tensor_slot_names[4] = {};
+  static constexpr int kMaxSubclasses = 8;
+  struct Subclass {
+    PyTypeObject* type;
+    unsigned int tag;
+  } subclasses[kMaxSubclasses] = {};
+  int n_subclasses = 0;
 };
 
 State g;
@@ -289,6 +299,39 @@ struct HeldArrays {
   }
 };
 
+// Whether `type` reads and writes Tensor's attributes as Tensor does: Tensor itself, or a
+// subclass (nn.Parameter) that overrides none of _data, requires_grad, grad, grad_fn and no
+// attribute access hook. Others take the general path, which honours their overrides.
+bool keeps_tensor_slots(PyTypeObject* type) {
+  if (!PyType_IsSubtype(type, g.tensor) || type->tp_getattro != g.tensor->tp_getattro ||
+      type->tp_setattro != g.tensor->tp_setattro)
+    return false;
+  for (PyObject* name : g.tensor_slot_names)
+    if (_PyType_Lookup(type, name) != _PyType_Lookup(g.tensor, name)) return false;
+  return true;
+}
+
+// Tensor or a subclass that keeps its slots (above). Subclasses seen are remembered with the
+// version tag CPython gives a class until its attributes change: a class changed since is
+// checked again. They are kept alive (a freed class's address could be reused).
+bool is_plain_tensor(PyObject* t) {
+  PyTypeObject* type = Py_TYPE(t);
+  if (type == g.tensor) return true;
+  for (int i = 0; i < g.n_subclasses; ++i) {
+    if (g.subclasses[i].type != type) continue;
+    if (type->tp_version_tag != 0 && type->tp_version_tag == g.subclasses[i].tag) return true;
+    const bool keeps = keeps_tensor_slots(type);
+    g.subclasses[i].tag = keeps ? type->tp_version_tag : 0;
+    return keeps;
+  }
+  if (!keeps_tensor_slots(type)) return false;
+  if (g.n_subclasses < State::kMaxSubclasses && type->tp_version_tag != 0) {
+    Py_INCREF(type);
+    g.subclasses[g.n_subclasses++] = {type, type->tp_version_tag};
+  }
+  return true;
+}
+
 bool is_op_class(PyObject* cls) {
   return PyType_Check(cls) &&
          PyType_IsSubtype(reinterpret_cast<PyTypeObject*>(cls), g.function) != 0;
@@ -305,7 +348,7 @@ bool check_ready() {
 PyObject* apply_tensors(PyObject* cls, PyObject* const* ts, Py_ssize_t n) {
   if (profiling() || !is_op_class(cls)) return general(cls, ts, n);
   for (Py_ssize_t i = 0; i < n; ++i)
-    if (Py_TYPE(ts[i]) != g.tensor || get_slot(ts[i], g.t_data) == nullptr)
+    if (!is_plain_tensor(ts[i]) || get_slot(ts[i], g.t_data) == nullptr)
       return general(cls, ts, n);  // (an unset _data: Python raises its AttributeError)
   PyObject* raw[3] = {nullptr, nullptr, nullptr};  // raw[0]: the ctx slot of forward's args
   HeldArrays held{raw};
@@ -363,8 +406,8 @@ PyObject* apply3(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
   PyObject* c = ops[2];
   const bool has_c = c != Py_None;
   const int tensors = has_c ? 3 : 2;
-  if (profiling() || !is_op_class(cls) || n + 1 > kMaxApply3Args || Py_TYPE(ops[0]) != g.tensor ||
-      Py_TYPE(ops[1]) != g.tensor || (has_c && Py_TYPE(c) != g.tensor))
+  if (profiling() || !is_op_class(cls) || n + 1 > kMaxApply3Args || !is_plain_tensor(ops[0]) ||
+      !is_plain_tensor(ops[1]) || (has_c && !is_plain_tensor(c)))
     return general(cls, ops, n);
   for (int i = 0; i < tensors; ++i)
     if (get_slot(ops[i], g.t_data) == nullptr) return general(cls, ops, n);
@@ -468,6 +511,8 @@ GRADCORE_BINDINGS(autograd) {
         s.s_forward = intern("forward");
         s.s_forward_no_grad = intern("forward_no_grad");
         s.s_active = intern("_active");
+        const char* slot_names[4] = {"_data", "requires_grad", "grad", "grad_fn"};
+        for (int i = 0; i < 4; ++i) s.tensor_slot_names[i] = intern(slot_names[i]);
         s.s_saved_epoch = intern("_saved_epoch");
         s.needs_a = keep(py::make_tuple(true));
         s.needs_ab = keep(py::make_tuple(true, true));

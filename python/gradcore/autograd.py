@@ -204,8 +204,9 @@ class Function:
 # The hot path of apply, in C (csrc/bindings/bind_autograd.cpp): calls with one or two
 # Tensor arguments, and with two Tensors, a Tensor or None, and constants (conv2d, linear).
 # They do what `_apply_general` below does, without its interpreter overhead, and hand back
-# to `_apply_any` whatever they do not handle (a profiler session, a Tensor subclass, a
-# non-Tensor argument, a Tensor among the constants); `register_tensor_type` configures them.
+# to `_apply_any` whatever they do not handle (a profiler session, a Tensor subclass that
+# overrides Tensor's attributes, a non-Tensor argument, a Tensor among the constants);
+# `register_tensor_type` configures them.
 #   apply1(cls, a)                  cls.apply(a)
 #   apply2(cls, a, b)               cls.apply(a, b)
 #   apply3(cls, a, b, c, *consts)   cls.apply(a, b, c, *consts); c a Tensor or None
