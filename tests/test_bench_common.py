@@ -134,3 +134,18 @@ def test_bench_conv_passes_times_both_algorithms(tmp_path):
         [sys.executable, str(script), "--shape", "2,16,8,8", *args], capture_output=True, text=True
     )
     assert bad.returncode != 0 and "--shape takes 8 integers" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    "module",
+    sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "bench").glob("*_ab_cases.py")),
+)
+def test_ab_case_sets_run(module):
+    """Each bench/*_ab_cases.py set that bench_overhead_ab.py's --cases takes builds its cases,
+    and each case runs once."""
+    import importlib
+
+    cases = importlib.import_module(module).ab_cases()
+    assert cases and all(callable(fn) for fn in cases.values())
+    for fn in cases.values():
+        fn()
