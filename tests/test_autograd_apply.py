@@ -317,3 +317,14 @@ def test_modes_are_per_thread_in_c():
 
         _C.set_grad_mode(Bad())
     assert _C.grad_mode() is True
+
+
+def test_a_half_built_tensor_raises_python_s_attribute_error():
+    t = object.__new__(gc.Tensor)
+    with pytest.raises(AttributeError, match="_data"):
+        apply1(Square, t)  # no storage: the general path raises
+    t._data = np.ones(2, np.float32)
+    with pytest.raises(AttributeError, match="'Tensor' object has no attribute 'requires_grad'"):
+        apply1(Square, t)
+    with pytest.raises(AttributeError, match="'Tensor' object has no attribute 'requires_grad'"):
+        autograd._apply_general(Square, (t,))

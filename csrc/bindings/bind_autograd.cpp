@@ -7,9 +7,9 @@
 // on a ctx that needs no gradient), and wrap the output array in a new Tensor. Everything
 // else goes back to Python, to `_apply_any(cls, args)`: a profiler session (its spans), a
 // Tensor subclass that overrides Tensor's attributes (nn.Parameter does not), a non-Tensor
-// argument (a Tensor among apply3's constants);
-// `_check_same_device` runs when two storages differ in type, and `_output` wraps anything
-// but a plain ndarray output and runs the anomaly check. So the Python code stays the
+// argument, a Tensor among apply3's constants; `_check_same_device` runs when two storages
+// differ in type, and `_output` wraps anything but a plain ndarray output and runs the
+// anomaly check. So the Python code stays the
 // definition, and this file only skips its interpreter overhead (~0.2 us of a tiny op's
 // ~0.5 us); tests/test_autograd_apply.py checks the two paths give the same Tensors and graph.
 //
@@ -49,10 +49,16 @@ inline PyObject* get_slot(PyObject* obj, Py_ssize_t offset) {
   return *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(obj) + offset);
 }
 
-// Set the slot at `offset` of an object just allocated (its slots are all null).
+// Set the slot at `offset` of an object just allocated (its slots are all null) to a new
+// reference `value` (stolen).
+inline void init_slot_steal(PyObject* obj, Py_ssize_t offset, PyObject* value) {
+  *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(obj) + offset) = value;
+}
+
+// The same for a borrowed `value`.
 inline void init_slot(PyObject* obj, Py_ssize_t offset, PyObject* value) {
   Py_INCREF(value);
-  *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(obj) + offset) = value;
+  init_slot_steal(obj, offset, value);
 }
 
 // This thread's grad mode and anomaly mode.
@@ -82,7 +88,7 @@ PyObject* anomaly_mode(PyObject*, PyObject*) {
 
 struct State {
   bool ready = false;
-  PyTypeObject* tensor = nullptr;     // gradcore.Tensor (exact type only)
+  PyTypeObject* tensor = nullptr;     // gradcore.Tensor (outputs are exactly this type)
   PyTypeObject* function = nullptr;   // gradcore.autograd.Function
   PyTypeObject* ndarray = nullptr;    // numpy.ndarray
   PyObject* profiler_dict = nullptr;  // gradcore.profiler.__dict__
@@ -117,7 +123,7 @@ State g;
 // `_profiler._active is not None`.
 bool profiling() {
   PyObject* active = PyDict_GetItemWithError(g.profiler_dict, g.s_active);
-  PyErr_Clear();  // a missing name counts as profiling: the Python path then reports it
+  if (active == nullptr) PyErr_Clear();  // counts as profiling: the Python path reports it
   return active != Py_None;
 }
 
@@ -127,7 +133,8 @@ int requires_grad(PyObject* t) {
   if (v == Py_True) return 1;
   if (v == Py_False) return 0;
   if (v == nullptr) {
-    PyErr_SetString(PyExc_AttributeError, "requires_grad");
+    PyErr_Format(PyExc_AttributeError, "'%.100s' object has no attribute 'requires_grad'",
+                 Py_TYPE(t)->tp_name);
     return -1;
   }
   return PyObject_IsTrue(v);
@@ -197,7 +204,7 @@ PyObject* finish(PyObject* cls, PyObject* ctx, PyObject* out, bool record) {
     Py_DECREF(out);
     return nullptr;
   }
-  *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(t) + g.t_data) = out;  // stolen
+  init_slot_steal(t, g.t_data, out);
   init_slot(t, g.t_requires_grad, record ? Py_True : Py_False);
   init_slot(t, g.t_grad, Py_None);
   init_slot(t, g.t_grad_fn, record ? ctx : Py_None);
@@ -239,7 +246,7 @@ PyObject* unrecorded(PyObject* cls, PyObject** raw, Py_ssize_t n) {
       Py_DECREF(ctx);
       return nullptr;
     }
-    *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(ctx) + g.f_needs) = needs;  // stolen
+    init_slot_steal(ctx, g.f_needs, needs);
     raw[0] = ctx;
     out = call_static(fn, raw, n + 1);
     Py_DECREF(fn);
@@ -269,7 +276,7 @@ PyObject* recorded(PyObject* cls, PyObject* const* ts, PyObject** raw, Py_ssize_
     Py_INCREF(p);
     PyTuple_SET_ITEM(next, i, p);
   }
-  *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(ctx) + g.f_next) = next;  // stolen
+  init_slot_steal(ctx, g.f_next, next);
   init_slot(ctx, g.f_needs, needs);
   init_slot(ctx, g.f_g, Py_None);
   init_slot(ctx, g.f_retained, Py_None);
