@@ -13,78 +13,18 @@
 // definition, and this file only skips its interpreter overhead (~0.2 us of a tiny op's
 // ~0.5 us); tests/test_autograd_apply.py checks the two paths give the same Tensors and graph.
 //
-// Grad mode and anomaly mode live here too, as C++ thread-locals (PyTorch's GradMode is
-// thread-local as well): `no_grad()` in one thread leaves the others' modes alone, a new
-// thread starts with grad on and anomaly off, and reading a mode costs a few ns from C or
-// one call from Python. Python state read per call: gradcore.profiler's `_active` and
+// Grad mode and anomaly mode are C++ thread-locals (bindings/grad_mode.h), read here
+// directly. Python state read per call: gradcore.profiler's `_active` and
 // gradcore.versions' COUNTERS / EPOCH (module objects the Python code updates). Tensor and
 // Function are __slots__ classes; their slots are read and written at the byte offsets of
 // their member descriptors, found once by `apply_configure` (called by
 // autograd.register_tensor_type).
-#include <structmember.h>
-
+#include "bindings/grad_mode.h"
 #include "bindings/registry.h"
+#include "bindings/slots.h"
 
 namespace gradcore::bindings::autograd_apply {
 namespace {
-
-// A __slots__ attribute of a class: its object pointer's byte offset inside the instance.
-Py_ssize_t slot_offset(PyObject* type, const char* name) {
-  PyObject* descr = PyObject_GetAttrString(type, name);
-  if (descr == nullptr) throw pybind11::error_already_set();
-  Py_ssize_t offset = -1;
-  if (Py_TYPE(descr) == &PyMemberDescr_Type) {
-    PyMemberDef* member = reinterpret_cast<PyMemberDescrObject*>(descr)->d_member;
-    if (member->type == T_OBJECT_EX && !(member->flags & READONLY)) offset = member->offset;
-  }
-  Py_DECREF(descr);
-  if (offset < 0)
-    throw pybind11::type_error(std::string("apply_configure: ") + name +
-                               " must be a writable __slots__ attribute");
-  return offset;
-}
-
-// An object's slot at `offset` (borrowed; nullptr when unset).
-inline PyObject* get_slot(PyObject* obj, Py_ssize_t offset) {
-  return *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(obj) + offset);
-}
-
-// Set the slot at `offset` of an object just allocated (its slots are all null) to a new
-// reference `value` (stolen).
-inline void init_slot_steal(PyObject* obj, Py_ssize_t offset, PyObject* value) {
-  *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(obj) + offset) = value;
-}
-
-// The same for a borrowed `value`.
-inline void init_slot(PyObject* obj, Py_ssize_t offset, PyObject* value) {
-  Py_INCREF(value);
-  init_slot_steal(obj, offset, value);
-}
-
-// This thread's grad mode and anomaly mode.
-thread_local bool tls_grad_enabled = true;
-thread_local bool tls_anomaly = false;
-
-// set_grad_mode(mode) / set_anomaly_mode(mode): set this thread's mode; returns the previous.
-PyObject* set_mode(bool& flag, PyObject* mode) {
-  int m = PyObject_IsTrue(mode);
-  if (m < 0) return nullptr;
-  bool prev = flag;
-  flag = m != 0;
-  return PyBool_FromLong(prev);
-}
-PyObject* set_grad_mode(PyObject*, PyObject* mode) {
-  return set_mode(tls_grad_enabled, mode);
-}
-PyObject* set_anomaly_mode(PyObject*, PyObject* mode) {
-  return set_mode(tls_anomaly, mode);
-}
-PyObject* grad_mode(PyObject*, PyObject*) {
-  return PyBool_FromLong(tls_grad_enabled);
-}
-PyObject* anomaly_mode(PyObject*, PyObject*) {
-  return PyBool_FromLong(tls_anomaly);
-}
 
 struct State {
   bool ready = false;
@@ -463,13 +403,6 @@ PyMethodDef kMethods[] = {
     {"apply3", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(apply3)), METH_FASTCALL,
      "apply3(cls, a, b, c, *constants): Function.apply for two Tensors, a Tensor or None, and "
      "constants."},
-    {"set_grad_mode", set_grad_mode, METH_O,
-     "set_grad_mode(mode) -> previous: set the calling thread's grad mode."},
-    {"grad_mode", grad_mode, METH_NOARGS, "Whether ops record a graph in the calling thread."},
-    {"set_anomaly_mode", set_anomaly_mode, METH_O,
-     "set_anomaly_mode(mode) -> previous: set the calling thread's anomaly mode."},
-    {"anomaly_mode", anomaly_mode, METH_NOARGS,
-     "Whether anomaly detection is on in the calling thread."},
     {nullptr, nullptr, 0, nullptr}};
 
 PyObject* intern(const char* s) {
@@ -487,6 +420,7 @@ PyObject* keep(const pybind11::handle& h) {
 
 GRADCORE_BINDINGS(autograd) {
   namespace py = pybind11;
+  using namespace gradcore::bindings;
   using namespace gradcore::bindings::autograd_apply;
   if (PyModule_AddFunctions(m.ptr(), kMethods) < 0) throw py::error_already_set();
   m.def(

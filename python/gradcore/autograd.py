@@ -26,8 +26,8 @@ steps in C (csrc/bindings/bind_autograd.cpp), and anything unusual comes back he
 Grad mode and anomaly mode are per thread, as in PyTorch: `no_grad()` in one thread does
 not change another thread's mode, every new thread starts with grad on and anomaly off,
 and backward turns recording off only in the thread that runs it (restoring it after).
-Both are C++ thread-locals in gradcore._C (csrc/bindings/bind_autograd.cpp), read there by
-the hot path of apply and here through `_C.grad_mode()` / `_C.anomaly_mode()`.
+Both are C++ thread-locals in gradcore._C (csrc/bindings/grad_mode.h), read there by the
+hot path of apply and here through `_C.grad_mode()` / `_C.anomaly_mode()`.
 
 Saved arrays are checked against in-place writes (gradcore.versions): while recording,
 and only once some storage has been written in place, a node notes the write clock; before
