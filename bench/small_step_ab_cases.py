@@ -8,6 +8,7 @@ the Python layer is most of the time, for bench_overhead_ab.py's `--cases`:
 from __future__ import annotations
 
 import numpy as np
+from train_step_ab_cases import cycling_step
 
 
 def ab_cases() -> dict:
@@ -22,15 +23,7 @@ def ab_cases() -> dict:
     ys = [gradcore.tensor(rng.integers(0, 10, 8)) for _ in range(4)]
     model = nn.Sequential(nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 10))
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    loss_fn = nn.CrossEntropyLoss()
     i = [0]
-
-    def step() -> None:
-        k = i[0] % 4
-        i[0] += 1
-        opt.zero_grad()
-        loss_fn(model(xs[k]), ys[k]).backward()
-        opt.step()
 
     def inference() -> None:
         k = i[0] % 4
@@ -38,4 +31,4 @@ def ab_cases() -> dict:
         with gradcore.no_grad():
             model(xs[k])
 
-    return {"mlp step": step, "mlp inference": inference}
+    return {"mlp step": cycling_step(model, opt, xs, ys), "mlp inference": inference}
