@@ -80,17 +80,31 @@ int requires_grad(PyObject* t) {
   return PyObject_IsTrue(v);
 }
 
-// The general Python path: _apply_any(cls, (args...)).
-PyObject* general(PyObject* cls, PyObject* const* args, Py_ssize_t n) {
+// fn(cls, (args[0], ..., args[n-1])): the Python helpers below take an op's arguments as
+// a tuple.
+PyObject* call_with_tuple(PyObject* fn, PyObject* cls, PyObject* const* args, Py_ssize_t n) {
   PyObject* tuple = PyTuple_New(n);
   if (tuple == nullptr) return nullptr;
   for (Py_ssize_t i = 0; i < n; ++i) {
     Py_INCREF(args[i]);
     PyTuple_SET_ITEM(tuple, i, args[i]);
   }
-  PyObject* out = PyObject_CallFunctionObjArgs(g.general, cls, tuple, nullptr);
+  PyObject* out = PyObject_CallFunctionObjArgs(fn, cls, tuple, nullptr);
   Py_DECREF(tuple);
   return out;
+}
+
+// The general Python path: _apply_any(cls, (args...)).
+PyObject* general(PyObject* cls, PyObject* const* args, Py_ssize_t n) {
+  return call_with_tuple(g.general, cls, args, n);
+}
+
+// _check_same_device(cls, (ts...)), run when the Tensors' storages differ in type: false
+// (the exception set) when they live on different devices.
+bool same_device(PyObject* cls, PyObject* const* ts, Py_ssize_t n) {
+  PyObject* ok = call_with_tuple(g.check_device, cls, ts, n);
+  Py_XDECREF(ok);
+  return ok != nullptr;
 }
 
 // A Function node of class cls, before forward: object.__new__(cls).
@@ -301,14 +315,7 @@ PyObject* apply_tensors(PyObject* cls, PyObject* const* ts, Py_ssize_t n) {
   HeldArrays held{raw};
   for (Py_ssize_t i = 0; i < n; ++i) held.hold(i + 1, get_slot(ts[i], g.t_data));
   int req[2] = {0, 0};
-  if (n == 2 && Py_TYPE(raw[1]) != Py_TYPE(raw[2])) {
-    PyObject* pair = PyTuple_Pack(2, ts[0], ts[1]);
-    PyObject* ok =
-        pair ? PyObject_CallFunctionObjArgs(g.check_device, cls, pair, nullptr) : nullptr;
-    Py_XDECREF(pair);
-    if (ok == nullptr) return nullptr;
-    Py_DECREF(ok);
-  }
+  if (n == 2 && Py_TYPE(raw[1]) != Py_TYPE(raw[2]) && !same_device(cls, ts, 2)) return nullptr;
   bool any = false;
   for (Py_ssize_t i = 0; i < n; ++i) {
     req[i] = requires_grad(ts[i]);
@@ -373,14 +380,9 @@ PyObject* apply3(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
   for (Py_ssize_t i = 0; i < n; ++i) raw[i + 1] = ops[i];
   HeldArrays held{raw};
   for (int i = 0; i < tensors; ++i) held.hold(i + 1, get_slot(ops[i], g.t_data));
-  if (Py_TYPE(raw[1]) != Py_TYPE(raw[2]) || (has_c && Py_TYPE(raw[3]) != Py_TYPE(raw[1]))) {
-    PyObject* three = PyTuple_Pack(3, ops[0], ops[1], c);
-    PyObject* ok =
-        three ? PyObject_CallFunctionObjArgs(g.check_device, cls, three, nullptr) : nullptr;
-    Py_XDECREF(three);
-    if (ok == nullptr) return nullptr;
-    Py_DECREF(ok);
-  }
+  const bool mixed =
+      Py_TYPE(raw[1]) != Py_TYPE(raw[2]) || (has_c && Py_TYPE(raw[3]) != Py_TYPE(raw[1]));
+  if (mixed && !same_device(cls, ops, 3)) return nullptr;
   if (!(any && tls_grad_enabled)) return unrecorded(cls, raw, n);
   PyObject* needs = PyTuple_New(n);
   if (needs == nullptr) return nullptr;
